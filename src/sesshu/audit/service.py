@@ -1,0 +1,108 @@
+"""Audit log: every view, change, print and export, written in the caller's transaction.
+
+Entries form a hash chain: entry_hash = SHA-256(prev_hash ‖ canonical JSON of the entry). The single
+audit_head row is locked and updated with each append, which serialises writers and lets
+verification notice entries removed from the end. The database refuses UPDATE and DELETE on
+audit_entry (triggers from the initial migration).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sesshu.actor import Actor
+from sesshu.audit.models import AuditEntry, AuditHead
+from sesshu.clock import utc_iso
+from sesshu.db import Database
+
+GENESIS = "0" * 64
+
+
+def entry_hash(prev_hash: str, seq: int, occurred_at: str, actor: str, actor_kind: str,
+               action: str, atena_no: str | None, purpose: str, detail: str) -> str:
+    body = json.dumps(
+        [seq, occurred_at, actor, actor_kind, action, atena_no, purpose, detail],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    action: str
+    atena_no: str | None = None
+    purpose: str = ""
+    detail: dict | None = None
+
+
+def record(session: Session, actor: Actor, action: str, *, atena_no: str | None = None,
+           purpose: str = "", detail: dict | None = None) -> int:
+    """Append one entry in the caller's transaction (never commits). Returns its sequence number."""
+    return record_many(session, actor, [AuditEvent(action, atena_no, purpose, detail)])[-1]
+
+
+def record_many(session: Session, actor: Actor, events: Iterable[AuditEvent]) -> list[int]:
+    head = session.execute(
+        select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq, prev = head.last_seq, head.last_hash
+    occurred_at = utc_iso()
+    rows, seqs = [], []
+    for ev in events:
+        seq += 1
+        detail = json.dumps(ev.detail or {}, ensure_ascii=False, sort_keys=True, default=str)
+        h = entry_hash(prev, seq, occurred_at, actor.label, actor.kind, ev.action, ev.atena_no, ev.purpose, detail)
+        rows.append(dict(seq=seq, occurred_at=occurred_at, actor=actor.label, actor_kind=actor.kind,
+                         action=ev.action, atena_no=ev.atena_no, purpose=ev.purpose, detail=detail,
+                         prev_hash=prev, entry_hash=h))
+        seqs.append(seq)
+        prev = h
+    if rows:
+        session.execute(AuditEntry.__table__.insert(), rows)
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_seq=seq, last_hash=prev))
+    return seqs
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    entries: int
+    problems: list[str]
+
+
+def verify_chain(db: Database, *, actor: Actor, batch: int = 10000) -> VerifyResult:
+    """Walk the whole chain; report (in Japanese) every entry that was edited, removed or reordered."""
+    problems: list[str] = []
+    count = 0
+    prev, expected_seq = GENESIS, 1
+    with db.transaction() as s:
+        head = s.execute(select(AuditHead)).scalar_one()
+        last = 0
+        while True:
+            chunk = s.execute(
+                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            ).scalars().all()
+            if not chunk:
+                break
+            for e in chunk:
+                count += 1
+                if e.seq != expected_seq:
+                    problems.append(f"連番{expected_seq}〜{e.seq - 1}の記録が欠落しています（削除の疑い）")
+                if e.prev_hash != prev:
+                    problems.append(f"連番{e.seq}: 直前の記録とのつながりが一致しません（削除・並べ替えの疑い）")
+                h = entry_hash(e.prev_hash, e.seq, e.occurred_at, e.actor, e.actor_kind, e.action,
+                               e.atena_no, e.purpose, e.detail)
+                if h != e.entry_hash:
+                    problems.append(f"連番{e.seq}: 記録の内容がハッシュと一致しません（改ざんの疑い）")
+                prev, expected_seq, last = e.entry_hash, e.seq + 1, e.seq
+        if head.last_seq != last or head.last_hash != prev:
+            problems.append(
+                f"末尾の記録が管理情報と一致しません（管理情報: 連番{head.last_seq}、実際: 連番{last}）"
+            )
+        record(s, actor, "audit.verify", detail={"entries": count, "ok": not problems, "problems": len(problems)})
+    return VerifyResult(ok=not problems, entries=count, problems=problems)

@@ -1,0 +1,244 @@
+"""Command line: thin commands over the same services the web uses. Every action is audited,
+with the operating-system user as the actor."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from sesshu.actor import os_actor
+from sesshu.config import load_settings
+from sesshu.db import Database, make_database
+from sesshu.domain.errors import DomainError
+from sesshu.domain.wareki import DateParseError, parse_date
+
+app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="データベース", no_args_is_help=True)
+import_app = typer.Typer(help="ファイルの取込", no_args_is_help=True)
+person_app = typer.Typer(help="個人", no_args_is_help=True)
+record_app = typer.Typer(help="接種記録", no_args_is_help=True)
+audit_app = typer.Typer(help="操作記録（監査ログ）", no_args_is_help=True)
+user_app = typer.Typer(help="職員アカウント", no_args_is_help=True)
+demo_app = typer.Typer(help="デモ用データ", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(person_app, name="person")
+app.add_typer(record_app, name="record")
+app.add_typer(audit_app, name="audit")
+app.add_typer(user_app, name="user")
+app.add_typer(demo_app, name="demo")
+
+
+def _db() -> tuple[Database, object]:
+    settings = load_settings()
+    return make_database(settings), settings
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"エラー: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _date(value: Optional[str], label: str) -> Optional[date]:
+    if not value:
+        return None
+    try:
+        return parse_date(value)
+    except DateParseError as e:
+        _fail(f"{label}: {e}")
+
+
+def _echo_json(data) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """スキーマを最新にし、同梱の基準データ（接種種別）を反映します。"""
+    from sesshu.ledger.reference import sync_reference_data
+    from sesshu.migrate import upgrade
+
+    db, settings = _db()
+    upgrade(settings)
+    changed = sync_reference_data(db)
+    typer.echo(f"データベースを更新しました（基準データ {changed} 件を反映）")
+
+
+@import_app.command("registry")
+def import_registry_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
+                        as_json: bool = typer.Option(False, "--json")) -> None:
+    """住民基本台帳のCSVを取り込みます（同じファイルの再取込では何も変わりません）。"""
+    from sesshu.registry.service import import_registry
+
+    db, settings = _db()
+    summary = import_registry(db, settings, path=file, actor=os_actor(), rejects_path=rejects)
+    _print_summary(summary, as_json)
+
+
+@import_app.command("records")
+def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
+                       as_json: bool = typer.Option(False, "--json")) -> None:
+    """医療機関から返送された予診票のCSVを取り込みます。"""
+    from sesshu.ledger.service import import_records
+
+    db, settings = _db()
+    summary = import_records(db, settings, path=file, actor=os_actor(), rejects_path=rejects)
+    _print_summary(summary, as_json)
+
+
+@import_app.command("masters")
+def import_masters_cmd(kind: str = typer.Argument(..., help="institutions / doctors / venues / manufacturers"),
+                       file: Path = typer.Argument(...), rejects: Optional[Path] = typer.Option(None),
+                       as_json: bool = typer.Option(False, "--json")) -> None:
+    """マスタ（医療機関・医師・実施場所・ワクチン会社）のCSVを取り込みます。"""
+    from sesshu.ledger.masters import import_masters
+
+    db, _ = _db()
+    summary = import_masters(db, kind=kind, path=file, actor=os_actor(), rejects_path=rejects)
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        _echo_json(summary.as_dict())
+        return
+    typer.echo(f"{summary.file}（{summary.encoding}）: 読込 {summary.read} 件、登録 {summary.accepted} 件、"
+               f"エラー {summary.rejected} 件、重複 {summary.duplicates} 件、変更なし {summary.unchanged} 件")
+
+
+@app.command("search")
+def search_cmd(
+    atena_no: str = typer.Option("", "--atena-no"), kana: str = typer.Option(""), name: str = typer.Option(""),
+    birth_date: Optional[str] = typer.Option(None, "--birth-date"),
+    birth_from: Optional[str] = typer.Option(None, "--birth-from"),
+    birth_to: Optional[str] = typer.Option(None, "--birth-to"), address: str = typer.Option(""),
+    vaccine: str = typer.Option(""), vaccinated_from: Optional[str] = typer.Option(None, "--from"),
+    vaccinated_to: Optional[str] = typer.Option(None, "--to"), institution: str = typer.Option(""),
+    status: str = typer.Option("", help="resident / moved_out / deceased / non_resident"),
+    page: int = typer.Option(1), per_page: int = typer.Option(50, "--per-page"),
+    fmt: str = typer.Option("table", "--format", help="table / json / csv（csvは全件出力）"),
+    purpose: str = typer.Option("対象者の検索", help="利用目的（記録されます）"),
+) -> None:
+    """条件を指定して対象者を検索します。"""
+    from sesshu.search.service import SearchCriteria, export_persons_csv, search_persons
+
+    criteria = SearchCriteria(
+        atena_no=atena_no, kana=kana, name=name, birth_date=_date(birth_date, "生年月日"),
+        birth_from=_date(birth_from, "生年月日（から）"), birth_to=_date(birth_to, "生年月日（まで）"),
+        address=address, vaccine=vaccine, vaccinated_from=_date(vaccinated_from, "接種日（から）"),
+        vaccinated_to=_date(vaccinated_to, "接種日（まで）"), institution=institution, registry_status=status)
+    db, _ = _db()
+    if fmt == "csv":
+        sys.stdout.write(export_persons_csv(db, actor=os_actor(), criteria=criteria, purpose=purpose))
+        return
+    result = search_persons(db, actor=os_actor(), criteria=criteria, page=page, per_page=per_page, purpose=purpose)
+    if fmt == "json":
+        _echo_json({"total": result.total, "total_capped": result.total_capped, "page": result.page,
+                    "per_page": result.per_page,
+                    "rows": [{"atena_no": r.atena_no, "name": r.name, "name_kana": r.name_kana, "sex": r.sex,
+                              "birth_date": r.birth_date, "address": r.address,
+                              "registry_status": r.registry_status} for r in result.rows]})
+        return
+    more = "以上" if result.total_capped else ""
+    typer.echo(f"{result.total}件{more}（{result.page}/{result.pages}ページ）")
+    for r in result.rows:
+        typer.echo(f"{r.atena_no}\t{r.name}\t{r.name_kana}\t{r.sex_label}\t{r.birth_date}\t{r.address}\t"
+                   f"{r.registry_status_label}")
+
+
+@person_app.command("show")
+def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
+                purpose: str = typer.Option("接種履歴の確認", help="利用目的（記録されます）")) -> None:
+    """個人の情報と接種履歴を表示します（個人番号は下4桁のみ）。"""
+    from sesshu.ledger.service import person_history
+
+    db, settings = _db()
+    h = person_history(db, settings, actor=os_actor(), atena_no=atena_no, purpose=purpose)
+    data = h.person.model_dump(mode="json") | {"records": [r.model_dump(mode="json") for r in h.records]}
+    if as_json:
+        _echo_json(data)
+        return
+    p = h.person
+    typer.echo(f"{p.atena_no}  {p.name}（{p.name_kana}） {p.sex_label} {p.birth_date}  {p.registry_status_label}")
+    typer.echo(f"  住所: {p.address}  個人番号: {p.my_number_masked or '未登録'}")
+    for r in h.records:
+        typer.echo(f"  {r.vaccinated_on}  {r.vaccine_code:<10} {r.term} {r.dose_no or ''}  {r.institution_code or ''}"
+                   f"  {r.error_code}")
+
+
+@record_app.command("correct")
+def record_correct(record_id: int, version: int = typer.Option(..., help="画面で確認した版数"),
+                   reason: str = typer.Option(..., help="修正理由"),
+                   set_: list[str] = typer.Option(..., "--set", help="項目=値（例: lot_no=AB123）")) -> None:
+    """職権修正: 接種記録の項目を修正します（旧値と理由は履歴に残ります）。"""
+    from sesshu.ledger.service import Correction, correct_record
+    from sesshu.ledger.values import parse_field
+
+    changes = {}
+    for item in set_:
+        if "=" not in item:
+            _fail(f"--set は 項目=値 の形で指定してください: {item}")
+        k, v = item.split("=", 1)
+        changes[k.strip()] = parse_field(k.strip(), v)
+    db, _ = _db()
+    out = correct_record(db, actor=os_actor(),
+                         correction=Correction(record_id=record_id, expected_version=version, reason=reason,
+                                               changes=changes))
+    typer.echo(f"記録 {out.id} を修正しました（版数 {out.version}）")
+
+
+@record_app.command("void")
+def record_void(record_id: int, version: int = typer.Option(...), reason: str = typer.Option(...)) -> None:
+    """誤った接種記録を取り消します（削除はせず、履歴に残ります）。"""
+    from sesshu.ledger.service import void_record
+
+    db, _ = _db()
+    void_record(db, actor=os_actor(), record_id=record_id, expected_version=version, reason=reason)
+    typer.echo(f"記録 {record_id} を取り消しました")
+
+
+@record_app.command("history")
+def record_history_cmd(record_id: int) -> None:
+    """接種記録の修正履歴を表示します。"""
+    from sesshu.ledger.service import record_history
+
+    db, _ = _db()
+    _echo_json(record_history(db, actor=os_actor(), record_id=record_id))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """操作記録のハッシュ連鎖を検証します。改ざん・削除・並べ替えがあれば終了コード1で終わります。"""
+    from sesshu.audit.service import verify_chain
+
+    db, _ = _db()
+    result = verify_chain(db, actor=os_actor())
+    if result.ok:
+        typer.echo(f"操作記録 {result.entries} 件を検証しました。改ざんは見つかりませんでした。")
+        return
+    for p in result.problems:
+        typer.echo(p, err=True)
+    typer.echo(f"操作記録 {result.entries} 件中に問題が {len(result.problems)} 件見つかりました。", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except DomainError as e:
+        typer.echo(f"エラー: {e.message}", err=True)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as e:
+        text = str(e.orig) if getattr(e, "orig", None) else str(e)
+        if "no such table" in text or "does not exist" in text:
+            typer.echo("エラー: データベースが初期化されていません。先に `sesshu db upgrade` を実行してください。", err=True)
+            sys.exit(2)
+        raise
+    except FileNotFoundError as e:
+        typer.echo(f"エラー: ファイルが見つかりません: {e.filename}", err=True)
+        sys.exit(2)

@@ -1,0 +1,63 @@
+"""One settings object for the whole system.
+
+Defaults make a fresh clone run on an embedded SQLite database under ./var/ with no setup.
+Every value can be overridden through an environment variable named SESSHU_<FIELD>.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_var_dir() -> Path:
+    return Path(os.environ.get("SESSHU_VAR_DIR", "var")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = field(default_factory=_default_var_dir)
+    database_url: str = ""
+    key_dir: Path | None = None
+    # Base64 32-byte keys; when set they win over the key files (production: from a secret store).
+    mynumber_key: str = ""
+    mynumber_hmac_key: str = ""
+    secure_cookies: bool = False
+    session_idle_minutes: int = 30
+    timezone: str = "Asia/Tokyo"
+    import_chunk_rows: int = 5000
+    search_page_size: int = 50
+    municipality_code: str = "112020"
+    municipality_name: str = "熊谷市"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        return self.key_dir or (self.var_dir / "keys")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'sesshu.db'}"
+
+
+def _coerce(raw: str, kind: type):
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is int:
+        return int(raw)
+    if kind is Path or kind == "Path | None":
+        return Path(raw)
+    return raw
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings from the environment; explicit overrides win (tests use them)."""
+    values = {}
+    for f in fields(Settings):
+        env = os.environ.get(f"SESSHU_{f.name.upper()}")
+        if env is None:
+            continue
+        default = Settings.__dataclass_fields__[f.name]
+        kind = {"var_dir": Path, "key_dir": Path}.get(f.name, type(default.default) if default.default is not None else str)
+        values[f.name] = _coerce(env, kind)
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,40 @@
+"""個人番号 (My Number) rules: format and check digit (総務省令第85号 第5条)."""
+from __future__ import annotations
+
+from sesshu.domain.text import clean
+
+_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)  # left-to-right for the first 11 digits
+
+
+def check_digit(base11: str) -> int:
+    if len(base11) != 11 or not base11.isdigit():
+        raise ValueError("base must be 11 digits")
+    r = sum(int(d) * w for d, w in zip(base11, _WEIGHTS)) % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def normalize(value: str | None) -> str:
+    """Full-width digits, spaces and hyphens as people type them → 12 ASCII digits (or as is)."""
+    return clean(value).replace(" ", "").replace("-", "")
+
+
+def is_valid(value: str) -> bool:
+    return len(value) == 12 and value.isdigit() and check_digit(value[:11]) == int(value[11])
+
+
+def validation_error(value: str) -> str | None:
+    """Japanese reason why a (normalised) number is not a valid 個人番号, or None."""
+    if not value.isdigit():
+        return "個人番号は数字12桁で入力してください"
+    if len(value) != 12:
+        return f"個人番号は12桁です（{len(value)}桁が入力されました）"
+    if check_digit(value[:11]) != int(value[11]):
+        return "個人番号の検査用数字が一致しません"
+    return None
+
+
+def mask(value: str | None) -> str:
+    """Screens show only the last four digits by default."""
+    if not value:
+        return ""
+    return "*" * 8 + value[-4:]

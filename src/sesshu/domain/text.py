@@ -1,0 +1,42 @@
+"""Normalisation of text that arrives from clinics, registries and staff."""
+from __future__ import annotations
+
+import unicodedata
+
+import jaconv
+
+_SPACES = str.maketrans("", "", " \u3000\t")
+
+
+def clean(value: str | None) -> str:
+    """NFKC (full-width digits/letters → half-width, ideographic space → space) and trim."""
+    if not value:
+        return ""
+    if value.isascii():
+        return value.strip()
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def clean_name(value: str | None) -> str:
+    """Names keep their kanji; only surrounding space goes and inner spaces become one full-width space."""
+    if not value:
+        return ""
+    parts = value.replace("\u3000", " ").split()
+    return "\u3000".join(parts)
+
+
+def kana_key(value: str | None) -> str:
+    """Search key for kana: full-width katakana, no spaces.
+
+    Hiragana, katakana and half-width katakana all map to the same key, so any of them finds a person.
+    """
+    if not value:
+        return ""
+    s = unicodedata.normalize("NFKC", value)  # half-width katakana → full-width
+    s = jaconv.hira2kata(s)
+    return s.translate(_SPACES)
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """Smallest string greater than every string starting with prefix (for index range scans)."""
+    return prefix + "\U0010ffff"

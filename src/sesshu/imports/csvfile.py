@@ -1,0 +1,138 @@
+"""Reading CSV files from clinics and other systems: CP932 or UTF-8 (with or without BOM).
+
+The encoding is decided by a streaming pre-pass over the bytes, so memory stays flat whatever the
+file size. Headers are matched after normalising (full-width → half-width, spaces removed).
+Rows are yielded with their line number in the file, so staff can find a rejected row.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from sesshu.domain.errors import InvalidInput
+from sesshu.domain.text import clean
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    encoding: str  # "utf-8-sig", "utf-8" or "cp932"
+    sha256: str
+    size: int
+
+
+def inspect_file(path: Path) -> FileFacts:
+    """One pass over the bytes: the SHA-256 of the file and whether it is valid UTF-8."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8_ok, size, first = True, 0, b""
+    with open(path, "rb") as f:
+        while block := f.read(_CHUNK):
+            if not first:
+                first = block[:3]
+            size += len(block)
+            digest.update(block)
+            if utf8_ok:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+    if utf8_ok:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8_ok = False
+    if first.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif utf8_ok:
+        encoding = "utf-8"
+    else:
+        encoding = "cp932"
+    return FileFacts(encoding=encoding, sha256=digest.hexdigest(), size=size)
+
+
+def header_key(name: str) -> str:
+    return clean(name).replace(" ", "").replace("　", "")
+
+
+@dataclass
+class CsvRow:
+    line_no: int
+    values: dict[str, str]
+    raw: list[str]
+    problem: str | None = None
+
+
+class CsvSource:
+    """Iterates data rows as {canonical header: raw text}; unknown extra columns are ignored."""
+
+    def __init__(self, path: Path, *, facts: FileFacts, required: tuple[str, ...], known: tuple[str, ...]):
+        self.path = path
+        self.facts = facts
+        self.required = required
+        self.known = known
+        self.header: list[str] = []
+
+    def rows(self) -> Iterator[CsvRow]:
+        # cp932 files may still hold bytes outside the code page; keep the row and reject it, not the file.
+        errors = "replace" if self.facts.encoding == "cp932" else "strict"
+        with open(self.path, encoding=self.facts.encoding, errors=errors, newline="") as f:
+            reader = csv.reader(f)
+            header_line: list[str] | None = None
+            for header_line in reader:
+                if any(c.strip() for c in header_line):
+                    break
+            if not header_line:
+                raise InvalidInput("ファイルが空です（見出し行がありません）")
+            self.header = list(header_line)
+            keys = [header_key(h) for h in header_line]
+            missing = [r for r in self.required if r not in keys]
+            if missing:
+                raise InvalidInput(f"必須の見出しがありません: {'、'.join(missing)}")
+            index = [(k, i) for i, k in enumerate(keys) if k in self.known]
+            width = len(keys)
+            line_no = reader.line_num
+            for raw in reader:
+                line_no = reader.line_num
+                if not raw or not any(c.strip() for c in raw):
+                    continue
+                problem = None
+                if len(raw) != width:
+                    problem = f"列の数が見出しと一致しません（見出し{width}列、この行{len(raw)}列）"
+                elif errors == "replace" and any("\ufffd" in c for c in raw):
+                    problem = "文字コードを解釈できない文字が含まれています"
+                values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
+                yield CsvRow(line_no=line_no, values=values, raw=raw, problem=problem)
+
+
+class RejectWriter:
+    """Rejected rows with their line number and a Japanese reason (UTF-8 with BOM, opens in Excel)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._file: io.TextIOWrapper | None = None
+        self._writer = None
+        self.header: list[str] = []
+
+    def write(self, line_no: int, kind: str, reason: str, raw: list[str]) -> None:
+        if self.path is None:
+            return
+        if self._writer is None:
+            self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["行番号", "区分", "理由", *self.header])
+        self._writer.writerow([line_no, kind, reason, *raw])
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        elif self.path is not None:
+            # Always leave a file behind so scripts need not special-case "no rejects".
+            with open(self.path, "w", encoding="utf-8-sig", newline="") as f:
+                csv.writer(f).writerow(["行番号", "区分", "理由", *self.header])

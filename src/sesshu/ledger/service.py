@@ -1,0 +1,274 @@
+"""Use cases of the vaccination ledger. Each function owns its transaction and its audit rows."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
+from sesshu.clock import today_jst, utcnow
+from sesshu.config import Settings
+from sesshu.db import Database
+from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.imports.batch import ImportSummary, close_batch, open_batch
+from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
+from sesshu.ledger.models import (
+    Doctor,
+    Institution,
+    Manufacturer,
+    VaccinationRecord,
+    VaccinationRecordHistory,
+    Vaccine,
+    Venue,
+)
+from sesshu.ledger.rows import RECORD_HEADERS, RECORD_REQUIRED, Masters, parse_record_row
+from sesshu.ledger.schemas import RecordOut
+from sesshu.keys import load_keyring
+from sesshu.registry.models import Person
+from sesshu.registry.schemas import PersonOut
+from sesshu.registry.service import reveal_last4
+from sesshu.registry.rows import RowError
+
+DUPLICATE_REASON = "重複: 同じ方・同じ接種種別・同じ接種年月日の記録が既にあります"
+
+
+def load_masters(s: Session) -> Masters:
+    return Masters(
+        vaccines=dict(s.execute(select(Vaccine.code, Vaccine.default_category).where(Vaccine.active)).all()),
+        institutions=frozenset(s.execute(select(Institution.code)).scalars()),
+        doctors=frozenset(s.execute(select(Doctor.code)).scalars()),
+        venues=frozenset(s.execute(select(Venue.code)).scalars()),
+        manufacturers=frozenset(s.execute(select(Manufacturer.code)).scalars()),
+    )
+
+
+def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor,
+                   rejects_path: Path | None = None) -> ImportSummary:
+    """Import a batch of 予診票 rows returned by clinics.
+
+    Good rows are stored, bad rows go to the rejects file with their line number and a Japanese
+    reason, rows already on the ledger are counted as duplicates. The file is one transaction: a
+    crash or kill part-way leaves no half batch, and importing the same file again stores nothing.
+    """
+    facts = inspect_file(path)
+    source = CsvSource(path, facts=facts, required=RECORD_REQUIRED, known=RECORD_HEADERS)
+    rejects = RejectWriter(rejects_path)
+    today = today_jst()
+    try:
+        with db.transaction() as s:
+            masters = load_masters(s)
+            batch = open_batch(s, kind="records", path=path, facts=facts, actor=actor)
+            summary = ImportSummary(batch_id=batch.id, file=path.name, encoding=facts.encoding)
+            stamp = {"status": "active", "version": 1, "import_batch_id": batch.id, "created_by": actor.label,
+                     "error_code": ""}
+            chunk: list = []
+            for row in source.rows():
+                summary.read += 1
+                if row.problem:
+                    rejects.header = source.header
+                    summary.rejected += 1
+                    rejects.write(row.line_no, "エラー", row.problem, row.raw)
+                    continue
+                try:
+                    fields = parse_record_row(row.values, masters=masters, today=today)
+                except RowError as e:
+                    rejects.header = source.header
+                    summary.rejected += 1
+                    rejects.write(row.line_no, "エラー", str(e), row.raw)
+                    continue
+                chunk.append((row, fields))
+                if len(chunk) >= settings.import_chunk_rows:
+                    rejects.header = source.header
+                    _store_chunk(s, chunk, stamp, summary, rejects)
+                    chunk = []
+            rejects.header = source.header
+            if chunk:
+                _store_chunk(s, chunk, stamp, summary, rejects)
+            close_batch(batch, summary)
+            audit.record(s, actor, "records.import", purpose="予診票の取込",
+                         detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
+                                 "read": summary.read, "accepted": summary.accepted,
+                                 "rejected": summary.rejected, "duplicates": summary.duplicates})
+    finally:
+        rejects.close()
+    return summary
+
+
+def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter) -> None:
+    atena_nos = list({f["atena_no"] for _, f in chunk})
+    births = dict(s.execute(select(Person.atena_no, Person.birth_date)
+                            .where(Person.atena_no.in_(atena_nos))).all())
+    keys = [(f["atena_no"], f["vaccine_code"], f["vaccinated_on"]) for _, f in chunk]
+    on_ledger = set(s.execute(
+        select(VaccinationRecord.atena_no, VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+        .where(VaccinationRecord.status == "active")
+        .where(tuple_(VaccinationRecord.atena_no, VaccinationRecord.vaccine_code,
+                      VaccinationRecord.vaccinated_on).in_(keys))
+    ).tuples().all())
+    now = utcnow()
+    inserts = []
+    for (row, f), key in zip(chunk, keys):
+        birth = births.get(f["atena_no"])
+        if birth is None:
+            summary.rejected += 1
+            rejects.write(row.line_no, "エラー", f"宛名番号 {f['atena_no']} の方が住民記録にありません", row.raw)
+            continue
+        if f["vaccinated_on"] < birth:
+            summary.rejected += 1
+            rejects.write(row.line_no, "エラー", f"接種年月日が生年月日（{birth.isoformat()}）より前です", row.raw)
+            continue
+        if key in on_ledger:
+            summary.duplicates += 1
+            rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
+            continue
+        on_ledger.add(key)
+        f.update(stamp)
+        f["created_at"] = now
+        f["updated_at"] = now
+        inserts.append(f)
+    if inserts:
+        s.execute(VaccinationRecord.__table__.insert(), inserts)
+        summary.accepted += len(inserts)
+
+
+def person_records(s: Session, atena_no: str, *, include_voided: bool = False) -> list[RecordOut]:
+    q = select(VaccinationRecord).where(VaccinationRecord.atena_no == atena_no)
+    if not include_voided:
+        q = q.where(VaccinationRecord.status == "active")
+    rows = s.execute(q.order_by(VaccinationRecord.vaccinated_on, VaccinationRecord.id)).scalars().all()
+    return [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@dataclass
+class Correction:
+    """A 職権修正: the new values of some fields, the reason, and the version the clerk saw."""
+
+    record_id: int
+    expected_version: int
+    reason: str
+    changes: dict
+
+
+CORRECTABLE = {
+    "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result", "institution_code",
+    "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code",
+    "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind", "former_municipality", "ticket_no",
+    "tuberculin_result", "tuberculin_size_v", "tuberculin_size_h", "tuberculin_state", "remarks",
+}
+
+
+def _snapshot(r: VaccinationRecord, names) -> str:
+    return json.dumps({k: getattr(r, k) for k in sorted(names)}, ensure_ascii=False, default=str)
+
+
+def correct_record(db: Database, *, actor: Actor, correction: Correction) -> RecordOut:
+    """職権修正: change fields of a record, keeping the old values and the reason in its history."""
+    if not correction.reason.strip():
+        raise InvalidInput("修正理由を入力してください")
+    unknown = set(correction.changes) - CORRECTABLE
+    if unknown:
+        raise InvalidInput(f"修正できない項目です: {', '.join(sorted(unknown))}")
+    with db.transaction() as s:
+        r = s.get(VaccinationRecord, correction.record_id)
+        if r is None or r.status != "active":
+            raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+        if r.version != correction.expected_version:
+            raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
+        _check_codes(s, correction.changes)
+        new_date = correction.changes.get("vaccinated_on", r.vaccinated_on)
+        if new_date > today_jst():
+            raise InvalidInput("接種年月日が未来の日付です")
+        changed = {k: v for k, v in correction.changes.items() if getattr(r, k) != v}
+        if not changed:
+            raise InvalidInput("変更された項目がありません")
+        s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="correct", changed_at=utcnow(),
+                                       changed_by=actor.label, reason=correction.reason.strip(),
+                                       old_values=_snapshot(r, changed)))
+        for k, v in changed.items():
+            setattr(r, k, v)
+        r.updated_at = utcnow()
+        s.flush()
+        audit.record(s, actor, "record.correct", atena_no=r.atena_no, purpose="職権修正",
+                     detail={"record_id": r.id, "fields": sorted(changed), "reason": correction.reason.strip()})
+        return RecordOut.model_validate(r, from_attributes=True)
+
+
+def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str) -> None:
+    """Take a wrong record off the ledger without deleting it."""
+    if not reason.strip():
+        raise InvalidInput("取消理由を入力してください")
+    with db.transaction() as s:
+        r = s.get(VaccinationRecord, record_id)
+        if r is None or r.status != "active":
+            raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+        if r.version != expected_version:
+            raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
+        s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="void", changed_at=utcnow(),
+                                       changed_by=actor.label, reason=reason.strip(),
+                                       old_values=_snapshot(r, ["status"])))
+        r.status = "voided"
+        r.updated_at = utcnow()
+        s.flush()
+        audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose="職権修正",
+                     detail={"record_id": r.id, "reason": reason.strip()})
+
+
+def record_history(db: Database, *, actor: Actor, record_id: int) -> list[dict]:
+    with db.transaction() as s:
+        r = s.get(VaccinationRecord, record_id)
+        if r is None:
+            raise NotFound("指定の接種記録はありません")
+        rows = s.execute(select(VaccinationRecordHistory).where(VaccinationRecordHistory.record_id == record_id)
+                         .order_by(VaccinationRecordHistory.id)).scalars().all()
+        audit.record(s, actor, "record.history_view", atena_no=r.atena_no, purpose="接種記録の修正履歴の確認",
+                     detail={"record_id": record_id})
+        return [dict(version=h.version, action=h.action, changed_at=h.changed_at.isoformat(), changed_by=h.changed_by,
+                     reason=h.reason, old_values=json.loads(h.old_values)) for h in rows]
+
+
+def _check_codes(s: Session, changes: dict) -> None:
+    masters = load_masters(s)
+    checks = {
+        "vaccine_code": (masters.vaccines, "接種種別"),
+        "institution_code": (masters.institutions, "接種医療機関コード"),
+        "screening_institution_code": (masters.institutions, "予診医療機関コード"),
+        "doctor_code": (masters.doctors, "接種医師コード"),
+        "screening_doctor_code": (masters.doctors, "予診医師コード"),
+        "venue_code": (masters.venues, "実施場所コード"),
+        "manufacturer_code": (masters.manufacturers, "ワクチン会社"),
+    }
+    for k, (known, label) in checks.items():
+        v = changes.get(k)
+        if v and v not in known:
+            raise InvalidInput(f"{label}「{v}」はマスタに登録されていません")
+
+
+
+@dataclass
+class PersonHistory:
+    person: PersonOut
+    records: list[RecordOut]
+
+
+def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
+                   purpose: str = "接種履歴の確認") -> PersonHistory:
+    """A person's registry facts and vaccination history; the view is audited."""
+    keys = load_keyring(settings)
+    with db.transaction() as s:
+        p = s.get(Person, atena_no)
+        if p is None:
+            # A look-up of a number that does not exist is on record too (probing for persons).
+            audit.record(s, actor, "person.view_missing", atena_no=atena_no, purpose=purpose)
+            found = None
+        else:
+            records = person_records(s, atena_no)
+            audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
+                         detail={"records": len(records)})
+            found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records)
+    if found is None:
+        raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+    return found

@@ -1,0 +1,53 @@
+"""Typed values for a correction entered as text (CLI --set, web form)."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sesshu.domain.errors import InvalidInput
+from sesshu.domain.text import clean
+from sesshu.domain.wareki import DateParseError, parse_date, parse_month
+from sesshu.ledger.rows import CATEGORY_INPUT, SCREENING_INPUT
+
+_INT_FIELDS = {"dose_no", "tuberculin_size_v", "tuberculin_size_h"}
+_CODE_FIELDS = {"institution_code", "doctor_code", "screening_institution_code", "screening_doctor_code",
+                "venue_code", "manufacturer_code"}
+
+
+def parse_field(name: str, raw: str):
+    text = clean(raw)
+    try:
+        if name == "vaccinated_on":
+            return parse_date(text)
+        if name == "billing_month":
+            return parse_month(text) if text else ""
+    except DateParseError as e:
+        raise InvalidInput(f"{name}: {e}") from None
+    if name in _INT_FIELDS:
+        if not text:
+            return None
+        if not text.isdigit():
+            raise InvalidInput(f"{name} は数字で指定してください: {raw}")
+        return int(text)
+    if name == "dose_volume_ml":
+        if not text:
+            return None
+        try:
+            return Decimal(text.lower().removesuffix("ml"))
+        except InvalidOperation:
+            raise InvalidInput(f"接種量は数値（mL）で指定してください: {raw}") from None
+    if name in _CODE_FIELDS:
+        return text.replace(" ", "") or None
+    if name == "vaccine_code":
+        return text.replace(" ", "").upper()
+    if name == "category":
+        if text and text not in CATEGORY_INPUT:
+            raise InvalidInput(f"接種区分「{text}」は使えません")
+        code = CATEGORY_INPUT.get(text, "")
+        if code == "routine":
+            raise InvalidInput("接種区分は 定期A類 または 定期B類 で指定してください")
+        return code
+    if name == "screening_result":
+        if text and text not in SCREENING_INPUT:
+            raise InvalidInput(f"予診区分「{text}」は使えません")
+        return SCREENING_INPUT.get(text, "")
+    return text

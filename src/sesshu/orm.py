@@ -1,0 +1,27 @@
+"""Declarative base shared by every feature's tables."""
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def load_all_models() -> MetaData:
+    """Import every feature's tables so the metadata is complete (Alembic, tests)."""
+    from sesshu.audit import models as _audit  # noqa: F401
+    from sesshu.auth import models as _auth  # noqa: F401
+    from sesshu.ledger import models as _ledger  # noqa: F401
+    from sesshu.registry import models as _registry  # noqa: F401
+
+    return Base.metadata
