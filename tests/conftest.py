@@ -32,7 +32,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id="master") -> str:
+def pg_url():
     name = f"sesshu_test_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -93,10 +93,3 @@ def clerk() -> Actor:
 def operator() -> Actor:
     return Actor(login_id="ops", kind="os", role="operator")
 
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def write_csv(path: Path, text_body: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text_body.encode(encoding))
-    return path

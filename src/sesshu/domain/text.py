@@ -40,3 +40,8 @@ def kana_key(value: str | None) -> str:
 def prefix_upper_bound(prefix: str) -> str:
     """Smallest string greater than every string starting with prefix (for index range scans)."""
     return prefix + "\U0010ffff"
+
+
+def clean_address(value: str | None) -> str:
+    """Addresses: NFKC (１－１ → 1-1, half-width kana → full-width), spaces collapsed to one."""
+    return " ".join(clean(value).split())

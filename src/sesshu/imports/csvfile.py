@@ -98,38 +98,55 @@ class CsvSource:
             index = [(k, i) for i, k in enumerate(keys) if k in self.known]
             width = len(keys)
             line_no = reader.line_num
+            check_replaced = errors == "replace"
             for raw in reader:
                 line_no = reader.line_num
-                if not raw or not any(c.strip() for c in raw):
+                joined = "".join(raw)
+                if not joined or joined.isspace():
                     continue
                 problem = None
                 if len(raw) != width:
                     problem = f"列の数が見出しと一致しません（見出し{width}列、この行{len(raw)}列）"
-                elif errors == "replace" and any("\ufffd" in c for c in raw):
-                    problem = "文字コードを解釈できない文字が含まれています"
-                values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
+                    values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
+                else:
+                    if check_replaced and "\ufffd" in joined:
+                        problem = "文字コードを解釈できない文字が含まれています"
+                    values = {k: raw[i] for k, i in index}
                 yield CsvRow(line_no=line_no, values=values, raw=raw, problem=problem)
 
 
 class RejectWriter:
-    """Rejected rows with their line number and a Japanese reason (UTF-8 with BOM, opens in Excel)."""
+    """Rejected rows with their line number and a Japanese reason (UTF-8 with BOM, opens in Excel).
+
+    Rows are buffered per chunk and written in line order when the chunk is flushed, so a reason
+    found late (unknown person, duplicate) still lands in file order.
+    """
 
     def __init__(self, path: Path | None):
         self.path = path
         self._file: io.TextIOWrapper | None = None
         self._writer = None
+        self._pending: list[tuple[int, str, str, list[str]]] = []
         self.header: list[str] = []
 
     def write(self, line_no: int, kind: str, reason: str, raw: list[str]) -> None:
-        if self.path is None:
+        if self.path is not None:
+            self._pending.append((line_no, kind, reason, raw))
+
+    def flush(self) -> None:
+        if not self._pending:
             return
         if self._writer is None:
             self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["行番号", "区分", "理由", *self.header])
-        self._writer.writerow([line_no, kind, reason, *raw])
+        self._pending.sort(key=lambda r: r[0])
+        for line_no, kind, reason, raw in self._pending:
+            self._writer.writerow([line_no, kind, reason, *raw])
+        self._pending.clear()
 
     def close(self) -> None:
+        self.flush()
         if self._file is not None:
             self._file.close()
         elif self.path is not None:

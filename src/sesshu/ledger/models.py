@@ -157,7 +157,6 @@ class VaccinationRecord(Base):
 
 
 Index("ix_vaccination_record_atena_no", VaccinationRecord.atena_no, VaccinationRecord.vaccinated_on)
-Index("ix_vaccination_record_vaccine_date", VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
 Index("ix_vaccination_record_institution", VaccinationRecord.institution_code, VaccinationRecord.billing_month)
 Index(
     "uq_vaccination_record_active_key",

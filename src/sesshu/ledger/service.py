@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select, tuple_
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.bulk import bulk_insert
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
@@ -33,6 +35,7 @@ from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import reveal_last4
 from sesshu.registry.rows import RowError
 
+_RECORD_COLUMNS = tuple(c.name for c in VaccinationRecord.__table__.columns if c.name != "id")
 DUPLICATE_REASON = "重複: 同じ方・同じ接種種別・同じ接種年月日の記録が既にあります"
 
 
@@ -64,7 +67,8 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
             batch = open_batch(s, kind="records", path=path, facts=facts, actor=actor)
             summary = ImportSummary(batch_id=batch.id, file=path.name, encoding=facts.encoding)
             stamp = {"status": "active", "version": 1, "import_batch_id": batch.id, "created_by": actor.label,
-                     "error_code": ""}
+                     "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
+                     "tuberculin_size_v": None, "tuberculin_size_h": None}
             chunk: list = []
             for row in source.rows():
                 summary.read += 1
@@ -84,6 +88,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                 if len(chunk) >= settings.import_chunk_rows:
                     rejects.header = source.header
                     _store_chunk(s, chunk, stamp, summary, rejects)
+                    rejects.flush()
                     chunk = []
             rejects.header = source.header
             if chunk:
@@ -99,16 +104,20 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
 
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter) -> None:
+    conn = s.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sqlite = conn.dialect.name == "sqlite"
     atena_nos = list({f["atena_no"] for _, f in chunk})
-    births = dict(s.execute(select(Person.atena_no, Person.birth_date)
-                            .where(Person.atena_no.in_(atena_nos))).all())
+    # Plain SQL here: compiling thousands of bound parameters through the ORM costs more than the query.
+    births = {a: (date.fromisoformat(b) if isinstance(b, str) else b) for a, b in conn.exec_driver_sql(
+        f"SELECT atena_no, birth_date FROM person WHERE atena_no IN ({','.join([mark] * len(atena_nos))})",
+        tuple(atena_nos)).all()}
     keys = [(f["atena_no"], f["vaccine_code"], f["vaccinated_on"]) for _, f in chunk]
-    on_ledger = set(s.execute(
-        select(VaccinationRecord.atena_no, VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
-        .where(VaccinationRecord.status == "active")
-        .where(tuple_(VaccinationRecord.atena_no, VaccinationRecord.vaccine_code,
-                      VaccinationRecord.vaccinated_on).in_(keys))
-    ).tuples().all())
+    params = [v.isoformat() if sqlite and isinstance(v, date) else v for k in keys for v in k]
+    values = ",".join([f"({mark},{mark},{mark})"] * len(keys))
+    on_ledger = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
+        "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record WHERE status = 'active' "
+        f"AND (atena_no, vaccine_code, vaccinated_on) IN (VALUES {values})", tuple(params)).all()}
     now = utcnow()
     inserts = []
     for (row, f), key in zip(chunk, keys):
@@ -131,7 +140,7 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
         f["updated_at"] = now
         inserts.append(f)
     if inserts:
-        s.execute(VaccinationRecord.__table__.insert(), inserts)
+        bulk_insert(s, VaccinationRecord.__table__, inserts, _RECORD_COLUMNS)
         summary.accepted += len(inserts)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from sesshu.domain import my_number
-from sesshu.domain.text import clean, clean_name, kana_key
+from sesshu.domain.text import clean, clean_address, clean_name, kana_key
 from sesshu.domain.wareki import DateParseError, parse_date
 
 import jaconv
@@ -83,7 +83,7 @@ def parse_registry_row(v: dict[str, str], *, today: date) -> dict:
         "sex": sex,
         "birth_date": birth,
         "postal_code": clean(v.get("郵便番号", "")).replace("〒", "").strip(),
-        "address": clean_name(v.get("住所", "")),
+        "address": clean_address(v.get("住所", "")),
         "phone": clean(v.get("電話番号", "")).replace(" ", ""),
         "household_no": clean(v.get("世帯番号", "")).replace(" ", ""),
         "relationship": clean(v.get("続柄", "")),

@@ -76,6 +76,7 @@ def import_registry(db: Database, settings: Settings, *, path: Path, actor: Acto
                 chunk.append((row, fields))
                 if len(chunk) >= settings.import_chunk_rows:
                     _apply_registry_chunk(s, keys, actor, batch.id, chunk, summary, rejects)
+                    rejects.flush()
                     chunk = []
             rejects.header = source.header
             if chunk:

@@ -13,7 +13,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.text import clean, clean_name, kana_key, prefix_upper_bound
+from sesshu.domain.text import clean, clean_address, clean_name, kana_key, prefix_upper_bound
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import REGISTRY_STATUSES, SEXES, Person
 
@@ -41,7 +41,7 @@ class SearchCriteria:
             kana=kana_key(self.kana),
             name=clean_name(self.name).replace("\u3000", ""),
             birth_date=self.birth_date, birth_from=self.birth_from, birth_to=self.birth_to,
-            address=clean_name(self.address),
+            address=clean_address(self.address),
             vaccine=clean(self.vaccine).upper(),
             vaccinated_from=self.vaccinated_from, vaccinated_to=self.vaccinated_to,
             institution=clean(self.institution),

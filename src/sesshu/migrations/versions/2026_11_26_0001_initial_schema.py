@@ -243,7 +243,6 @@ def upgrade() -> None:
     with op.batch_alter_table('vaccination_record', schema=None) as batch_op:
         batch_op.create_index('ix_vaccination_record_atena_no', ['atena_no', 'vaccinated_on'], unique=False)
         batch_op.create_index('ix_vaccination_record_institution', ['institution_code', 'billing_month'], unique=False)
-        batch_op.create_index('ix_vaccination_record_vaccine_date', ['vaccine_code', 'vaccinated_on'], unique=False)
         batch_op.create_index('uq_vaccination_record_active_key', ['atena_no', 'vaccine_code', 'vaccinated_on'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
 
     op.create_table('vaccination_record_history',
@@ -302,7 +301,6 @@ def downgrade() -> None:
     op.drop_table('vaccination_record_history')
     with op.batch_alter_table('vaccination_record', schema=None) as batch_op:
         batch_op.drop_index('uq_vaccination_record_active_key', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
-        batch_op.drop_index('ix_vaccination_record_vaccine_date')
         batch_op.drop_index('ix_vaccination_record_institution')
         batch_op.drop_index('ix_vaccination_record_atena_no')
 

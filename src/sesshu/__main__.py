@@ -1,0 +1,3 @@
+from sesshu.cli import main
+
+main()

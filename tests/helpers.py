@@ -1,0 +1,19 @@
+"""Small builders shared by tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sesshu.domain.my_number import check_digit
+
+REGISTRY_HEADER = "宛名番号,個人番号,氏名,氏名カナ,性別,生年月日,郵便番号,住所,電話番号,世帯番号,続柄,世帯主氏名,住民区分,異動事由,異動日"
+RECORD_HEADER = ("宛名番号,接種種別,期,回数,接種区分,接種年月日,予診区分,接種医療機関コード,接種医師コード,予診医療機関コード,"
+                 "予診医師コード,実施場所コード,ワクチン会社,LotNo,接種量,請求月,初回ワクチン区分,二混合区分,合併前市町村,券番号,備考")
+
+
+def my_number(base11: str) -> str:
+    return base11 + str(check_digit(base11))
+
+
+def write(path: Path, body: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(body.encode(encoding))
+    return path
