@@ -227,6 +227,75 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@demo_app.command("load")
+def demo_load(residents: int = typer.Option(3000, help="住民数"), seed: int = typer.Option(1, help="乱数の種（同じ値なら同じ町）"),
+              as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
+    """架空の町（住民・世帯・医療機関・接種履歴）とデモ用職員アカウントを作成します。"""
+    from sesshu.clock import today_jst
+    from sesshu.demo.service import load_demo
+
+    db, settings = _db()
+    summary = load_demo(db, settings, actor=os_actor(), residents=residents, seed=seed,
+                        as_of=_date(as_of, "基準日") or today_jst())
+    c = summary.counts()
+    typer.echo(f"デモの町を作成しました: 世帯 {c['households']}、住民 {c['persons']}、接種記録 {c['records']}、"
+               f"医療機関 {c['institutions']}（{summary.seconds:.1f}秒）")
+    for login in summary.logins:
+        secret = f"  TOTP秘密鍵 {login.totp_secret}" if login.totp_secret else ""
+        typer.echo(f"  {login.display_name}（{login.role}）: ID {login.login_id} / パスワード {login.password}{secret}")
+
+
+@demo_app.command("totp")
+def demo_totp(login_id: str = typer.Argument("demo")) -> None:
+    """デモ用アカウントの現在の確認コード（6桁）を表示します。デモ用アカウント以外には使えません。"""
+    from sesshu.auth.service import demo_totp_code
+
+    db, settings = _db()
+    typer.echo(demo_totp_code(db, settings, login_id=login_id))
+
+
+@user_app.command("add")
+def user_add(login_id: str, name: str = typer.Option(..., help="氏名"),
+             role: str = typer.Option(..., help="clerk / supervisor / security_officer / auditor"),
+             valid_until: Optional[str] = typer.Option(None, "--valid-until", help="有効期限（この日まで）")) -> None:
+    """職員アカウントを登録します。パスワードは入力を求め、TOTPの秘密鍵を一度だけ表示します。"""
+    from sesshu.auth.service import create_user
+
+    password = typer.prompt("パスワード", hide_input=True, confirmation_prompt=True)
+    db, settings = _db()
+    new = create_user(db, settings, actor=os_actor(), login_id=login_id, display_name=name, role=role,
+                      password=password, valid_until=_date(valid_until, "有効期限"))
+    typer.echo(f"{new.login_id} を登録しました。認証アプリに次の秘密鍵を登録してください: {new.totp_secret}")
+
+
+@app.command("serve")
+def serve_cmd(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+    """Web画面とAPIを起動します。"""
+    from sesshu.web.server import serve
+
+    serve(host, port)
+
+
+schedule_app = typer.Typer(help="接種スケジュールの判定", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("evaluate")
+def schedule_evaluate() -> None:
+    """標準入力のJSON（生年月日・性別・基準日・接種歴）を判定し、結果をJSONで出力します。"""
+    from sesshu.domain.schedule.contract import ContractError, evaluate_json
+
+    try:
+        payload = json.load(sys.stdin)
+    except json.JSONDecodeError as e:
+        _fail(f"入力がJSONとして読めません: {e}")
+    try:
+        result = evaluate_json(payload)
+    except ContractError as e:
+        _fail(str(e))
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 def main() -> None:
     try:
         app()
