@@ -243,3 +243,10 @@ def demo_totp_code(db: Database, settings: Settings, *, login_id: str) -> str:
         if user is None or not user.is_demo:
             raise InvalidInput("デモ用アカウントではありません")
         return pyotp.TOTP(keys.decrypt(user.totp_secret_enc, aad=_totp_aad(login_id))).now()
+
+
+def record_access_denied(db: Database, *, actor: Actor, permission: str, path: str, method: str) -> None:
+    """A refused request is on record too, so the security officer can spot staff probing beyond their role."""
+    with db.transaction() as s:
+        audit.record(s, actor, "auth.denied", purpose="権限のない操作の試行",
+                     detail={"permission": permission, "path": path, "method": method})

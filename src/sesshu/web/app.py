@@ -1,0 +1,147 @@
+"""The web application: pages for staff and a JSON API, over the same services as the CLI."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sesshu.config import Settings, load_settings
+from sesshu.db import make_database
+from sesshu.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from sesshu.domain.wareki import to_wareki
+from sesshu.ledger.reference import CATEGORIES, SCREENING_RESULTS, load_vaccine_data
+from sesshu.registry.models import REGISTRY_STATUSES
+from sesshu.web import views_api, views_auth, views_persons
+from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
+from sesshu.web.forms import FIELD_LABELS
+
+WEB_DIR = Path(__file__).parent
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+                                "base-uri 'none'; object-src 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+DOMAIN_STATUS = ((InvalidInput, 400), (Forbidden, 403), (NotFound, 404), (Conflict, 409))
+HTTP_MESSAGES = {
+    404: "お探しのページは見つかりませんでした",
+    405: "この操作はできません",
+}
+
+
+class SecurityHeaders:
+    """Headers on every response; personal data must never sit in a browser or proxy cache."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        cacheable = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                if not cacheable:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["wareki"] = lambda d: to_wareki(d) if isinstance(d, date) else ""
+    env.globals.update(CATEGORIES=CATEGORIES, SCREENING_RESULTS=SCREENING_RESULTS,
+                       REGISTRY_STATUSES=REGISTRY_STATUSES, FIELD_LABELS=FIELD_LABELS)
+    return Jinja2Templates(env=env)
+
+
+def _error_response(request: Request, status: int, message: str, code: str):
+    if is_api(request):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message,
+                                          "back_url": getattr(request.state, "back_url", None)},
+                  status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError):
+        status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+        return _error_response(request, status, exc.message, exc.code)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        if is_api(request):
+            return JSONResponse({"error": {"code": "E_LOGIN_REQUIRED", "message": "ログインしてください"}},
+                                status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(PermissionDenied)
+    async def permission_denied(request: Request, exc: PermissionDenied):
+        return _error_response(request, 403, "この操作を行う権限がありません", "E_FORBIDDEN")
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed):
+        return _error_response(request, 403, "不正な送信です。画面を開き直してからもう一度操作してください", "E_CSRF")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        if is_api(request):
+            return JSONResponse({"error": {"code": "E_INVALID_INPUT", "message": "入力内容が正しくありません",
+                                           "detail": jsonable_errors(exc)}}, status_code=422)
+        return _error_response(request, 400, "入力内容が正しくありません", "E_INVALID_INPUT")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = HTTP_MESSAGES.get(exc.status_code, "要求を処理できませんでした")
+        return _error_response(request, exc.status_code, message, f"E_HTTP_{exc.status_code}")
+
+
+def jsonable_errors(exc: RequestValidationError) -> list[dict]:
+    # Only where and what kind: the rejected input itself may be personal data.
+    return [{"loc": list(e.get("loc", ())), "type": e.get("type", "")} for e in exc.errors()]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    db = make_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="sesshu 予防接種台帳 API", version="1", lifespan=lifespan,
+        # The interactive docs pull scripts from a CDN, which the CSP forbids; the schema stays.
+        docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.templates = _templates()
+    app.state.vaccines = {v["code"]: v["name"] for v in load_vaccine_data()}
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    _install_error_handlers(app)
+    app.include_router(views_auth.router)
+    app.include_router(views_auth.health_router)
+    app.include_router(views_persons.router)
+    app.include_router(views_api.router)
+    return app

@@ -1,0 +1,230 @@
+"""Request dependencies: the session from its cookie, one permission per route, CSRF on every unsafe method.
+
+Every route declares what it needs through `authenticated` (any signed-in staff member) or
+`require(permission)`; both carry a `sesshu_permission` attribute so a test can walk all routes and
+check every role against `sesshu.auth.permissions.ROLES`.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from sesshu.auth import service as auth
+from sesshu.auth.permissions import PERMISSIONS, ROLES, has_permission, role_permissions
+from sesshu.auth.service import SessionInfo
+from sesshu.config import Settings
+from sesshu.db import Database
+from sesshu.keys import load_keyring
+
+SESSION_COOKIE = "sesshu_session"
+LOGIN_CSRF_COOKIE = "sesshu_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Before a session exists the login form is protected by a signed double-submit token instead.
+PRE_SESSION_CSRF_PATHS = frozenset({"/login"})
+LOGIN_CSRF_MAX_AGE = 2 * 60 * 60
+
+
+class LoginRequired(Exception):
+    """No session, or the second factor is still missing: pages redirect to /login, the API answers 401."""
+
+
+class PermissionDenied(Exception):
+    def __init__(self, permission: str):
+        super().__init__(permission)
+        self.permission = permission
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def load_session(request: Request) -> SessionInfo | None:
+    """The live session for this request's cookie, looked up once per request."""
+    if not hasattr(request.state, "session"):
+        token = request.cookies.get(SESSION_COOKIE, "")
+        request.state.session = (auth.current_session(get_db(request), get_settings(request), token=token)
+                                 if token else None)
+    return request.state.session
+
+
+def session_or_none(request: Request) -> SessionInfo | None:
+    return load_session(request)
+
+
+OptionalSession = Annotated[SessionInfo | None, Depends(session_or_none)]
+
+
+def authenticated(session: OptionalSession) -> SessionInfo:
+    if session is None or not session.mfa_passed:
+        raise LoginRequired()
+    return session
+
+
+authenticated.sesshu_permission = ""  # any signed-in staff member, whatever the role
+
+CurrentSession = Annotated[SessionInfo, Depends(authenticated)]
+
+
+def require(permission: str):
+    """A dependency that lets the request through only when the user's role grants `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission}")
+
+    def dependency(request: Request, session: CurrentSession) -> SessionInfo:
+        if not has_permission(session.role, permission):
+            auth.record_access_denied(get_db(request), actor=session.actor, permission=permission,
+                                      path=request.url.path, method=request.method)
+            raise PermissionDenied(permission)
+        return session
+
+    dependency.sesshu_permission = permission
+    dependency.__name__ = "require_" + permission.replace(".", "_")
+    return dependency
+
+
+def route_permission(route) -> str | None:
+    """What a route declares: a permission name, "" for any signed-in user, or None for a public route."""
+    found: str | None = None
+
+    def walk(dependant) -> None:
+        nonlocal found
+        for dep in dependant.dependencies:
+            declared = getattr(dep.call, "sesshu_permission", None)
+            if declared:
+                found = declared
+            elif declared == "" and found is None:
+                found = ""
+            walk(dep)
+
+    walk(route.dependant)
+    return found
+
+
+# --- CSRF -------------------------------------------------------------------------------------------
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The posted form as plain strings (files are not accepted anywhere)."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def submitted_csrf_token(request: Request) -> str:
+    if request.method not in UNSAFE_METHODS:
+        return ""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def csrf_protect(request: Request, submitted: Annotated[str, Depends(submitted_csrf_token)]) -> None:
+    """Installed on the whole app: no unsafe request reaches a route without the right token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    if request.url.path in PRE_SESSION_CSRF_PATHS:
+        expected = login_csrf_from_cookie(request)
+    else:
+        session = load_session(request)
+        if session is None:
+            raise LoginRequired()
+        expected = session.csrf_token
+    if not expected or not submitted or not secrets.compare_digest(expected.encode(), submitted.encode()):
+        raise CsrfFailed()
+
+
+def _login_csrf_signature(settings: Settings, nonce: str, issued: str) -> str:
+    return load_keyring(settings).keyed_hash(f"{nonce}.{issued}", domain="login_csrf")
+
+
+def issue_login_csrf(settings: Settings) -> tuple[str, str]:
+    """(token for the form, value for the cookie). The cookie is signed so it cannot be planted."""
+    nonce, issued = secrets.token_urlsafe(24), str(int(time.time()))
+    return nonce, f"{nonce}.{issued}.{_login_csrf_signature(settings, nonce, issued)}"
+
+
+def login_csrf_from_cookie(request: Request) -> str:
+    parts = request.cookies.get(LOGIN_CSRF_COOKIE, "").split(".")
+    if len(parts) != 3:
+        return ""
+    nonce, issued, signature = parts
+    if not issued.isdigit() or time.time() - int(issued) > LOGIN_CSRF_MAX_AGE:
+        return ""
+    if not hmac.compare_digest(signature, _login_csrf_signature(get_settings(request), nonce, issued)):
+        return ""
+    return nonce
+
+
+# --- cookies ----------------------------------------------------------------------------------------
+
+def _cookie_flags(settings: Settings) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "strict", "secure": settings.secure_cookies}
+
+
+def set_session_cookie(response, settings: Settings, token: str) -> None:
+    response.set_cookie(SESSION_COOKIE, token, path="/", **_cookie_flags(settings))
+
+
+def clear_session_cookie(response, settings: Settings) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", **_cookie_flags(settings))
+
+
+def set_login_csrf_cookie(response, settings: Settings, value: str) -> None:
+    response.set_cookie(LOGIN_CSRF_COOKIE, value, path="/login", max_age=LOGIN_CSRF_MAX_AGE,
+                        **_cookie_flags(settings))
+
+
+def clear_login_csrf_cookie(response, settings: Settings) -> None:
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login", **_cookie_flags(settings))
+
+
+# --- rendering --------------------------------------------------------------------------------------
+
+def render(request: Request, template: str, context: dict | None = None, *, status_code: int = 200,
+           session: SessionInfo | None = None) -> HTMLResponse:
+    session = session if session is not None else getattr(request.state, "session", None)
+    signed_in = session if session is not None and session.mfa_passed else None
+    ctx = {
+        "user": signed_in,
+        "role_label": ROLES.get(signed_in.role, {}).get("label", "") if signed_in else "",
+        "perms": role_permissions(signed_in.role) if signed_in else frozenset(),
+        "csrf_token": session.csrf_token if session is not None else "",
+        "municipality_name": get_settings(request).municipality_name,
+    }
+    ctx.update(context or {})
+    return request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def route_table(app) -> list[tuple[str, str, str | None]]:
+    """(method, path, declared permission) for every API route of the app, included routers too."""
+    from fastapi.routing import iter_route_contexts
+
+    table = []
+    for route in iter_route_contexts(app.routes):
+        if not hasattr(route, "dependant"):
+            continue  # static files, the OpenAPI schema
+        for method in sorted(route.methods or ()):
+            table.append((method, route.path, route_permission(route)))
+    return table

@@ -1,0 +1,28 @@
+"""`sesshu serve`: run the web application with uvicorn."""
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from sesshu.web.app import create_app
+
+
+class _DropQueryString(logging.Filter):
+    """Search conditions (names, birth dates) travel in query strings; keep them out of the access log.
+
+    The audit log already records every search with its conditions, where they are protected.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            args = list(record.args)
+            args[2] = args[2].split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def serve(host: str, port: int) -> None:
+    app = create_app()
+    logging.getLogger("uvicorn.access").addFilter(_DropQueryString())
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, date_header=True)

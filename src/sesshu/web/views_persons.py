@@ -1,0 +1,113 @@
+"""Pages: person search (with CSV output), the person page, and 職権修正 / 取消 of records."""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from sesshu.clock import today_jst
+from sesshu.domain.errors import DomainError, InvalidInput
+from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
+from sesshu.search.service import export_persons_csv, search_persons
+from sesshu.web.deps import form_data, get_db, get_settings, render, require
+from sesshu.web.forms import (
+    CORRECTABLE_FIELDS,
+    RECORD_FIELDS,
+    SearchQuery,
+    changed_form_fields,
+    display_value,
+    parse_changes,
+)
+
+router = APIRouter(include_in_schema=False)
+
+AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
+NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました"}
+
+
+@router.get("/search")
+def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
+                session=Depends(require("person.search")), page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    ctx = {"q": query, "result": None, "error": "", "vaccines": request.app.state.vaccines,
+           "query_string": urlencode(query.as_params())}
+    if request.query_params:  # the form was submitted (even if empty)
+        try:
+            ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
+                                           page=page, per_page=get_settings(request).search_page_size)
+        except DomainError as e:
+            ctx["error"] = e.message
+            return render(request, "search.html", ctx, status_code=400)
+    return render(request, "search.html", ctx)
+
+
+@router.post("/search/export")
+def search_export(request: Request, query: Annotated[SearchQuery, Depends()],
+                  purpose: Annotated[str, Form(max_length=100)] = "",
+                  session=Depends(require("person.export"))):
+    request.state.back_url = "/search?" + urlencode(query.as_params())
+    text = export_persons_csv(get_db(request), actor=session.actor, criteria=query.criteria(), purpose=purpose)
+    filename = f"対象者一覧_{today_jst():%Y%m%d}.csv"
+    # Excel in Japanese offices opens UTF-8 correctly only with a BOM.
+    return Response(content=text.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=\"persons.csv\"; "
+                                                    f"filename*=UTF-8''{quote(filename)}"})
+
+
+@router.get("/persons/{atena_no}")
+def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("person.view")),
+                notice: Annotated[str, Query(max_length=20)] = ""):
+    history = person_history(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no)
+    rows = [{"record": r, "text": {name: display_value(r, name) for name, _ in RECORD_FIELDS}}
+            for r in history.records]
+    return render(request, "person.html", {
+        "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
+        "correctable": CORRECTABLE_FIELDS,
+    })
+
+
+def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -> str:
+    url = f"/persons/{atena_no}" if atena_no.isdigit() else "/search"
+    if notice:
+        url += f"?notice={notice}"
+    if record_id is not None:
+        url += f"#record-{record_id}"
+    return url
+
+
+@router.post("/records/{record_id}/correct")
+def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                 session=Depends(require("record.correct"))):
+    atena_no = form.get("atena_no", "")
+    request.state.back_url = _person_url(atena_no, record_id=record_id)
+    correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
+                            changes=parse_changes(changed_form_fields(form)))
+    correct_record(get_db(request), actor=session.actor, correction=correction)
+    return RedirectResponse(_person_url(atena_no, "corrected", record_id), status_code=303)
+
+
+@router.post("/records/{record_id}/void")
+def void_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+              session=Depends(require("record.correct"))):
+    atena_no = form.get("atena_no", "")
+    request.state.back_url = _person_url(atena_no, record_id=record_id)
+    void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
+                reason=form.get("reason", ""))
+    return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+
+
+@router.get("/records/{record_id}/history")
+def record_history_page(request: Request, record_id: int, session=Depends(require("person.view")),
+                        atena_no: Annotated[str, Query(pattern=r"^[0-9]{0,15}$")] = ""):
+    request.state.back_url = _person_url(atena_no) if atena_no else None
+    entries = record_history(get_db(request), actor=session.actor, record_id=record_id)
+    return render(request, "record_history.html", {"record_id": record_id, "entries": entries,
+                                                   "back_url": request.state.back_url})
+
+
+def _version(form: dict[str, str]) -> int:
+    raw = form.get("expected_version", "")
+    if not raw.isdigit():
+        raise InvalidInput("版数が正しくありません。画面を開き直してください")
+    return int(raw)

@@ -1,0 +1,120 @@
+"""Web fixtures: the app on the test database, staff accounts, and signing in through the real forms."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from sesshu.actor import Actor
+from sesshu.auth.service import create_user
+from sesshu.clock import utcnow
+from sesshu.ledger.models import VaccinationRecord
+from sesshu.registry.service import import_registry
+from sesshu.web.app import create_app
+from tests.helpers import REGISTRY_HEADER, my_number, write
+
+PASSWORD = "kumagaya-Sesshu-2026"
+ADMIN = Actor(login_id="setup", kind="os", role="operator")
+MY_NUMBER = my_number("12345678901")
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Staff:
+    login_id: str
+    role: str
+    secret: str
+    offset: int = field(default=-1)
+
+    def next_code(self) -> str:
+        """A code for a time step this account has not used yet (a step can be used only once)."""
+        step = int(time.time()) // 30 + self.offset
+        self.offset += 1
+        return pyotp.TOTP(self.secret).at(step * 30)
+
+
+@pytest.fixture
+def app(settings, db):
+    application = create_app(settings)
+    yield application
+    application.state.db.dispose()
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def make_staff(settings, db):
+    def make(role: str, login_id: str | None = None, valid_until: date | None = None) -> Staff:
+        login_id = login_id or f"{role.replace('_', '-')}-1"
+        user = create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=f"職員 {login_id}", role=role,
+                           password=PASSWORD, valid_until=valid_until)
+        return Staff(login_id=login_id, role=role, secret=user.totp_secret)
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    m = CSRF_INPUT.search(html)
+    assert m, "no csrf_token field on the page"
+    return m.group(1)
+
+
+def submit_password(client: TestClient, login_id: str, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"login_id": login_id, "password": password,
+                                       "csrf_token": csrf_token(page.text)})
+
+
+def submit_code(client: TestClient, code: str):
+    page = client.get("/login/totp")
+    return client.post("/login/totp", data={"code": code, "csrf_token": csrf_token(page.text)})
+
+
+def login(client: TestClient, staff: Staff) -> str:
+    """Sign in through both forms; returns the session's CSRF token."""
+    r = submit_password(client, staff.login_id)
+    assert r.status_code == 303 and r.headers["location"] == "/login/totp", r.text
+    r = submit_code(client, staff.next_code())
+    assert r.status_code == 303 and r.headers["location"] == "/", r.text
+    return csrf_token(client.get("/").text)
+
+
+@pytest.fixture
+def persons(settings, db, tmp_path) -> dict[str, str]:
+    """Two residents: an ordinary one (with a My Number) and one whose name is an HTML injection attempt."""
+    rows = [
+        f"1001,{MY_NUMBER},山田　太郎,ヤマダ　タロウ,男,2020-04-01,360-0001,熊谷市宮町一丁目1番地,048-000-0000,"
+        "5001,世帯主,山田　太郎,住民,,",
+        "1002,,<script>alert(1)</script>,アクイ　テスト,女,R2.5.3,360-0002,熊谷市末広二丁目2番地,,5002,世帯主,"
+        "<b>悪意</b>,住民,,",
+    ]
+    path = write(Path(tmp_path) / "registry.csv", REGISTRY_HEADER + "\n" + "\n".join(rows) + "\n")
+    summary = import_registry(db, settings, path=path, actor=ADMIN)
+    assert summary.accepted == 2, summary
+    return {"plain": "1001", "hostile": "1002"}
+
+
+def add_record(db, atena_no: str, vaccine: str = "MR", on: date = date(2021, 4, 10), **values) -> int:
+    now = utcnow()
+    with db.transaction() as s:
+        r = VaccinationRecord(atena_no=atena_no, vaccine_code=vaccine, vaccinated_on=on, dose_no=1,
+                              category="routine_a", screening_result="vaccinated", lot_no="AB123", status="active",
+                              created_at=now, created_by="setup", updated_at=now, **values)
+        s.add(r)
+        s.flush()
+        return r.id
+
+
+def record_version(db, record_id: int) -> int:
+    with db.transaction() as s:
+        return s.get(VaccinationRecord, record_id).version
