@@ -24,6 +24,7 @@ __all__ = [
     "add_months_clamped",
     "after_days_interval",
     "after_months_interval",
+    "after_months_interval_ordinal",
     "fiscal_year",
     "fiscal_year_end",
     "fiscal_year_start",
@@ -32,6 +33,7 @@ __all__ = [
     "mr2_window",
     "reach_age",
     "reach_months",
+    "reach_months_ordinal",
     "reach_weeks_days",
     "school_entry",
 ]
@@ -39,22 +41,31 @@ __all__ = [
 _ONE_DAY = timedelta(days=1)
 
 
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _month_shift(year: int, month: int, n: int) -> tuple[int, int]:
     m0 = month - 1 + n
     return year + m0 // 12, m0 % 12 + 1
 
 
+def _last_day(y: int, m: int) -> int:
+    if m == 2 and calendar.isleap(y):
+        return 29
+    return _DAYS_IN_MONTH[m]
+
+
 def add_months_clamped(d: date, n: int) -> date:
     """The same day-of-month n months later; the month's last day when that day does not exist."""
     y, m = _month_shift(d.year, d.month, n)
-    last = calendar.monthrange(y, m)[1]
+    last = _last_day(y, m)
     return date(y, m, d.day if d.day <= last else last)
 
 
 def reach_months(birth: date, n: int) -> date:
     """The day on which a person born on ``birth`` reaches 生後n月 (民法143条②)."""
     y, m = _month_shift(birth.year, birth.month, n)
-    last = calendar.monthrange(y, m)[1]
+    last = _last_day(y, m)
     if birth.day > last:
         # No corresponding day: the period ends on the last day of that month.
         return date(y, m, last)
@@ -86,6 +97,35 @@ def after_months_interval(prev: date, months: int) -> date:
     first): 2024-01-31 + 1月 → 2024-02-29 → 2024-03-01.
     """
     return add_months_clamped(prev, months) + _ONE_DAY
+
+
+# Ordinal forms of the same rules, for the engine's hot loops (ints instead of date objects).
+_MONTH_START: dict[int, int] = {}
+
+
+def _month_start(months: int) -> int:
+    """Ordinal of the 1st of the month numbered ``year * 12 + month - 1``."""
+    o = _MONTH_START.get(months)
+    if o is None:
+        o = _MONTH_START[months] = date(months // 12, months % 12 + 1, 1).toordinal()
+    return o
+
+
+def reach_months_ordinal(birth: date, n: int) -> int:
+    """``reach_months(birth, n).toordinal()`` without building dates."""
+    k = birth.year * 12 + birth.month - 1 + n
+    first = _month_start(k)
+    length = _month_start(k + 1) - first
+    return first + length - 1 if birth.day > length else first + birth.day - 2
+
+
+def after_months_interval_ordinal(prev: int, months: int) -> int:
+    """``after_months_interval(date.fromordinal(prev), months).toordinal()``."""
+    d = date.fromordinal(prev)
+    k = d.year * 12 + d.month - 1 + months
+    first = _month_start(k)
+    length = _month_start(k + 1) - first
+    return first + (d.day if d.day <= length else length)
 
 
 def fiscal_year(d: date) -> int:

@@ -1,0 +1,89 @@
+"""The JSON contract of the schedule engine (evaluate_json), used by the web API and tests.
+
+Input::
+
+    {"birth_date": "YYYY-MM-DD", "sex": "M"|"F", "as_of": "YYYY-MM-DD",
+     "conditions": ["designated_disability"],
+     "doses": [{"vaccine": "<code>", "date": "YYYY-MM-DD", "product": "..."}]}
+
+Output::
+
+    {"doses": [{"vaccine", "date", "status", "dose_number", "codes", "reasons"}],   # input order
+     "eligibility": [{"vaccine", "next_dose", "status", "earliest", "standard_from",
+                      "standard_until", "legal_until"}]}
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from .engine import DoseFacts, PersonFacts, evaluate
+from .rules import RuleSet
+
+SCHEDULE_VACCINE_CODES: tuple[str, ...] = (
+    "HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "IPV", "BCG", "MR",
+    "MEASLES", "RUBELLA", "VAR", "JE", "DT", "HPV2", "HPV4", "HPV9", "FLU_ELDER", "PPSV23", "COVID",
+    "ZOSTER_LIVE", "ZOSTER_RZV",
+)
+
+
+class ContractError(ValueError):
+    """The payload does not follow the contract; the message says which field."""
+
+
+def _date(v: Any, where: str) -> date:
+    if isinstance(v, str):
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            pass
+    raise ContractError(f"{where}: expected a date YYYY-MM-DD, got {v!r}")
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
+def parse_payload(payload: dict) -> tuple[PersonFacts, list[DoseFacts], date]:
+    if not isinstance(payload, dict):
+        raise ContractError("payload: expected an object")
+    sex = payload.get("sex")
+    if sex not in ("M", "F"):
+        raise ContractError(f"sex: expected 'M' or 'F', got {sex!r}")
+    conditions = payload.get("conditions") or []
+    if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
+        raise ContractError("conditions: expected a list of strings")
+    person = PersonFacts(_date(payload.get("birth_date"), "birth_date"), sex, frozenset(conditions))
+    as_of = _date(payload.get("as_of"), "as_of")
+    raw = payload.get("doses") or []
+    if not isinstance(raw, list):
+        raise ContractError("doses: expected a list")
+    doses = []
+    for i, d in enumerate(raw):
+        if not isinstance(d, dict) or not isinstance(d.get("vaccine"), str):
+            raise ContractError(f"doses[{i}]: expected {{vaccine, date, product?}}")
+        product = d.get("product")
+        if product is not None and not isinstance(product, str):
+            raise ContractError(f"doses[{i}].product: expected a string")
+        doses.append(DoseFacts(d["vaccine"], _date(d.get("date"), f"doses[{i}].date"), product or None))
+    return person, doses, as_of
+
+
+def evaluate_json(payload: dict, rules: RuleSet | None = None) -> dict:
+    """Evaluate a contract payload; raise ``ContractError`` on a malformed one."""
+    person, doses, as_of = parse_payload(payload)
+    ev = evaluate(person, doses, as_of, rules)
+    return {
+        "doses": [
+            {"vaccine": r.vaccine, "date": r.date.isoformat(), "status": r.status,
+             "dose_number": r.dose_number, "codes": list(r.codes), "reasons": list(r.reasons)}
+            for r in ev.doses
+        ],
+        "eligibility": [
+            {"vaccine": e.vaccine, "next_dose": e.next_dose, "status": e.status,
+             "earliest": _iso(e.earliest), "standard_from": _iso(e.standard_from),
+             "standard_until": _iso(e.standard_until), "legal_until": _iso(e.legal_until)}
+            for e in ev.eligibility
+        ],
+    }

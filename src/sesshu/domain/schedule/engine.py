@@ -1,0 +1,665 @@
+"""Evaluate a person's vaccination history and forecast the next dose of every series.
+
+The walk follows CDSi: doses are taken in date order; each dose is checked for impossibility,
+the live-vaccine conflict, then against the next target dose of every series its vaccine counts
+toward (skipping targets whose conditions say so), and is counted only when valid.  Japan's legal
+window then decides 定期 (``valid``) versus 任意 (``voluntary``).  All dates are handled as
+ordinals internally; the calendar conventions come from ``sesshu.domain.jdates``.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+
+from sesshu.domain import jdates
+
+from .codes import CODES, reason
+from .rules import RuleSet, SeriesPath, Series, Target, default_rules, norm_product
+
+__all__ = [
+    "DoseFacts",
+    "DoseResult",
+    "EligibilityResult",
+    "Evaluation",
+    "PersonFacts",
+    "evaluate",
+]
+
+VALID, VOLUNTARY, INVALID = "valid", "voluntary", "invalid"
+COMPLETE, ELIGIBLE, NOT_YET, EXPIRED = "complete", "eligible", "not_yet", "expired"
+_FAR = date(9999, 12, 31).toordinal()
+_LIVE_GAP = 28  # "27日以上の間隔": the next injected live vaccine on/after prev + 28 days
+_PERSON_CACHE_MAX = 4096  # persons (birth, sex, conditions) whose derived dates stay cached
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    birth_date: date
+    sex: str  # "M" | "F"
+    conditions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class DoseFacts:
+    vaccine: str
+    date: date
+    product: str | None = None
+
+
+@dataclass(slots=True)
+class DoseResult:
+    vaccine: str
+    date: date
+    status: str
+    dose_number: int | None
+    codes: tuple[str, ...]
+    reasons: tuple[str, ...]
+    series: tuple[str, ...]  # ids of the series the dose was counted in
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityResult:
+    vaccine: str
+    next_dose: int | None
+    status: str
+    earliest: date | None
+    standard_from: date | None
+    standard_until: date | None
+    legal_until: date | None
+
+
+@dataclass(slots=True)
+class Evaluation:
+    doses: list[DoseResult] = field(default_factory=list)
+    eligibility: list[EligibilityResult] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class _Person:
+    __slots__ = ("birth", "b", "sex", "conditions", "cache")
+
+    def __init__(self, p: PersonFacts, rules: RuleSet):
+        self.birth = p.birth_date
+        self.b = p.birth_date.toordinal()
+        self.sex = p.sex
+        self.conditions = p.conditions
+        # Everything cached here is a pure function of (birth, sex, conditions) and the rules,
+        # so the cache is shared by every evaluation of a person with the same facts.
+        key = (self.b, p.sex, p.conditions)
+        cache = rules.person_cache.get(key)
+        if cache is None:
+            if len(rules.person_cache) >= _PERSON_CACHE_MAX:
+                # drop the oldest entry (dicts keep insertion order): ~11 KB each. Threads may
+                # race here; the worst outcome is a recomputation, so fall back to clearing.
+                try:
+                    rules.person_cache.pop(next(iter(rules.person_cache)), None)
+                except (RuntimeError, StopIteration):
+                    rules.person_cache.clear()
+            cache = rules.person_cache[key] = {}
+        self.cache = cache
+
+    def point(self, p, st: _State | None) -> int | None:
+        k = p[0]
+        if k == "m":
+            key = p
+            r = self.cache.get(key)
+            if r is None:
+                r = self.cache[key] = jdates.reach_months_ordinal(self.birth, p[1])
+            return r
+        if k == "d":
+            return self.b + p[1]
+        if k == "after":
+            ref = st.ref(p[1]) if st is not None else None
+            if ref is None:
+                return None
+            if p[2]:
+                return jdates.after_months_interval_ordinal(ref, p[2]) + p[3]
+            return ref + p[3] + 1
+        if k == "date":
+            return p[1]
+        r = self.cache.get(p)
+        if r is None:
+            if k == "fys":
+                r = _fy_start(_fy_of(jdates.reach_months_ordinal(self.birth, 12 * p[1])))
+            elif k == "fye":
+                r = _fy_end(_fy_of(jdates.reach_months_ordinal(self.birth, 12 * p[1])))
+            elif k == "ye":
+                r = jdates.reach_months_ordinal(self.birth, 12 * (p[1] + 1)) - 1
+            else:  # pragma: no cover - the loader only emits the kinds above
+                raise ValueError(f"unknown point kind {k}")
+            self.cache[p] = r
+        return r
+
+    def windows(self, ws, st: _State | None) -> list[tuple[int, int]]:
+        """The person's legal windows from a window list: filtered, clipped, merged."""
+        key = (id(ws), st.counted[0][0] if st is not None and st.counted else None) \
+            if ws.dynamic else id(ws)
+        out = self.cache.get(key)
+        if out is not None:
+            return out
+        if ws.simple:
+            w = ws[0]
+            s = self.point(w.start, None)
+            e = self.point(w.end, None) if w.end is not None else _FAR
+            out = self.cache[key] = [(s, e)] if s <= e else []
+            return out
+        spans = []
+        for w in ws:
+            if w.sex is not None and w.sex != self.sex:
+                continue
+            if w.condition is not None and w.condition not in self.conditions:
+                continue
+            if w.born_from is not None and self.b < w.born_from:
+                continue
+            if w.born_to is not None and self.b > w.born_to:
+                continue
+            if w.started_by is not None and not (
+                    st is not None and st.counted and st.counted[0][0] <= w.started_by):
+                continue
+            s = self.point(w.start, None)
+            e = self.point(w.end, None) if w.end is not None else _FAR
+            if w.fiscal_years is not None:
+                s = max(s, _fy_start(w.fiscal_years[0]))
+                e = min(e, _fy_end(w.fiscal_years[1]))
+            if w.not_before is not None and s < w.not_before:
+                s = w.not_before
+            if w.not_after is not None and e > w.not_after:
+                e = w.not_after
+            if s <= e:
+                spans.append((s, e))
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for s, e in spans:
+            if merged and s <= merged[-1][1] + 1:
+                if e > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], e)
+            else:
+                merged.append((s, e))
+        self.cache[key] = merged
+        return merged
+
+
+def _fy_start(fy: int) -> int:
+    r = _FY_START.get(fy)
+    if r is None:
+        r = _FY_START[fy] = jdates.fiscal_year_start(fy).toordinal()
+    return r
+
+
+def _fy_end(fy: int) -> int:
+    return _fy_start(fy + 1) - 1
+
+
+_FY_START: dict[int, int] = {}
+
+
+def _fy_of(o: int) -> int:
+    d = date.fromordinal(o)
+    return d.year if d.month >= 4 else d.year - 1  # jdates.fiscal_year, inlined for speed
+
+
+class _State:
+    """Per-series walk state: doses administered, doses counted, the next target."""
+
+    __slots__ = ("admin", "counted", "next_idx", "fys", "path")
+
+    def __init__(self):
+        self.admin: list[int] = []
+        self.counted: list[tuple[int, str, int]] = []  # (ordinal, vaccine, dose number)
+        self.next_idx = 0
+        self.fys: set[int] = set()
+        self.path: SeriesPath | None = None  # fixed once the first counted dose decides it
+
+    def ref(self, which) -> int | None:
+        if which == "previous":
+            return self.admin[-1] if self.admin else None
+        if which == "last_valid":
+            return self.counted[-1][0] if self.counted else None
+        for o, _v, n in self.counted:
+            if n == which:
+                return o
+        return None
+
+
+_EMPTY = _State()  # shared, never mutated: the state of a series with no doses
+_DONE = (None, COMPLETE, None, None, None, None)
+_NO_CODES: list = []  # shared and never mutated
+
+
+def _iso(o: int) -> str:
+    return date.fromordinal(o).isoformat()
+
+
+def _describe_interval(p) -> str:
+    _k, ref, months, days = p
+    src = {"previous": "前回接種", "last_valid": "直前の有効接種"}.get(ref, f"第{ref}回接種")
+    span = (f"{months}月" if months else "") + (f"{days}日" if days else "")
+    return f"{src}から{span}以上の間隔"
+
+
+def _select_path(s: Series, P: _Person, st: _State, cand: int | None, cand_v: str | None,
+                 hint: str | None = None) -> SeriesPath:
+    paths = s.paths
+    if len(paths) == 1:
+        return paths[0]
+    if st.counted:
+        f_ord, f_v = st.counted[0][0], st.counted[0][1]
+        second = st.counted[1][0] if len(st.counted) > 1 else cand
+    elif cand is not None:
+        f_ord, f_v, second = cand, cand_v, None
+    else:
+        f_ord, f_v, second = None, hint, None
+    for p in paths:
+        if p.first_vaccines is not None and f_v is not None and f_v not in p.first_vaccines:
+            continue
+        if f_ord is not None:
+            if p.first_after is not None and f_ord <= P.point(p.first_after, None):
+                continue
+            if p.first_until is not None and f_ord > P.point(p.first_until, None):
+                continue
+        if p.second_after is not None and second is not None and f_ord is not None:
+            _k, _r, months, days = p.second_after
+            req = (jdates.after_months_interval_ordinal(f_ord, months) + days
+                   if months else f_ord + days + 1)
+            if second < req:
+                continue
+        return p
+    return paths[0]
+
+
+def _skip(t: Target, P: _Person, st: _State, when: int) -> bool:
+    if t.max_age is not None and when > P.point(t.max_age, None):
+        return True
+    if t.skip_if is not None:
+        ref = st.ref(t.skip_if[0])
+        if ref is not None and ref > P.point(t.skip_if[1], None):
+            return True
+    return False
+
+
+def _eval_series(s: Series, P: _Person, st: _State, d: int, v: str):
+    """(status, dose number, [(code, detail)], target index) of dose ``d`` in series ``s``."""
+    if s.seasonal:
+        return _eval_seasonal(s, P, st, d)
+    admin = st.admin
+    if s.once_ever and admin:
+        return INVALID, None, [("E_SERIES_COMPLETE", f"{s.name}は生涯1回（既に接種歴あり）")], None
+    path = st.path or _select_path(s, P, st, d, v)
+    tg = path.targets
+    n = len(tg)
+    i = st.next_idx
+    if i >= n:
+        return INVALID, None, [("E_SERIES_COMPLETE", f"{s.name}（{path.name}）は{n}回で完了")], None
+    t = tg[i]
+    if i + 1 < n and (t.may_skip or path.next_term_index[i] is not None):
+        i = _advance(path, P, st, d, i)
+        t = tg[i]
+    if admin:
+        prev = admin[-1]
+        if d <= prev:
+            return INVALID, None, [("E_INTERVAL_TOO_SHORT", f"{s.name}を同日に重ねて接種")], i
+        gap = t.gap
+        if gap is not None:  # a single "X日以上" from the previous dose
+            if d < prev + gap:
+                return INVALID, None, [_short(s, t, t.intervals[0], prev + gap)], i
+        else:
+            for p in t.intervals:
+                req = P.point(p, st)
+                if req is not None and d < req:
+                    return INVALID, None, [_short(s, t, p, req)], i
+    if s.continuity and st.counted:
+        first = st.counted[0][1]
+        allowed = s.continuity.get(first)
+        if allowed is not None and v not in allowed:
+            return INVALID, None, [("E_WRONG_PRODUCT", f"{first}で開始した{s.name}は"
+                                    f"{'・'.join(sorted(allowed))}で完了する")], i
+    if s.sex is not None and P.sex != s.sex:
+        return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW", f"{s.name}の定期接種対象外"),
+                                 ("W_NOT_TARGET_GROUP", f"{s.name}の定期接種は性別{s.sex}のみ")], i
+    ws = P.windows(path.windows[t.term], st)
+    for a, b in ws:
+        if a <= d <= b:
+            break
+    else:
+        term = s.terms[t.term]
+        span = "、".join(f"{_iso(a)}〜{_iso(b) if b != _FAR else ''}" for a, b in ws) or "該当なし"
+        return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                                  f"{s.name} {term.name}の定期接種期間は{span}〔{term.source}〕")], i
+    if t.min_age is not None:
+        lo = P.point(t.min_age, None)
+        if d < lo:
+            return INVALID, None, [("E_BOOSTER_TOO_EARLY",
+                                    f"{s.name} {t.name}は{_iso(lo)}以降〔{t.source}〕")], i
+    return VALID, t.number, _NO_CODES, i
+
+
+def _advance(path: SeriesPath, P: _Person, st: _State, d: int, i: int) -> int:
+    """Skip series doses that a dose on ``d`` passes (CDSi conditional skip, expired terms)."""
+    tg = path.targets
+    n = len(tg)
+    while i + 1 < n:
+        t = tg[i]
+        if t.may_skip and _skip(t, P, st, d):
+            i += 1
+            continue
+        j = path.next_term_index[i]
+        if j is not None:
+            ws = P.windows(path.windows[t.term], st)
+            if not ws or ws[-1][1] < d:
+                i = j
+                continue
+        break
+    return i
+
+
+def _short(s: Series, t: Target, p, req: int) -> tuple[str, str]:
+    return ("E_INTERVAL_TOO_SHORT",
+            f"{s.name} {t.name}は{_describe_interval(p)}が必要（{_iso(req)}以降）〔{t.source}〕")
+
+
+def _season(s: Series, fy: int) -> tuple[int, int]:
+    """The series' 定期 season in fiscal year ``fy`` as ordinals (memoised per series)."""
+    key = (s.season, fy)
+    r = _SEASONS.get(key)
+    if r is None:
+        (sm, sd), (em, ed) = s.season
+        sy, ey = (fy if sm >= 4 else fy + 1), (fy if em >= 4 else fy + 1)
+        # a season edge on 02-29 falls on 02-28 in common years
+        start = date(sy, sm, sd if (sm, sd) != (2, 29) or calendar.isleap(sy) else 28)
+        end = date(ey, em, ed if (em, ed) != (2, 29) or calendar.isleap(ey) else 28)
+        r = _SEASONS[key] = (start.toordinal(), end.toordinal())
+    return r
+
+
+_SEASONS: dict[tuple, tuple[int, int]] = {}
+
+
+def _eval_seasonal(s: Series, P: _Person, st: _State, d: int):
+    fy = _fy_of(d)
+    if fy in st.fys:
+        return INVALID, None, [("E_SEASON_DUPLICATE", f"{s.name}は{fy}年度に接種済み")], None
+    a, b = _season(s, fy)
+    if not a <= d <= b:
+        return VOLUNTARY, None, [
+            ("W_OUTSIDE_LEGAL_WINDOW", f"{s.name}の{fy}年度の実施期間は{_iso(a)}〜{_iso(b)}"),
+            ("W_OUTSIDE_SEASON", f"{_iso(a)}〜{_iso(b)}")], None
+    for a, b in P.windows(s.population, st):
+        if a <= d <= b:
+            return VALID, 1, [], None
+    return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW", f"{s.name}の定期接種対象外"),
+                             ("W_NOT_TARGET_GROUP", f"{s.name}の対象年齢・要件〔{s.source}〕")], None
+
+
+def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None):
+    """(next dose, status, earliest, standard_from, standard_until, legal_until) as ordinals."""
+    if s.seasonal:
+        return _forecast_seasonal(s, P, st, today)
+    done = _DONE
+    if (s.sex is not None and P.sex != s.sex) or (s.once_ever and st.admin):
+        return done
+    if product is not None and s.continuity and st.counted:
+        allowed = s.continuity.get(st.counted[0][1])
+        if allowed is not None and product not in allowed:
+            return done
+    path = st.path or _select_path(s, P, st, None, None, product)
+    tg = path.targets
+    n = len(tg)
+    i = st.next_idx
+    while i < n:
+        t = tg[i]
+        base = st.admin[-1] + 1 if st.admin else None
+        for p in t.intervals:
+            r = P.point(p, st)
+            if r is not None and (base is None or r > base):
+                base = r
+        if t.min_age is not None:
+            r = P.point(t.min_age, None)
+            if base is None or r > base:
+                base = r
+        lo = today if base is None or today > base else base
+        if i + 1 < n and t.may_skip and _skip(t, P, st, lo):
+            i += 1
+            continue
+        ws = P.windows(path.windows[t.term], st)
+        for a, b in ws:
+            if b >= lo:
+                break
+        else:
+            j = path.next_term_index[i]
+            if j is not None:
+                i = j
+                continue
+            if not ws:
+                return done
+            a, b = ws[-1]
+        earliest = a if base is None or a > base else base
+        if today < earliest and earliest <= b:
+            status = NOT_YET
+        elif today > b or earliest > b:
+            status = EXPIRED
+        else:
+            status = ELIGIBLE
+        sf = P.point(t.standard_from, st) if t.standard_from is not None else None
+        su = P.point(t.standard_to, st) if t.standard_to is not None else None
+        return t.number, status, earliest, sf, su, b
+    return done
+
+
+def _forecast_seasonal(s: Series, P: _Person, st: _State, today: int):
+    ws = P.windows(s.population, st)
+    if not ws:
+        return _DONE
+    fy = max(_fy_of(today), _fy_of(ws[0][0]))
+    last_fy = _fy_of(ws[-1][1]) if ws[-1][1] != _FAR else fy + 200
+    while fy <= last_fy:
+        a, b = _season(s, fy)
+        if fy in st.fys or today > b:
+            fy += 1
+            continue
+        for x, y in ws:
+            if x <= b and y >= a:
+                lo, hi = max(x, a), min(y, b)
+                if today <= hi:
+                    return 1, NOT_YET if today < lo else ELIGIBLE, lo, None, None, hi
+        fy += 1
+    a, b = ws[-1]
+    return 1, EXPIRED, a, None, None, b
+
+
+def _merge_entry(results):
+    """One line for several antigen series (MR = measles + rubella): the least advanced one."""
+    open_ = [r for r in results if r[1] != COMPLETE]
+    if not open_:
+        return results[0]
+    return min(open_, key=lambda r: (r[0] or 0, r[2] or 0))
+
+
+def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
+             rules: RuleSet | None = None) -> Evaluation:
+    """Evaluate ``doses`` (any order) and forecast every series as of ``as_of``.
+
+    ``Evaluation.doses`` follows the input order: status ``valid`` (counted, with its dose
+    number), ``voluntary`` (任意: outside the legal window, not counted) or ``invalid`` (codes
+    and Japanese reasons say why). ``Evaluation.eligibility`` has one line per vaccine code or
+    series (``rules.entries``) describing the next dose due. Pass ``rules`` from
+    ``load_rules`` for municipal overrides or pandemic files; the default rules are cached.
+    """
+    rules = rules or default_rules()
+    P = _Person(person, rules)
+    today = as_of.toordinal()
+    states: dict[str, _State] = {}
+    results: list[DoseResult | None] = [None] * len(doses)
+    ords = [x.date.toordinal() for x in doses]
+    order = sorted(range(len(doses)), key=ords.__getitem__)
+    live: list[tuple[int, str]] = []
+    vaccines = rules.vaccines
+    for k in order:
+        dose = doses[k]
+        code = dose.vaccine
+        vac = vaccines.get(code)
+        d = ords[k]
+        pre = None
+        if vac is None:
+            pre = ("E_UNKNOWN_VACCINE", code)
+        elif d < P.b:
+            pre = ("E_BEFORE_BIRTH", f"接種日{dose.date.isoformat()}・生年月日{person.birth_date.isoformat()}")
+        elif d > today:
+            pre = ("E_FUTURE", f"接種日{dose.date.isoformat()}・基準日{as_of.isoformat()}")
+        if pre is not None:
+            results[k] = DoseResult(code, dose.date, INVALID, None, (pre[0],),
+                                    (reason(*pre),), ())
+            continue
+        hard = None
+        if vac.live == "injected":
+            for o, other in reversed(live):
+                if d - o >= _LIVE_GAP:
+                    break
+                if other != code and o < d:
+                    hard = [("E_LIVE_CONFLICT",
+                             f"{other}（{_iso(o)}）の後は{_iso(o + _LIVE_GAP)}以降")]
+                    break
+            live.append((d, code))
+        if dose.product:
+            pv = rules.product_to_vaccines.get(norm_product(dose.product))
+            if pv is not None and code not in pv:
+                hard = (hard or []) + [("E_WRONG_PRODUCT",
+                                        f"製剤「{dose.product}」は{'・'.join(sorted(pv))}のワクチン")]
+        sers = vac.series
+        if hard is None and len(sers) == 1:
+            # Fast path (most doses): one series, no dose-level problem.
+            s = sers[0]
+            st = states.get(s.id)
+            if st is None:
+                st = states[s.id] = _State()
+            r = _eval_series(s, P, st, d, code)
+            st.admin.append(d)
+            status = r[0]
+            if status is VALID and (vac.regular_from is None or d >= vac.regular_from):
+                st.counted.append((d, code, r[1]))
+                if s.seasonal:
+                    st.fys.add(_fy_of(d))
+                else:
+                    st.next_idx = r[3] + 1
+                    if st.path is None and not s.path_after_second:
+                        st.path = _select_path(s, P, st, None, None)
+                results[k] = DoseResult(code, dose.date, VALID, r[1], (), (), s.ids)
+                continue
+            status, number, codes = _before_program(vac) if status is VALID else r[:3]
+            results[k] = DoseResult(
+                code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
+                tuple(reason(c, detail) for c, detail in codes), ())
+            continue
+        per = []
+        for s in sers:
+            st = states.get(s.id)
+            if st is None:
+                st = states[s.id] = _State()
+            per.append((s, st, _eval_series(s, P, st, d, code)))
+        status, number, codes = _combine(vac, hard, per, d)
+        counted = []
+        for s, st, r in per:
+            st.admin.append(d)
+            if status is VALID and r[0] is VALID:
+                st.counted.append((d, code, r[1]))
+                if s.seasonal:
+                    st.fys.add(_fy_of(d))
+                else:
+                    st.next_idx = r[3] + 1
+                    if st.path is None and not s.path_after_second:
+                        # the first counted dose decides the path for good
+                        st.path = _select_path(s, P, st, None, None)
+                counted.append(s.id)
+        if codes:
+            results[k] = DoseResult(
+                code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
+                tuple(reason(c, detail) for c, detail in codes), tuple(counted))
+        else:
+            results[k] = DoseResult(code, dose.date, status, number, (), (), tuple(counted))
+    elig = []
+    memo = P.cache
+    for e in rules.entries:
+        outs = []
+        fresh = True
+        for s in e.series:
+            st = states.get(s.id)
+            if st is None:
+                st = _EMPTY
+            else:
+                fresh = False
+            outs.append(st)
+        if fresh:
+            # Nothing recorded for this line: the answer depends only on the person and as_of.
+            key = (e, today)
+            hit = memo.get(key)
+            if hit is None:
+                r = _forecast_entry(e, P, outs, today)
+                hit = memo[key] = (r, _line(e, r))
+            r, line = hit
+            if not (live and e.live and r[1] != COMPLETE):
+                elig.append(line)
+                continue
+        else:
+            r = _forecast_entry(e, P, outs, today)
+        if live and e.live and r[1] != COMPLETE:
+            r = _after_live(r, e, live, today)
+        elig.append(_line(e, r))
+    return Evaluation(results, elig)
+
+
+def _forecast_entry(e, P, sts, today):
+    if len(sts) == 1:
+        return _forecast(e.series[0], P, sts[0], today, e.product)
+    return _merge_entry([_forecast(s, P, st, today, e.product) for s, st in zip(e.series, sts)])
+
+
+def _line(e, r) -> EligibilityResult:
+    n, status, a, sf, su, b = r
+    if r is _DONE:
+        line = e.complete_line
+        if line is None:
+            line = e.complete_line = EligibilityResult(e.code, None, COMPLETE, None, None, None, None)
+        return line
+    fo = date.fromordinal
+    return EligibilityResult(e.code, n, status, fo(a) if a is not None else None,
+                             fo(sf) if sf is not None else None,
+                             fo(su) if su is not None else None, fo(b) if b is not None else None)
+
+
+def _before_program(vac):
+    return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                              f"{vac.code}の定期接種は{_iso(vac.regular_from)}から")]
+
+
+def _after_live(r, e, live, today):
+    """Push a live entry's earliest past the 27-day rule after another injected live vaccine."""
+    for o, other in reversed(live):
+        if other not in e.vaccines:
+            bound = o + _LIVE_GAP
+            if r[2] is not None and bound > r[2]:
+                n, _status, _earliest, sf, su, b = r
+                status = NOT_YET if today < bound else (EXPIRED if today > b or bound > b else ELIGIBLE)
+                return n, status, bound, sf, su, b
+            break
+    return r
+
+
+def _combine(vac, hard, per, d):
+    if hard is not None:
+        return INVALID, None, hard
+    hard_codes = [c for _s, _st, r in per if r[0] == INVALID for c in r[2] if CODES[c[0]].hard]
+    if hard_codes:
+        return INVALID, None, hard_codes
+    valid = [(s, r) for s, _st, r in per if r[0] == VALID]
+    if valid:
+        if vac.regular_from is not None and d < vac.regular_from:
+            return _before_program(vac)
+        home = next((r for s, r in valid if s is vac.home), valid[0][1])
+        return VALID, home[1], []
+    vol = [c for _s, _st, r in per if r[0] == VOLUNTARY for c in r[2]]
+    if vol:
+        return VOLUNTARY, None, vol
+    return INVALID, None, [c for _s, _st, r in per for c in r[2]]

@@ -1,0 +1,595 @@
+"""Loading, validating and compiling the schedule rule files (rules/*.yaml).
+
+The data is shaped like CDC CDSi's supporting data — antigen series → series doses with age
+limits, intervals from the previous or a named dose, allowable vaccines, conditional skips — but
+every age and interval is resolved with Japan's conventions (``sesshu.domain.jdates``) and every
+series carries its 定期 legal windows.  Files are read once and compiled into plain objects; the
+engine never touches YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+RULES_DIR = Path(__file__).with_name("rules")
+PANDEMIC_DIR = RULES_DIR / "pandemic"
+SCHEMA = "sesshu.schedule/1"
+
+LIVE_KINDS = ("none", "injected", "oral")
+SERIES_KINDS = ("series", "seasonal")
+CONDITIONS = ("designated_disability",)
+# Order of the eligibility lines (接種可能範囲); lines from extra files follow in file order.
+ENTRY_ORDER = ("HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "IPV", "BCG",
+               "MR", "VAR", "JE", "DT", "HPV", "FLU_ELDER", "PPSV23", "COVID", "ZOSTER_LIVE",
+               "ZOSTER_RZV")
+
+
+class RuleError(ValueError):
+    """A rule file is malformed; the message names the file and the offending key."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled objects.  Dates are proleptic ordinals (int) for speed; None means "no bound".
+# A point is a tuple: ("m", months) reach(生後N月); ("d", days) birth + days; ("date", ordinal);
+# ("fys"|"fye", years) start/end of the FY containing reach(N歳); ("ye", years) the day before
+# reach(N+1歳); ("after", ref, months, days) first date satisfying an interval from ref, where
+# ref is "previous" (last administered dose of the series), "last_valid" (last counted dose) or
+# an int (the counted dose with that dose number).
+# ---------------------------------------------------------------------------------------------
+
+
+class Window:
+    __slots__ = ("start", "end", "born_from", "born_to", "condition", "sex", "fiscal_years",
+                 "not_before", "not_after", "started_by", "source")
+
+    def __init__(self, start, end, *, born_from=None, born_to=None, condition=None, sex=None,
+                 fiscal_years=None, not_before=None, not_after=None, started_by=None, source=""):
+        self.start, self.end = start, end
+        self.born_from, self.born_to = born_from, born_to
+        self.condition, self.sex = condition, sex
+        self.fiscal_years = fiscal_years
+        self.not_before, self.not_after = not_before, not_after
+        self.started_by = started_by
+        self.source = source
+
+
+class WindowList(list):
+    """A list of windows; ``dynamic`` when one depends on the history (``started_by``);
+    ``simple`` when it is one unconditional window (the engine's fast path)."""
+
+    __slots__ = ("dynamic", "simple")
+
+
+class Target:
+    """One series dose (CDSi "series dose")."""
+
+    __slots__ = ("number", "name", "term", "intervals", "min_age", "max_age", "skip_if",
+                 "standard_from", "standard_to", "source", "may_skip", "gap")
+
+    def __init__(self, number, name, term, intervals, min_age, max_age, skip_if,
+                 standard_from, standard_to, source):
+        self.number, self.name, self.term = number, name, term
+        self.intervals, self.min_age, self.max_age = intervals, min_age, max_age
+        self.skip_if = skip_if
+        self.standard_from, self.standard_to = standard_from, standard_to
+        self.source = source
+        self.may_skip = max_age is not None or skip_if is not None
+        # The common case "X日以上 from the previous dose" as a plain day count (X + 1).
+        only = intervals[0] if len(intervals) == 1 else None
+        self.gap = only[3] + 1 if only and only[1] == "previous" and not only[2] else None
+
+
+class Term:
+    __slots__ = ("index", "id", "name", "windows", "source")
+
+    def __init__(self, index, id_, name, windows, source):
+        self.index, self.id, self.name, self.windows, self.source = index, id_, name, windows, source
+
+
+class SeriesPath:
+    """One way to complete the series (CDSi "series"), chosen by the first counted dose."""
+
+    __slots__ = ("id", "name", "first_after", "first_until", "first_vaccines", "second_after",
+                 "windows", "targets", "next_term_index", "source")
+
+    def __init__(self, id_, name, first_after, first_until, first_vaccines, second_after,
+                 windows, targets, source):
+        self.id, self.name = id_, name
+        self.first_after, self.first_until = first_after, first_until
+        self.first_vaccines = first_vaccines
+        self.second_after = second_after
+        self.windows = windows  # per term index
+        self.targets = targets
+        self.source = source
+        # For each target index, the index of the first target of a later term (or None).
+        nxt = []
+        for i, t in enumerate(targets):
+            j = next((k for k in range(i + 1, len(targets)) if targets[k].term != t.term), None)
+            nxt.append(j)
+        self.next_term_index = nxt
+
+
+class Series:
+    __slots__ = ("id", "name", "kind", "category", "vaccines", "sex", "once_ever", "continuity",
+                 "terms", "paths", "season", "population", "source", "file", "seasonal",
+                 "path_after_second", "ids")
+
+    def __init__(self, **kw):
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+        self.seasonal = self.kind == "seasonal"
+        self.ids = (self.id,)
+        # A path that looks at the second dose (HPV 9価 2回/3回) is not fixed by the first one.
+        self.path_after_second = any(p.second_after is not None for p in self.paths or ())
+
+
+class Vaccine:
+    __slots__ = ("code", "name", "live", "products", "regular_from", "series", "home", "file")
+
+    def __init__(self, code, name, live, products, regular_from, file):
+        self.code, self.name, self.live = code, name, live
+        self.products, self.regular_from, self.file = products, regular_from, file
+        self.series: tuple[Series, ...] = ()
+        self.home: Series | None = None
+
+
+class Entry:
+    """One eligibility line (接種可能範囲) shown for a vaccine code."""
+
+    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line")
+
+    def __init__(self, code, series, product, vaccines, live):
+        self.complete_line = None  # the engine's shared answer once the line is complete
+        self.code, self.series, self.product = code, series, product
+        self.vaccines = vaccines  # the codes this line stands for (for the live-vaccine rule)
+        self.live = live  # True when those vaccines are injected live
+
+
+class RuleSet:
+    """Compiled rules: build once (``default_rules()`` or ``load_rules``), share freely."""
+
+    def __init__(self, vaccines: dict[str, Vaccine], series: list[Series], entries: list[Entry],
+                 files: list[str]):
+        self.vaccines = vaccines
+        self.series = series
+        self.entries = entries
+        self.files = files
+        # Birth-date-derived dates and windows, shared between evaluations (see engine._Person).
+        self.person_cache: dict = {}
+        # A product name may serve several codes (乾燥弱毒生水痘ワクチン「ビケン」: VAR and ZOSTER_LIVE).
+        self.product_to_vaccines: dict[str, frozenset[str]] = {}
+        for v in vaccines.values():
+            for p in v.products:
+                key = norm_product(p)
+                self.product_to_vaccines[key] = self.product_to_vaccines.get(key, frozenset()) | {v.code}
+
+    @property
+    def vaccine_codes(self) -> tuple[str, ...]:
+        return tuple(self.vaccines)
+
+
+def norm_product(p: str) -> str:
+    """Product names compare without spaces, hyphens, underscores, 中黒 or case."""
+    return re.sub(r"[\s\-_・]", "", p).casefold()
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------------------------
+
+
+class _Ctx:
+    def __init__(self, file: str, interned: dict | None = None):
+        self.file = file
+        self.conditions = set(CONDITIONS)
+        self.interned = interned if interned is not None else {}
+
+    def fail(self, where: str, msg: str):
+        raise RuleError(f"{self.file}: {where}: {msg}")
+
+    def keys(self, where: str, d: Any, allowed: Iterable[str], required: Iterable[str] = ()):
+        if not isinstance(d, Mapping):
+            self.fail(where, f"expected a mapping, got {type(d).__name__}")
+        allowed = set(allowed)
+        extra = set(d) - allowed
+        if extra:
+            self.fail(where, f"unknown key(s) {sorted(map(str, extra))}; allowed: {sorted(allowed)}")
+        for r in required:
+            if r not in d or d[r] in (None, ""):
+                self.fail(where, f"missing required key '{r}'")
+
+    def date(self, where: str, v: Any) -> int:
+        if isinstance(v, date):
+            return v.toordinal()
+        if isinstance(v, str):
+            try:
+                return date.fromisoformat(v).toordinal()
+            except ValueError:
+                pass
+        self.fail(where, f"expected a date YYYY-MM-DD, got {v!r}")
+
+    def int_(self, where: str, v: Any, lo: int = 0) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            self.fail(where, f"expected an integer >= {lo}, got {v!r}")
+        return v
+
+
+_AGE_KEYS = {"years", "months", "weeks", "days"}
+
+
+def _point(c: _Ctx, where: str, p: Any, *, allow_after: bool):
+    if p is None:
+        return None
+    if p == "birth":
+        return ("d", 0)
+    if not isinstance(p, Mapping):
+        c.fail(where, f"expected a point (mapping or 'birth'), got {p!r}")
+    keys = set(p)
+    if "after" in keys:
+        if not allow_after:
+            c.fail(where, "an interval point ('after') is not allowed here")
+        c.keys(where, p, {"after", "months", "days"}, ["after"])
+        ref = p["after"]
+        if isinstance(ref, Mapping):
+            c.keys(where + ".after", ref, {"dose"}, ["dose"])
+            ref = c.int_(where + ".after.dose", ref["dose"], 1)
+        elif ref not in ("previous", "last_valid"):
+            c.fail(where, f"'after' must be previous, last_valid or {{dose: N}}, got {ref!r}")
+        months = c.int_(where + ".months", p.get("months", 0))
+        days = c.int_(where + ".days", p.get("days", 0))
+        if "months" not in p and "days" not in p:
+            c.fail(where, "an interval needs 'months' and/or 'days'")
+        return ("after", ref, months, days)
+    if keys == {"date"}:
+        return ("date", c.date(where, p["date"]))
+    if keys == {"fy_start_of_age"}:
+        return ("fys", c.int_(where, p["fy_start_of_age"]))
+    if keys == {"fy_end_of_age"}:
+        return ("fye", c.int_(where, p["fy_end_of_age"]))
+    if keys and keys <= _AGE_KEYS:
+        if "weeks" in keys or ("days" in keys and not keys & {"years", "months"}):
+            if keys & {"years", "months"}:
+                c.fail(where, "do not mix weeks/days with years/months")
+            return ("d", 7 * c.int_(where, p.get("weeks", 0)) + c.int_(where, p.get("days", 0)))
+        if "days" in keys:
+            c.fail(where, "an age in years/months cannot carry days")
+        return ("m", 12 * c.int_(where, p.get("years", 0)) + c.int_(where, p.get("months", 0)))
+    c.fail(where, f"unrecognised point {dict(p)!r}")
+
+
+def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
+    if not isinstance(items, list) or not items:
+        c.fail(where, "expected a non-empty list of windows")
+    out = WindowList()
+    for i, w in enumerate(items):
+        wh = f"{where}[{i}]"
+        c.keys(wh, w, {"from", "to", "fy_of_age", "year_of_age", "when", "not_before",
+                       "not_after", "source"}, ["source"])
+        when = w.get("when") or {}
+        c.keys(wh + ".when", when, {"born_from", "born_to", "condition", "sex", "fiscal_years",
+                                    "started_by"})
+        if "condition" in when and when["condition"] not in c.conditions:
+            c.fail(wh + ".when.condition", f"unknown condition {when['condition']!r}")
+        if "sex" in when and when["sex"] not in ("M", "F"):
+            c.fail(wh + ".when.sex", "sex must be M or F")
+        fys = when.get("fiscal_years")
+        if fys is not None and (not isinstance(fys, list) or len(fys) != 2):
+            c.fail(wh + ".when.fiscal_years", "expected [first_fy, last_fy]")
+        kw = dict(
+            born_from=c.date(wh, when["born_from"]) if "born_from" in when else None,
+            born_to=c.date(wh, when["born_to"]) if "born_to" in when else None,
+            condition=when.get("condition"),
+            sex=when.get("sex"),
+            fiscal_years=tuple(c.int_(wh, y) for y in fys) if fys else None,
+            started_by=c.date(wh, when["started_by"]) if "started_by" in when else None,
+            not_before=c.date(wh, w["not_before"]) if "not_before" in w else None,
+            not_after=c.date(wh, w["not_after"]) if "not_after" in w else None,
+            source=w["source"],
+        )
+        forms = [k for k in ("from", "fy_of_age", "year_of_age") if k in w]
+        if len(forms) != 1:
+            c.fail(wh, "a window needs exactly one of from/to, fy_of_age, year_of_age")
+        if "from" in w:
+            if "to" not in w:
+                c.fail(wh, "missing 'to' (use to: null for an open end)")
+            out.append(Window(_point(c, wh + ".from", w["from"], allow_after=False),
+                              _point(c, wh + ".to", w["to"], allow_after=False), **kw))
+            continue
+        key = forms[0]
+        ages = w[key] if isinstance(w[key], list) else [w[key]]
+        for a in ages:
+            a = c.int_(wh + "." + key, a)
+            if key == "fy_of_age" or basis == "fiscal_year":
+                out.append(Window(("fys", a), ("fye", a), **kw))
+            else:  # age_year: from reach(N歳) to the day before reach(N+1歳)
+                out.append(Window(("m", 12 * a), ("ye", a), **kw))
+    out.dynamic = any(w.started_by is not None for w in out)
+    w0 = out[0]
+    out.simple = len(out) == 1 and not any(
+        (w0.born_from, w0.born_to, w0.condition, w0.sex, w0.fiscal_years, w0.not_before,
+         w0.not_after, w0.started_by))
+    # Identical window lists (MR's two antigens, DTP and polio, …) share one object, so the
+    # engine computes a person's windows once per distinct list.
+    key = tuple((w.start, w.end, w.born_from, w.born_to, w.condition, w.sex, w.fiscal_years,
+                 w.not_before, w.not_after, w.started_by) for w in out)
+    return c.interned.setdefault(key, out)
+
+
+def _targets(c: _Ctx, where: str, doses: Any, term_ids: dict[str, int]) -> list[Target]:
+    if not isinstance(doses, list) or not doses:
+        c.fail(where, "expected a non-empty list of doses")
+    out: list[Target] = []
+    term = 0
+    for i, d in enumerate(doses):
+        wh = f"{where}[{i}]"
+        c.keys(wh, d, {"name", "term", "intervals", "min_age", "max_age", "skip_if", "standard",
+                       "source"}, ["name", "source"])
+        if "term" in d:
+            if str(d["term"]) not in term_ids:
+                c.fail(wh + ".term", f"unknown term {d['term']!r}; terms: {sorted(term_ids)}")
+            nt = term_ids[str(d["term"])]
+            if nt < term:
+                c.fail(wh + ".term", "doses must be listed in term order")
+            term = nt
+        intervals = []
+        for j, p in enumerate(d.get("intervals") or []):
+            pt = _point(c, f"{wh}.intervals[{j}]", p, allow_after=True)
+            if pt[0] != "after":
+                c.fail(f"{wh}.intervals[{j}]", "an interval must be an 'after' point")
+            if isinstance(pt[1], int) and pt[1] > i:
+                c.fail(f"{wh}.intervals[{j}]", f"dose {pt[1]} is not before dose {i + 1}")
+            intervals.append(pt)
+        skip_if = None
+        if "skip_if" in d:
+            c.keys(wh + ".skip_if", d["skip_if"], {"dose", "given_after"}, ["dose", "given_after"])
+            k = c.int_(wh + ".skip_if.dose", d["skip_if"]["dose"], 1)
+            if k > i:
+                c.fail(wh + ".skip_if.dose", f"dose {k} is not before dose {i + 1}")
+            skip_if = (k, _point(c, wh + ".skip_if.given_after", d["skip_if"]["given_after"],
+                                 allow_after=False))
+        std = d.get("standard") or {}
+        c.keys(wh + ".standard", std, {"from", "to"})
+        out.append(Target(
+            i + 1, d["name"], term, tuple(intervals),
+            _point(c, wh + ".min_age", d.get("min_age"), allow_after=False),
+            _point(c, wh + ".max_age", d.get("max_age"), allow_after=False),
+            skip_if,
+            _point(c, wh + ".standard.from", std.get("from"), allow_after=True),
+            _point(c, wh + ".standard.to", std.get("to"), allow_after=True),
+            d["source"],
+        ))
+    return out
+
+
+def _series(c: _Ctx, where: str, s: Any) -> Series:
+    c.keys(where, s, {"id", "name", "kind", "category", "vaccines", "sex", "once_ever",
+                      "continuity", "terms", "paths", "doses", "season", "population",
+                      "age_year_basis", "source"},
+           ["id", "name", "kind", "category", "vaccines", "source"])
+    where = f"{where}({s['id']})"
+    kind = s["kind"]
+    if kind not in SERIES_KINDS:
+        c.fail(where + ".kind", f"must be one of {SERIES_KINDS}")
+    if not isinstance(s["vaccines"], list) or not all(isinstance(v, str) for v in s["vaccines"]):
+        c.fail(where + ".vaccines", "expected a list of vaccine codes")
+    if s.get("sex") not in (None, "M", "F"):
+        c.fail(where + ".sex", "sex must be M or F")
+    basis = s.get("age_year_basis", "fiscal_year")
+    if basis not in ("fiscal_year", "age_year"):
+        c.fail(where + ".age_year_basis", "must be fiscal_year or age_year")
+    cont = s.get("continuity") or {}
+    if not isinstance(cont, Mapping) or not all(isinstance(v, list) for v in cont.values()):
+        c.fail(where + ".continuity", "expected {first_vaccine: [allowed vaccines]}")
+    for k, v in cont.items():
+        for code in [k, *v]:
+            if code not in s["vaccines"]:
+                c.fail(where + ".continuity", f"{code} is not one of the series' vaccines")
+    common = dict(id=s["id"], name=s["name"], kind=kind, category=s["category"],
+                  vaccines=frozenset(s["vaccines"]), sex=s.get("sex"),
+                  once_ever=bool(s.get("once_ever", False)),
+                  continuity={k: frozenset(v) for k, v in cont.items()}, source=s["source"],
+                  file=c.file)
+    if kind == "seasonal":
+        for k in ("terms", "paths", "doses"):
+            if k in s:
+                c.fail(where, f"a seasonal series takes season/population, not '{k}'")
+        c.keys(where + ".season", s.get("season"), {"start", "end", "source"},
+               ["start", "end", "source"])
+        season = tuple(_mmdd(c, f"{where}.season.{k}", s["season"][k]) for k in ("start", "end"))
+        return Series(**common, season=season,
+                      population=_windows(c, where + ".population", s.get("population"), basis),
+                      terms=(), paths=())
+    for k in ("season", "population"):
+        if k in s:
+            c.fail(where, f"'{k}' belongs to seasonal series only")
+    terms_raw = s.get("terms")
+    if not isinstance(terms_raw, list) or not terms_raw:
+        c.fail(where + ".terms", "expected a non-empty list of terms")
+    terms = []
+    term_ids: dict[str, int] = {}
+    for i, t in enumerate(terms_raw):
+        wh = f"{where}.terms[{i}]"
+        c.keys(wh, t, {"id", "name", "windows", "source"}, ["id", "name", "windows", "source"])
+        tid = str(t["id"])
+        if tid in term_ids:
+            c.fail(wh, f"duplicate term id {tid!r}")
+        term_ids[tid] = i
+        terms.append(Term(i, tid, t["name"], _windows(c, wh + ".windows", t["windows"], basis),
+                          t["source"]))
+    if ("paths" in s) == ("doses" in s):
+        c.fail(where, "give either 'doses' (one path) or 'paths'")
+    raw_paths = s["paths"] if "paths" in s else [
+        {"id": "default", "name": s["name"], "doses": s["doses"], "source": s["source"]}]
+    if not isinstance(raw_paths, list) or not raw_paths:
+        c.fail(where + ".paths", "expected a non-empty list of paths")
+    paths = []
+    for i, p in enumerate(raw_paths):
+        wh = f"{where}.paths[{i}]"
+        c.keys(wh, p, {"id", "name", "when", "windows", "doses", "source"},
+               ["id", "name", "doses", "source"])
+        when = p.get("when") or {}
+        c.keys(wh + ".when", when, {"first_after", "first_until", "first_vaccines",
+                                    "second_after"})
+        fv = when.get("first_vaccines")
+        if fv is not None:
+            if not isinstance(fv, list) or any(v not in s["vaccines"] for v in fv):
+                c.fail(wh + ".when.first_vaccines", "expected a list of the series' vaccines")
+        sa = when.get("second_after")
+        if sa is not None:
+            sa = _point(c, wh + ".when.second_after", {"after": {"dose": 1}, **sa},
+                        allow_after=True)
+        pw = {}
+        for tid, ws in (p.get("windows") or {}).items():
+            if str(tid) not in term_ids:
+                c.fail(wh + ".windows", f"unknown term {tid!r}")
+            pw[term_ids[str(tid)]] = _windows(c, f"{wh}.windows.{tid}", ws, basis)
+        targets = _targets(c, wh + ".doses", p["doses"], term_ids)
+        windows = [pw.get(t.index, t.windows) for t in terms]
+        paths.append(SeriesPath(p["id"], p["name"],
+                          _point(c, wh + ".when.first_after", when.get("first_after"),
+                                 allow_after=False),
+                          _point(c, wh + ".when.first_until", when.get("first_until"),
+                                 allow_after=False),
+                          frozenset(fv) if fv else None, sa, windows, targets, p["source"]))
+    return Series(**common, terms=tuple(terms), paths=tuple(paths), season=None, population=None)
+
+
+def _mmdd(c: _Ctx, where: str, v: Any) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d\d)-(\d\d)", str(v))
+    if not m:
+        c.fail(where, f"expected MM-DD, got {v!r}")
+    mm, dd = int(m[1]), int(m[2])
+    try:
+        date(2024, mm, dd)  # a leap year, so 02-29 is accepted
+    except ValueError:
+        c.fail(where, f"not a calendar day: {v!r}")
+    return mm, dd
+
+
+def _load_file(path: Path, interned: dict) -> dict:
+    c = _Ctx(path.name, interned)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RuleError(f"{path.name}: not valid YAML: {e}") from e
+    except OSError as e:
+        raise RuleError(f"{path}: cannot read: {e}") from e
+    c.keys("<top>", doc, {"schema", "name", "category", "source", "vaccines", "series",
+                          "entries", "notes", "priority_groups"},
+           ["schema", "name", "category", "source", "series", "entries"])
+    if doc["schema"] != SCHEMA:
+        c.fail("schema", f"expected {SCHEMA!r}, got {doc['schema']!r}")
+    pg = doc.get("priority_groups")
+    if pg is not None:
+        # 特措法 priority groups (住民接種): each group id becomes a person condition.
+        if not isinstance(pg, list):
+            c.fail("priority_groups", "expected a list of {id, name, source}")
+        for i, g in enumerate(pg):
+            c.keys(f"priority_groups[{i}]", g, {"id", "name", "source"}, ["id", "name", "source"])
+            c.conditions.add(str(g["id"]))
+    vaccines = {}
+    for code, v in (doc.get("vaccines") or {}).items():
+        wh = f"vaccines.{code}"
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(code)):
+            c.fail(wh, "vaccine codes are upper-case identifiers")
+        c.keys(wh, v, {"name", "live", "products", "regular_from", "source"},
+               ["name", "live", "source"])
+        if v["live"] not in LIVE_KINDS:
+            c.fail(wh + ".live", f"must be one of {LIVE_KINDS}")
+        products = v.get("products") or []
+        if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
+            c.fail(wh + ".products", "expected a list of product names")
+        vaccines[code] = Vaccine(code, v["name"], v["live"], tuple(products),
+                                 c.date(wh, v["regular_from"]) if "regular_from" in v else None,
+                                 path.name)
+    if not isinstance(doc["series"], list) or not doc["series"]:
+        c.fail("series", "expected a non-empty list")
+    series = [_series(c, f"series[{i}]", s) for i, s in enumerate(doc["series"])]
+    return {"vaccines": vaccines, "series": series, "entries": doc["entries"], "ctx": c}
+
+
+def load_rules(extra_files: Iterable[str | Path] = (), *, include_default: bool = True,
+               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RuleSet:
+    """Read and compile rule files; raise ``RuleError`` naming the file and key on bad data.
+
+    ``extra_files`` adds files outside the default set (e.g. ``rules/pandemic/*.yaml``).
+    ``overrides`` maps a series id to a few settings that are municipal data rather than law:
+    ``{"FLU_ELDER": {"season": ("10-15", "01-31")}}``.
+    """
+    files = sorted(RULES_DIR.glob("*.yaml")) if include_default else []
+    files += [Path(f) for f in extra_files]
+    vaccines: dict[str, Vaccine] = {}
+    series: list[Series] = []
+    raw_entries = []
+    interned: dict = {}
+    for f in files:
+        part = _load_file(f, interned)
+        for code, v in part["vaccines"].items():
+            if code in vaccines:
+                raise RuleError(f"{f.name}: vaccine {code} already defined in {vaccines[code].file}")
+            vaccines[code] = v
+        for s in part["series"]:
+            if any(s.id == o.id for o in series):
+                raise RuleError(f"{f.name}: series {s.id} defined twice")
+            series.append(s)
+        raw_entries.append((part["ctx"], part["entries"]))
+    by_id = {s.id: s for s in series}
+    for s in series:
+        for code in s.vaccines:
+            if code not in vaccines:
+                raise RuleError(f"{s.file}: series {s.id} counts unknown vaccine {code}")
+    for v in vaccines.values():
+        v.series = tuple(s for s in series if v.code in s.vaccines)
+        if not v.series:
+            raise RuleError(f"{v.file}: vaccine {v.code} counts toward no series")
+        # The series whose dose number the ledger shows: the one defined in the same file.
+        v.home = next((s for s in v.series if s.file == v.file), v.series[0])
+    entries: list[Entry] = []
+    for c, items in raw_entries:
+        if not isinstance(items, list):
+            c.fail("entries", "expected a list")
+        for i, e in enumerate(items):
+            wh = f"entries[{i}]"
+            c.keys(wh, e, {"code", "series", "product"}, ["code", "series"])
+            ids = e["series"] if isinstance(e["series"], list) else [e["series"]]
+            for sid in ids:
+                if sid not in by_id:
+                    c.fail(wh + ".series", f"unknown series {sid!r}")
+            prod = e.get("product")
+            if prod is not None and not all(prod in by_id[sid].vaccines for sid in ids):
+                c.fail(wh + ".product", f"{prod} is not a vaccine of {ids}")
+            if any(x.code == e["code"] for x in entries):
+                c.fail(wh, f"duplicate eligibility entry {e['code']}")
+            codes = frozenset([prod]) if prod else frozenset().union(
+                *(by_id[sid].vaccines for sid in ids))
+            entries.append(Entry(e["code"], tuple(by_id[sid] for sid in ids), prod, codes,
+                                 any(vaccines[v].live == "injected" for v in codes)))
+    for sid, ov in (overrides or {}).items():
+        if sid not in by_id:
+            raise RuleError(f"override for unknown series {sid!r}")
+        s = by_id[sid]
+        for k, v in ov.items():
+            if k == "season" and s.kind == "seasonal" and len(v) == 2:
+                c = _Ctx(f"override {sid}")
+                s.season = tuple(_mmdd(c, "season", x) for x in v)
+            else:
+                raise RuleError(f"override {sid}.{k} is not supported")
+    rank = {code: i for i, code in enumerate(ENTRY_ORDER)}
+    entries.sort(key=lambda e: rank.get(e.code, len(rank)))
+    return RuleSet(vaccines, series, entries, [f.name for f in files])
+
+
+_DEFAULT: RuleSet | None = None
+
+
+def default_rules() -> RuleSet:
+    """The rules in rules/*.yaml (not rules/pandemic/), compiled on first use and cached."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_rules()
+    return _DEFAULT
