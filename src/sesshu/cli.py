@@ -53,6 +53,10 @@ def _date(value: Optional[str], label: str) -> Optional[date]:
         _fail(f"{label}: {e}")
 
 
+def _iso(d: Optional[date]) -> Optional[str]:
+    return d.isoformat() if d else None
+
+
 def _echo_json(data) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -82,13 +86,25 @@ def import_registry_cmd(file: Path, rejects: Optional[Path] = typer.Option(None,
 
 @import_app.command("records")
 def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
-                       as_json: bool = typer.Option(False, "--json")) -> None:
-    """医療機関から返送された予診票のCSVを取り込みます。"""
-    from sesshu.ledger.service import import_records
+                       as_json: bool = typer.Option(False, "--json"),
+                       evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                                     help="取込後にスケジュール判定（エラーコード）を行う")) -> None:
+    """医療機関から返送された予診票のCSVを取り込み、接種スケジュールを判定します。"""
+    from sesshu.ledger.service import evaluate_pending, import_records
 
     db, settings = _db()
-    summary = import_records(db, settings, path=file, actor=os_actor(), rejects_path=rejects)
-    _print_summary(summary, as_json)
+    actor = os_actor()
+    summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects)
+    extra = {}
+    if evaluate:
+        ev = evaluate_pending(db, actor=actor)
+        extra = {"evaluated_persons": ev.persons, "error_codes_changed": ev.records_changed}
+    if as_json:
+        _echo_json(summary.as_dict() | extra)
+        return
+    _print_summary(summary, False)
+    if extra:
+        typer.echo(f"スケジュール判定: {extra['evaluated_persons']} 人、エラーコードの変更 {extra['error_codes_changed']} 件")
 
 
 @import_app.command("masters")
@@ -159,7 +175,20 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
 
     db, settings = _db()
     h = person_history(db, settings, actor=os_actor(), atena_no=atena_no, purpose=purpose)
-    data = h.person.model_dump(mode="json") | {"records": [r.model_dump(mode="json") for r in h.records]}
+    records = []
+    for r in h.records:
+        v = h.verdicts.get(r.id)
+        records.append(r.model_dump(mode="json") | {"status": v.status if v else None,
+                                                    "dose_number": v.dose_number if v else None,
+                                                    "reasons": list(v.reasons) if v else []})
+    data = h.person.model_dump(mode="json") | {
+        "records": records,
+        "eligibility_as_of": h.as_of.isoformat(),
+        "eligibility": [{"vaccine": e.vaccine, "next_dose": e.next_dose, "status": e.status,
+                         "earliest": _iso(e.earliest), "standard_from": _iso(e.standard_from),
+                         "standard_until": _iso(e.standard_until), "legal_until": _iso(e.legal_until)}
+                        for e in h.eligibility],
+    }
     if as_json:
         _echo_json(data)
         return
@@ -200,6 +229,16 @@ def record_void(record_id: int, version: int = typer.Option(...), reason: str = 
     db, _ = _db()
     void_record(db, actor=os_actor(), record_id=record_id, expected_version=version, reason=reason)
     typer.echo(f"記録 {record_id} を取り消しました")
+
+
+@record_app.command("evaluate")
+def record_evaluate(as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
+    """判定待ちの方の接種記録をスケジュールエンジンで判定し、エラーコードを更新します（中断しても再実行で続きから）。"""
+    from sesshu.ledger.service import evaluate_pending
+
+    db, _ = _db()
+    ev = evaluate_pending(db, actor=os_actor(), as_of=_date(as_of, "基準日"))
+    typer.echo(f"スケジュール判定: {ev.persons} 人、エラーコードの変更 {ev.records_changed} 件")
 
 
 @record_app.command("history")

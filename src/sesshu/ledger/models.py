@@ -182,3 +182,16 @@ class VaccinationRecordHistory(Base):
     changed_by: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(400))
     old_values: Mapped[str] = mapped_column(Text)
+
+
+class EvaluationQueue(Base):
+    """Persons whose records changed and must be re-evaluated by the schedule engine.
+
+    Imports fill it in their own transaction; evaluation drains it in small committed batches,
+    so a crash between the two loses nothing and the next run finishes the work.
+    """
+
+    __tablename__ = "evaluation_queue"
+
+    atena_no: Mapped[str] = mapped_column(String(15), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime)

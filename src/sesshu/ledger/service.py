@@ -18,6 +18,15 @@ from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
+from sesshu.ledger.evaluation import (
+    PersonEvaluation,
+    RecordVerdict,
+    clear_queue,
+    evaluate_rows,
+    queue_persons,
+    reevaluate_persons,
+    take_queue,
+)
 from sesshu.ledger.models import (
     Doctor,
     Institution,
@@ -142,6 +151,7 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
     if inserts:
         bulk_insert(s, VaccinationRecord.__table__, inserts, _RECORD_COLUMNS)
         summary.accepted += len(inserts)
+        queue_persons(s, list({f["atena_no"] for f in inserts}), now)
 
 
 def person_records(s: Session, atena_no: str, *, include_voided: bool = False) -> list[RecordOut]:
@@ -201,6 +211,8 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
             setattr(r, k, v)
         r.updated_at = utcnow()
         s.flush()
+        reevaluate_persons(s, [r.atena_no], today_jst())
+        s.refresh(r)
         audit.record(s, actor, "record.correct", atena_no=r.atena_no, purpose="職権修正",
                      detail={"record_id": r.id, "fields": sorted(changed), "reason": correction.reason.strip()})
         return RecordOut.model_validate(r, from_attributes=True)
@@ -222,6 +234,7 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         r.status = "voided"
         r.updated_at = utcnow()
         s.flush()
+        reevaluate_persons(s, [r.atena_no], today_jst())
         audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose="職権修正",
                      detail={"record_id": r.id, "reason": reason.strip()})
 
@@ -261,6 +274,9 @@ def _check_codes(s: Session, changes: dict) -> None:
 class PersonHistory:
     person: PersonOut
     records: list[RecordOut]
+    verdicts: dict[int, RecordVerdict]
+    eligibility: list
+    as_of: date
 
 
 def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
@@ -275,9 +291,41 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
             found = None
         else:
             records = person_records(s, atena_no)
+            as_of = today_jst()
+            result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of)
             audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
                          detail={"records": len(records)})
-            found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records)
+            found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
+                                  verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of)
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found
+
+
+@dataclass
+class EvaluationSummary:
+    persons: int = 0
+    records_changed: int = 0
+
+
+def evaluate_pending(db: Database, *, actor: Actor, as_of: date | None = None,
+                     batch: int = 2000) -> EvaluationSummary:
+    """Run the schedule engine for every queued person and store each record's エラーコード.
+
+    Each batch is its own transaction (records, queue and audit row together), so an interrupted
+    run resumes where it stopped and a re-run finds nothing to do.
+    """
+    as_of = as_of or today_jst()
+    total = EvaluationSummary()
+    while True:
+        with db.transaction() as s:
+            atena_nos = take_queue(s, batch)
+            if not atena_nos:
+                break
+            changed = reevaluate_persons(s, atena_nos, as_of)
+            clear_queue(s, atena_nos)
+            audit.record(s, actor, "records.evaluate", purpose="接種記録の判定（エラーコード）",
+                         detail={"persons": len(atena_nos), "records_changed": changed, "as_of": as_of})
+        total.persons += len(atena_nos)
+        total.records_changed += changed
+    return total

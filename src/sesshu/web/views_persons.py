@@ -24,6 +24,8 @@ from sesshu.web.forms import (
 router = APIRouter(include_in_schema=False)
 
 AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
+VERDICTS = {"valid": "定期", "voluntary": "任意", "invalid": "無効"}
+ELIGIBILITY = {"eligible": "接種できます", "not_yet": "まだ対象外", "complete": "完了", "expired": "期限切れ"}
 NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました"}
 
 
@@ -63,8 +65,18 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
             for r in history.records]
     return render(request, "person.html", {
         "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
-        "correctable": CORRECTABLE_FIELDS,
+        "correctable": CORRECTABLE_FIELDS, "verdicts": history.verdicts,
+        "open_lines": [e for e in history.eligibility if _is_open(e, history.as_of)],
+        "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
+        "as_of": history.as_of, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
     })
+
+
+def _is_open(line, as_of) -> bool:
+    """Lines staff act on now: eligible, or becoming eligible within a year."""
+    if line.status == "eligible":
+        return True
+    return line.status == "not_yet" and line.earliest is not None and (line.earliest - as_of).days <= 365
 
 
 def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -> str:

@@ -1,0 +1,184 @@
+"""Loading the synthetic demo city into an empty database, and the demo staff accounts.
+
+Loading is refused when the database already holds residents or the demo masters: a second load
+changes nothing (no duplicates), and demo data can never be mixed into a real registry. The
+demo accounts are created after the data is committed and skipped when their ID already exists.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
+from sesshu.auth.models import StaffUser
+from sesshu.auth.service import create_user
+from sesshu.bulk import bulk_insert
+from sesshu.clock import utcnow
+from sesshu.config import Settings
+from sesshu.db import Database
+from sesshu.demo.generator import PRODUCTS_BY_CODE, DemoMasters, generate_city, generate_masters, lot_expiry
+from sesshu.domain.errors import Conflict, InvalidInput
+from sesshu.keys import load_keyring
+from sesshu.ledger.models import Doctor, Institution, Lot, Manufacturer, Product, VaccinationRecord, Venue
+from sesshu.ledger.reference import sync_reference_data
+from sesshu.registry.models import Person
+from sesshu.registry.service import my_number_hash
+
+CHUNK_ROWS = 5000
+_BY_LOT_PREFIX = {p.lot_prefix: p for p in PRODUCTS_BY_CODE.values()}
+DEMO_PASSWORD = "sesshu-demo-2026"
+# The clerk's ID is not plain "demo": the password rules refuse a password that contains the ID.
+DEMO_ACCOUNTS = (
+    ("demo-clerk", "デモ職員", "clerk"),
+    ("demo-super", "デモ上長", "supervisor"),
+    ("demo-security", "デモセキュリティ責任者", "security_officer"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    login_id: str
+    display_name: str
+    role: str
+    password: str
+    totp_secret: str | None  # None when the account existed before this load
+
+
+@dataclass
+class DemoSummary:
+    seed: int
+    as_of: date
+    households: int = 0
+    persons: int = 0
+    records: int = 0
+    institutions: int = 0
+    doctors: int = 0
+    venues: int = 0
+    manufacturers: int = 0
+    products: int = 0
+    lots: int = 0
+    persons_by_status: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    logins: list[DemoLogin] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in ("households", "persons", "records", "institutions", "doctors",
+                                                "venues", "manufacturers", "products", "lots")}
+
+
+def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int, seed: int,
+              as_of: date) -> DemoSummary:
+    """Write the demo city (masters, persons, records) in one transaction with a ``demo.load``
+    audit entry, then create the demo accounts. Refuses (Conflict) if data is already there."""
+    if residents < 1:
+        raise InvalidInput("住民数は1以上を指定してください")
+    started = time.monotonic()
+    sync_reference_data(db)
+    keys = load_keyring(settings)
+    masters = generate_masters(seed)
+    summary = DemoSummary(seed=seed, as_of=as_of)
+    with db.transaction() as s:
+        _refuse_if_loaded(s, masters)
+        _insert_masters(s, masters, summary)
+        now = utcnow()
+        persons: list[dict] = []
+        records: list[dict] = []
+        lots: set[str] = set()
+        record_stamp = dict(status="active", version=1, import_batch_id=None, created_by=actor.label,
+                            error_code="", created_at=now, updated_at=now, tuberculin_result="",
+                            tuberculin_size_v=None, tuberculin_size_h=None, tuberculin_state="")
+        for household in generate_city(residents=residents, seed=seed, as_of=as_of, masters=masters):
+            if household.household_no:
+                summary.households += 1
+            for p in household.persons:
+                number = p.pop("my_number")
+                p.update(my_number_enc=keys.encrypt(number, aad=p["atena_no"]),
+                         my_number_hmac=my_number_hash(keys, number), version=1, created_at=now, updated_at=now)
+                summary.persons_by_status[p["registry_status"]] = summary.persons_by_status.get(
+                    p["registry_status"], 0) + 1
+                persons.append(p)
+            for r in household.records:
+                r.update(record_stamp)
+                if r["lot_no"]:
+                    lots.add(r["lot_no"])
+                records.append(r)
+            if len(persons) >= CHUNK_ROWS:
+                summary.persons += _flush(s, Person, persons)
+            if len(records) >= CHUNK_ROWS:
+                # Records refer to persons: write the persons pending first.
+                summary.persons += _flush(s, Person, persons)
+                summary.records += _flush(s, VaccinationRecord, records)
+        summary.persons += _flush(s, Person, persons)
+        summary.records += _flush(s, VaccinationRecord, records)
+        summary.lots = _insert_lots(s, lots)
+        audit.record(s, actor, "demo.load", purpose="デモデータの読込",
+                     detail={"seed": seed, "as_of": as_of.isoformat(), **summary.counts(),
+                             "persons_by_status": summary.persons_by_status})
+    summary.logins = _create_demo_accounts(db, settings, actor=actor)
+    summary.seconds = round(time.monotonic() - started, 1)
+    return summary
+
+
+def _refuse_if_loaded(s: Session, masters: DemoMasters) -> None:
+    if s.execute(select(func.count()).select_from(Person)).scalar_one():
+        raise Conflict("住民記録が既にあるため、デモデータは読み込めません（読込済み、または実データのあるデータベースです）")
+    codes = [i["code"] for i in masters.institutions]
+    if s.execute(select(func.count()).select_from(Institution).where(Institution.code.in_(codes))).scalar_one():
+        raise Conflict("デモ用の医療機関マスタが既に登録されているため、デモデータは読み込めません")
+
+
+def _insert_masters(s: Session, masters: DemoMasters, summary: DemoSummary) -> None:
+    existing = set(s.execute(select(Manufacturer.code)).scalars())
+    manufacturers = [m for m in masters.manufacturers if m["code"] not in existing]
+    known_products = set(s.execute(select(Product.code)).scalars())
+    products = [p for p in masters.products if p["code"] not in known_products]
+    for model, rows in ((Manufacturer, manufacturers), (Institution, masters.institutions),
+                        (Doctor, masters.doctors), (Venue, masters.venues), (Product, products)):
+        if rows:
+            s.execute(model.__table__.insert(), rows)
+    summary.manufacturers, summary.institutions = len(manufacturers), len(masters.institutions)
+    summary.doctors, summary.venues, summary.products = len(masters.doctors), len(masters.venues), len(products)
+
+
+def _flush(s: Session, model, rows: list[dict]) -> int:
+    n = len(rows)
+    if n:
+        table = model.__table__
+        # Every column but a generated surrogate key (vaccination_record.id).
+        columns = tuple(c.name for c in table.c if not (c.primary_key and c.autoincrement is True))
+        bulk_insert(s, table, rows, columns)
+        rows.clear()
+    return n
+
+
+def _insert_lots(s: Session, lots: set[str]) -> int:
+    known = set(s.execute(select(Lot.lot_no)).scalars())
+    rows = []
+    for lot in sorted(lots):
+        if lot in known:
+            continue
+        product = _BY_LOT_PREFIX[lot[:2]]
+        rows.append(dict(lot_no=lot, product_code=product.code, manufacturer_code=product.manufacturer_code,
+                         expires_on=lot_expiry(lot, product)))
+    for i in range(0, len(rows), CHUNK_ROWS):
+        s.execute(Lot.__table__.insert(), rows[i:i + CHUNK_ROWS])
+    return len(rows)
+
+
+def _create_demo_accounts(db: Database, settings: Settings, *, actor: Actor) -> list[DemoLogin]:
+    logins = []
+    for login_id, display_name, role in DEMO_ACCOUNTS:
+        with db.transaction() as s:
+            exists = s.execute(select(StaffUser.id).where(StaffUser.login_id == login_id)).first() is not None
+        secret = None
+        if not exists:
+            secret = create_user(db, settings, actor=actor, login_id=login_id, display_name=display_name, role=role,
+                                 password=DEMO_PASSWORD, is_demo=True).totp_secret
+        logins.append(DemoLogin(login_id=login_id, display_name=display_name, role=role, password=DEMO_PASSWORD,
+                                totp_secret=secret))
+    return logins
