@@ -335,6 +335,30 @@ def schedule_evaluate() -> None:
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@app.command("targets")
+def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（MR, HPV, FLU_ELDER など）"),
+                as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
+                within: int = typer.Option(0, help="基準日から何日以内に対象となる方を含めるか"),
+                fmt: str = typer.Option("table", "--format", help="table / csv / json"),
+                purpose: str = typer.Option("対象者選定（接種勧奨の通知）", help="利用目的（記録されます）")) -> None:
+    """対象者選定: 住民のうち、接種できる方・期間内に対象となる方の一覧を出力します。"""
+    from sesshu.clock import today_jst
+    from sesshu.ledger.targets import select_targets, targets_csv
+
+    db, _ = _db()
+    rows = select_targets(db, actor=os_actor(), vaccine=vaccine, as_of=_date(as_of, "基準日") or today_jst(),
+                          within_days=within, purpose=purpose)
+    if fmt == "csv":
+        sys.stdout.write(targets_csv(rows))
+    elif fmt == "json":
+        _echo_json([{k: (_iso(v) if isinstance(v, date) else v) for k, v in r.__dict__.items()} for r in rows])
+    else:
+        typer.echo(f"{len(rows)} 人")
+        for r in rows:
+            typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{r.vaccine} {r.next_dose or ''}回目\t"
+                       f"{r.status}\t{_iso(r.earliest)}〜{_iso(r.legal_until)}")
+
+
 def main() -> None:
     try:
         app()

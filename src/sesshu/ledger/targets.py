@@ -1,0 +1,133 @@
+"""対象者選定: residents who may receive a vaccination now or within a window — the mailing list
+for notices. Uses the schedule engine on each candidate's full history."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
+from sesshu.db import Database
+from sesshu.domain.errors import InvalidInput
+from sesshu.domain.schedule import PersonFacts, default_rules, evaluate
+from sesshu.ledger.evaluation import evaluate_rows
+from sesshu.ledger.models import VaccinationRecord
+from sesshu.registry.models import Person
+
+_BATCH = 2000
+
+
+def line_codes() -> dict[str, str]:
+    """Every code a user may ask for → the eligibility line that answers it (HPV9 → HPV, …)."""
+    rules = default_rules()
+    out = {}
+    for e in rules.entries:
+        out[e.code] = e.code
+        for v in e.vaccines:
+            out.setdefault(v, e.code)
+    return out
+
+
+@dataclass
+class TargetRow:
+    atena_no: str
+    name: str
+    name_kana: str
+    sex: str
+    birth_date: date
+    postal_code: str
+    address: str
+    household_no: str
+    vaccine: str
+    next_dose: int | None
+    status: str
+    earliest: date | None
+    standard_from: date | None
+    standard_until: date | None
+    legal_until: date | None
+
+
+def _open_within(line, as_of: date, until: date) -> bool:
+    if line.status == "eligible":
+        return True
+    return line.status == "not_yet" and line.earliest is not None and line.earliest <= until
+
+
+def _probe_birth_groups(s, line: str, as_of: date, until: date) -> list[tuple[date, str]]:
+    """(birth date, sex) groups whose empty history is open within the window.
+
+    Legal windows depend only on birth date and sex; doses only use terms up or push the next
+    date later. So a group closed for a person with no doses is closed for everyone in it, and
+    only the open groups need their members' histories evaluated.
+    """
+    groups = s.execute(select(Person.birth_date, Person.sex).where(Person.registry_status == "resident")
+                       .distinct()).all()
+    keep = []
+    for birth, sex in groups:
+        ev = evaluate(PersonFacts(birth_date=birth, sex=sex), [], as_of)
+        if any(e.vaccine == line and _open_within(e, as_of, until) for e in ev.eligibility):
+            keep.append((birth, sex))
+    return keep
+
+
+def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, within_days: int = 0,
+                   purpose: str = "対象者選定") -> list[TargetRow]:
+    codes = line_codes()
+    line = codes.get(vaccine.strip().upper())
+    if line is None:
+        raise InvalidInput(f"接種種別「{vaccine}」は判定できません（{', '.join(sorted(set(codes.values())))}）")
+    if within_days < 0:
+        raise InvalidInput("期間は0日以上で指定してください")
+    until = as_of + timedelta(days=within_days)
+    rows: list[TargetRow] = []
+    with db.transaction() as s:
+        groups = _probe_birth_groups(s, line, as_of, until)
+        births = sorted({b for b, _ in groups})
+        wanted = set(groups)
+        for i in range(0, len(births), _BATCH):
+            part = births[i:i + _BATCH]
+            persons = [p for p in s.execute(
+                select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
+                       Person.postal_code, Person.address, Person.household_no)
+                .where(Person.registry_status == "resident", Person.birth_date.in_(part))) if (p.birth_date, p.sex) in wanted]
+            history: dict[str, list] = {}
+            ids = [p.atena_no for p in persons]
+            for j in range(0, len(ids), _BATCH):
+                for r in s.execute(select(VaccinationRecord.id, VaccinationRecord.atena_no,
+                                          VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+                                   .where(VaccinationRecord.atena_no.in_(ids[j:j + _BATCH]),
+                                          VaccinationRecord.status == "active")):
+                    history.setdefault(r.atena_no, []).append(r)
+            for p in persons:
+                result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of)
+                for e in result.eligibility:
+                    if e.vaccine == line and _open_within(e, as_of, until):
+                        rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
+                                              p.address, p.household_no, line, e.next_dose, e.status, e.earliest,
+                                              e.standard_from, e.standard_until, e.legal_until))
+        rows.sort(key=lambda r: (r.earliest or as_of, r.atena_no))
+        audit.record(s, actor, "targets.select", purpose=purpose,
+                     detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows)})
+    return rows
+
+
+CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "世帯番号", "接種種別", "次回",
+              "状態", "接種可能日", "標準的な期間（から）", "標準的な期間（まで）", "定期接種の期限"]
+_STATUS = {"eligible": "接種可能", "not_yet": "期間内に対象"}
+_SEX = {"M": "男", "F": "女"}
+
+
+def targets_csv(rows: list[TargetRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(CSV_HEADER)
+    for r in rows:
+        w.writerow([r.atena_no, r.name, r.name_kana, _SEX.get(r.sex, ""), r.birth_date.isoformat(), r.postal_code,
+                    r.address, r.household_no, r.vaccine, r.next_dose or "", _STATUS.get(r.status, r.status),
+                    *[(d.isoformat() if d else "") for d in (r.earliest, r.standard_from, r.standard_until,
+                                                            r.legal_until)]])
+    return buf.getvalue()
