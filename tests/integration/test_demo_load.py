@@ -12,7 +12,7 @@ from sesshu.audit.service import verify_chain
 from sesshu.auth.models import StaffUser
 from sesshu.demo.files import generate_record_rows, write_records_csv, write_registry_csv
 from sesshu.demo.generator import generate_city, generate_masters
-from sesshu.demo.service import DEMO_ACCOUNTS, load_demo
+from sesshu.demo.service import DEMO_ACCOUNTS, load_demo, load_demo_masters
 from sesshu.domain import my_number
 from sesshu.domain.errors import Conflict
 from sesshu.domain.jdates import fiscal_year, hpv_window, mr2_window, reach_age, reach_months
@@ -145,3 +145,14 @@ def test_generated_record_rows_import_without_rejects(db, settings, operator, tm
 
     assert summary.read == 400 and summary.rejected == 0
     assert summary.accepted + summary.duplicates == 400 and summary.accepted > 300
+
+
+def test_masters_alone_load_once_and_then_are_left_as_they_are(db, operator):
+    masters = generate_masters(5)
+
+    first = load_demo_masters(db, masters=masters, actor=operator)
+    again = load_demo_masters(db, masters=masters, actor=operator)
+
+    assert first["institutions"] == len(masters.institutions) and first["doctors"] == len(masters.doctors)
+    assert set(again.values()) == {0}
+    assert verify_chain(db, actor=operator).ok

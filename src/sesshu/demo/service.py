@@ -31,10 +31,10 @@ from sesshu.registry.service import my_number_hash
 
 CHUNK_ROWS = 5000
 _BY_LOT_PREFIX = {p.lot_prefix: p for p in PRODUCTS_BY_CODE.values()}
-DEMO_PASSWORD = "sesshu-demo-2026"
+DEMO_PASSWORD = "kumagaya-sesshu-2026"
 # The clerk's ID is not plain "demo": the password rules refuse a password that contains the ID.
 DEMO_ACCOUNTS = (
-    ("demo-clerk", "デモ職員", "clerk"),
+    ("demo", "デモ職員", "clerk"),
     ("demo-super", "デモ上長", "supervisor"),
     ("demo-security", "デモセキュリティ責任者", "security_officer"),
 )
@@ -124,6 +124,17 @@ def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int,
     return summary
 
 
+def load_demo_masters(db: Database, *, masters: DemoMasters, actor: Actor) -> dict[str, int]:
+    """Only the demo masters (医療機関, 医師, 実施場所, ワクチン会社, products), for building a city
+    through the real import paths (benchmarks). Codes already present are left as they are."""
+    summary = DemoSummary(seed=0, as_of=date.min)
+    with db.transaction() as s:
+        _insert_masters(s, masters, summary)
+        counts = {k: getattr(summary, k) for k in ("institutions", "doctors", "venues", "manufacturers", "products")}
+        audit.record(s, actor, "demo.load_masters", purpose="デモ用マスタの読込", detail=counts)
+    return counts
+
+
 def _refuse_if_loaded(s: Session, masters: DemoMasters) -> None:
     if s.execute(select(func.count()).select_from(Person)).scalar_one():
         raise Conflict("住民記録が既にあるため、デモデータは読み込めません（読込済み、または実データのあるデータベースです）")
@@ -133,16 +144,16 @@ def _refuse_if_loaded(s: Session, masters: DemoMasters) -> None:
 
 
 def _insert_masters(s: Session, masters: DemoMasters, summary: DemoSummary) -> None:
-    existing = set(s.execute(select(Manufacturer.code)).scalars())
-    manufacturers = [m for m in masters.manufacturers if m["code"] not in existing]
-    known_products = set(s.execute(select(Product.code)).scalars())
-    products = [p for p in masters.products if p["code"] not in known_products]
-    for model, rows in ((Manufacturer, manufacturers), (Institution, masters.institutions),
-                        (Doctor, masters.doctors), (Venue, masters.venues), (Product, products)):
-        if rows:
-            s.execute(model.__table__.insert(), rows)
-    summary.manufacturers, summary.institutions = len(manufacturers), len(masters.institutions)
-    summary.doctors, summary.venues, summary.products = len(masters.doctors), len(masters.venues), len(products)
+    """Insert the masters whose codes are not there yet (a city may share ワクチン会社 with real data)."""
+    for model, rows, attr in ((Manufacturer, masters.manufacturers, "manufacturers"),
+                              (Institution, masters.institutions, "institutions"),
+                              (Doctor, masters.doctors, "doctors"), (Venue, masters.venues, "venues"),
+                              (Product, masters.products, "products")):
+        known = set(s.execute(select(model.code)).scalars())
+        new = [r for r in rows if r["code"] not in known]
+        if new:
+            s.execute(model.__table__.insert(), new)
+        setattr(summary, attr, len(new))
 
 
 def _flush(s: Session, model, rows: list[dict]) -> int:

@@ -87,10 +87,12 @@ def queue_persons(s: Session, atena_nos: list[str], now) -> None:
     """Put persons on the evaluation queue (once each) in the caller's transaction."""
     if not atena_nos:
         return
-    present = set(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(atena_nos))).scalars())
-    new = [{"atena_no": a, "queued_at": now} for a in dict.fromkeys(atena_nos) if a not in present]
-    if new:
-        s.execute(EvaluationQueue.__table__.insert(), new)
+    conn = s.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now
+    conn.exec_driver_sql(
+        f"INSERT INTO evaluation_queue (atena_no, queued_at) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
+        [(a, stamp) for a in dict.fromkeys(atena_nos)])
 
 
 def take_queue(s: Session, limit: int) -> list[str]:

@@ -65,6 +65,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
     Good rows are stored, bad rows go to the rejects file with their line number and a Japanese
     reason, rows already on the ledger are counted as duplicates. The file is one transaction: a
     crash or kill part-way leaves no half batch, and importing the same file again stores nothing.
+    Stored persons are queued for the schedule engine (evaluate_pending).
     """
     facts = inspect_file(path)
     source = CsvSource(path, facts=facts, required=RECORD_REQUIRED, known=RECORD_HEADERS)
@@ -78,24 +79,21 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
             stamp = {"status": "active", "version": 1, "import_batch_id": batch.id, "created_by": actor.label,
                      "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
                      "tuberculin_size_v": None, "tuberculin_size_h": None}
+
             chunk: list = []
             for row in source.rows():
                 summary.read += 1
+                rejects.header = source.header
                 if row.problem:
-                    rejects.header = source.header
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", row.problem, row.raw)
                     continue
                 try:
-                    fields = parse_record_row(row.values, masters=masters, today=today)
+                    chunk.append((row, parse_record_row(row.values, masters=masters, today=today)))
                 except RowError as e:
-                    rejects.header = source.header
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
-                    continue
-                chunk.append((row, fields))
                 if len(chunk) >= settings.import_chunk_rows:
-                    rejects.header = source.header
                     _store_chunk(s, chunk, stamp, summary, rejects)
                     rejects.flush()
                     chunk = []

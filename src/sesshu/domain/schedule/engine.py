@@ -10,6 +10,7 @@ ordinals internally; the calendar conventions come from ``sesshu.domain.jdates``
 from __future__ import annotations
 
 import calendar
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -79,37 +80,66 @@ class Evaluation:
 # ---------------------------------------------------------------------------------------------
 
 
+# Ordinals of the 1st of every month of years _Y0.._Y1 (index: year * 12 + month - 1 - _K0) and
+# of every April 1st (fiscal-year starts), so the person's points are list look-ups, not dates.
+_Y0, _Y1 = 1600, 2600
+_K0 = _Y0 * 12
+_MS = [date(y, m, 1).toordinal() for y in range(_Y0, _Y1 + 1) for m in range(1, 13)]
+_KN = len(_MS) - 1  # the last index usable as "first" (its successor is needed for the length)
+_APR1 = [date(y, 4, 1).toordinal() for y in range(_Y0, _Y1 + 2)]
+
+
 class _Person:
-    __slots__ = ("birth", "b", "sex", "conditions", "cache")
+    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0")
 
     def __init__(self, p: PersonFacts, rules: RuleSet):
-        self.birth = p.birth_date
-        self.b = p.birth_date.toordinal()
+        birth = self.birth = p.birth_date
+        self.b = birth.toordinal()
         self.sex = p.sex
         self.conditions = p.conditions
+        self.k = birth.year * 12 + birth.month - 1 - _K0  # month index into _MS
+        self.day = birth.day
+        # reach(N歳) falls in fiscal year fy0 + N: April-1 births reach N on 3/31 (the FY before)
+        self.fy0 = birth.year if birth.month > 4 or (birth.month == 4 and birth.day > 1) \
+            else birth.year - 1
         # Everything cached here is a pure function of (birth, sex, conditions) and the rules,
         # so the cache is shared by every evaluation of a person with the same facts.
         key = (self.b, p.sex, p.conditions)
-        cache = rules.person_cache.get(key)
+        pc = rules.person_cache
+        cache = pc.get(key)
         if cache is None:
-            if len(rules.person_cache) >= _PERSON_CACHE_MAX:
-                # drop the oldest entry (dicts keep insertion order): ~11 KB each. Threads may
+            if len(pc) >= _PERSON_CACHE_MAX:
+                # Drop the older half at once (dicts keep insertion order): popping the first
+                # key one at a time makes every later pop scan the deleted slots.  Threads may
                 # race here; the worst outcome is a recomputation, so fall back to clearing.
                 try:
-                    rules.person_cache.pop(next(iter(rules.person_cache)), None)
-                except (RuntimeError, StopIteration):
-                    rules.person_cache.clear()
-            cache = rules.person_cache[key] = {}
+                    for k in list(itertools.islice(pc, _PERSON_CACHE_MAX // 2)):
+                        pc.pop(k, None)
+                except RuntimeError:
+                    pc.clear()
+            cache = pc[key] = {}
         self.cache = cache
+
+    def reach(self, n: int) -> int:
+        """reach(生後n月) as an ordinal (jdates.reach_months_ordinal)."""
+        i = self.k + n
+        if 0 <= i < _KN:
+            first = _MS[i]
+            length = _MS[i + 1] - first
+            day = self.day
+            return first + length - 1 if day > length else first + day - 2
+        return jdates.reach_months_ordinal(self.birth, n)
 
     def point(self, p, st: _State | None) -> int | None:
         k = p[0]
         if k == "m":
-            key = p
-            r = self.cache.get(key)
-            if r is None:
-                r = self.cache[key] = jdates.reach_months_ordinal(self.birth, p[1])
-            return r
+            i = self.k + p[1]
+            if 0 <= i < _KN:
+                first = _MS[i]
+                length = _MS[i + 1] - first
+                day = self.day
+                return first + length - 1 if day > length else first + day - 2
+            return jdates.reach_months_ordinal(self.birth, p[1])
         if k == "d":
             return self.b + p[1]
         if k == "after":
@@ -121,18 +151,13 @@ class _Person:
             return ref + p[3] + 1
         if k == "date":
             return p[1]
-        r = self.cache.get(p)
-        if r is None:
-            if k == "fys":
-                r = _fy_start(_fy_of(jdates.reach_months_ordinal(self.birth, 12 * p[1])))
-            elif k == "fye":
-                r = _fy_end(_fy_of(jdates.reach_months_ordinal(self.birth, 12 * p[1])))
-            elif k == "ye":
-                r = jdates.reach_months_ordinal(self.birth, 12 * (p[1] + 1)) - 1
-            else:  # pragma: no cover - the loader only emits the kinds above
-                raise ValueError(f"unknown point kind {k}")
-            self.cache[p] = r
-        return r
+        if k == "fys":
+            return _fy_start(self.fy0 + p[1])
+        if k == "fye":
+            return _fy_start(self.fy0 + p[1] + 1) - 1
+        if k == "ye":
+            return self.reach(12 * (p[1] + 1)) - 1
+        raise ValueError(f"unknown point kind {k}")  # pragma: no cover - loader emits the above
 
     def windows(self, ws, st: _State | None) -> list[tuple[int, int]]:
         """The person's legal windows from a window list: filtered, clipped, merged."""
@@ -184,6 +209,9 @@ class _Person:
 
 
 def _fy_start(fy: int) -> int:
+    i = fy - _Y0
+    if 0 <= i < len(_APR1):
+        return _APR1[i]
     r = _FY_START.get(fy)
     if r is None:
         r = _FY_START[fy] = jdates.fiscal_year_start(fy).toordinal()

@@ -1,0 +1,201 @@
+"""Foundation benchmarks: 予診票 import speed and memory, raw insert speed, search and history latency.
+
+    .venv/bin/python bench/bench_foundation.py --residents 1000000 --records 1000000
+
+Builds a fresh SQLite city under bench/out/ through the real import paths (registry CSV in CP932,
+then a CP932 予診票 file drawn from the demo schedule), then measures:
+  - end-to-end `sesshu import records` (a child process; its peak RSS is reported),
+  - the raw insert speed of the same rows without validation, into an identical empty table,
+  - kana-prefix search and person-history latency through the audited services (p50/p95).
+Figures go to stdout and to bench/out/foundation.json.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from sesshu.actor import Actor
+from sesshu.config import load_settings
+from sesshu.db import make_database
+from sesshu.demo.files import generate_record_rows, write_records_csv, write_registry_csv
+from sesshu.demo.generator import CityGenerator, generate_masters
+from sesshu.demo.service import load_demo_masters
+from sesshu.ledger.reference import sync_reference_data
+from sesshu.ledger.service import person_history
+from sesshu.migrate import upgrade
+from sesshu.search.service import SearchCriteria, search_persons
+
+OUT = Path(__file__).parent / "out"
+AS_OF = date(2026, 11, 1)
+BENCH = Actor(login_id="bench", kind="os", role="operator")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def build_city(residents: int, var: Path) -> tuple:
+    if var.exists():
+        shutil.rmtree(var)
+    var.mkdir(parents=True)
+    settings = load_settings(var_dir=var)
+    upgrade(settings)
+    db = make_database(settings)
+    sync_reference_data(db)
+    masters = generate_masters(1)
+    load_demo_masters(db, masters=masters, actor=BENCH)
+    city = CityGenerator(seed=1, as_of=AS_OF, masters=masters)
+    persons = (p for hh in city.households(residents) for p in hh.persons)
+    reg = var / "registry.csv"
+    t = time.perf_counter()
+    n = write_registry_csv(reg, persons, encoding="cp932")
+    log(f"registry file: {n} persons written in {time.perf_counter() - t:.1f}s")
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "sesshu", "import", "registry", str(reg), "--json"],
+                       env=dict(os.environ, SESSHU_VAR_DIR=str(var)), capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    s = json.loads(r.stdout)
+    secs = time.perf_counter() - t
+    log(f"registry import: {s['accepted']} persons in {secs:.1f}s = {s['accepted'] / secs:,.0f} rows/s")
+    return settings, db, masters, {"registry_rows": s["accepted"], "registry_import_s": round(secs, 1)}
+
+
+def records_file(db, masters, rows: int, path: Path) -> int:
+    from sqlalchemy import select
+
+    from sesshu.registry.models import Person
+
+    with db.engine.connect() as c:
+        persons = [dict(r._mapping) for r in c.execute(select(Person.atena_no, Person.birth_date, Person.sex))]
+    random.Random(7).shuffle(persons)
+    t = time.perf_counter()
+    n = write_records_csv(path, generate_record_rows(persons, seed=2, as_of=AS_OF, masters=masters, limit=rows),
+                          encoding="cp932")
+    log(f"records file: {n} rows, {path.stat().st_size / 1e6:.0f} MB (CP932) in {time.perf_counter() - t:.1f}s")
+    return n
+
+
+def import_end_to_end(var: Path, path: Path) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "sesshu", "import", "records", str(path), "--json",
+                        "--rejects", str(var / "rejects.csv")], env=dict(os.environ, SESSHU_VAR_DIR=str(var)),
+                       capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if r.returncode:
+        raise SystemExit(r.stderr)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    s = json.loads(r.stdout)
+    rate = s["read"] / secs
+    log(f"import end to end: read {s['read']}, accepted {s['accepted']}, rejected {s['rejected']}, "
+        f"duplicates {s['duplicates']} in {secs:.1f}s = {rate:,.0f} rows/s; peak RSS {max(peak, before) / 1024:.0f} MB")
+    return {"import_rows": s["read"], "import_accepted": s["accepted"], "import_s": round(secs, 1),
+            "import_rows_per_s": round(rate), "import_peak_rss_mb": round(max(peak, before) / 1024)}
+
+
+def raw_insert(var: Path, path: Path) -> dict:
+    """The same rows, no validation: CSV → tuples → executemany into an identical empty table."""
+    src = sqlite3.connect(var / "sesshu.db")
+    ddl = [r[0] for r in src.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name='vaccination_record' AND sql IS NOT NULL")]
+    src.close()
+    raw_db = var / "raw.db"
+    raw_db.unlink(missing_ok=True)
+    con = sqlite3.connect(raw_db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("PRAGMA cache_size=-262144")
+    for stmt in ddl:
+        con.execute(stmt)
+    cols = ("atena_no", "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result",
+            "institution_code", "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code",
+            "manufacturer_code", "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind",
+            "former_municipality", "ticket_no", "remarks", "tuberculin_result", "tuberculin_state", "error_code",
+            "status", "version", "created_at", "created_by", "updated_at")
+    sql = f"INSERT INTO vaccination_record ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    extra = ("", "", "", "active", 1, "2026-11-26 00:00:00.000000", "bench", "2026-11-26 00:00:00.000000")
+    t = time.perf_counter()
+    n = 0
+    con.execute("BEGIN")
+    with path.open(encoding="cp932", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        batch = []
+        for row in reader:
+            batch.append((*row, *extra))
+            if len(batch) == 5000:
+                con.executemany(sql, batch)
+                n += len(batch)
+                batch = []
+        con.executemany(sql, batch)
+        n += len(batch)
+    con.execute("COMMIT")
+    secs = time.perf_counter() - t
+    con.close()
+    log(f"raw insert (no validation, same rows, same indexes): {n} rows in {secs:.1f}s = {n / secs:,.0f} rows/s")
+    return {"raw_rows_per_s": round(n / secs), "raw_s": round(secs, 1)}
+
+
+def latency(fn, samples: list) -> dict:
+    times = []
+    for s in samples:
+        t = time.perf_counter()
+        fn(s)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+            "max_ms": round(times[-1], 2), "n": len(times)}
+
+
+def search_and_history(settings, db, n: int = 300) -> dict:
+    with db.engine.connect() as c:
+        keys = [r[0] for r in c.exec_driver_sql("SELECT kana_key FROM person ORDER BY random() LIMIT ?", (n,))]
+        atenas = [r[0] for r in c.exec_driver_sql(
+            "SELECT DISTINCT atena_no FROM vaccination_record ORDER BY random() LIMIT ?", (n,))]
+    rng = random.Random(3)
+    prefixes = [k[: rng.choice((2, 3, 4))] for k in keys if k]
+    search = latency(lambda p: search_persons(db, actor=BENCH, criteria=SearchCriteria(kana=p), per_page=50), prefixes)
+    history = latency(lambda a: person_history(db, settings, actor=BENCH, atena_no=a), atenas)
+    log(f"kana prefix search (page of 50, with count and audit row): p50 {search['p50_ms']} ms, "
+        f"p95 {search['p95_ms']} ms over {search['n']} queries")
+    log(f"person history (person + records + audit row): p50 {history['p50_ms']} ms, p95 {history['p95_ms']} ms")
+    return {"search": search, "history": history}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--residents", type=int, default=1_000_000)
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    var = args.out / "city"
+    log(f"sesshu foundation benchmark: {args.residents} residents, {args.records} 予診票 rows, cores={os.cpu_count()}")
+    settings, db, masters, figures = build_city(args.residents, var)
+    path = args.out / "records.csv"
+    records_file(db, masters, args.records, path)
+    db.dispose()
+    figures |= import_end_to_end(var, path)
+    figures |= raw_insert(var, path)
+    figures["import_vs_raw"] = round(figures["import_rows_per_s"] / figures["raw_rows_per_s"], 2)
+    log(f"end-to-end / raw = {figures['import_vs_raw']}")
+    db = make_database(settings)
+    figures |= search_and_history(settings, db)
+    (args.out / "foundation.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+    log(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
