@@ -275,6 +275,7 @@ class PersonHistory:
     verdicts: dict[int, RecordVerdict]
     eligibility: list
     as_of: date
+    names: dict[str, dict[str, str]]  # master names for the codes on these records
 
 
 def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
@@ -294,10 +295,22 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
             audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
                          detail={"records": len(records)})
             found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
-                                  verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of)
+                                  verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of,
+                                  names=_master_names(s, records))
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found
+
+
+def _master_names(s: Session, records: list[RecordOut]) -> dict[str, dict[str, str]]:
+    wanted = {
+        "institution": (Institution, {c for r in records for c in (r.institution_code, r.screening_institution_code) if c}),
+        "doctor": (Doctor, {c for r in records for c in (r.doctor_code, r.screening_doctor_code) if c}),
+        "venue": (Venue, {r.venue_code for r in records if r.venue_code}),
+        "manufacturer": (Manufacturer, {r.manufacturer_code for r in records if r.manufacturer_code}),
+    }
+    return {kind: dict(s.execute(select(model.code, model.name).where(model.code.in_(codes))).all()) if codes else {}
+            for kind, (model, codes) in wanted.items()}
 
 
 @dataclass

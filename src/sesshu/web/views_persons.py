@@ -68,7 +68,7 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "correctable": CORRECTABLE_FIELDS, "verdicts": history.verdicts,
         "open_lines": [e for e in history.eligibility if _is_open(e, history.as_of)],
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
-        "as_of": history.as_of, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
+        "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
     })
 
 

@@ -33,6 +33,7 @@ COMPLETE, ELIGIBLE, NOT_YET, EXPIRED = "complete", "eligible", "not_yet", "expir
 _FAR = date(9999, 12, 31).toordinal()
 _LIVE_GAP = 28  # "27日以上の間隔": the next injected live vaccine on/after prev + 28 days
 _PERSON_CACHE_MAX = 4096  # persons (birth, sex, conditions) whose derived dates stay cached
+_TRANSLATED_CACHE_MAX = 200_000  # (line, birth month, sex, conditions) answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,27 @@ class Evaluation:
     doses: list[DoseResult] = field(default_factory=list)
     eligibility: list[EligibilityResult] = field(default_factory=list)
 
+
+def _slot_constructor(cls):
+    """A positional constructor for a slots dataclass that fills the slots directly.
+
+    It builds exactly what ``cls(...)`` builds (the generated ``__init__`` of a frozen dataclass
+    sets every field with ``object.__setattr__``; this uses the slot descriptors, about twice
+    as fast).  Only for classes without ``__post_init__`` or defaults that compute anything.
+    """
+    import dataclasses
+    names = [f.name for f in dataclasses.fields(cls)]
+    setters = [cls.__dict__[n].__set__ for n in names]
+    args = ", ".join(names)
+    body = "".join(f"    _s{i}(o, {n})\n" for i, n in enumerate(names))
+    src = f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n"
+    ns = {"_new": object.__new__, "_cls": cls, **{f"_s{i}": s for i, s in enumerate(setters)}}
+    exec(src, ns)  # noqa: S102 - generated from the dataclass' own field names
+    return ns["make"]
+
+
+_new_line = _slot_constructor(EligibilityResult)
+_new_dose = _slot_constructor(DoseResult)
 
 # ---------------------------------------------------------------------------------------------
 
@@ -159,6 +181,26 @@ class _Person:
             return self.reach(12 * (p[1] + 1)) - 1
         raise ValueError(f"unknown point kind {k}")  # pragma: no cover - loader emits the above
 
+    def pt(self, c: int, a: int) -> int:
+        """A compiled window point (rules.compile_point) as an ordinal."""
+        if c == 0 or c == 5:  # PT_MONTHS, PT_YE
+            i = self.k + a
+            if 0 <= i < _KN:
+                first = _MS[i]
+                length = _MS[i + 1] - first
+                day = self.day
+                r = first + length - 1 if day > length else first + day - 2
+            else:
+                r = jdates.reach_months_ordinal(self.birth, a)
+            return r if c == 0 else r - 1
+        if c == 1:  # PT_DAYS
+            return self.b + a
+        if c == 2:  # PT_DATE
+            return a
+        if c == 3:  # PT_FYS
+            return _fy_start(self.fy0 + a)
+        return _fy_start(self.fy0 + a + 1) - 1  # PT_FYE
+
     def windows(self, ws, st: _State | None) -> list[tuple[int, int]]:
         """The person's legal windows from a window list: filtered, clipped, merged."""
         key = (id(ws), st.counted[0][0] if st is not None and st.counted else None) \
@@ -166,34 +208,39 @@ class _Person:
         out = self.cache.get(key)
         if out is not None:
             return out
+        pt = self.pt
         if ws.simple:
-            w = ws[0]
-            s = self.point(w.start, None)
-            e = self.point(w.end, None) if w.end is not None else _FAR
+            sc, sa, ec, ea = ws.compiled[0][:4]
+            s = pt(sc, sa)
+            e = pt(ec, ea) if ec is not None else _FAR
             out = self.cache[key] = [(s, e)] if s <= e else []
             return out
         spans = []
-        for w in ws:
-            if w.sex is not None and w.sex != self.sex:
+        sex, conditions, b = self.sex, self.conditions, self.b
+        for (sc, sa, ec, ea, w_sex, cond, born_from, born_to, fy_lo, fy_hi, not_before,
+             not_after, started_by) in ws.compiled:
+            if w_sex is not None and w_sex != sex:
                 continue
-            if w.condition is not None and w.condition not in self.conditions:
+            if cond is not None and cond not in conditions:
                 continue
-            if w.born_from is not None and self.b < w.born_from:
+            if born_from is not None and b < born_from:
                 continue
-            if w.born_to is not None and self.b > w.born_to:
+            if born_to is not None and b > born_to:
                 continue
-            if w.started_by is not None and not (
-                    st is not None and st.counted and st.counted[0][0] <= w.started_by):
+            if started_by is not None and not (
+                    st is not None and st.counted and st.counted[0][0] <= started_by):
                 continue
-            s = self.point(w.start, None)
-            e = self.point(w.end, None) if w.end is not None else _FAR
-            if w.fiscal_years is not None:
-                s = max(s, _fy_start(w.fiscal_years[0]))
-                e = min(e, _fy_end(w.fiscal_years[1]))
-            if w.not_before is not None and s < w.not_before:
-                s = w.not_before
-            if w.not_after is not None and e > w.not_after:
-                e = w.not_after
+            s = pt(sc, sa)
+            e = pt(ec, ea) if ec is not None else _FAR
+            if fy_lo is not None:
+                if fy_lo > s:
+                    s = fy_lo
+                if fy_hi < e:
+                    e = fy_hi
+            if not_before is not None and s < not_before:
+                s = not_before
+            if not_after is not None and e > not_after:
+                e = not_after
             if s <= e:
                 spans.append((s, e))
         spans.sort()
@@ -609,18 +656,50 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
             results[k] = DoseResult(code, dose.date, status, number, (), (), tuple(counted))
     elig = []
     memo = P.cache
+    # Lines whose answer is a translation of the birth date (Entry.horizon): usable when the
+    # birth day needs no month-end clamping (2–28); keyed by birth month, sex and conditions.
+    tcache = rules.translated_cache if 2 <= P.day <= 28 else None
+    b0 = P.b
     for e in rules.entries:
-        outs = []
-        fresh = True
-        for s in e.series:
-            st = states.get(s.id)
-            if st is None:
-                st = _EMPTY
-            else:
-                fresh = False
-            outs.append(st)
+        sers = e.series
+        if len(sers) == 1:
+            st = states.get(sers[0].id)
+            fresh = st is None
+            outs = (_EMPTY if fresh else st,)
+        else:
+            outs = []
+            fresh = True
+            for s in sers:
+                st = states.get(s.id)
+                if st is None:
+                    st = _EMPTY
+                else:
+                    fresh = False
+                outs.append(st)
         if fresh:
             # Nothing recorded for this line: the answer depends only on the person and as_of.
+            hz = e.horizon
+            if hz is not None and tcache is not None and today > b0 + hz[1] \
+                    and today > P.reach(hz[0]):
+                tkey = (e, P.k, P.sex, P.conditions)
+                rel = tcache.get(tkey)
+                if rel is None:
+                    r = _forecast_entry(e, P, outs, today)
+                    if len(tcache) >= _TRANSLATED_CACHE_MAX:
+                        tcache.clear()
+                    tcache[tkey] = r if r is _DONE else (
+                        r[0], r[1], *(x - b0 if x is not None else None for x in r[2:]))
+                elif rel is _DONE:
+                    r = rel
+                else:
+                    n, status, a, sf, su, b = rel
+                    r = (n, status, a + b0 if a is not None else None,
+                         sf + b0 if sf is not None else None,
+                         su + b0 if su is not None else None, b + b0 if b is not None else None)
+                if live and e.live and r[1] != COMPLETE:
+                    r = _after_live(r, e, live, today)
+                elig.append(_line(e, r))
+                continue
             key = (e, today)
             hit = memo.get(key)
             if hit is None:
@@ -652,9 +731,9 @@ def _line(e, r) -> EligibilityResult:
             line = e.complete_line = EligibilityResult(e.code, None, COMPLETE, None, None, None, None)
         return line
     fo = date.fromordinal
-    return EligibilityResult(e.code, n, status, fo(a) if a is not None else None,
-                             fo(sf) if sf is not None else None,
-                             fo(su) if su is not None else None, fo(b) if b is not None else None)
+    return _new_line(e.code, n, status, fo(a) if a is not None else None,
+                     fo(sf) if sf is not None else None,
+                     fo(su) if su is not None else None, fo(b) if b is not None else None)
 
 
 def _before_program(vac):

@@ -62,7 +62,7 @@ class WindowList(list):
     """A list of windows; ``dynamic`` when one depends on the history (``started_by``);
     ``simple`` when it is one unconditional window (the engine's fast path)."""
 
-    __slots__ = ("dynamic", "simple")
+    __slots__ = ("dynamic", "simple", "compiled")
 
 
 class Target:
@@ -141,13 +141,65 @@ class Vaccine:
 class Entry:
     """One eligibility line (接種可能範囲) shown for a vaccine code."""
 
-    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line")
+    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line", "horizon")
 
     def __init__(self, code, series, product, vaccines, live):
         self.complete_line = None  # the engine's shared answer once the line is complete
+        self.horizon = _horizon(series)
         self.code, self.series, self.product = code, series, product
         self.vaccines = vaccines  # the codes this line stands for (for the live-vaccine rule)
         self.live = live  # True when those vaccines are injected live
+
+
+def _horizon(series) -> tuple[int, int] | None:
+    """(months, days) bounding every birth-relative point of ``series`` when the line's answer
+    for a person with no doses of it is a pure translation of the birth date, else None.
+
+    That holds when every point is reach(生後N月) / birth + N days / the day before reach(N歳)
+    (or an interval from a dose, absent here), no window has an open end or a condition on
+    absolute dates (birth cohort, fiscal years, not before/after, started by), and the series is
+    not seasonal.  Then, for persons born in the same month on days 2–28 (no month-end clamping),
+    every point moves with the birth date, and once ``as_of`` is past reach(months) and
+    birth + days the walk no longer depends on ``as_of``: the engine caches the answer relative
+    to the birth date per (line, birth month, sex, conditions).
+    """
+    months = days = 0
+
+    def pt(p) -> bool:
+        nonlocal months, days
+        if p is None or p[0] == "after":
+            return True
+        if p[0] == "m":
+            months = max(months, p[1])
+        elif p[0] == "d":
+            days = max(days, p[1])
+        elif p[0] == "ye":
+            months = max(months, 12 * (p[1] + 1))
+        else:
+            return False
+        return True
+
+    for s in series:
+        if s.seasonal:
+            return None
+        lists = [t.windows for t in s.terms] + [w for p in s.paths for w in p.windows]
+        for ws in lists:
+            for w in ws:
+                if w.end is None or any((w.born_from, w.born_to, w.fiscal_years, w.not_before,
+                                         w.not_after, w.started_by)):
+                    return None
+                if not (pt(w.start) and pt(w.end)):
+                    return None
+        for p in s.paths:
+            if not (pt(p.first_after) and pt(p.first_until)):
+                return None
+            for t in p.targets:
+                if not all(pt(x) for x in (t.min_age, t.max_age, t.standard_from, t.standard_to,
+                                           *t.intervals)):
+                    return None
+                if t.skip_if is not None and not pt(t.skip_if[1]):
+                    return None
+    return months, days
 
 
 class RuleSet:
@@ -161,6 +213,8 @@ class RuleSet:
         self.files = files
         # Birth-date-derived dates and windows, shared between evaluations (see engine._Person).
         self.person_cache: dict = {}
+        # Answers of lines with a horizon (see _horizon), relative to the birth date.
+        self.translated_cache: dict = {}
         # A product name may serve several codes (乾燥弱毒生水痘ワクチン「ビケン」: VAR and ZOSTER_LIVE).
         self.product_to_vaccines: dict[str, frozenset[str]] = {}
         for v in vaccines.values():
@@ -309,6 +363,7 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
             else:  # age_year: from reach(N歳) to the day before reach(N+1歳)
                 out.append(Window(("m", 12 * a), ("ye", a), **kw))
     out.dynamic = any(w.started_by is not None for w in out)
+    out.compiled = tuple(_compile_window(w) for w in out)
     w0 = out[0]
     out.simple = len(out) == 1 and not any(
         (w0.born_from, w0.born_to, w0.condition, w0.sex, w0.fiscal_years, w0.not_before,
@@ -318,6 +373,43 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
     key = tuple((w.start, w.end, w.born_from, w.born_to, w.condition, w.sex, w.fiscal_years,
                  w.not_before, w.not_after, w.started_by) for w in out)
     return c.interned.setdefault(key, out)
+
+
+# Point codes of compiled windows (the engine's inner loop): (code, argument).
+PT_MONTHS, PT_DAYS, PT_DATE, PT_FYS, PT_FYE, PT_YE = range(6)
+
+
+def compile_point(p) -> tuple[int, int] | None:
+    """A birth-relative point as (code, argument); ("ye", N) becomes (PT_YE, 12 * (N + 1))."""
+    if p is None:
+        return None
+    k = p[0]
+    if k == "m":
+        return PT_MONTHS, p[1]
+    if k == "d":
+        return PT_DAYS, p[1]
+    if k == "date":
+        return PT_DATE, p[1]
+    if k == "fys":
+        return PT_FYS, p[1]
+    if k == "fye":
+        return PT_FYE, p[1]
+    if k == "ye":
+        return PT_YE, 12 * (p[1] + 1)
+    raise ValueError(f"not a window point: {p!r}")
+
+
+def _compile_window(w: Window) -> tuple:
+    """(start code, start arg, end code, end arg, sex, condition, born_from, born_to,
+    first FY start, last FY end, not_before, not_after, started_by) — ordinals or None."""
+    sc, sa = compile_point(w.start)
+    ec, ea = compile_point(w.end) if w.end is not None else (None, None)
+    fy_lo = fy_hi = None
+    if w.fiscal_years is not None:
+        fy_lo = date(w.fiscal_years[0], 4, 1).toordinal()
+        fy_hi = date(w.fiscal_years[1] + 1, 4, 1).toordinal() - 1
+    return (sc, sa, ec, ea, w.sex, w.condition, w.born_from, w.born_to, fy_lo, fy_hi,
+            w.not_before, w.not_after, w.started_by)
 
 
 def _targets(c: _Ctx, where: str, doses: Any, term_ids: dict[str, int]) -> list[Target]:
