@@ -21,14 +21,20 @@ def _to_sqlite(v):
     return v
 
 
-def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...]) -> None:
-    """Insert rows (dicts holding every column named) in one executemany."""
+def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
+                skip_conflicts: bool = False) -> int:
+    """Insert rows (dicts holding every column named) in one executemany; returns rows inserted.
+
+    With skip_conflicts, rows that would break a unique index are skipped (ON CONFLICT DO NOTHING).
+    """
     if not rows:
-        return
+        return 0
     conn = session.connection()
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     getter = itemgetter(*columns)
     params = [getter(r) for r in rows]
     if dialect.name == "sqlite":
@@ -47,4 +53,4 @@ def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple
                         t[i] = c
                 converted.append(tuple(t))
             params = converted
-    conn.exec_driver_sql(sql, params)
+    return conn.exec_driver_sql(sql, params).rowcount

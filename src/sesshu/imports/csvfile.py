@@ -111,7 +111,7 @@ class CsvSource:
                 else:
                     if check_replaced and "\ufffd" in joined:
                         problem = "文字コードを解釈できない文字が含まれています"
-                    values = {k: raw[i] for k, i in index}
+                    values = dict(zip(keys, raw))
                 yield CsvRow(line_no=line_no, values=values, raw=raw, problem=problem)
 
 

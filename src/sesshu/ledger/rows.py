@@ -40,10 +40,7 @@ class Masters:
     manufacturers: frozenset[str]
 
 
-def _code(v: dict[str, str], key: str, known: frozenset[str] | dict, label: str) -> str | None:
-    raw = v.get(key)
-    if not raw:
-        return None
+def _code(raw: str, known: frozenset[str] | dict, label: str) -> str | None:
     c = clean(raw).replace(" ", "")
     if not c:
         return None
@@ -52,20 +49,14 @@ def _code(v: dict[str, str], key: str, known: frozenset[str] | dict, label: str)
     return c
 
 
-def _text(v: dict[str, str], key: str, limit: int, label: str) -> str:
-    raw = v.get(key)
-    if not raw:
-        return ""
+def _text(raw: str, limit: int, label: str) -> str:
     t = clean(raw)
     if len(t) > limit:
         raise RowError(f"{label}が長すぎます（{limit}文字まで）")
     return t
 
 
-def _int(v: dict[str, str], key: str, label: str, lo: int, hi: int, suffix: str = "") -> int | None:
-    raw = v.get(key)
-    if not raw:
-        return None
+def _int(raw: str, label: str, lo: int, hi: int, suffix: str = "") -> int | None:
     t = clean(raw).replace(" ", "").removesuffix(suffix)
     if not t:
         return None
@@ -74,76 +65,92 @@ def _int(v: dict[str, str], key: str, label: str, lo: int, hi: int, suffix: str 
     return int(t)
 
 
+# (field, CSV header, Masters attribute) — a non-blank code must exist in master data.
+_CODE_FIELDS = (
+    ("institution_code", "接種医療機関コード", "institutions"),
+    ("doctor_code", "接種医師コード", "doctors"),
+    ("screening_institution_code", "予診医療機関コード", "institutions"),
+    ("screening_doctor_code", "予診医師コード", "doctors"),
+    ("venue_code", "実施場所コード", "venues"),
+    ("manufacturer_code", "ワクチン会社", "manufacturers"),
+)
+# (field, CSV header, maximum length)
+_TEXT_FIELDS = (
+    ("term", "期", 8),
+    ("lot_no", "LotNo", 30),
+    ("first_product", "初回ワクチン区分", 30),
+    ("dt_kind", "二混合区分", 20),
+    ("former_municipality", "合併前市町村", 40),
+    ("remarks", "備考", 1000),
+)
+
+
 def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dict:
-    """Record fields from one CSV row, or RowError with the first problem found."""
-    atena_no = parse_atena_no(v.get("宛名番号", ""))
-    vaccine = clean(v.get("接種種別", "")).replace(" ", "").upper()
+    """Record fields from one CSV row, or RowError with the first problem found.
+
+    Runs a million times per large import: blank optional fields (the common case) cost one
+    dictionary lookup and no call.
+    """
+    get = v.get
+    atena_no = parse_atena_no(get("宛名番号", ""))
+    vaccine = clean(get("接種種別", "")).replace(" ", "").upper()
     if not vaccine:
         raise RowError("接種種別が空です")
     if vaccine not in masters.vaccines:
         raise RowError(f"接種種別「{vaccine}」はマスタに登録されていません")
-    raw_date = v.get("接種年月日", "")
+    raw_date = get("接種年月日", "")
     try:
         vaccinated_on = parse_date(raw_date)
     except DateParseError as e:
         raise RowError(f"接種年月日: {e}") from None
     if vaccinated_on > today:
         raise RowError(f"接種年月日が未来の日付です: {raw_date.strip()}")
+    out = {"atena_no": atena_no, "vaccine_code": vaccine, "vaccinated_on": vaccinated_on}
     category = ""
-    if v.get("接種区分"):
-        c = clean(v["接種区分"]).replace(" ", "")
-        if c:
-            category = CATEGORY_INPUT.get(c) or ""
-            if not category:
-                raise RowError(f"接種区分「{c}」は使えません（定期A類/定期B類/臨時/住民接種/特定接種/任意）")
-            if category == "routine":
-                category = masters.vaccines[vaccine]
+    raw = get("接種区分")
+    if raw and (c := clean(raw).replace(" ", "")):
+        category = CATEGORY_INPUT.get(c) or ""
+        if not category:
+            raise RowError(f"接種区分「{c}」は使えません（定期A類/定期B類/臨時/住民接種/特定接種/任意）")
+        if category == "routine":
+            category = masters.vaccines[vaccine]
+    out["category"] = category
     screening = ""
-    if v.get("予診区分"):
-        c = clean(v["予診区分"]).replace(" ", "")
-        if c:
-            screening = SCREENING_INPUT.get(c) or ""
-            if not screening:
-                raise RowError(f"予診区分「{c}」は使えません（接種/予診のみ）")
+    raw = get("予診区分")
+    if raw and (c := clean(raw).replace(" ", "")):
+        screening = SCREENING_INPUT.get(c) or ""
+        if not screening:
+            raise RowError(f"予診区分「{c}」は使えません（接種/予診のみ）")
+    out["screening_result"] = screening
+    raw = get("回数")
+    out["dose_no"] = _int(raw, "回数", 1, 20, "回") if raw else None
+    for field, key, attr in _CODE_FIELDS:
+        raw = get(key)
+        out[field] = _code(raw, getattr(masters, attr), key) if raw else None
+    for field, key, limit in _TEXT_FIELDS:
+        raw = get(key)
+        out[field] = _text(raw, limit, key) if raw else ""
     volume = None
-    if v.get("接種量"):
-        t = clean(v["接種量"]).replace(" ", "").lower().removesuffix("ml")
-        if t:
-            try:
-                volume = Decimal(t)
-            except InvalidOperation:
-                raise RowError(f"接種量は数値（mL）で指定してください: {v['接種量']}") from None
-            if not Decimal("0") < volume <= Decimal("10"):
-                raise RowError(f"接種量が範囲外です（0より大きく10mL以下）: {v['接種量']}")
-    billing_month = ""
-    if v.get("請求月") and v["請求月"].strip():
+    raw = get("接種量")
+    if raw and (t := clean(raw).replace(" ", "").lower().removesuffix("ml")):
         try:
-            billing_month = parse_month(v["請求月"])
+            volume = Decimal(t)
+        except InvalidOperation:
+            raise RowError(f"接種量は数値（mL）で指定してください: {raw}") from None
+        if not Decimal("0") < volume <= Decimal("10"):
+            raise RowError(f"接種量が範囲外です（0より大きく10mL以下）: {raw}")
+    out["dose_volume_ml"] = volume
+    billing_month = ""
+    raw = get("請求月")
+    if raw and raw.strip():
+        try:
+            billing_month = parse_month(raw)
         except DateParseError as e:
             raise RowError(f"請求月: {e}") from None
-    ticket = _text(v, "券番号", 20, "券番号").replace(" ", "")
+    out["billing_month"] = billing_month
+    raw = get("券番号")
+    ticket = _text(raw, 20, "券番号").replace(" ", "") if raw else ""
     if ticket and not ticket.isalnum():
-        raise RowError(f"券番号は英数字で指定してください: {v['券番号']}")
-    return {
-        "atena_no": atena_no,
-        "vaccine_code": vaccine,
-        "term": _text(v, "期", 8, "期"),
-        "dose_no": _int(v, "回数", "回数", 1, 20, "回"),
-        "category": category,
-        "vaccinated_on": vaccinated_on,
-        "screening_result": screening,
-        "institution_code": _code(v, "接種医療機関コード", masters.institutions, "接種医療機関コード"),
-        "doctor_code": _code(v, "接種医師コード", masters.doctors, "接種医師コード"),
-        "screening_institution_code": _code(v, "予診医療機関コード", masters.institutions, "予診医療機関コード"),
-        "screening_doctor_code": _code(v, "予診医師コード", masters.doctors, "予診医師コード"),
-        "venue_code": _code(v, "実施場所コード", masters.venues, "実施場所コード"),
-        "manufacturer_code": _code(v, "ワクチン会社", masters.manufacturers, "ワクチン会社"),
-        "lot_no": _text(v, "LotNo", 30, "LotNo"),
-        "dose_volume_ml": volume,
-        "billing_month": billing_month,
-        "first_product": _text(v, "初回ワクチン区分", 30, "初回ワクチン区分"),
-        "dt_kind": _text(v, "二混合区分", 20, "二混合区分"),
-        "former_municipality": _text(v, "合併前市町村", 40, "合併前市町村"),
-        "ticket_no": ticket,
-        "remarks": _text(v, "備考", 1000, "備考"),
-    }
+        raise RowError(f"券番号は英数字で指定してください: {raw}")
+    out["ticket_no"] = ticket
+    return out

@@ -113,21 +113,14 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sqlite = conn.dialect.name == "sqlite"
     atena_nos = list({f["atena_no"] for _, f in chunk})
     # Plain SQL here: compiling thousands of bound parameters through the ORM costs more than the query.
     births = {a: (date.fromisoformat(b) if isinstance(b, str) else b) for a, b in conn.exec_driver_sql(
         f"SELECT atena_no, birth_date FROM person WHERE atena_no IN ({','.join([mark] * len(atena_nos))})",
         tuple(atena_nos)).all()}
-    keys = [(f["atena_no"], f["vaccine_code"], f["vaccinated_on"]) for _, f in chunk]
-    params = [v.isoformat() if sqlite and isinstance(v, date) else v for k in keys for v in k]
-    values = ",".join([f"({mark},{mark},{mark})"] * len(keys))
-    on_ledger = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
-        "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record WHERE status = 'active' "
-        f"AND (atena_no, vaccine_code, vaccinated_on) IN (VALUES {values})", tuple(params)).all()}
     now = utcnow()
-    inserts = []
-    for (row, f), key in zip(chunk, keys):
+    inserts, lines = [], []
+    for row, f in chunk:
         birth = births.get(f["atena_no"])
         if birth is None:
             summary.rejected += 1
@@ -137,19 +130,30 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
             summary.rejected += 1
             rejects.write(row.line_no, "エラー", f"接種年月日が生年月日（{birth.isoformat()}）より前です", row.raw)
             continue
-        if key in on_ledger:
-            summary.duplicates += 1
-            rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
-            continue
-        on_ledger.add(key)
         f.update(stamp)
         f["created_at"] = now
         f["updated_at"] = now
         inserts.append(f)
-    if inserts:
-        bulk_insert(s, VaccinationRecord.__table__, inserts, _RECORD_COLUMNS)
-        summary.accepted += len(inserts)
-        queue_persons(s, list({f["atena_no"] for f in inserts}), now)
+        lines.append(row)
+    if not inserts:
+        return
+    last_id = conn.exec_driver_sql("SELECT max(id) FROM vaccination_record").scalar() or 0
+    # The partial unique index (person, vaccine, date among active records) decides duplicates,
+    # against the ledger and within the file alike; only when it skipped rows do we ask which.
+    stored = bulk_insert(s, VaccinationRecord.__table__, inserts, _RECORD_COLUMNS, skip_conflicts=True)
+    if stored < len(inserts):
+        fresh = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
+            "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record "
+            f"WHERE id > {mark} AND import_batch_id = {mark}", (last_id, stamp["import_batch_id"])).all()}
+        for row, f in zip(lines, inserts):
+            key = (f["atena_no"], f["vaccine_code"], f["vaccinated_on"])
+            if key in fresh:
+                fresh.discard(key)  # the first row with this key is the one stored
+            else:
+                summary.duplicates += 1
+                rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
+    summary.accepted += stored
+    queue_persons(s, list({f["atena_no"] for f in inserts}), now)
 
 
 def person_records(s: Session, atena_no: str, *, include_voided: bool = False) -> list[RecordOut]:

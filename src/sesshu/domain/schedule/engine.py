@@ -33,7 +33,8 @@ COMPLETE, ELIGIBLE, NOT_YET, EXPIRED = "complete", "eligible", "not_yet", "expir
 _FAR = date(9999, 12, 31).toordinal()
 _LIVE_GAP = 28  # "27日以上の間隔": the next injected live vaccine on/after prev + 28 days
 _PERSON_CACHE_MAX = 4096  # persons (birth, sex, conditions) whose derived dates stay cached
-_TRANSLATED_CACHE_MAX = 200_000  # (line, birth month, sex, conditions) answers
+_FY_WINDOWS_CACHE_MAX = 50_000  # (window list, fiscal-year offset, sex, conditions) spans
+_TRANSLATED_CACHE_MAX = 50_000  # (birth month, sex, conditions) classes of translated answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ _APR1 = [date(y, 4, 1).toordinal() for y in range(_Y0, _Y1 + 2)]
 
 
 class _Person:
-    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0")
+    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0", "fy_cache")
 
     def __init__(self, p: PersonFacts, rules: RuleSet):
         birth = self.birth = p.birth_date
@@ -141,6 +142,7 @@ class _Person:
                     pc.clear()
             cache = pc[key] = {}
         self.cache = cache
+        self.fy_cache = rules.fy_windows_cache
 
     def reach(self, n: int) -> int:
         """reach(生後n月) as an ordinal (jdates.reach_months_ordinal)."""
@@ -215,10 +217,35 @@ class _Person:
             e = pt(ec, ea) if ec is not None else _FAR
             out = self.cache[key] = [(s, e)] if s <= e else []
             return out
+        fy_part = ws.fy_part
+        if fy_part:
+            fkey = (id(ws), self.fy0, self.sex, self.conditions)
+            fcache = self.fy_cache
+            fspans = fcache.get(fkey)
+            if fspans is None:
+                if len(fcache) >= _FY_WINDOWS_CACHE_MAX:
+                    fcache.clear()
+                fspans = fcache[fkey] = _merge(self._spans(fy_part, st))
+            if not ws.exact_part:
+                self.cache[key] = fspans
+                return fspans
+            spans = self._spans(ws.exact_part, st)
+            if not spans:
+                self.cache[key] = fspans
+                return fspans
+            spans += fspans
+        else:
+            spans = self._spans(ws.compiled, st)
+        merged = self.cache[key] = _merge(spans)
+        return merged
+
+    def _spans(self, compiled, st: _State | None) -> list[tuple[int, int]]:
+        """The (start, end) ordinals of the compiled windows that apply to the person."""
         spans = []
+        pt = self.pt
         sex, conditions, b = self.sex, self.conditions, self.b
         for (sc, sa, ec, ea, w_sex, cond, born_from, born_to, fy_lo, fy_hi, not_before,
-             not_after, started_by) in ws.compiled:
+             not_after, started_by) in compiled:
             if w_sex is not None and w_sex != sex:
                 continue
             if cond is not None and cond not in conditions:
@@ -243,16 +270,20 @@ class _Person:
                 e = not_after
             if s <= e:
                 spans.append((s, e))
-        spans.sort()
-        merged: list[tuple[int, int]] = []
-        for s, e in spans:
-            if merged and s <= merged[-1][1] + 1:
-                if e > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], e)
-            else:
-                merged.append((s, e))
-        self.cache[key] = merged
-        return merged
+        return spans
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sort and merge spans that overlap or touch (the union as inclusive day ranges)."""
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1] + 1:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
 
 
 def _fy_start(fy: int) -> int:
@@ -480,17 +511,24 @@ def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None
         allowed = s.continuity.get(st.counted[0][1])
         if allowed is not None and product not in allowed:
             return done
-    path = st.path or _select_path(s, P, st, None, None, product)
+    path = st.path
+    if path is None:
+        paths = s.paths
+        path = paths[0] if len(paths) == 1 else _select_path(s, P, st, None, None, product)
     tg = path.targets
     n = len(tg)
     i = st.next_idx
+    admin = st.admin
     while i < n:
         t = tg[i]
-        base = st.admin[-1] + 1 if st.admin else None
-        for p in t.intervals:
-            r = P.point(p, st)
-            if r is not None and (base is None or r > base):
-                base = r
+        if admin:  # with no dose administered, every interval is still open
+            base = admin[-1] + 1
+            for p in t.intervals:
+                r = P.point(p, st)
+                if r is not None and r > base:
+                    base = r
+        else:
+            base = None
         if t.min_age is not None:
             r = P.point(t.min_age, None)
             if base is None or r > base:
@@ -585,7 +623,7 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
         elif d > today:
             pre = ("E_FUTURE", f"接種日{dose.date.isoformat()}・基準日{as_of.isoformat()}")
         if pre is not None:
-            results[k] = DoseResult(code, dose.date, INVALID, None, (pre[0],),
+            results[k] = _new_dose(code, dose.date, INVALID, None, (pre[0],),
                                     (reason(*pre),), ())
             continue
         hard = None
@@ -621,10 +659,10 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                     st.next_idx = r[3] + 1
                     if st.path is None and not s.path_after_second:
                         st.path = _select_path(s, P, st, None, None)
-                results[k] = DoseResult(code, dose.date, VALID, r[1], (), (), s.ids)
+                results[k] = _new_dose(code, dose.date, VALID, r[1], (), (), s.ids)
                 continue
             status, number, codes = _before_program(vac) if status is VALID else r[:3]
-            results[k] = DoseResult(
+            results[k] = _new_dose(
                 code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
                 tuple(reason(c, detail) for c, detail in codes), ())
             continue
@@ -649,18 +687,31 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                         st.path = _select_path(s, P, st, None, None)
                 counted.append(s.id)
         if codes:
-            results[k] = DoseResult(
+            results[k] = _new_dose(
                 code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
                 tuple(reason(c, detail) for c, detail in codes), tuple(counted))
         else:
-            results[k] = DoseResult(code, dose.date, status, number, (), (), tuple(counted))
+            results[k] = _new_dose(code, dose.date, status, number, (), (), tuple(counted))
     elig = []
     memo = P.cache
-    # Lines whose answer is a translation of the birth date (Entry.horizon): usable when the
-    # birth day needs no month-end clamping (2–28); keyed by birth month, sex and conditions.
-    tcache = rules.translated_cache if 2 <= P.day <= 28 else None
     b0 = P.b
-    for e in rules.entries:
+    age = today - b0
+    entries = rules.entries
+    # Lines with a shape (rules._shape) are answered once per birth month, conditions (and sex)
+    # when the birth day needs no month-end clamping (2–28): one slot per entry (_shape_slot).
+    tslots = None
+    if 2 <= P.day <= 28:
+        ck = (P.k, P.conditions)
+        tcache = rules.translated_cache
+        tslots = tcache.get(ck)
+        if tslots is None:
+            if len(tcache) >= _TRANSLATED_CACHE_MAX:
+                tcache.clear()
+            # slots [0, n): lines the sex does not change; [n, 2n): men; [2n, 3n): women
+            tslots = tcache[ck] = [None] * (3 * len(entries))
+        sex_slot = len(entries) * (1 if P.sex == "M" else 2)
+    fo = date.fromordinal
+    for i, e in enumerate(entries):
         sers = e.series
         if len(sers) == 1:
             st = states.get(sers[0].id)
@@ -678,28 +729,40 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                 outs.append(st)
         if fresh:
             # Nothing recorded for this line: the answer depends only on the person and as_of.
-            hz = e.horizon
-            if hz is not None and tcache is not None and today > b0 + hz[1] \
-                    and today > P.reach(hz[0]):
-                tkey = (e, P.k, P.sex, P.conditions)
-                rel = tcache.get(tkey)
-                if rel is None:
-                    r = _forecast_entry(e, P, outs, today)
-                    if len(tcache) >= _TRANSLATED_CACHE_MAX:
-                        tcache.clear()
-                    tcache[tkey] = r if r is _DONE else (
-                        r[0], r[1], *(x - b0 if x is not None else None for x in r[2:]))
-                elif rel is _DONE:
-                    r = rel
-                else:
-                    n, status, a, sf, su, b = rel
-                    r = (n, status, a + b0 if a is not None else None,
-                         sf + b0 if sf is not None else None,
-                         su + b0 if su is not None else None, b + b0 if b is not None else None)
-                if live and e.live and r[1] != COMPLETE:
-                    r = _after_live(r, e, live, today)
-                elig.append(_line(e, r))
-                continue
+            shape = e.shape
+            if shape is not None and tslots is not None:
+                j = i + sex_slot if shape[3] else i
+                slot = tslots[j]
+                if slot is None:
+                    slot = tslots[j] = _shape_slot(shape, P)
+                if slot is not _NO_SHAPE:
+                    if age > slot[0] and today > slot[1]:
+                        which = 4  # as_of past every point of the line
+                    elif age < slot[2] and today < slot[3]:
+                        which = 5  # as_of before every point of the line
+                    else:
+                        which = 0
+                    ans = slot[which] if which else _NO_SHAPE
+                    if ans is None:
+                        ans = slot[which] = _shape_answer(e, P, outs, today, which == 4, slot,
+                                                          rules)
+                    if ans is _DONE:
+                        elig.append(_line(e, ans))
+                        continue
+                    if ans is not _NO_SHAPE:
+                        line, n, status, a, ar, sf, sfr, su, sur, b, br = ans
+                        if live and e.live:
+                            r = _shape_ordinals(ans, b0)
+                            elig.append(_line(e, _after_live(r, e, live, today)))
+                        elif line is not None:
+                            elig.append(line)  # no date moves with the birth date: shared
+                        else:
+                            elig.append(_new_line(e.code, n, status,
+                                                  fo(a + b0) if ar else a,
+                                                  fo(sf + b0) if sfr else sf,
+                                                  fo(su + b0) if sur else su,
+                                                  fo(b + b0) if br else b))
+                        continue
             key = (e, today)
             hit = memo.get(key)
             if hit is None:
@@ -715,6 +778,71 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
             r = _after_live(r, e, live, today)
         elig.append(_line(e, r))
     return Evaluation(results, elig)
+
+
+_NO_SHAPE = ("no shape",)  # a slot or answer that cannot be shared: use the plain walk
+_BIG = 1 << 40
+
+
+def _shape_slot(shape, P: _Person):
+    """[last birth-relative point - birth, last fixed point, first birth-relative point - birth,
+    first fixed point, answer once as_of is past them all, answer while before them all]."""
+    rel, fixed, born_months, _sex = shape
+    if P.k + _K0 in born_months:
+        return _NO_SHAPE  # a birth-cohort bound inside the birth month
+    b = P.b
+    r = [P.pt(c, a) - b for c, a in rel]
+    f = [P.pt(c, a) for c, a in fixed]
+    return [max(r) if r else -_BIG, max(f) if f else -_BIG,
+            min(r) if r else _BIG, min(f) if f else _BIG, None, None]
+
+
+def _shape_answer(e, P: _Person, outs, today: int, past: bool, slot, rules: RuleSet):
+    """The line's answer for P as (the shared line when no date moves, n, status, then for
+    each date: the date itself or None (fixed) or its days after the birth date (moving), and
+    whether it moves); found by comparing P's answer with a person born on another day of the month
+    (whose as_of is chosen in the same position: past, or before, every point)."""
+    r = _forecast_entry(e, P, outs, today)
+    d2 = 2 if P.day != 2 else 3
+    delta = P.day - d2
+    twin = _Person(PersonFacts(P.birth.replace(day=d2), P.sex, P.conditions), rules)
+    if past:
+        t2 = max(twin.b + slot[0] + 1, slot[1] + 1)
+    else:
+        t2 = min(twin.b + slot[2] - 1, slot[3] - 1)
+    if not 0 < t2 < _FAR:
+        return _NO_SHAPE
+    r2 = _forecast_entry(e, twin, outs, t2)
+    if r is _DONE or r2 is _DONE:
+        return _DONE if r is r2 else _NO_SHAPE
+    if r[0] != r2[0] or r[1] != r2[1]:
+        return _NO_SHAPE
+    out = [r[0], r[1]]
+    fo = date.fromordinal
+    for x, y in zip(r[2:], r2[2:]):
+        if x is None or y is None:
+            if x is not y:
+                return _NO_SHAPE
+            out += (None, False)
+        elif x == y:
+            out += (fo(x), False)  # fixed: kept as a date
+        elif x - y == delta:
+            out += (x - P.b, True)  # moves with the birth date: kept as days after it
+        else:
+            return _NO_SHAPE
+    moving = out[3::2]
+    line = None if any(moving) else _line(e, (out[0], out[1], *(
+        v.toordinal() if v is not None else None for v in out[2::2])))
+    return (line, *out)
+
+
+def _shape_ordinals(ans, b0: int) -> tuple:
+    """A shape answer as the walk's (n, status, earliest, standard from/until, legal until)."""
+    _line_, n, status, *vals = ans
+    out = [n, status]
+    for v, moves in zip(vals[::2], vals[1::2]):
+        out.append(v + b0 if moves else (v.toordinal() if v is not None else None))
+    return tuple(out)
 
 
 def _forecast_entry(e, P, sts, today):

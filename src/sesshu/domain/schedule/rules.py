@@ -62,7 +62,7 @@ class WindowList(list):
     """A list of windows; ``dynamic`` when one depends on the history (``started_by``);
     ``simple`` when it is one unconditional window (the engine's fast path)."""
 
-    __slots__ = ("dynamic", "simple", "compiled")
+    __slots__ = ("dynamic", "simple", "compiled", "fy_part", "exact_part")
 
 
 class Target:
@@ -141,65 +141,105 @@ class Vaccine:
 class Entry:
     """One eligibility line (接種可能範囲) shown for a vaccine code."""
 
-    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line", "horizon")
+    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line", "shape")
 
     def __init__(self, code, series, product, vaccines, live):
         self.complete_line = None  # the engine's shared answer once the line is complete
-        self.horizon = _horizon(series)
+        self.shape = _shape(series)
         self.code, self.series, self.product = code, series, product
         self.vaccines = vaccines  # the codes this line stands for (for the live-vaccine rule)
         self.live = live  # True when those vaccines are injected live
 
 
-def _horizon(series) -> tuple[int, int] | None:
-    """(months, days) bounding every birth-relative point of ``series`` when the line's answer
-    for a person with no doses of it is a pure translation of the birth date, else None.
+_REL_KINDS = ("m", "d", "ye")  # points that move with the birth date (within a birth month)
+_ABS_KINDS = ("fys", "fye", "date")  # points fixed within a birth month (days 2–28)
 
-    That holds when every point is reach(生後N月) / birth + N days / the day before reach(N歳)
-    (or an interval from a dose, absent here), no window has an open end or a condition on
-    absolute dates (birth cohort, fiscal years, not before/after, started by), and the series is
-    not seasonal.  Then, for persons born in the same month on days 2–28 (no month-end clamping),
-    every point moves with the birth date, and once ``as_of`` is past reach(months) and
-    birth + days the walk no longer depends on ``as_of``: the engine caches the answer relative
-    to the birth date per (line, birth month, sex, conditions).
+
+def _point_kind(p) -> str | None:
+    if p is None:
+        return None
+    if p[0] in _REL_KINDS:
+        return "rel"
+    if p[0] in _ABS_KINDS:
+        return "abs"
+    return "after"
+
+
+def _structure(s) -> tuple:
+    """What the forecast of a series with no doses reads (to compare antigen series of a line)."""
+    return (s.sex, s.once_ever, s.seasonal, tuple(sorted(s.continuity.items())), tuple(
+        (p.first_vaccines, p.first_after, p.first_until, p.second_after,
+         tuple(id(ws) for ws in p.windows), p.next_term_index,
+         tuple((t.number, t.term, t.intervals, t.min_age, t.max_age, t.skip_if, t.standard_from,
+                t.standard_to) for t in t_list))
+        for p, t_list in ((p, p.targets) for p in s.paths)))
+
+
+def _shape(series) -> tuple | None:
+    """How a line's answer for a person with no doses of it depends on the birth date, or None.
+
+    Returns (birth-relative points, fixed points, birth-cohort bound months) when every
+    comparison the forecast makes between dates of the person is between two points of the same
+    kind: "rel" points (reach(生後N月), birth + N days, the day before reach(N歳)) all move by the
+    same number of days for persons born in the same month on days 2–28 (no month-end
+    clamping), "abs" points (fiscal years of reach(N歳), fixed dates) do not move at all.  That
+    holds when each window list is all "rel" (with no clipping to fixed dates) or all "abs", a
+    dose's minimum and maximum age are of its window list's kind, the line's antigen series are
+    alike, and nothing is seasonal.  Then, while ``as_of`` is past every point (or before every
+    point) the walk takes the same steps for the whole birth month, and its answer is each date
+    either moved with the birth date or fixed: the engine computes it once per (line, birth
+    month, sex, conditions) and translates it (engine ``_shape_answer``).  A birth month holding
+    a birth-cohort bound (``born_from``/``born_to``) is excluded at run time.
     """
-    months = days = 0
+    if any(s.seasonal for s in series) or not series:
+        return None
+    if len(series) > 1 and any(_structure(s) != _structure(series[0]) for s in series[1:]):
+        return None
+    rel: set = set()
+    fixed: set = set()
+    born: set = set()
 
-    def pt(p) -> bool:
-        nonlocal months, days
-        if p is None or p[0] == "after":
-            return True
-        if p[0] == "m":
-            months = max(months, p[1])
-        elif p[0] == "d":
-            days = max(days, p[1])
-        elif p[0] == "ye":
-            months = max(months, 12 * (p[1] + 1))
-        else:
-            return False
-        return True
+    def add(p):
+        (rel if _point_kind(p) == "rel" else fixed).add(compile_point(p))
 
     for s in series:
-        if s.seasonal:
-            return None
-        lists = [t.windows for t in s.terms] + [w for p in s.paths for w in p.windows]
-        for ws in lists:
-            for w in ws:
-                if w.end is None or any((w.born_from, w.born_to, w.fiscal_years, w.not_before,
-                                         w.not_after, w.started_by)):
+        for path in s.paths:
+            kinds = []
+            for ws in path.windows:
+                ks = set()
+                for w in ws:
+                    if w.started_by is not None:
+                        continue  # applies only after a counted dose: never to a fresh line
+                    wk = {_point_kind(w.start), _point_kind(w.end)} - {None}
+                    if "after" in wk:
+                        return None
+                    if "rel" in wk and any((w.fiscal_years, w.not_before, w.not_after)):
+                        return None
+                    ks |= wk
+                    add(w.start)
+                    if w.end is not None:
+                        add(w.end)
+                    for bd in (w.born_from, w.born_to):
+                        if bd is not None:
+                            d = date.fromordinal(bd)
+                            born.add(d.year * 12 + d.month - 1)
+                if len(ks) > 1:
                     return None
-                if not (pt(w.start) and pt(w.end)):
-                    return None
-        for p in s.paths:
-            if not (pt(p.first_after) and pt(p.first_until)):
-                return None
-            for t in p.targets:
-                if not all(pt(x) for x in (t.min_age, t.max_age, t.standard_from, t.standard_to,
-                                           *t.intervals)):
-                    return None
-                if t.skip_if is not None and not pt(t.skip_if[1]):
-                    return None
-    return months, days
+                kinds.append(next(iter(ks)) if ks else None)
+            for t in path.targets:
+                for p in (t.min_age, t.max_age):
+                    k = _point_kind(p)
+                    if k is None:
+                        continue
+                    if k == "after" or (kinds[t.term] is not None and k != kinds[t.term]):
+                        return None
+                    add(p)
+                for p in (t.standard_from, t.standard_to):
+                    if p is not None and p[0] not in _REL_KINDS + _ABS_KINDS + ("after",):
+                        return None  # pragma: no cover - the loader emits no other kinds
+    sex_matters = any(s.sex is not None for s in series) or any(
+        w.sex is not None for s in series for p in s.paths for ws in p.windows for w in ws)
+    return tuple(sorted(rel)), tuple(sorted(fixed)), frozenset(born), sex_matters
 
 
 class RuleSet:
@@ -213,7 +253,9 @@ class RuleSet:
         self.files = files
         # Birth-date-derived dates and windows, shared between evaluations (see engine._Person).
         self.person_cache: dict = {}
-        # Answers of lines with a horizon (see _horizon), relative to the birth date.
+        # Spans of WindowList.fy_part per (list, fiscal-year offset, sex, conditions).
+        self.fy_windows_cache: dict = {}
+        # Answers of lines with a shape (see _shape) per (birth month, sex, conditions).
         self.translated_cache: dict = {}
         # A product name may serve several codes (乾燥弱毒生水痘ワクチン「ビケン」: VAR and ZOSTER_LIVE).
         self.product_to_vaccines: dict[str, frozenset[str]] = {}
@@ -364,6 +406,17 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
                 out.append(Window(("m", 12 * a), ("ye", a), **kw))
     out.dynamic = any(w.started_by is not None for w in out)
     out.compiled = tuple(_compile_window(w) for w in out)
+    # Windows that depend on the birth date only through the fiscal year of reach(N歳) (no
+    # reach(生後N月), birth + days or birth-cohort condition): the engine shares their spans
+    # between persons with the same fiscal-year offset, sex and conditions.
+    fy_kinds = ("fys", "fye", "date")
+    fy = [w.born_from is None and w.born_to is None and w.started_by is None
+          and w.start[0] in fy_kinds and (w.end is None or w.end[0] in fy_kinds) for w in out]
+    if any(fy) and not any(w.started_by is not None for w in out):
+        out.fy_part = tuple(cw for cw, f in zip(out.compiled, fy) if f)
+        out.exact_part = tuple(cw for cw, f in zip(out.compiled, fy) if not f)
+    else:
+        out.fy_part, out.exact_part = (), out.compiled
     w0 = out[0]
     out.simple = len(out) == 1 and not any(
         (w0.born_from, w0.born_to, w0.condition, w0.sex, w0.fiscal_years, w0.not_before,
