@@ -57,6 +57,13 @@ def _iso(d: Optional[date]) -> Optional[str]:
     return d.isoformat() if d else None
 
 
+def _line_json(e) -> dict:
+    """One 接種可能範囲 line in the schedule contract's shape."""
+    return {"vaccine": e.vaccine, "next_dose": e.next_dose, "status": e.status, "earliest": _iso(e.earliest),
+            "standard_from": _iso(e.standard_from), "standard_until": _iso(e.standard_until),
+            "legal_until": _iso(e.legal_until)}
+
+
 def _echo_json(data) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -184,10 +191,7 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
     data = h.person.model_dump(mode="json") | {
         "records": records,
         "eligibility_as_of": h.as_of.isoformat(),
-        "eligibility": [{"vaccine": e.vaccine, "next_dose": e.next_dose, "status": e.status,
-                         "earliest": _iso(e.earliest), "standard_from": _iso(e.standard_from),
-                         "standard_until": _iso(e.standard_until), "legal_until": _iso(e.legal_until)}
-                        for e in h.eligibility],
+        "eligibility": [_line_json(e) for e in h.eligibility],
     }
     if as_json:
         _echo_json(data)
@@ -351,12 +355,15 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
     if fmt == "csv":
         sys.stdout.write(targets_csv(rows))
     elif fmt == "json":
-        _echo_json([{k: (_iso(v) if isinstance(v, date) else v) for k, v in r.__dict__.items()} for r in rows])
+        _echo_json([{"atena_no": r.atena_no, "name": r.name, "name_kana": r.name_kana, "sex": r.sex,
+                     "birth_date": _iso(r.birth_date), "postal_code": r.postal_code, "address": r.address,
+                     "household_no": r.household_no, **_line_json(r.line)} for r in rows])
     else:
         typer.echo(f"{len(rows)} 人")
         for r in rows:
-            typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{r.vaccine} {r.next_dose or ''}回目\t"
-                       f"{r.status}\t{_iso(r.earliest)}〜{_iso(r.legal_until)}")
+            e = r.line
+            typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{e.vaccine} {e.next_dose or ''}回目\t"
+                       f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}")
 
 
 def main() -> None:

@@ -91,3 +91,13 @@ def test_commands_on_an_empty_database_say_to_upgrade(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sesshu", "person", "show", "1"], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "sesshu db upgrade" in r.stderr
+
+
+def test_targets_and_eligibility_in_json(loaded, settings):
+    # 1001 was born 2023-04-10: MR 1期 runs reach(生後12月) 2024-04-09 … reach(生後24月) 2025-04-09.
+    rows = json.loads(run(settings, "targets", "--vaccine", "MR", "--as-of", "2024-06-01", "--format", "json").stdout)
+    assert [(r["atena_no"], r["next_dose"], r["status"], r["earliest"], r["legal_until"]) for r in rows] == \
+        [("1001", 1, "eligible", "2024-04-09", "2025-04-09")]
+    person = json.loads(run(settings, "person", "show", "1001", "--json").stdout)
+    mr = [e for e in person["eligibility"] if e["vaccine"] == "MR"][0]
+    assert set(mr) == {"vaccine", "next_dose", "status", "earliest", "standard_from", "standard_until", "legal_until"}

@@ -36,14 +36,14 @@ def city(db, settings, operator, tmp_path):
 def test_lists_residents_eligible_now(city, operator):
     rows = select_targets(city, actor=operator, vaccine="MR", as_of=date(2025, 6, 1))
     assert [r.atena_no for r in rows] == ["2001"]
-    r = rows[0]
-    assert (r.next_dose, r.status, r.earliest, r.legal_until) == (1, "eligible", date(2025, 5, 9), date(2026, 5, 9))
+    e = rows[0].line
+    assert (e.next_dose, e.status, e.earliest, e.legal_until) == (1, "eligible", date(2025, 5, 9), date(2026, 5, 9))
 
 
 def test_window_adds_those_who_become_eligible(city, operator):
     rows = select_targets(city, actor=operator, vaccine="MR", as_of=date(2025, 6, 1), within_days=30)
-    assert [(r.atena_no, r.status) for r in rows] == [("2001", "eligible"), ("2005", "not_yet")]
-    assert rows[1].earliest == date(2025, 6, 30)
+    assert [(r.atena_no, r.line.status) for r in rows] == [("2001", "eligible"), ("2005", "not_yet")]
+    assert rows[1].line.earliest == date(2025, 6, 30)
 
 
 def test_product_codes_map_to_their_line_and_unknown_codes_are_refused(city, operator):

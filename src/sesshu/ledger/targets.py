@@ -13,7 +13,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.schedule import PersonFacts, default_rules, evaluate
+from sesshu.domain.schedule import EligibilityResult, PersonFacts, default_rules, evaluate
 from sesshu.ledger.evaluation import evaluate_rows
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import Person
@@ -34,6 +34,8 @@ def line_codes() -> dict[str, str]:
 
 @dataclass
 class TargetRow:
+    """A resident on the list, and the eligibility line that put them there."""
+
     atena_no: str
     name: str
     name_kana: str
@@ -42,13 +44,7 @@ class TargetRow:
     postal_code: str
     address: str
     household_no: str
-    vaccine: str
-    next_dose: int | None
-    status: str
-    earliest: date | None
-    standard_from: date | None
-    standard_until: date | None
-    legal_until: date | None
+    line: EligibilityResult
 
 
 def _open_within(line, as_of: date, until: date) -> bool:
@@ -107,9 +103,8 @@ def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
                 for e in result.eligibility:
                     if e.vaccine == line and _open_within(e, as_of, until):
                         rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
-                                              p.address, p.household_no, line, e.next_dose, e.status, e.earliest,
-                                              e.standard_from, e.standard_until, e.legal_until))
-        rows.sort(key=lambda r: (r.earliest or as_of, r.atena_no))
+                                              p.address, p.household_no, e))
+        rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
         audit.record(s, actor, "targets.select", purpose=purpose,
                      detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows)})
     return rows
@@ -126,8 +121,9 @@ def targets_csv(rows: list[TargetRow]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER)
     for r in rows:
+        e = r.line
         w.writerow([r.atena_no, r.name, r.name_kana, _SEX.get(r.sex, ""), r.birth_date.isoformat(), r.postal_code,
-                    r.address, r.household_no, r.vaccine, r.next_dose or "", _STATUS.get(r.status, r.status),
-                    *[(d.isoformat() if d else "") for d in (r.earliest, r.standard_from, r.standard_until,
-                                                            r.legal_until)]])
+                    r.address, r.household_no, e.vaccine, e.next_dose or "", _STATUS.get(e.status, e.status),
+                    *[(d.isoformat() if d else "") for d in (e.earliest, e.standard_from, e.standard_until,
+                                                            e.legal_until)]])
     return buf.getvalue()
