@@ -21,18 +21,38 @@ def _to_sqlite(v):
     return v
 
 
+def _literal(v) -> str:
+    """A constant of the batch written into the statement (both SQLite and PostgreSQL read these)."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int):
+        return str(int(v))
+    if isinstance(v, datetime):
+        v = v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, str) and "\x00" not in v:
+        return "'" + v.replace("'", "''") + "'"
+    raise TypeError(f"unsupported constant {v!r}")
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
-                skip_conflicts: bool = False) -> int:
+                constants: dict | None = None, skip_conflicts: bool = False) -> int:
     """Insert rows (dicts holding every column named) in one executemany; returns rows inserted.
 
+    constants: columns whose value is the same for the whole batch (batch id, stamps); they are
+    written once into the statement instead of being bound for every row.
     With skip_conflicts, rows that would break a unique index are skipped (ON CONFLICT DO NOTHING).
     """
     if not rows:
         return 0
+    constants = constants or {}
     conn = session.connection()
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    names = ", ".join([*columns, *constants])
+    values = ", ".join([*([mark] * len(columns)), *(_literal(v) for v in constants.values())])
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({values})"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     getter = itemgetter(*columns)

@@ -12,7 +12,7 @@ def clean(value: str | None) -> str:
     """NFKC (full-width digits/letters → half-width, ideographic space → space) and trim."""
     if not value:
         return ""
-    if value.isascii():
+    if value.isascii() or unicodedata.is_normalized("NFKC", value):
         return value.strip()
     return unicodedata.normalize("NFKC", value).strip()
 

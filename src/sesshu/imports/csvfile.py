@@ -61,7 +61,7 @@ def header_key(name: str) -> str:
     return clean(name).replace(" ", "").replace("　", "")
 
 
-@dataclass
+@dataclass(slots=True)
 class CsvRow:
     line_no: int
     values: dict[str, str]
@@ -97,7 +97,6 @@ class CsvSource:
                 raise InvalidInput(f"必須の見出しがありません: {'、'.join(missing)}")
             index = [(k, i) for i, k in enumerate(keys) if k in self.known]
             width = len(keys)
-            line_no = reader.line_num
             check_replaced = errors == "replace"
             for raw in reader:
                 line_no = reader.line_num

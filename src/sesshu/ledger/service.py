@@ -44,7 +44,13 @@ from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import reveal_last4
 from sesshu.registry.rows import RowError
 
-_RECORD_COLUMNS = tuple(c.name for c in VaccinationRecord.__table__.columns if c.name != "id")
+# The columns a 予診票 row fills; the rest are the batch's constants (see import_records).
+_ROW_COLUMNS = (
+    "atena_no", "vaccine_code", "vaccinated_on", "category", "screening_result", "dose_no", "institution_code",
+    "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code", "term",
+    "lot_no", "first_product", "dt_kind", "former_municipality", "remarks", "dose_volume_ml", "billing_month",
+    "ticket_no",
+)
 DUPLICATE_REASON = "重複: 同じ方・同じ接種種別・同じ接種年月日の記録が既にあります"
 
 
@@ -78,7 +84,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
             summary = ImportSummary(batch_id=batch.id, file=path.name, encoding=facts.encoding)
             stamp = {"status": "active", "version": 1, "import_batch_id": batch.id, "created_by": actor.label,
                      "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
-                     "tuberculin_size_v": None, "tuberculin_size_h": None}
+                     "tuberculin_size_v": None, "tuberculin_size_h": None}  # + created_at/updated_at per chunk
 
             chunk: list = []
             for row in source.rows():
@@ -130,9 +136,6 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
             summary.rejected += 1
             rejects.write(row.line_no, "エラー", f"接種年月日が生年月日（{birth.isoformat()}）より前です", row.raw)
             continue
-        f.update(stamp)
-        f["created_at"] = now
-        f["updated_at"] = now
         inserts.append(f)
         lines.append(row)
     if not inserts:
@@ -140,7 +143,8 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
     last_id = conn.exec_driver_sql("SELECT max(id) FROM vaccination_record").scalar() or 0
     # The partial unique index (person, vaccine, date among active records) decides duplicates,
     # against the ledger and within the file alike; only when it skipped rows do we ask which.
-    stored = bulk_insert(s, VaccinationRecord.__table__, inserts, _RECORD_COLUMNS, skip_conflicts=True)
+    stored = bulk_insert(s, VaccinationRecord.__table__, inserts, _ROW_COLUMNS,
+                         constants={**stamp, "created_at": now, "updated_at": now}, skip_conflicts=True)
     if stored < len(inserts):
         fresh = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
             "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -25,9 +25,9 @@ class Person(Base):
     my_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     my_number_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    name_key: Mapped[str] = mapped_column(String(100), default="", index=True)  # name without spaces
+    name_key: Mapped[str] = mapped_column(String(100), default="")  # name without spaces
     name_kana: Mapped[str] = mapped_column(String(100), default="")
-    kana_key: Mapped[str] = mapped_column(String(100), default="", index=True)
+    kana_key: Mapped[str] = mapped_column(String(100), default="")
     sex: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[date] = mapped_column(Date, index=True)
     postal_code: Mapped[str] = mapped_column(String(8), default="")
@@ -47,6 +47,12 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
     __mapper_args__ = {"version_id_col": version}
+    # Prefix searches read these in order and stop after a page; atena_no makes the order total
+    # and lets a count run on the index alone.
+    __table_args__ = (
+        Index("ix_person_kana_key_atena_no", "kana_key", "atena_no"),
+        Index("ix_person_name_key_atena_no", "name_key", "atena_no"),
+    )
 
 
 class PersonHistory(Base):

@@ -91,8 +91,8 @@ _COLUMNS = (Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.b
             Person.registry_status)
 
 
-def _query(c: SearchCriteria) -> Select:
-    q = select(*_COLUMNS)
+def _query(c: SearchCriteria, columns=_COLUMNS) -> Select:
+    q = select(*columns)
     if c.atena_no:
         q = q.where(Person.atena_no == c.atena_no)
     if c.kana:
@@ -134,6 +134,8 @@ def _escape(text: str) -> str:
 def _order(q: Select, c: SearchCriteria) -> Select:
     if c.kana:
         return q.order_by(Person.kana_key, Person.atena_no)
+    if c.name:
+        return q.order_by(Person.name_key, Person.atena_no)
     return q.order_by(Person.atena_no)
 
 
@@ -146,7 +148,9 @@ def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page
     per_page = min(max(1, per_page), 500)
     q = _query(c)
     with db.transaction() as s:
-        total = s.execute(select(func.count()).select_from(q.limit(COUNT_CAP + 1).subquery())).scalar_one()
+        # Counted on atena_no alone, so a kana or name prefix is counted from its index.
+        counted = _query(c, (Person.atena_no,)).limit(COUNT_CAP + 1).subquery()
+        total = s.execute(select(func.count()).select_from(counted)).scalar_one()
         rows = [PersonRow(*r) for r in s.execute(_order(q, c).limit(per_page).offset((page - 1) * per_page))]
         audit.record(s, actor, "person.search", purpose=purpose,
                      detail={"criteria": c.as_detail(), "total": total, "page": page,

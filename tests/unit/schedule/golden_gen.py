@@ -1,7 +1,9 @@
 """Generate the golden fixture of the schedule engine (golden_schedule.json.xz).
 
-Run ``.venv/bin/python -m tests.unit.schedule.golden_gen`` to (re)write the fixture from the
-CURRENT engine; test_golden.py then asserts the engine reproduces every output exactly.  The
+The committed fixture was written by the engine before the performance work (2026-11-26);
+regenerate it only for an intended change of the engine's answers, after reviewing the
+differences: ``.venv/bin/python -m tests.unit.schedule.golden_gen`` writes it from the CURRENT
+engine; test_golden.py then asserts the engine reproduces every output exactly.  The
 fixture stores inputs and outputs, so changing this generator does not change the test until
 the fixture is rewritten.  Persons are randomised with a fixed seed but realistic: age-based
 schedules with jitter (so intervals, windows, skips and paths are exercised), missed and

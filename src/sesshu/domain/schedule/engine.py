@@ -5,6 +5,19 @@ the live-vaccine conflict, then against the next target dose of every series its
 toward (skipping targets whose conditions say so), and is counted only when valid.  Japan's legal
 window then decides 定期 (``valid``) versus 任意 (``voluntary``).  All dates are handled as
 ordinals internally; the calendar conventions come from ``sesshu.domain.jdates``.
+
+Speed (a city's batch evaluates every resident; most have few or no doses):
+
+* birth-relative points are list look-ups in month tables (``_Person.pt``); window lists are
+  precompiled to tuples (``WindowList.compiled``) and the spans of windows that depend on the
+  birth date only through the fiscal year of reach(N歳) are shared (``rules.fy_windows_cache``);
+* an eligibility line with no dose of its series ("fresh") whose rules have a *shape*
+  (``rules._shape``) is answered once per birth month (days 2–28 or 4–26), conditions and, when
+  it matters, sex: its dates either move with the birth date or are fixed, which is found by
+  comparing two persons of the month (``_shape_answer``) and proved by the shape's conditions;
+  ``tests/unit/schedule/test_engine_caches.py`` checks the answers against the plain walk;
+* eligibility lines (a frozen dataclass) are built with their slots filled directly
+  (``_slot_constructor``).
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ _FAR = date(9999, 12, 31).toordinal()
 _LIVE_GAP = 28  # "27日以上の間隔": the next injected live vaccine on/after prev + 28 days
 _PERSON_CACHE_MAX = 4096  # persons (birth, sex, conditions) whose derived dates stay cached
 _FY_WINDOWS_CACHE_MAX = 50_000  # (window list, fiscal-year offset, sex, conditions) spans
-_TRANSLATED_CACHE_MAX = 50_000  # (birth month, sex, conditions) classes of translated answers
+_TRANSLATED_CACHE_MAX = 10_000  # (birth month, conditions) classes of shape answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +110,7 @@ def _slot_constructor(cls):
     return ns["make"]
 
 
-_new_line = _slot_constructor(EligibilityResult)
-_new_dose = _slot_constructor(DoseResult)
+_new_line = _slot_constructor(EligibilityResult)  # frozen: its __init__ is the slow kind
 
 # ---------------------------------------------------------------------------------------------
 
@@ -113,9 +125,9 @@ _APR1 = [date(y, 4, 1).toordinal() for y in range(_Y0, _Y1 + 2)]
 
 
 class _Person:
-    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0", "fy_cache")
+    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0", "fy_cache", "seen")
 
-    def __init__(self, p: PersonFacts, rules: RuleSet):
+    def __init__(self, p: PersonFacts, rules: RuleSet, cache: dict | None = None):
         birth = self.birth = p.birth_date
         self.b = birth.toordinal()
         self.sex = p.sex
@@ -127,9 +139,15 @@ class _Person:
             else birth.year - 1
         # Everything cached here is a pure function of (birth, sex, conditions) and the rules,
         # so the cache is shared by every evaluation of a person with the same facts.
+        self.fy_cache = rules.fy_windows_cache
+        if cache is not None:  # a private cache (not shared with other evaluations)
+            self.cache = cache
+            self.seen = False
+            return
         key = (self.b, p.sex, p.conditions)
         pc = rules.person_cache
         cache = pc.get(key)
+        self.seen = cache is not None  # a person with the same facts was evaluated lately
         if cache is None:
             if len(pc) >= _PERSON_CACHE_MAX:
                 # Drop the older half at once (dicts keep insertion order): popping the first
@@ -142,7 +160,6 @@ class _Person:
                     pc.clear()
             cache = pc[key] = {}
         self.cache = cache
-        self.fy_cache = rules.fy_windows_cache
 
     def reach(self, n: int) -> int:
         """reach(生後n月) as an ordinal (jdates.reach_months_ordinal)."""
@@ -157,13 +174,21 @@ class _Person:
     def point(self, p, st: _State | None) -> int | None:
         k = p[0]
         if k == "m":
+            if self.seen:  # the same facts again: the point is probably cached
+                r = self.cache.get(p)
+                if r is not None:
+                    return r
             i = self.k + p[1]
             if 0 <= i < _KN:
                 first = _MS[i]
                 length = _MS[i + 1] - first
                 day = self.day
-                return first + length - 1 if day > length else first + day - 2
-            return jdates.reach_months_ordinal(self.birth, p[1])
+                r = first + length - 1 if day > length else first + day - 2
+            else:
+                r = jdates.reach_months_ordinal(self.birth, p[1])
+            if self.seen:
+                self.cache[p] = r
+            return r
         if k == "d":
             return self.b + p[1]
         if k == "after":
@@ -332,6 +357,7 @@ class _State:
 
 
 _EMPTY = _State()  # shared, never mutated: the state of a series with no doses
+_EMPTY_OUTS = [(_EMPTY,) * n for n in range(8)]  # the states of a line with no doses
 _DONE = (None, COMPLETE, None, None, None, None)
 _NO_CODES: list = []  # shared and never mutated
 
@@ -623,7 +649,7 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
         elif d > today:
             pre = ("E_FUTURE", f"接種日{dose.date.isoformat()}・基準日{as_of.isoformat()}")
         if pre is not None:
-            results[k] = _new_dose(code, dose.date, INVALID, None, (pre[0],),
+            results[k] = DoseResult(code, dose.date, INVALID, None, (pre[0],),
                                     (reason(*pre),), ())
             continue
         hard = None
@@ -659,10 +685,10 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                     st.next_idx = r[3] + 1
                     if st.path is None and not s.path_after_second:
                         st.path = _select_path(s, P, st, None, None)
-                results[k] = _new_dose(code, dose.date, VALID, r[1], (), (), s.ids)
+                results[k] = DoseResult(code, dose.date, VALID, r[1], (), (), s.ids)
                 continue
             status, number, codes = _before_program(vac) if status is VALID else r[:3]
-            results[k] = _new_dose(
+            results[k] = DoseResult(
                 code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
                 tuple(reason(c, detail) for c, detail in codes), ())
             continue
@@ -687,11 +713,11 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                         st.path = _select_path(s, P, st, None, None)
                 counted.append(s.id)
         if codes:
-            results[k] = _new_dose(
+            results[k] = DoseResult(
                 code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
                 tuple(reason(c, detail) for c, detail in codes), tuple(counted))
         else:
-            results[k] = _new_dose(code, dose.date, status, number, (), (), tuple(counted))
+            results[k] = DoseResult(code, dose.date, status, number, (), (), tuple(counted))
     elig = []
     memo = P.cache
     b0 = P.b
@@ -711,9 +737,13 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
             tslots = tcache[ck] = [None] * (3 * len(entries))
         sex_slot = len(entries) * (1 if P.sex == "M" else 2)
     fo = date.fromordinal
+    day_aligned = 4 <= P.day <= 26
     for i, e in enumerate(entries):
         sers = e.series
-        if len(sers) == 1:
+        if not states:  # no dose recorded at all (most adults)
+            fresh = True
+            outs = _EMPTY_OUTS[len(sers)] if len(sers) < 8 else (_EMPTY,) * len(sers)
+        elif len(sers) == 1:
             st = states.get(sers[0].id)
             fresh = st is None
             outs = (_EMPTY if fresh else st,)
@@ -730,13 +760,31 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
         if fresh:
             # Nothing recorded for this line: the answer depends only on the person and as_of.
             shape = e.shape
-            if shape is not None and tslots is not None:
+            # (a person seen lately finds the line in the person cache below: cheaper)
+            if shape is not None and tslots is not None and not P.seen:
                 j = i + sex_slot if shape[3] else i
                 slot = tslots[j]
-                if slot is None:
-                    slot = tslots[j] = _shape_slot(shape, P)
-                if slot is not _NO_SHAPE:
-                    if age > slot[0] and today > slot[1]:
+                if shape[4] == "aligned":
+                    # answered per birth month and as_of ({as_of: answer}, a few as_of kept)
+                    if not day_aligned:
+                        ans = _NO_SHAPE
+                    else:
+                        if slot is None:
+                            slot = tslots[j] = {}
+                        ans = slot.get(today, _NO_SHAPE)
+                        if ans is None:  # second person of the month for this as_of
+                            ans = slot[today] = _aligned_answer(e, shape, P, outs, as_of, today,
+                                                                rules)
+                        elif ans is _NO_SHAPE and today not in slot:
+                            if len(slot) >= 8:
+                                slot.clear()
+                            slot[today] = None  # first one: the plain walk (as_of may not recur)
+                else:
+                    if slot is None:
+                        slot = tslots[j] = _shape_slot(e, shape, P)
+                    if slot is _NO_SHAPE:
+                        which = 0
+                    elif age > slot[0] and today > slot[1]:
                         which = 4  # as_of past every point of the line
                     elif age < slot[2] and today < slot[3]:
                         which = 5  # as_of before every point of the line
@@ -744,25 +792,28 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
                         which = 0
                     ans = slot[which] if which else _NO_SHAPE
                     if ans is None:
-                        ans = slot[which] = _shape_answer(e, P, outs, today, which == 4, slot,
-                                                          rules)
+                        d2 = 2 if P.day != 2 else 3
+                        twin_b = b0 - P.day + d2
+                        t2 = (max(twin_b + slot[0] + 1, slot[1] + 1) if which == 4
+                              else min(twin_b + slot[2] - 1, slot[3] - 1))
+                        ans = slot[which] = _shape_answer(e, P, outs, today, d2, t2, rules)
+                if ans is not _NO_SHAPE:
                     if ans is _DONE:
                         elig.append(_line(e, ans))
                         continue
-                    if ans is not _NO_SHAPE:
-                        line, n, status, a, ar, sf, sfr, su, sur, b, br = ans
-                        if live and e.live:
-                            r = _shape_ordinals(ans, b0)
-                            elig.append(_line(e, _after_live(r, e, live, today)))
-                        elif line is not None:
-                            elig.append(line)  # no date moves with the birth date: shared
-                        else:
-                            elig.append(_new_line(e.code, n, status,
-                                                  fo(a + b0) if ar else a,
-                                                  fo(sf + b0) if sfr else sf,
-                                                  fo(su + b0) if sur else su,
-                                                  fo(b + b0) if br else b))
-                        continue
+                    line, n, status, a, ar, sf, sfr, su, sur, b, br = ans
+                    if live and e.live:
+                        r = _shape_ordinals(ans, b0)
+                        elig.append(_line(e, _after_live(r, e, live, today)))
+                    elif line is not None:
+                        elig.append(line)  # no date moves with the birth date: shared
+                    else:
+                        elig.append(_new_line(e.code, n, status,
+                                              fo(a + b0) if ar else a,
+                                              fo(sf + b0) if sfr else sf,
+                                              fo(su + b0) if sur else su,
+                                              fo(b + b0) if br else b))
+                    continue
             key = (e, today)
             hit = memo.get(key)
             if hit is None:
@@ -784,10 +835,10 @@ _NO_SHAPE = ("no shape",)  # a slot or answer that cannot be shared: use the pla
 _BIG = 1 << 40
 
 
-def _shape_slot(shape, P: _Person):
+def _shape_slot(e, shape, P: _Person):
     """[last birth-relative point - birth, last fixed point, first birth-relative point - birth,
     first fixed point, answer once as_of is past them all, answer while before them all]."""
-    rel, fixed, born_months, _sex = shape
+    rel, fixed, born_months, _sex, _kind = shape
     if P.k + _K0 in born_months:
         return _NO_SHAPE  # a birth-cohort bound inside the birth month
     b = P.b
@@ -797,21 +848,33 @@ def _shape_slot(shape, P: _Person):
             min(r) if r else _BIG, min(f) if f else _BIG, None, None]
 
 
-def _shape_answer(e, P: _Person, outs, today: int, past: bool, slot, rules: RuleSet):
+def _aligned_answer(e, shape, P: _Person, outs, as_of: date, today: int, rules: RuleSet):
+    """The answer of an "aligned" line (rules._aligned_shape) for P's birth month and as_of."""
+    months, _fixed, born_months, _sex, _kind = shape
+    k = P.k + _K0
+    if k in born_months:
+        return _NO_SHAPE  # a birth-cohort bound inside the birth month
+    t = as_of.year * 12 + as_of.month - 1
+    if any(k + n == t for n in months):
+        return _NO_SHAPE  # a point in the month of as_of: the day decides
+    for s in e.series:
+        if s.seasonal:
+            (_sm, sd), (em, ed) = s.season
+            if sd != 1 or ed != (29 if em == 2 else jdates._DAYS_IN_MONTH[em]):
+                return _NO_SHAPE  # a season edge inside a month: not decided by the month
+    return _shape_answer(e, P, outs, today, 4 if P.day != 4 else 5, today, rules)
+
+
+def _shape_answer(e, P: _Person, outs, today: int, d2: int, t2: int, rules: RuleSet):
     """The line's answer for P as (the shared line when no date moves, n, status, then for
     each date: the date itself or None (fixed) or its days after the birth date (moving), and
-    whether it moves); found by comparing P's answer with a person born on another day of the month
-    (whose as_of is chosen in the same position: past, or before, every point)."""
-    r = _forecast_entry(e, P, outs, today)
-    d2 = 2 if P.day != 2 else 3
-    delta = P.day - d2
-    twin = _Person(PersonFacts(P.birth.replace(day=d2), P.sex, P.conditions), rules)
-    if past:
-        t2 = max(twin.b + slot[0] + 1, slot[1] + 1)
-    else:
-        t2 = min(twin.b + slot[2] - 1, slot[3] - 1)
+    whether it moves); found by comparing P's answer (as of ``today``) with that of a person
+    born on day ``d2`` of the same month (as of ``t2``, in the same position as ``today``)."""
     if not 0 < t2 < _FAR:
         return _NO_SHAPE
+    r = _forecast_entry(e, P, outs, today)
+    delta = P.day - d2
+    twin = _Person(PersonFacts(P.birth.replace(day=d2), P.sex, P.conditions), rules, {})
     r2 = _forecast_entry(e, twin, outs, t2)
     if r is _DONE or r2 is _DONE:
         return _DONE if r is r2 else _NO_SHAPE

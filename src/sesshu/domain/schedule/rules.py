@@ -10,7 +10,7 @@ engine never touches YAML.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -178,9 +178,9 @@ def _structure(s) -> tuple:
 def _shape(series) -> tuple | None:
     """How a line's answer for a person with no doses of it depends on the birth date, or None.
 
-    Returns (birth-relative points, fixed points, birth-cohort bound months) when every
-    comparison the forecast makes between dates of the person is between two points of the same
-    kind: "rel" points (reach(生後N月), birth + N days, the day before reach(N歳)) all move by the
+    Returns (birth-relative points, fixed points, birth-cohort bound months, whether the sex
+    matters, "same-kind") when every comparison the forecast makes between dates of the person
+    is between two points of the same kind: "rel" points (reach(生後N月), birth + N days, the day before reach(N歳)) all move by the
     same number of days for persons born in the same month on days 2–28 (no month-end
     clamping), "abs" points (fiscal years of reach(N歳), fixed dates) do not move at all.  That
     holds when each window list is all "rel" (with no clipping to fixed dates) or all "abs", a
@@ -189,12 +189,15 @@ def _shape(series) -> tuple | None:
     point) the walk takes the same steps for the whole birth month, and its answer is each date
     either moved with the birth date or fixed: the engine computes it once per (line, birth
     month, sex, conditions) and translates it (engine ``_shape_answer``).  A birth month holding
-    a birth-cohort bound (``born_from``/``born_to``) is excluded at run time.
+    a birth-cohort bound (``born_from``/``born_to``) is excluded at run time.  Lines that mix
+    the kinds (or are seasonal) may still have the "aligned" shape (``_aligned_shape``).
     """
-    if any(s.seasonal for s in series) or not series:
+    if not series:
         return None
     if len(series) > 1 and any(_structure(s) != _structure(series[0]) for s in series[1:]):
         return None
+    if any(s.seasonal for s in series):
+        return _aligned_shape(series)
     rel: set = set()
     fixed: set = set()
     born: set = set()
@@ -214,32 +217,95 @@ def _shape(series) -> tuple | None:
                     if "after" in wk:
                         return None
                     if "rel" in wk and any((w.fiscal_years, w.not_before, w.not_after)):
-                        return None
+                        return _aligned_shape(series)
                     ks |= wk
                     add(w.start)
                     if w.end is not None:
                         add(w.end)
+                    # clipping dates bound the spans too: as_of must be past / before them
+                    for c in (w.not_before, w.not_after):
+                        if c is not None:
+                            fixed.add((PT_DATE, c))
+                    if w.fiscal_years is not None:
+                        fixed.add((PT_DATE, date(w.fiscal_years[0], 4, 1).toordinal()))
+                        fixed.add((PT_DATE, date(w.fiscal_years[1] + 1, 3, 31).toordinal()))
                     for bd in (w.born_from, w.born_to):
                         if bd is not None:
                             d = date.fromordinal(bd)
                             born.add(d.year * 12 + d.month - 1)
                 if len(ks) > 1:
-                    return None
+                    return _aligned_shape(series)
                 kinds.append(next(iter(ks)) if ks else None)
             for t in path.targets:
                 for p in (t.min_age, t.max_age):
                     k = _point_kind(p)
                     if k is None:
                         continue
-                    if k == "after" or (kinds[t.term] is not None and k != kinds[t.term]):
+                    if k == "after":
                         return None
+                    if kinds[t.term] is not None and k != kinds[t.term]:
+                        return _aligned_shape(series)
                     add(p)
                 for p in (t.standard_from, t.standard_to):
                     if p is not None and p[0] not in _REL_KINDS + _ABS_KINDS + ("after",):
                         return None  # pragma: no cover - the loader emits no other kinds
     sex_matters = any(s.sex is not None for s in series) or any(
         w.sex is not None for s in series for p in s.paths for ws in p.windows for w in ws)
-    return tuple(sorted(rel)), tuple(sorted(fixed)), frozenset(born), sex_matters
+    return tuple(sorted(rel)), tuple(sorted(fixed)), frozenset(born), sex_matters, "same-kind"
+
+
+def _month_aligned(o: int) -> bool:
+    d = date.fromordinal(o)
+    return d.day == 1 or (d + timedelta(days=1)).day == 1
+
+
+def _aligned_shape(series) -> tuple | None:
+    """The other shape of a line (see _shape), answered per birth month *and* as_of.
+
+    Here birth-relative points may meet fixed dates (a season, a fiscal year, clipping dates),
+    so every birth-relative point must be reach(生後N月) and every fixed date the first or the
+    last day of a month: for persons born on days 4–26 every reach(生後N月) falls on days 3–25
+    of its month, so whether it is before or after a first/last day of a month (± 1 day) is
+    decided by the month alone.  Comparisons with as_of are decided by the month too when no
+    point falls in the month of as_of, which the engine checks (with the season, municipal
+    data).  Returns (months of the birth-relative points, (), birth-cohort bound months,
+    whether the sex matters, "aligned").
+    """
+    months: set = set()
+    born: set = set()
+
+    def ok(p) -> bool:
+        if p is None:
+            return True
+        if p[0] == "m":
+            months.add(p[1])
+            return True
+        return p[0] in ("fys", "fye") or (p[0] == "date" and _month_aligned(p[1]))
+
+    for s in series:
+        lists = [s.population] if s.seasonal else [ws for p in s.paths for ws in p.windows]
+        for ws in lists:
+            for w in ws:
+                if w.started_by is not None:
+                    continue  # applies only after a counted dose: never to a fresh line
+                if not (ok(w.start) and ok(w.end)):
+                    return None
+                if any(c is not None and not _month_aligned(c) for c in (w.not_before,
+                                                                          w.not_after)):
+                    return None
+                for bd in (w.born_from, w.born_to):
+                    if bd is not None:
+                        d = date.fromordinal(bd)
+                        born.add(d.year * 12 + d.month - 1)
+        for p in s.paths or ():
+            for t in p.targets:
+                if not (ok(t.min_age) and ok(t.max_age)):
+                    return None
+    sex_matters = any(s.sex is not None for s in series) or any(
+        w.sex is not None for s in series
+        for ws in ([s.population] if s.seasonal else [ws for p in s.paths for ws in p.windows])
+        for w in ws)
+    return tuple(sorted(months)), (), frozenset(born), sex_matters, "aligned"
 
 
 class RuleSet:
