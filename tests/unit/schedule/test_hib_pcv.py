@@ -2,22 +2,13 @@
 
 import pytest
 
-from sesshu.domain.schedule import evaluate_json
+from tests.unit.schedule.support import evaluate_doses, line, outcome
 
 BIRTH = "2024-04-10"  # reach(生後2月)=2024-06-09, 7月=2024-11-09, 12月=2025-04-09, 60月=2029-04-09
 
 
 def run(doses, as_of="2030-01-01", birth=BIRTH, sex="F"):
-    return evaluate_json({"birth_date": birth, "sex": sex, "as_of": as_of, "conditions": [],
-                          "doses": [{"vaccine": v, "date": d} for v, d in doses]})
-
-
-def outcome(r):
-    return [(d["status"], d["dose_number"], d["codes"]) for d in r["doses"]]
-
-
-def line(r, code):
-    return next(e for e in r["eligibility"] if e["vaccine"] == code)
+    return evaluate_doses(doses, birth=birth, as_of=as_of, sex=sex)
 
 
 # --- Hib -----------------------------------------------------------------------------------
