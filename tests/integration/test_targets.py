@@ -59,3 +59,32 @@ def test_csv_and_audit(city, operator):
     with city.transaction() as s:
         e = s.execute(select(AuditEntry).where(AuditEntry.action == "targets.select")).scalar_one()
     assert e.purpose == "MR1期 勧奨通知" and '"rows": 1' in e.detail
+
+
+@pytest.mark.parametrize("vaccine,within", [("ROTA1", 0), ("MR", 0), ("MR", 45), ("HIB", 10), ("BCG", 0),
+                                            ("FLU_ELDER", 0)])
+def test_month_probing_finds_exactly_what_checking_everyone_finds(db, settings, operator, tmp_path, vaccine, within):
+    """Residents born on every day of a span: select_targets must list exactly those whose
+    own evaluation is open, however the windows fall across month ends."""
+    from datetime import timedelta
+
+    from sesshu.domain.schedule import PersonFacts, evaluate
+
+    as_of = date(2025, 10, 15)
+    start = date(2022, 12, 20) if vaccine != "FLU_ELDER" else date(1960, 6, 1)
+    lines = [REGISTRY_HEADER]
+    births = []
+    for i in range(0, 1100, 1):
+        b = start + timedelta(days=i)
+        births.append(b)
+        lines.append(f"{30000 + i},,住民 {i},ジュウミン,{'男' if i % 2 else '女'},{b.isoformat()},,熊谷市,,,,,,,")
+    import_registry(db, settings, path=write(tmp_path / "reg.csv", "\n".join(lines) + "\n"), actor=operator)
+    until = as_of + timedelta(days=within)
+    expected = []
+    for i, b in enumerate(births):
+        ev = evaluate(PersonFacts(birth_date=b, sex="M" if i % 2 else "F"), [], as_of)
+        e = next(x for x in ev.eligibility if x.vaccine == vaccine)
+        if e.status == "eligible" or (e.status == "not_yet" and e.earliest and e.earliest <= until):
+            expected.append(str(30000 + i))
+    got = [r.atena_no for r in select_targets(db, actor=operator, vaccine=vaccine, as_of=as_of, within_days=within)]
+    assert sorted(got) == sorted(expected) and expected

@@ -43,9 +43,11 @@ def _dose(r) -> DoseFacts:
     return DoseFacts(vaccine=r.vaccine_code, date=r.vaccinated_on, product=None)
 
 
-def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date) -> PersonEvaluation:
-    """rows: active records (id, vaccine_code, vaccinated_on) of one person, any order."""
-    ev: Evaluation = evaluate(person_facts(birth_date, sex), [_dose(r) for r in rows], as_of)
+def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date,
+                  lines: frozenset[str] | None = None) -> PersonEvaluation:
+    """rows: active records (id, vaccine_code, vaccinated_on) of one person, any order.
+    lines: only these eligibility lines are forecast (all doses are still judged)."""
+    ev: Evaluation = evaluate(person_facts(birth_date, sex), [_dose(r) for r in rows], as_of, lines=lines)
     verdicts = {r.id: RecordVerdict(r.id, d.status, d.dose_number, tuple(d.codes), tuple(d.reasons))
                 for r, d in zip(rows, ev.doses)}
     return PersonEvaluation(verdicts=verdicts, eligibility=ev.eligibility)

@@ -53,21 +53,35 @@ def _open_within(line, as_of: date, until: date) -> bool:
     return line.status == "not_yet" and line.earliest is not None and line.earliest <= until
 
 
-def _probe_birth_groups(s, line: str, as_of: date, until: date) -> list[tuple[date, str]]:
+def _is_open(birth: date, sex: str, line: str, as_of: date, until: date) -> bool:
+    ev = evaluate(PersonFacts(birth_date=birth, sex=sex), [], as_of, lines=frozenset((line,)))
+    return any(_open_within(e, as_of, until) for e in ev.eligibility)
+
+
+def _probe_birth_groups(s, line: str, as_of: date, until: date) -> set[tuple[date, str]]:
     """(birth date, sex) groups whose empty history is open within the window.
 
     Legal windows depend only on birth date and sex; doses only use terms up or push the next
     date later. So a group closed for a person with no doses is closed for everyone in it, and
     only the open groups need their members' histories evaluated.
+
+    Probing every group of a large city costs seconds, so months are probed first (their first
+    and last day): an open birth-date range is never shorter than a month (the narrowest window,
+    rota's 18 weeks, is longer), so it touches a probed day in its own month or a neighbour's.
+    Only the groups in those months are probed one by one.
     """
     groups = s.execute(select(Person.birth_date, Person.sex).where(Person.registry_status == "resident")
                        .distinct()).all()
-    keep = []
-    for birth, sex in groups:
-        ev = evaluate(PersonFacts(birth_date=birth, sex=sex), [], as_of)
-        if any(e.vaccine == line and _open_within(e, as_of, until) for e in ev.eligibility):
-            keep.append((birth, sex))
-    return keep
+    months = {(b.year, b.month) for b, _ in groups}
+    sexes = sorted({sx for _, sx in groups})
+    open_months = set()
+    for y, m in months:
+        first = date(y, m, 1)
+        last = (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1))
+        if any(_is_open(d, sx, line, as_of, until) for d in (first, last) for sx in sexes):
+            open_months.add((y, m))
+    near = {(y + (m + k - 1) // 12, (m + k - 1) % 12 + 1) for y, m in open_months for k in (-1, 0, 1)}
+    return {(b, sx) for b, sx in groups if (b.year, b.month) in near and _is_open(b, sx, line, as_of, until)}
 
 
 def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, within_days: int = 0,
@@ -81,9 +95,9 @@ def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
     until = as_of + timedelta(days=within_days)
     rows: list[TargetRow] = []
     with db.transaction() as s:
-        groups = _probe_birth_groups(s, line, as_of, until)
-        births = sorted({b for b, _ in groups})
-        wanted = set(groups)
+        wanted = _probe_birth_groups(s, line, as_of, until)
+        births = sorted({b for b, _ in wanted})
+        only = frozenset((line,))
         for i in range(0, len(births), _BATCH):
             part = births[i:i + _BATCH]
             persons = [p for p in s.execute(
@@ -99,7 +113,7 @@ def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
                                           VaccinationRecord.status == "active")):
                     history.setdefault(r.atena_no, []).append(r)
             for p in persons:
-                result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of)
+                result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only)
                 for e in result.eligibility:
                     if e.vaccine == line and _open_within(e, as_of, until):
                         rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,

@@ -618,7 +618,7 @@ def _merge_entry(results):
 
 
 def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
-             rules: RuleSet | None = None) -> Evaluation:
+             rules: RuleSet | None = None, *, lines: frozenset[str] | None = None) -> Evaluation:
     """Evaluate ``doses`` (any order) and forecast every series as of ``as_of``.
 
     ``Evaluation.doses`` follows the input order: status ``valid`` (counted, with its dose
@@ -626,6 +626,8 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
     and Japanese reasons say why). ``Evaluation.eligibility`` has one line per vaccine code or
     series (``rules.entries``) describing the next dose due. Pass ``rules`` from
     ``load_rules`` for municipal overrides or pandemic files; the default rules are cached.
+    ``lines`` limits the forecast to those eligibility lines (every dose is still evaluated, so
+    cross-vaccine rules hold); 対象者選定 asks for one line across a whole city.
     """
     rules = rules or default_rules()
     P = _Person(person, rules)
@@ -739,6 +741,8 @@ def evaluate(person: PersonFacts, doses: list[DoseFacts], as_of: date,
     fo = date.fromordinal
     day_aligned = 4 <= P.day <= 26
     for i, e in enumerate(entries):
+        if lines is not None and e.code not in lines:
+            continue
         sers = e.series
         if not states:  # no dose recorded at all (most adults)
             fresh = True
