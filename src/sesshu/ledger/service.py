@@ -87,6 +87,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                      "tuberculin_size_v": None, "tuberculin_size_h": None}  # + created_at/updated_at per chunk
 
             chunk: list = []
+            queued: set[str] = set()
             for row in source.rows():
                 summary.read += 1
                 rejects.header = source.header
@@ -100,12 +101,12 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
                 if len(chunk) >= settings.import_chunk_rows:
-                    _store_chunk(s, chunk, stamp, summary, rejects)
+                    _store_chunk(s, chunk, stamp, summary, rejects, queued)
                     rejects.flush()
                     chunk = []
             rejects.header = source.header
             if chunk:
-                _store_chunk(s, chunk, stamp, summary, rejects)
+                _store_chunk(s, chunk, stamp, summary, rejects, queued)
             close_batch(batch, summary)
             audit.record(s, actor, "records.import", purpose="予診票の取込",
                          detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
@@ -116,7 +117,8 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
     return summary
 
 
-def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter) -> None:
+def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
+                 queued: set[str]) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     atena_nos = list({f["atena_no"] for _, f in chunk})
@@ -157,7 +159,10 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
                 summary.duplicates += 1
                 rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
     summary.accepted += stored
-    queue_persons(s, list({f["atena_no"] for f in inserts}), now)
+    # Each person once per import (bounded by the city's size, not the file's).
+    fresh_persons = [a for a in dict.fromkeys(f["atena_no"] for f in inserts) if a not in queued]
+    queued.update(fresh_persons)
+    queue_persons(s, fresh_persons, now)
 
 
 def person_records(s: Session, atena_no: str, *, include_voided: bool = False) -> list[RecordOut]:
