@@ -44,7 +44,7 @@ def _coerce(raw: str, kind: type):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind is int:
         return int(raw)
-    if kind is Path or kind == "Path | None":
+    if kind is Path:
         return Path(raw)
     return raw
 

@@ -120,7 +120,11 @@ def login_password(db: Database, *, login_id: str, password: str, client: str = 
             result = None
         else:
             reason = _refusal(user, now)
-            ok = _verify(user.password_hash, password) if reason is None else (_verify(_DUMMY_HASH, password) and False)
+            if reason is None:
+                ok = _verify(user.password_hash, password)
+            else:
+                _verify(_DUMMY_HASH, password)  # the same work whatever the refusal: no timing oracle
+                ok = False
             if reason is None and not ok:
                 reason = "bad_password"
                 user.failed_logins += 1

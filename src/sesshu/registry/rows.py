@@ -1,14 +1,14 @@
 """Parsing one row of the registry feed (住基 CSV) into person fields, with Japanese reasons."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
+
+import jaconv
 
 from sesshu.domain import my_number
 from sesshu.domain.text import clean, clean_address, clean_name, kana_key
 from sesshu.domain.wareki import DateParseError, parse_date
-
-import jaconv
-import unicodedata
 
 REGISTRY_HEADERS = (
     "宛名番号", "個人番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "電話番号",
