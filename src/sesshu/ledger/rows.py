@@ -66,6 +66,21 @@ def _int(raw: str, label: str, lo: int, hi: int, suffix: str = "") -> int | None
     return int(t)
 
 
+def _choice(raw: str | None, table: dict[str, str], label: str, allowed: str) -> str:
+    """A coded choice written as a label or a code; blank is allowed."""
+    if not raw:
+        return ""
+    found = table.get(raw)
+    if found:
+        return found
+    c = clean(raw).replace(" ", "")
+    if not c:
+        return ""
+    if c not in table:
+        raise RowError(f"{label}「{c}」は使えません（{allowed}）")
+    return table[c]
+
+
 # (field, CSV header, Masters attribute) — a non-blank code must exist in master data.
 _CODE_FIELDS = (
     ("institution_code", "接種医療機関コード", "institutions"),
@@ -123,22 +138,9 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     if vaccinated_on > today:
         raise RowError(f"接種年月日が未来の日付です: {raw_date.strip()}")
     out = {"atena_no": atena_no, "vaccine_code": vaccine, "vaccinated_on": vaccinated_on}
-    category = ""
-    raw = get("接種区分")
-    if raw:
-        category = CATEGORY_INPUT.get(raw) or CATEGORY_INPUT.get(clean(raw).replace(" ", "")) or ""
-        if not category and (c := clean(raw).replace(" ", "")):
-            raise RowError(f"接種区分「{c}」は使えません（定期A類/定期B類/臨時/住民接種/特定接種/任意）")
-        if category == "routine":
-            category = masters.vaccines[vaccine]
-    out["category"] = category
-    screening = ""
-    raw = get("予診区分")
-    if raw:
-        screening = SCREENING_INPUT.get(raw) or SCREENING_INPUT.get(clean(raw).replace(" ", "")) or ""
-        if not screening and (c := clean(raw).replace(" ", "")):
-            raise RowError(f"予診区分「{c}」は使えません（接種/予診のみ）")
-    out["screening_result"] = screening
+    category = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
+    out["category"] = masters.vaccines[vaccine] if category == "routine" else category
+    out["screening_result"] = _choice(get("予診区分"), SCREENING_INPUT, "予診区分", "接種/予診のみ")
     raw = get("回数")
     if not raw:
         out["dose_no"] = None
