@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -154,24 +153,29 @@ def test_killed_import_process_leaves_database_as_it_was(city, settings, operato
     path = tmp_path / "big.csv"
     with path.open("w", encoding="cp932", newline="") as f:
         f.write(RECORD_HEADER + "\r\n")
+        f.write(_line(atena="9999") + "\r\n")  # rejected in the first chunk: its reject line shows progress
         for i in range(60000):
             f.write(_line(vaccine=["HIB", "PCV", "DPTIPV"][i % 3], date=f"2023-{6 + (i // 3) % 6:02d}-{1 + (i // 18) % 28:02d}") + "\r\n")
+    rejects = tmp_path / "rejects.csv"
     env = dict(os.environ, SESSHU_DATABASE_URL=settings.resolved_database_url, SESSHU_VAR_DIR=str(settings.var_dir),
                SESSHU_IMPORT_CHUNK_ROWS="500")
-    proc = subprocess.Popen([sys.executable, "-m", "sesshu", "import", "records", str(path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # Kill it once it is inside the transaction (the batch row exists but is uncommitted).
-    deadline = time.time() + 30
-    time.sleep(1.0)
+    proc = subprocess.Popen([sys.executable, "-m", "sesshu", "import", "records", str(path), "--no-evaluate",
+                             "--rejects", str(rejects)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Kill it once it is inside the transaction: the first chunk has been stored (uncommitted).
+    deadline = time.time() + 60
     while proc.poll() is None and time.time() < deadline:
-        os.kill(proc.pid, signal.SIGKILL)
-        break
+        if rejects.exists() and len(rejects.read_text(encoding="utf-8-sig").splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()
     city.dispose()
     assert _count(city) == 0
+    with city.transaction() as s:
+        assert s.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "records.import")).scalar() == 0
     summary = ledger.import_records(city, settings, path=path, actor=operator)
-    assert summary.rejected == 0 and summary.accepted + summary.duplicates == 60000
+    assert summary.rejected == 1 and summary.accepted == 504 and summary.accepted + summary.duplicates == 60000
 
 
 def test_import_is_audited_with_counts(city, settings, operator, tmp_path):
