@@ -190,3 +190,14 @@ def test_file_without_required_headers_is_refused(city, settings, operator, tmp_
 
     with pytest.raises(InvalidInput, match="接種年月日"):
         ledger.import_records(city, settings, path=write(tmp_path / "r.csv", "宛名番号,接種種別\n1001,HIB\n"), actor=operator)
+
+
+def test_headers_match_in_any_width_spacing_or_case_and_trailing_empty_cells_are_fine(city, settings, operator, tmp_path):
+    header = RECORD_HEADER.replace("LotNo", "ＬＯＴ　ｎｏ").replace("宛名番号", " 宛名番号 ") + ",メモ欄"
+    cells = ["1001", "HIB", "", "", "", "2023-06-09"] + [""] * 15 + ["memo"]
+    cells[13] = "AB123"  # LotNo
+    body = header + "\r\n" + ",".join(cells) + ",,\r\n"  # two trailing empty cells
+    summary = ledger.import_records(city, settings, path=write(tmp_path / "r.csv", body, "cp932"), actor=operator)
+    assert (summary.accepted, summary.rejected) == (1, 0)
+    with city.transaction() as s:
+        assert s.execute(select(VaccinationRecord.lot_no)).scalar() == "AB123"

@@ -58,7 +58,8 @@ def inspect_file(path: Path) -> FileFacts:
 
 
 def header_key(name: str) -> str:
-    return clean(name).replace(" ", "").replace("　", "")
+    """Headers match whatever their width, spacing or letter case (Lot No, ＬｏｔＮｏ, LOTNO)."""
+    return clean(name).replace(" ", "").replace("　", "").upper()
 
 
 @dataclass(slots=True)
@@ -91,11 +92,12 @@ class CsvSource:
             if not header_line:
                 raise InvalidInput("ファイルが空です（見出し行がありません）")
             self.header = list(header_line)
-            keys = [header_key(h) for h in header_line]
+            canonical = {header_key(k): k for k in self.known}
+            keys = [canonical.get(header_key(h), "") for h in header_line]
             missing = [r for r in self.required if r not in keys]
             if missing:
                 raise InvalidInput(f"必須の見出しがありません: {'、'.join(missing)}")
-            index = [(k, i) for i, k in enumerate(keys) if k in self.known]
+            index = [(k, i) for i, k in enumerate(keys) if k]
             width = len(keys)
             check_replaced = errors == "replace"
             for raw in reader:
@@ -104,6 +106,8 @@ class CsvSource:
                 if not joined or joined.isspace():
                     continue
                 problem = None
+                if len(raw) > width and not "".join(raw[width:]).strip():
+                    raw = raw[:width]  # trailing empty cells, as spreadsheets often write them
                 if len(raw) != width:
                     problem = f"列の数が見出しと一致しません（見出し{width}列、この行{len(raw)}列）"
                     values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
