@@ -30,6 +30,10 @@ from sesshu.domain.wareki import DateParseError, parse_date, parse_month, to_war
     ("２０２３／８／３", date(2023, 8, 3)),
     ("Ｒ５．８．３", date(2023, 8, 3)),
     ("　令和 5年 8月 3日　", date(2023, 8, 3)),
+    ("令和5年8月3日(木)", date(2023, 8, 3)),
+    ("2023/8/3（木）", date(2023, 8, 3)),
+    ("2023/08/03 0:00:00", date(2023, 8, 3)),
+    ("2023-08-03 00:00", date(2023, 8, 3)),
 ])
 def test_parses_western_and_japanese_eras(text, expected):
     assert parse_date(text) == expected

@@ -2,7 +2,8 @@
 
 Accepted: 2023-08-03, 2023/8/3, 2023.8.3, 20230803, 2023年8月3日, 令和5年8月3日, 令和元年5月1日,
 R5.8.3, R5/8/3, R050803, H31.4.30, and the 7-digit era-coded form 5050803 (1=明治 … 5=令和).
-Full-width digits and stray spaces are normalised first. A date outside its era (平成31年5月1日)
+Full-width digits and stray spaces are normalised first; a trailing weekday "(木)" or a
+spreadsheet's time "0:00:00" is ignored. A date outside its era (平成31年5月1日)
 is rejected rather than guessed.
 """
 from __future__ import annotations
@@ -40,6 +41,8 @@ _WESTERN_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _ERA = re.compile(rf"^(明治|大正|昭和|平成|令和|[明大昭平令]|[MTSHR])\s*(\d{{1,2}}|元){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})\s*日?$")
 _ERA_COMPACT = re.compile(r"^([MTSHR])(\d{2})(\d{2})(\d{2})$")
 _ERA_CODED = re.compile(r"^([1-5])(\d{2})(\d{2})(\d{2})$")
+# What spreadsheets and forms append: a weekday "(木)" or a midnight time "0:00:00".
+_TRAILER = re.compile(r"\s*(\([日月火水木金土]\)|\s\d{1,2}:\d{2}(:\d{2})?)$")
 
 
 class DateParseError(ValueError):
@@ -66,7 +69,7 @@ def _from_era(era: Era, year_text: str, month: int, day: int, raw: str) -> date:
 @lru_cache(maxsize=65536)
 def parse_date(raw: str) -> date:
     """Parse one date in any accepted form; raise DateParseError with a Japanese reason."""
-    text = clean(raw).upper().replace(" ", "")
+    text = _TRAILER.sub("", clean(raw).upper()).replace(" ", "")
     if not text:
         raise DateParseError("日付が空です")
     m = _WESTERN.match(text) or _WESTERN_COMPACT.match(text)
