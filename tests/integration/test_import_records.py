@@ -201,3 +201,13 @@ def test_headers_match_in_any_width_spacing_or_case_and_trailing_empty_cells_are
     assert (summary.accepted, summary.rejected) == (1, 0)
     with city.transaction() as s:
         assert s.execute(select(VaccinationRecord.lot_no)).scalar() == "AB123"
+
+
+def test_unterminated_quote_refuses_the_file_with_a_line_number(city, settings, operator, tmp_path):
+    from sesshu.domain.errors import InvalidInput
+
+    body = _rec(_line(), '1001,HIB,,,,2023-07-10,,,,,,,,,,,,,,,"unterminated', _line(date="2023-08-10"))
+    with pytest.raises(InvalidInput, match="行目付近"):
+        ledger.import_records(city, settings, path=write(tmp_path / "r.csv", body.replace("\r\n", "\n") + "x" * 140000),
+                              actor=operator)
+    assert _count(city) == 0

@@ -100,22 +100,30 @@ class CsvSource:
             index = [(k, i) for i, k in enumerate(keys) if k]
             width = len(keys)
             check_replaced = errors == "replace"
-            for raw in reader:
-                line_no = reader.line_num
-                joined = "".join(raw)
-                if not joined or joined.isspace():
-                    continue
-                problem = None
-                if len(raw) > width and not "".join(raw[width:]).strip():
-                    raw = raw[:width]  # trailing empty cells, as spreadsheets often write them
-                if len(raw) != width:
-                    problem = f"列の数が見出しと一致しません（見出し{width}列、この行{len(raw)}列）"
-                    values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
-                else:
-                    if check_replaced and "\ufffd" in joined:
-                        problem = "文字コードを解釈できない文字が含まれています"
-                    values = dict(zip(keys, raw))
-                yield CsvRow(line_no=line_no, values=values, raw=raw, problem=problem)
+            try:
+                yield from self._data_rows(reader, keys, index, width, check_replaced)
+            except csv.Error as e:
+                # An unterminated quote swallows the rest of the file: refuse the file, store nothing.
+                raise InvalidInput(f"{reader.line_num}行目付近でCSVの形式が壊れています（引用符の閉じ忘れなど）: {e}") from None
+
+    @staticmethod
+    def _data_rows(reader, keys, index, width, check_replaced) -> Iterator[CsvRow]:
+        for raw in reader:
+            line_no = reader.line_num
+            joined = "".join(raw)
+            if not joined or joined.isspace():
+                continue
+            problem = None
+            if len(raw) > width and not "".join(raw[width:]).strip():
+                raw = raw[:width]  # trailing empty cells, as spreadsheets often write them
+            if len(raw) != width:
+                problem = f"列の数が見出しと一致しません（見出し{width}列、この行{len(raw)}列）"
+                values = {k: (raw[i] if i < len(raw) else "") for k, i in index}
+            else:
+                if check_replaced and "\ufffd" in joined:
+                    problem = "文字コードを解釈できない文字が含まれています"
+                values = dict(zip(keys, raw))
+            yield CsvRow(line_no=line_no, values=values, raw=raw, problem=problem)
 
 
 class RejectWriter:
