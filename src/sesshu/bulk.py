@@ -3,6 +3,7 @@ transaction. SQLAlchemy's per-row parameter processing costs more than the inser
 a million rows, so values are converted here the way SQLAlchemy stores them on SQLite."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from operator import itemgetter
@@ -21,8 +22,12 @@ def _to_sqlite(v):
     return v
 
 
-def _literal(v) -> str:
-    """A constant of the batch written into the statement (both SQLite and PostgreSQL read these)."""
+_SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:@+-]*")
+
+
+def _literal(v) -> str | None:
+    """A constant of the batch as SQL text both SQLite and PostgreSQL read the same way, or None
+    when it is safer bound as a parameter (any text outside a plain ASCII set)."""
     if v is None:
         return "NULL"
     if isinstance(v, bool):
@@ -31,9 +36,9 @@ def _literal(v) -> str:
         return str(int(v))
     if isinstance(v, datetime):
         v = v.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(v, str) and "\x00" not in v:
-        return "'" + v.replace("'", "''") + "'"
-    raise TypeError(f"unsupported constant {v!r}")
+    if isinstance(v, str) and _SAFE_TEXT.fullmatch(v):
+        return f"'{v}'"
+    return None
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
@@ -46,12 +51,17 @@ def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple
     """
     if not rows:
         return 0
-    constants = constants or {}
+    literals = {k: _literal(v) for k, v in (constants or {}).items()}
+    bound = {k: constants[k] for k, lit in literals.items() if lit is None}
+    literals = {k: lit for k, lit in literals.items() if lit is not None}
+    if bound:
+        columns = (*columns, *bound)
+        rows = [{**r, **bound} for r in rows]
     conn = session.connection()
     dialect = conn.dialect
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    names = ", ".join([*columns, *constants])
-    values = ", ".join([*([mark] * len(columns)), *(_literal(v) for v in constants.values())])
+    names = ", ".join([*columns, *literals])
+    values = ", ".join([*([mark] * len(columns)), *literals.values()])
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({values})"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"

@@ -211,3 +211,13 @@ def test_unterminated_quote_refuses_the_file_with_a_line_number(city, settings, 
         ledger.import_records(city, settings, path=write(tmp_path / "r.csv", body.replace("\r\n", "\n") + "x" * 140000),
                               actor=operator)
     assert _count(city) == 0
+
+
+def test_actor_names_with_quotes_are_stored_as_they_are(city, settings, tmp_path):
+    from sesshu.actor import Actor
+
+    odd = Actor(login_id="o'brien\\x", kind="os", role="operator")
+    summary = ledger.import_records(city, settings, path=write(tmp_path / "r.csv", _rec(_line())), actor=odd)
+    assert summary.accepted == 1
+    with city.transaction() as s:
+        assert s.execute(select(VaccinationRecord.created_by)).scalar() == "os:o'brien\\x"
