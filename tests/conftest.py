@@ -85,8 +85,16 @@ def db(settings, backend) -> Database:
 
 
 @pytest.fixture
-def clerk() -> Actor:
-    return Actor(login_id="clerk1", kind="user", role="clerk", user_id=1)
+def clerk(db, settings) -> Actor:
+    """A real clerk account, assigned to the vaccination task (as every clerk must be to see persons)."""
+    from sesshu.auth.service import create_user
+
+    admin = Actor(login_id="setup", kind="os", role="operator")
+    create_user(db, settings, actor=admin, login_id="clerk1", display_name="担当 一郎", role="clerk",
+                password="kumagaya-Sesshu-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
+    with db.transaction() as s:
+        user_id = s.execute(text("SELECT id FROM staff_user WHERE login_id = 'clerk1'")).scalar_one()
+    return Actor(login_id="clerk1", kind="user", role="clerk", user_id=user_id)
 
 
 @pytest.fixture

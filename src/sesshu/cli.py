@@ -11,11 +11,17 @@ from typing import Optional
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from sesshu.access import cli as access_cli
+from sesshu.approvals import cli as approvals_cli
 from sesshu.actor import os_actor
+from sesshu.auth.cli import register as register_account_commands
+from sesshu.audit.cli import register as register_audit_commands
 from sesshu.config import load_settings
 from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.exports import cli as exports_cli
+from sesshu.mynumber import cli as mynumber_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -31,7 +37,10 @@ app.add_typer(person_app, name="person")
 app.add_typer(record_app, name="record")
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
+register_account_commands(user_app)
 app.add_typer(demo_app, name="demo")
+approvals_cli.register(app)
+mynumber_cli.register(app)
 
 
 def _db() -> tuple[Database, object]:
@@ -144,21 +153,27 @@ def search_cmd(
     vaccinated_to: Optional[str] = typer.Option(None, "--to"), institution: str = typer.Option(""),
     status: str = typer.Option("", help="resident / moved_out / deceased / non_resident"),
     page: int = typer.Option(1), per_page: int = typer.Option(50, "--per-page"),
-    fmt: str = typer.Option("table", "--format", help="table / json / csv（csvは全件出力）"),
+    fmt: str = typer.Option("table", "--format", help="table / json / csv（csvは全件をパスワード付きZIPに出力）"),
     purpose: str = typer.Option("対象者の検索", help="利用目的（記録されます）"),
+    output: Optional[Path] = typer.Option(None, "--output", help=exports_cli.OUTPUT_HELP),
+    password_file: Optional[Path] = typer.Option(None, "--password-file", help=exports_cli.PASSWORD_FILE_HELP),
 ) -> None:
     """条件を指定して対象者を検索します。"""
-    from sesshu.search.service import SearchCriteria, export_persons_csv, search_persons
+    from sesshu.search.service import SearchCriteria, export_persons, search_persons
 
     criteria = SearchCriteria(
         atena_no=atena_no, kana=kana, name=name, birth_date=_date(birth_date, "生年月日"),
         birth_from=_date(birth_from, "生年月日（から）"), birth_to=_date(birth_to, "生年月日（まで）"),
         address=address, vaccine=vaccine, vaccinated_from=_date(vaccinated_from, "接種日（から）"),
         vaccinated_to=_date(vaccinated_to, "接種日（まで）"), institution=institution, registry_status=status)
-    db, _ = _db()
     if fmt == "csv":
-        sys.stdout.write(export_persons_csv(db, actor=os_actor(), criteria=criteria, purpose=purpose))
+        output = exports_cli.check_output(output)
+        password = exports_cli.read_password(password_file)
+        db, _ = _db()
+        exports_cli.write_output(output, export_persons(db, actor=os_actor(), criteria=criteria, purpose=purpose,
+                                                        password=password))
         return
+    db, _ = _db()
     result = search_persons(db, actor=os_actor(), criteria=criteria, page=page, per_page=per_page, purpose=purpose)
     if fmt == "json":
         _echo_json({"total": result.total, "total_capped": result.total_capped, "page": result.page,
@@ -254,20 +269,7 @@ def record_history_cmd(record_id: int) -> None:
     _echo_json(record_history(db, actor=os_actor(), record_id=record_id))
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """操作記録のハッシュ連鎖を検証します。改ざん・削除・並べ替えがあれば終了コード1で終わります。"""
-    from sesshu.audit.service import verify_chain
-
-    db, _ = _db()
-    result = verify_chain(db, actor=os_actor())
-    if result.ok:
-        typer.echo(f"操作記録 {result.entries} 件を検証しました。改ざんは見つかりませんでした。")
-        return
-    for p in result.problems:
-        typer.echo(p, err=True)
-    typer.echo(f"操作記録 {result.entries} 件中に問題が {len(result.problems)} 件見つかりました。", err=True)
-    raise typer.Exit(1)
+register_audit_commands(audit_app)  # verify, checkpoint, pubkey, search, anomalies
 
 
 @demo_app.command("load")
@@ -300,15 +302,21 @@ def demo_totp(login_id: str = typer.Argument("demo")) -> None:
 @user_app.command("add")
 def user_add(login_id: str, name: str = typer.Option(..., help="氏名"),
              role: str = typer.Option(..., help="clerk / supervisor / security_officer / auditor"),
-             valid_until: Optional[str] = typer.Option(None, "--valid-until", help="有効期限（この日まで）")) -> None:
+             valid_until: Optional[str] = typer.Option(None, "--valid-until", help="有効期限（この日まで）"),
+             task: list[str] = typer.Option([], "--task", help="担当する個人番号利用事務（複数指定可）"),
+             department: str = typer.Option("健康づくり課", help="取扱部署")) -> None:
     """職員アカウントを登録します。パスワードは入力を求め、TOTPの秘密鍵を一度だけ表示します。"""
     from sesshu.auth.service import create_user
 
     password = typer.prompt("パスワード", hide_input=True, confirmation_prompt=True)
     db, settings = _db()
     new = create_user(db, settings, actor=os_actor(), login_id=login_id, display_name=name, role=role,
-                      password=password, valid_until=_date(valid_until, "有効期限"))
+                      password=password, valid_until=_date(valid_until, "有効期限"),
+                      tasks=tuple((code, department) for code in task))
     typer.echo(f"{new.login_id} を登録しました。認証アプリに次の秘密鍵を登録してください: {new.totp_secret}")
+    if not task:
+        typer.echo("注意: 担当事務が指定されていないため、このアカウントは住民の情報を扱えません"
+                   "（`sesshu user assign` で指定できます）")
 
 
 @app.command("serve")
@@ -343,18 +351,26 @@ def schedule_evaluate() -> None:
 def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（MR, HPV, FLU_ELDER など）"),
                 as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
                 within: int = typer.Option(0, help="基準日から何日以内に対象となる方を含めるか"),
-                fmt: str = typer.Option("table", "--format", help="table / csv / json"),
-                purpose: str = typer.Option("対象者選定（接種勧奨の通知）", help="利用目的（記録されます）")) -> None:
+                fmt: str = typer.Option("table", "--format", help="table / csv（パスワード付きZIP） / json"),
+                purpose: str = typer.Option("対象者選定（接種勧奨の通知）", help="利用目的（記録されます）"),
+                output: Optional[Path] = typer.Option(None, "--output", help=exports_cli.OUTPUT_HELP),
+                password_file: Optional[Path] = typer.Option(None, "--password-file",
+                                                             help=exports_cli.PASSWORD_FILE_HELP)) -> None:
     """対象者選定: 住民のうち、接種できる方・期間内に対象となる方の一覧を出力します。"""
     from sesshu.clock import today_jst
-    from sesshu.ledger.targets import select_targets, targets_csv
+    from sesshu.ledger.targets import export_targets, select_targets
 
-    db, _ = _db()
-    rows = select_targets(db, actor=os_actor(), vaccine=vaccine, as_of=_date(as_of, "基準日") or today_jst(),
-                          within_days=within, purpose=purpose)
+    day = _date(as_of, "基準日") or today_jst()
     if fmt == "csv":
-        sys.stdout.write(targets_csv(rows))
-    elif fmt == "json":
+        output = exports_cli.check_output(output)
+        password = exports_cli.read_password(password_file)
+        db, _ = _db()
+        exports_cli.write_output(output, export_targets(db, actor=os_actor(), vaccine=vaccine, as_of=day,
+                                                        within_days=within, purpose=purpose, password=password))
+        return
+    db, _ = _db()
+    rows = select_targets(db, actor=os_actor(), vaccine=vaccine, as_of=day, within_days=within, purpose=purpose)
+    if fmt == "json":
         _echo_json([{"atena_no": r.atena_no, "name": r.name, "name_kana": r.name_kana, "sex": r.sex,
                      "birth_date": _iso(r.birth_date), "postal_code": r.postal_code, "address": r.address,
                      "household_no": r.household_no, **_line_json(r.line)} for r in rows])
@@ -364,6 +380,9 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
             e = r.line
             typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{e.vaccine} {e.next_dose or ''}回目\t"
                        f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}")
+
+
+access_cli.register(user_app)
 
 
 def main() -> None:

@@ -24,11 +24,29 @@ class Settings:
     mynumber_hmac_key: str = ""
     secure_cookies: bool = False
     session_idle_minutes: int = 30
+    # WebAuthn relying party: the host name staff type in the address bar, and the exact origin(s)
+    # (comma-separated) the browser reports. WebAuthn needs a secure context: https, or http://localhost.
+    webauthn_rp_id: str = "localhost"
+    webauthn_origin: str = "http://localhost:8000"
+    reauth_minutes: int = 5
+    password_history_count: int = 5
+    # 0 = no forced rotation (NIST SP 800-63B); a change is forced only after a suspected compromise.
+    password_max_age_days: int = 0
     timezone: str = "Asia/Tokyo"
     import_chunk_rows: int = 5000
     search_page_size: int = 50
     municipality_code: str = "112020"
     municipality_name: str = "熊谷市"
+    # Audit checkpoints: Base64 of a 32-byte Ed25519 private key (production: from a secret store);
+    # empty = key file audit-signing-ed25519.pem in the key dir. Files go to var/audit-checkpoints.
+    audit_signing_key: str = ""
+    audit_checkpoint_dir: str = ""
+    # Anomaly report: business hours (JST), closed days besides weekends and national holidays (MM-DD),
+    # and person views per user per day that count as unusual (above the limit, or factor × the user's median).
+    business_hours: str = "08:30-17:15"
+    closed_days: str = "12-29,12-30,12-31,01-01,01-02,01-03"
+    audit_view_limit: int = 100
+    audit_view_median_factor: int = 3
 
     @property
     def resolved_key_dir(self) -> Path:

@@ -19,9 +19,12 @@ class Base(DeclarativeBase):
 
 def load_all_models() -> MetaData:
     """Import every feature's tables so the metadata is complete (Alembic, tests)."""
+    from sesshu.access import models as _access  # noqa: F401
+    from sesshu.approvals import models as _approvals  # noqa: F401
     from sesshu.audit import models as _audit  # noqa: F401
     from sesshu.auth import models as _auth  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
+    from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
 
     return Base.metadata

@@ -29,7 +29,7 @@ def _city(db, settings, tmp_path):
           "1001,PCV,初回,1,定期A類,R5.6.9,接種,C001,,,,,,PC777,0.5,R5.7,,,,,\n")
     import_records(db, settings, path=tmp_path / "rec.csv", actor=SETUP)
     return create_user(db, settings, actor=SETUP, login_id="kumagaya-clerk", display_name="熊谷 花子",
-                       role="clerk", password=PASSWORD).totp_secret
+                       role="clerk", password=PASSWORD, tasks=(("yobo_sesshu", "健康づくり課"),)).totp_secret
 
 
 def _sign_in(page, base, secret):

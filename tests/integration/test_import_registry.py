@@ -133,3 +133,13 @@ def test_missing_required_header_rejects_whole_file_and_stores_nothing(db, setti
         import_registry(db, settings, path=path, actor=operator)
     with db.transaction() as s:
         assert s.execute(select(func.count()).select_from(Person)).scalar() == 0
+
+
+def test_feed_cannot_write_into_the_non_resident_number_range(db, settings, operator, tmp_path):
+    """宛名番号 9 + 14 digits belong to 住登外 persons registered in sesshu (four-eyes approval)."""
+    rejects = tmp_path / "rej.csv"
+    summary = import_registry(db, settings, actor=operator, rejects_path=rejects, path=write(tmp_path / "a.csv", _rows(
+        "900000000000001,,上書き 試行,,男,2000-01-01,,,,,,,,,",
+        "90000000000001,,普通 の番号,,女,2001-01-01,,,,,,,,,")))
+    assert summary.accepted == 1 and summary.rejected == 1
+    assert "住登外者用の番号帯" in rejects.read_text(encoding="utf-8-sig")

@@ -1,10 +1,12 @@
 """Search by any condition, person history, corrections with optimistic locking, all audited."""
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 
 import pytest
+import pyzipper
 from sqlalchemy import select
 
 from sesshu.audit.models import AuditEntry
@@ -12,7 +14,7 @@ from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.ledger import service as ledger
 from sesshu.ledger.models import Institution
 from sesshu.registry.service import import_registry
-from sesshu.search.service import SearchCriteria, export_persons_csv, search_persons
+from sesshu.search.service import SearchCriteria, export_persons, search_persons
 from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, my_number, write
 
 
@@ -87,13 +89,18 @@ def test_paging(city, clerk):
     assert set(_ids(first)).isdisjoint(_ids(second))
 
 
-def test_search_and_export_are_audited(city, clerk):
+def test_search_and_export_are_audited(city, clerk, operator):
     search_persons(city, actor=clerk, criteria=SearchCriteria(kana="ヤマダ"))
-    text = export_persons_csv(city, actor=clerk, criteria=SearchCriteria(kana="ヤマ"), purpose="接種勧奨の送付")
+    out = export_persons(city, actor=operator, criteria=SearchCriteria(kana="ヤマ"), purpose="接種勧奨の送付",
+                         password="correct-horse-42")
+    with pyzipper.AESZipFile(io.BytesIO(out.content)) as z:
+        z.setpassword(b"correct-horse-42")
+        text = z.read(z.namelist()[0]).decode("utf-8-sig")
     assert text.splitlines()[0] == "宛名番号,氏名,氏名カナ,性別,生年月日,住所,住民区分"
     assert len(text.splitlines()) == 4
     with city.transaction() as s:
-        entries = {e.action: e for e in s.execute(select(AuditEntry).where(AuditEntry.actor == "clerk1")).scalars()}
+        entries = {e.action: e for e in s.execute(select(AuditEntry).where(AuditEntry.actor.in_(["clerk1", "os:ops"])))
+                   .scalars()}
     assert json.loads(entries["person.search"].detail)["shown"] == ["1001", "1002"]
     export = json.loads(entries["person.export"].detail)
     assert export["rows"] == 3 and entries["person.export"].purpose == "接種勧奨の送付"

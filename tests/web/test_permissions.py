@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from sesshu.auth.permissions import PERMISSIONS, ROLES, has_permission
 from sesshu.web.deps import route_table
-from tests.web.conftest import add_record, login, record_version
+from tests.web.conftest import MY_NUMBER, PASSWORD, add_record, login, record_version
+from tests.web.softauthn import SoftAuthenticator
+from tests.web.test_audit_pages import audit_checkpoint_day
 
 # Public routes: the sign-in steps and the health check.
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"), ("POST", "/login/totp"), ("GET", "/healthz")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"), ("POST", "/login/totp"), ("GET", "/healthz"),
+          ("GET", "/login/passkey"), ("POST", "/login/passkey/options"), ("POST", "/login/passkey/verify")}
 
 
 def _cases(ctx: dict) -> dict:
@@ -21,7 +25,8 @@ def _cases(ctx: dict) -> dict:
     return {
         ("GET", "/"): lambda: {},
         ("GET", "/search"): lambda: {"params": {"kana": "ヤマダ"}},
-        ("POST", "/search/export"): lambda: {"params": {"kana": "ヤマダ"}, **form(purpose="権限の確認")},
+        ("POST", "/search/export"): lambda: {"params": {"kana": "ヤマダ"}, **form(
+            purpose="権限の確認", password="correct-horse-42", password_confirmation="correct-horse-42")},
         ("GET", "/persons/{atena_no}"): lambda: {"path": {"atena_no": atena}},
         ("POST", "/records/{record_id}/correct"): lambda: {
             "path": {"record_id": rec},
@@ -38,9 +43,132 @@ def _cases(ctx: dict) -> dict:
             "path": {"record_id": ctx["void_ids"].pop()}, **form(atena_no=atena, expected_version="1", reason="確認")},
         ("POST", "/api/v1/records/{record_id}/void"): lambda: {
             "path": {"record_id": ctx["void_ids"].pop()}, **api({"expected_version": 1, "reason": "権限の確認"})},
+        ("GET", "/admin/assignments"): lambda: {},
+        ("POST", "/admin/assignments"): lambda: form(login_id=ctx["other_login"], task_code="kenko_higai_kyusai",
+                                                     department="健康づくり課"),
+        ("POST", "/admin/assignments/remove"): lambda: form(login_id=ctx["other_login"],
+                                                            task_code="yobo_sesshu"),
+        ("GET", "/persons/{atena_no}/mynumber/reveal"): lambda: {"path": {"atena_no": atena}},
+        ("POST", "/persons/{atena_no}/mynumber/reveal"): lambda: {
+            "path": {"atena_no": atena}, **form(purpose="linkage", reason="権限の確認")},
+        ("GET", "/persons/{atena_no}/mynumber/verify"): lambda: {"path": {"atena_no": atena}},
+        ("POST", "/persons/{atena_no}/mynumber/verify"): lambda: {
+            "path": {"atena_no": atena}, **form(number=MY_NUMBER, document="mynumber_card", name_confirmed="1",
+                                                birth_date_confirmed="1", sex_confirmed="1", address_confirmed="1")},
+        ("GET", "/approvals"): lambda: {},
+        ("GET", "/approvals/{approval_id}"): lambda: {"path": {"approval_id": _approval(ctx, mine=True)}},
+        ("POST", "/approvals/{approval_id}/approve"): lambda: {
+            "path": {"approval_id": _approval(ctx)}, **form(expected_version="1")},
+        ("POST", "/approvals/{approval_id}/reject"): lambda: {
+            "path": {"approval_id": _approval(ctx)}, **form(expected_version="1", comment="権限の確認")},
+        ("POST", "/approvals/{approval_id}/withdraw"): lambda: {
+            "path": {"approval_id": _approval(ctx, mine=True)}, **form(expected_version="1")},
+        ("GET", "/persons/new"): lambda: {},
+        ("POST", "/persons/new"): lambda: form(name="権限 確認", name_kana="ケンゲン カクニン", sex="M",
+                                               birth_date="2019-02-02", address="熊谷市宮町1-1", reason="権限の確認"),
+        ("POST", "/records/{record_id}/reassign"): lambda: {
+            "path": {"record_id": rec},
+            **form(atena_no=atena, expected_version=str(version()), to_atena_no="1002", reason="権限の確認")},
+        ("GET", "/api/v1/approvals"): lambda: {},
+        ("GET", "/api/v1/approvals/{approval_id}"): lambda: {"path": {"approval_id": _approval(ctx, mine=True)}},
+        ("POST", "/api/v1/approvals/{approval_id}/approve"): lambda: {
+            "path": {"approval_id": _approval(ctx)}, **api({"expected_version": 1})},
+        ("POST", "/api/v1/approvals/{approval_id}/reject"): lambda: {
+            "path": {"approval_id": _approval(ctx)}, **api({"expected_version": 1, "comment": "権限の確認"})},
+        ("POST", "/api/v1/approvals/{approval_id}/withdraw"): lambda: {
+            "path": {"approval_id": _approval(ctx, mine=True)}, **api({"expected_version": 1})},
+        ("GET", "/audit"): lambda: {},
+        ("POST", "/audit/verify"): lambda: form(),
+        ("GET", "/audit/checkpoints"): lambda: {},
+        ("GET", "/audit/checkpoints/{day}"): lambda: {"path": {"day": ctx["checkpoint_day"]}},
+        ("GET", "/audit/anomalies"): lambda: {"params": {"from": "2026-01-01", "to": "2026-01-31"}},
+        ("GET", "/audit/entries"): lambda: {"params": {"atena_no": atena}},
+        ("GET", "/account/passkeys"): lambda: {},
+        ("POST", "/account/passkeys/options"): lambda: api({}),
+        ("POST", "/account/passkeys/verify"): lambda: api(_passkey_answer(ctx)),
+        ("POST", "/account/passkeys/{passkey_id}/delete"): lambda: {
+            "path": {"passkey_id": _passkey(ctx)}, **form()},
+        ("GET", "/account/password"): lambda: {},
+        ("POST", "/account/password"): lambda: form(current=_password(ctx, "Kensho-no-tame-no-2026"),
+                                                    new="Kensho-no-tame-no-2026", confirm="Kensho-no-tame-no-2026"),
+        ("GET", "/reauth"): lambda: {"params": {"next": "/"}},
+        ("POST", "/reauth"): lambda: form(password=_password(ctx), code=_totp_code(ctx), next="/"),
+        ("POST", "/reauth/passkey/options"): lambda: (_passkey(ctx), api({}))[1],  # needs a passkey
+        ("POST", "/reauth/passkey/verify"): lambda: api(_reauth_answer(ctx)),
+        ("GET", "/admin/accounts"): lambda: {},
+        ("POST", "/admin/accounts/{login_id}/totp-fallback"): lambda: {
+            "path": {"login_id": ctx["other_login"]}, **form(allowed="1", reason="権限の確認")},
+        ("GET", "/admin/accounts/review"): lambda: {"params": {"unused_days": "90"}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
+
+
+def _approval(ctx: dict, *, mine: bool = False) -> int:
+    """A pending 住登外 request by the signed-in user (when the role may request) or else by another clerk."""
+    from sesshu.actor import Actor
+    from sesshu.approvals.service import request_approval
+    from sesshu.auth.models import StaffUser
+
+    role = ctx["role"]
+    own = mine and has_permission(role, "approval.request")
+    login_id = f"{role.replace('_', '-')}-1" if own else ctx["other_login"]
+    with ctx["db"].transaction() as s:
+        user_id = s.execute(select(StaffUser.id).where(StaffUser.login_id == login_id)).scalar_one()
+    ctx["approvals"] = ctx.get("approvals", 0) + 1  # a different person each time: one pending request per person
+    out = request_approval(ctx["db"], ctx["settings"],
+                           actor=Actor(login_id=login_id, kind="user", role=role if own else "clerk", user_id=user_id),
+                           kind="non_resident_registration", reason="権限の確認",
+                           raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
+                                "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
+    return out.id
+
+
+def _password(ctx: dict, new: str | None = None) -> str:
+    """The signed-in user's password now (the change-password case sets a new one)."""
+    current = ctx.get("password", PASSWORD)
+    if new:
+        ctx["password"] = new
+    return current
+
+
+def _totp_code(ctx: dict) -> str:
+    """A TOTP code, with TOTP allowed again for the user (a registered passkey turns it off)."""
+    from sesshu.auth.accounts import set_totp_fallback
+    from tests.web.conftest import ADMIN
+
+    set_totp_fallback(ctx["db"], actor=ADMIN, login_id=ctx["staff"].login_id, allowed=True, reason="権限の確認")
+    return ctx["staff"].next_code()
+
+
+def _json(ctx: dict, url: str, body: dict | None = None) -> dict:
+    r = ctx["client"].post(url, json=body or {}, headers={"X-CSRF-Token": ctx["csrf"], "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _passkey_answer(ctx: dict) -> dict:
+    """A fresh registration answer from a software authenticator, to a challenge of this session."""
+    ctx["key"] = SoftAuthenticator()
+    return {"credential": ctx["key"].create(_json(ctx, "/account/passkeys/options")), "label": "権限の確認"}
+
+
+def _passkey(ctx: dict) -> int:
+    """Registers two passkeys (the last one cannot be removed while TOTP is off) and returns the first's id."""
+    from sesshu.auth.models import WebAuthnCredential
+
+    first = _passkey_answer(ctx)
+    _json(ctx, "/account/passkeys/verify", first)
+    _json(ctx, "/account/passkeys/verify", _passkey_answer(ctx))
+    with ctx["db"].transaction() as s:
+        return s.execute(select(WebAuthnCredential.id)
+                         .where(WebAuthnCredential.credential_id == first["credential"]["id"])).scalar_one()
+
+
+def _reauth_answer(ctx: dict) -> dict:
+    _passkey(ctx)
+    options = _json(ctx, "/reauth/passkey/options")
+    return {"credential": ctx["key"].get(options), "password": _password(ctx), "next": "/"}
 
 
 def test_every_route_declares_a_known_permission(app):
@@ -56,9 +184,13 @@ def test_every_route_declares_a_known_permission(app):
 def test_each_role_gets_exactly_the_routes_its_permissions_allow(role, app, db, make_staff, persons):
     table = [(m, p, perm) for m, p, perm in route_table(app) if (m, p) not in PUBLIC]
     ctx = {"db": db, "atena_no": persons["plain"], "record_id": add_record(db, persons["plain"]),
-           "void_ids": [add_record(db, persons["plain"], vaccine=v) for v in ("BCG", "VAR")]}
+           "void_ids": [add_record(db, persons["plain"], vaccine=v) for v in ("BCG", "VAR")],
+           "other_login": make_staff("clerk", login_id="other-clerk").login_id}
+    ctx["checkpoint_day"] = audit_checkpoint_day(db, app.state.settings)
     with TestClient(app, follow_redirects=False) as client:
-        ctx["csrf"] = login(client, make_staff(role))
+        ctx["staff"], ctx["client"] = make_staff(role), client  # passkey cases ask for a challenge first
+        ctx["csrf"] = login(client, ctx["staff"])
+        ctx["role"], ctx["settings"] = role, app.state.settings  # approval requests are made through the service
         cases = _cases(ctx)
         assert {(m, p) for m, p, _ in table} == set(cases), "every route needs a request in _cases"
         for (method, path), build in cases.items():

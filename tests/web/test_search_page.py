@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 
+import pyzipper
 from sqlalchemy import select
 
 from sesshu.audit.models import AuditEntry
@@ -52,14 +55,31 @@ def test_supervisor_exports_csv_with_a_purpose_and_it_is_audited(client, db, mak
     csrf = login(client, make_staff("supervisor"))
     page = client.get("/search", params={"kana": "ヤマダ"}).text
     assert "CSV出力" in page and 'action="/search/export?kana=%E3%83%A4' in page
-    r = client.post("/search/export", params={"kana": "ヤマダ"}, data={"csrf_token": csrf, "purpose": "勧奨通知の確認"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    assert "attachment" in r.headers["content-disposition"]
-    text = r.content.decode("utf-8-sig")
+    assert 'name="password" type="password"' in page and 'name="password_confirmation" type="password"' in page
+    r = client.post("/search/export", params={"kana": "ヤマダ"},
+                    data={"csrf_token": csrf, "purpose": "勧奨通知の確認", "password": "correct-horse-42",
+                          "password_confirmation": "correct-horse-42"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert "attachment" in r.headers["content-disposition"] and ".zip" in r.headers["content-disposition"]
+    with pyzipper.AESZipFile(io.BytesIO(r.content)) as z:
+        z.setpassword(b"correct-horse-42")
+        text = z.read(z.namelist()[0]).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("宛名番号,氏名") and "山田　太郎" in text and "アクイ" not in text
     with db.transaction() as s:
         entry = s.execute(select(AuditEntry).where(AuditEntry.action == "person.export")).scalar_one()
-    assert entry.purpose == "勧奨通知の確認" and json.loads(entry.detail)["rows"] == 1
+    detail = json.loads(entry.detail)
+    assert entry.purpose == "勧奨通知の確認" and detail["rows"] == 1
+    assert detail["sha256"] == hashlib.sha256(r.content).hexdigest()
+
+
+def test_export_with_a_short_or_unconfirmed_password_is_refused(client, make_staff, persons):
+    csrf = login(client, make_staff("supervisor"))
+    data = {"csrf_token": csrf, "purpose": "確認", "password": "short", "password_confirmation": "short"}
+    r = client.post("/search/export", params={"kana": "ヤマダ"}, data=data)
+    assert r.status_code == 400 and "12文字以上" in r.text and "山田" not in r.text
+    data.update(password="correct-horse-42", password_confirmation="correct-horse-43")
+    r = client.post("/search/export", params={"kana": "ヤマダ"}, data=data)
+    assert r.status_code == 400 and "一致しません" in r.text
 
 
 def test_export_without_purpose_is_refused(client, make_staff, persons):

@@ -1,7 +1,9 @@
 """Append-only, hash-chained audit log (証跡)."""
 from __future__ import annotations
 
-from sqlalchemy import Index, Integer, String, Text
+from datetime import date
+
+from sqlalchemy import Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -15,7 +17,7 @@ class AuditEntry(Base):
     occurred_at: Mapped[str] = mapped_column(String(32), index=True)
     actor: Mapped[str] = mapped_column(String(64), index=True)
     actor_kind: Mapped[str] = mapped_column(String(10))  # user | os
-    action: Mapped[str] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(40))
     atena_no: Mapped[str | None] = mapped_column(String(15))
     purpose: Mapped[str] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text)
@@ -24,6 +26,8 @@ class AuditEntry(Base):
 
 
 Index("ix_audit_entry_atena_no", AuditEntry.atena_no, AuditEntry.seq)
+# Per-action reviews over a period (person views per staff member per day, failures) read only this index.
+Index("ix_audit_entry_action_occurred_at", AuditEntry.action, AuditEntry.occurred_at, AuditEntry.actor)
 
 
 class AuditHead(Base):
@@ -35,3 +39,23 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's state at the end of one JST day.
+
+    The signature is made with a key kept outside the database, so whoever can rewrite the whole
+    chain (and audit_head with it) still cannot produce checkpoints that match the rewrite."""
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (UniqueConstraint("municipality_code", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    day: Mapped[date] = mapped_column(Date)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    entry_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[str] = mapped_column(String(32))
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(100))

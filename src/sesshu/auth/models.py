@@ -1,9 +1,9 @@
-"""Staff users and their web sessions."""
+"""Staff users, their web sessions, passkeys and password history."""
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -26,6 +26,10 @@ class StaffUser(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # TOTP as second factor: on for new accounts; registering the first passkey turns it off, and only
+    # a security officer turns it back on (fallback for a lost authenticator). See auth/service.py.
+    totp_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: since created_at
 
 
 class WebSession(Base):
@@ -40,3 +44,47 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    reauth_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the user last proved both factors
+    # One outstanding WebAuthn challenge, bound to this session; cleared when used (single use).
+    challenge: Mapped[str | None] = mapped_column(String(128))
+    challenge_purpose: Mapped[str | None] = mapped_column(String(20))
+    challenge_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebAuthnCredential(Base):
+    """A passkey (platform authenticator with user verification) registered by the staff member."""
+
+    __tablename__ = "webauthn_credential"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, at most 1023 bytes
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)  # unsigned 32-bit in the spec
+    transports: Mapped[str] = mapped_column(String(200), default="")  # comma-separated, as the browser said
+    label: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasswordHistory(Base):
+    """Argon2id hashes of the passwords a user has set, newest kept, to refuse reuse."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """One failed sign-in step from a client address: the per-client throttle counts these rows, so it
+    holds across server processes."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_client_at", "client", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, index=True)

@@ -1,8 +1,20 @@
-"""Staff accounts, password + TOTP login, and server-side sessions.
+"""Staff accounts, password + second-factor login, re-authentication and server-side sessions.
 
-Passwords are hashed with Argon2id. The TOTP secret is stored encrypted (same key ring as My Number).
-Login failures are counted per account and lock it for a while; every outcome is audited, and the
-messages never tell whether an ID exists.
+Passwords are hashed with Argon2id and follow `auth/passwords.py`; the last
+`password_history_count` passwords cannot be reused. The second factor is a passkey (auth/passkeys.py)
+or a TOTP code. The TOTP secret is stored encrypted (same key ring as My Number).
+
+TOTP rule: a TOTP code is accepted exactly when `staff_user.totp_allowed` is true. It is true for a
+new account (so accounts without a passkey, and the demo accounts, can sign in); registering the
+account's first passkey sets it to false; only a security officer (`user.manage`) sets it back to
+true, as a fallback for a lost or broken authenticator, and may set it to false again — never for an
+account without a passkey, which could then not sign in at all.
+
+Failures are counted per account (5 → locked 15 minutes) and per client address (20 failed steps in
+10 minutes → every sign-in from that client is refused for the rest of the window), the latter in
+the database so it holds across server processes. Every outcome is audited, and the password step
+answers unknown ID, wrong password, locked, expired, inactive and throttled alike: the same message,
+the same status and one Argon2 verification each.
 """
 from __future__ import annotations
 
@@ -14,11 +26,12 @@ from datetime import date, datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
-from sesshu.auth.models import StaffUser, WebSession
+from sesshu.auth.models import LoginFailure, PasswordHistory, StaffUser, WebAuthnCredential, WebSession
+from sesshu.auth.passwords import PolicyViolation, check_login_id, check_password
 from sesshu.auth.permissions import ROLES
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
@@ -26,10 +39,12 @@ from sesshu.db import Database
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput
 from sesshu.keys import load_keyring
 
-MIN_PASSWORD_LENGTH = 12
 MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
+CLIENT_MAX_FAILURES = 20
+CLIENT_WINDOW_MINUTES = 10
 LOGIN_FAILED = "IDまたはパスワードが正しくありません"
+REAUTH_FAILED = "パスワードまたは確認コードが正しくありません"
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("timing-equaliser-" + secrets.token_hex(8))
@@ -40,10 +55,10 @@ class AuthError(DomainError):
 
 
 def check_password_rules(password: str, login_id: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください")
-    if login_id.lower() in password.lower():
-        raise InvalidInput("パスワードにIDを含めないでください")
+    try:
+        check_password(password, login_id)
+    except PolicyViolation as e:
+        raise InvalidInput(str(e)) from None
 
 
 def _totp_aad(login_id: str) -> str:
@@ -58,24 +73,39 @@ class NewUser:
 
 def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str, display_name: str, role: str,
                 password: str, valid_until: date | None = None, is_demo: bool = False,
-                totp_secret: str | None = None) -> NewUser:
+                totp_secret: str | None = None, tasks: tuple[tuple[str, str], ...] = ()) -> NewUser:
     """One person, one account: no shared IDs. Returns the TOTP secret to hand to the user once."""
     login_id = login_id.strip()
     if not login_id or not login_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise InvalidInput("IDは英数字（- _ . を含む）で指定してください")
     if role not in ROLES:
         raise InvalidInput(f"役割が正しくありません: {role}")
+    try:
+        check_login_id(login_id)
+    except PolicyViolation as e:
+        raise InvalidInput(str(e)) from None
     check_password_rules(password, login_id)
     keys = load_keyring(settings)
     secret = totp_secret or pyotp.random_base32()
     with db.transaction() as s:
         if s.execute(select(StaffUser.id).where(StaffUser.login_id == login_id)).first():
             raise Conflict(f"ID {login_id} は既に使われています")
-        s.add(StaffUser(login_id=login_id, display_name=display_name, role=role, password_hash=_hasher.hash(password),
-                        totp_secret_enc=keys.encrypt(secret, aad=_totp_aad(login_id)), valid_until=valid_until,
-                        is_demo=is_demo, created_at=utcnow()))
+        now = utcnow()
+        new_user = StaffUser(login_id=login_id, display_name=display_name, role=role,
+                             password_hash=_hasher.hash(password), password_changed_at=now,
+                             totp_secret_enc=keys.encrypt(secret, aad=_totp_aad(login_id)), valid_until=valid_until,
+                             is_demo=is_demo, created_at=now)
+        s.add(new_user)
+        s.flush()
+        s.add(PasswordHistory(user_id=new_user.id, password_hash=new_user.password_hash, created_at=now))
         audit.record(s, actor, "user.create", purpose="職員アカウントの登録",
                      detail={"login_id": login_id, "role": role, "valid_until": valid_until})
+        if tasks:  # (task code, department): the 事務 whose 特定個人情報 this account may handle
+            from sesshu.access.service import assign_in
+
+            user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one()
+            for task_code, department in tasks:
+                assign_in(s, actor, user=user, task_code=task_code, department=department, valid_until=valid_until)
     return NewUser(login_id=login_id, totp_secret=secret)
 
 
@@ -88,6 +118,8 @@ class SessionInfo:
     display_name: str
     role: str
     mfa_passed: bool
+    reauth_at: datetime | None = None  # when the user last proved password + second factor
+    password_expired: bool = False  # older than password_max_age_days: must change before anything else
 
     @property
     def actor(self) -> Actor:
@@ -98,13 +130,42 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _new_session(s, user: StaffUser, *, mfa_passed: bool) -> SessionInfo:
+def new_session(s, user: StaffUser, *, mfa_passed: bool) -> SessionInfo:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
+    reauth_at = now if mfa_passed else None
     s.add(WebSession(token_hash=_hash_token(token), user_id=user.id, csrf_token=csrf, mfa_passed=mfa_passed,
-                     created_at=now, last_seen_at=now))
+                     created_at=now, last_seen_at=now, reauth_at=reauth_at))
     return SessionInfo(token=token, csrf_token=csrf, user_id=user.id, login_id=user.login_id,
-                       display_name=user.display_name, role=user.role, mfa_passed=mfa_passed)
+                       display_name=user.display_name, role=user.role, mfa_passed=mfa_passed, reauth_at=reauth_at)
+
+
+def _client_key(client: str) -> str:
+    return (client or "unknown")[:64]
+
+
+def client_throttled(s, client: str, now: datetime) -> bool:
+    since = now - timedelta(minutes=CLIENT_WINDOW_MINUTES)
+    count = s.execute(select(func.count()).select_from(LoginFailure)
+                      .where(LoginFailure.client == _client_key(client), LoginFailure.occurred_at > since)).scalar_one()
+    return count >= CLIENT_MAX_FAILURES
+
+
+def note_client_failure(s, client: str, now: datetime) -> None:
+    """Count a failed sign-in step against the client; rows older than the window are of no use any more."""
+    s.execute(delete(LoginFailure).where(LoginFailure.occurred_at < now - timedelta(minutes=CLIENT_WINDOW_MINUTES)))
+    s.add(LoginFailure(client=_client_key(client), occurred_at=now))
+
+
+def note_account_failure(s, user: StaffUser, now: datetime, anon: Actor) -> bool:
+    """Count a failed step against the account; True when this failure locked it."""
+    user.failed_logins += 1
+    if user.failed_logins < MAX_FAILED_LOGINS:
+        return False
+    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+    user.failed_logins = 0
+    audit.record(s, anon, "auth.locked", purpose="ログイン", detail={"minutes": LOCK_MINUTES})
+    return True
 
 
 def login_password(db: Database, *, login_id: str, password: str, client: str = "") -> SessionInfo:
@@ -114,31 +175,34 @@ def login_password(db: Database, *, login_id: str, password: str, client: str = 
     with db.transaction() as s:
         user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one_or_none()
         anon = Actor(login_id=login_id[:40] or "(空)", kind="user", role="")
-        if user is None:
-            _verify(_DUMMY_HASH, password)
+        if client_throttled(s, client, now):
+            verify_password(_DUMMY_HASH, password)
+            note_client_failure(s, client, now)
+            audit.record(s, anon, "auth.login_failed", purpose="ログイン", detail={"reason": "throttled", "client": client})
+            result = None
+        elif user is None:
+            verify_password(_DUMMY_HASH, password)
+            note_client_failure(s, client, now)
             audit.record(s, anon, "auth.login_failed", purpose="ログイン", detail={"reason": "unknown_id", "client": client})
             result = None
         else:
             reason = _refusal(user, now)
             if reason is None:
-                ok = _verify(user.password_hash, password)
+                ok = verify_password(user.password_hash, password)
             else:
-                _verify(_DUMMY_HASH, password)  # the same work whatever the refusal: no timing oracle
+                verify_password(_DUMMY_HASH, password)  # the same work whatever the refusal: no timing oracle
                 ok = False
             if reason is None and not ok:
                 reason = "bad_password"
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                    user.failed_logins = 0
-                    audit.record(s, anon, "auth.locked", purpose="ログイン", detail={"minutes": LOCK_MINUTES})
+                note_account_failure(s, user, now, anon)
             if reason:
+                note_client_failure(s, client, now)
                 audit.record(s, anon, "auth.login_failed", purpose="ログイン", detail={"reason": reason, "client": client})
                 result = None
             else:
                 if _hasher.check_needs_rehash(user.password_hash):
                     user.password_hash = _hasher.hash(password)
-                result = _new_session(s, user, mfa_passed=False)
+                result = new_session(s, user, mfa_passed=False)
                 audit.record(s, result.actor, "auth.password_ok", purpose="ログイン", detail={"client": client})
     if result is None:
         raise AuthError(LOGIN_FAILED)
@@ -155,7 +219,7 @@ def _refusal(user: StaffUser, now: datetime) -> str | None:
     return None
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -173,28 +237,42 @@ def login_totp(db: Database, settings: Settings, *, token: str, code: str, clien
         if user is None or _refusal(user, now):
             result = None
         else:
-            totp = pyotp.TOTP(keys.decrypt(user.totp_secret_enc, aad=_totp_aad(user.login_id)))
-            step = _matching_step(totp, code, now)
-            actor = Actor(login_id=user.login_id, kind="user", role=user.role, user_id=user.id)
-            if step is None or step <= user.totp_last_step:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                    user.failed_logins = 0
+            actor = user_actor(user)
+            reason = "throttled" if client_throttled(s, client, now) else _check_totp(keys, user, code, now)
+            if reason:
+                if note_account_failure(s, user, now, actor):
                     ws.revoked = True
-                reason = "replayed" if step is not None else "bad_code"
+                note_client_failure(s, client, now)
                 audit.record(s, actor, "auth.mfa_failed", purpose="ログイン", detail={"reason": reason, "client": client})
                 result = None
             else:
-                user.totp_last_step = step
                 user.failed_logins = 0
                 user.last_login_at = now
                 ws.revoked = True  # a fresh token after login: no session fixation
-                result = _new_session(s, user, mfa_passed=True)
+                result = new_session(s, user, mfa_passed=True)
                 audit.record(s, actor, "auth.login", purpose="ログイン", detail={"client": client, "factor": "totp"})
     if result is None:
         raise AuthError("確認コードが正しくありません")
     return result
+
+
+def user_actor(user: StaffUser) -> Actor:
+    return Actor(login_id=user.login_id, kind="user", role=user.role, user_id=user.id)
+
+
+def _check_totp(keys, user: StaffUser, code: str, now: datetime) -> str | None:
+    """None when the code is right (and then marks its time step used), else the reason for the record."""
+    if not user.totp_allowed:
+        _matching_step(pyotp.TOTP(pyotp.random_base32()), code, now)  # same work as a real check
+        return "totp_not_allowed"
+    totp = pyotp.TOTP(keys.decrypt(user.totp_secret_enc, aad=_totp_aad(user.login_id)))
+    step = _matching_step(totp, code, now)
+    if step is None:
+        return "bad_code"
+    if step <= user.totp_last_step:
+        return "replayed"
+    user.totp_last_step = step
+    return None
 
 
 def _matching_step(totp: pyotp.TOTP, code: str, now: datetime) -> int | None:
@@ -225,7 +303,120 @@ def current_session(db: Database, settings: Settings, *, token: str) -> SessionI
         if now - ws.last_seen_at > timedelta(minutes=1):
             s.execute(update(WebSession).where(WebSession.token_hash == ws.token_hash).values(last_seen_at=now))
         return SessionInfo(token=token, csrf_token=ws.csrf_token, user_id=user.id, login_id=user.login_id,
-                           display_name=user.display_name, role=user.role, mfa_passed=ws.mfa_passed)
+                           display_name=user.display_name, role=user.role, mfa_passed=ws.mfa_passed,
+                           reauth_at=ws.reauth_at, password_expired=password_expired(settings, user, now))
+
+
+def password_expired(settings: Settings, user: StaffUser, now: datetime) -> bool:
+    if settings.password_max_age_days <= 0:
+        return False
+    changed = user.password_changed_at or user.created_at
+    return now - changed > timedelta(days=settings.password_max_age_days)
+
+
+@dataclass(frozen=True)
+class SecondFactors:
+    passkeys: int
+    totp: bool
+
+
+def second_factors(db: Database, *, user_id: int) -> SecondFactors:
+    """Which second factors the sign-in step may offer this user (see the TOTP rule above)."""
+    with db.transaction() as s:
+        user = s.get(StaffUser, user_id)
+        count = s.execute(select(func.count()).select_from(WebAuthnCredential)
+                          .where(WebAuthnCredential.user_id == user_id)).scalar_one()
+        return SecondFactors(passkeys=count, totp=bool(user and user.totp_allowed))
+
+
+def live_session(s, token: str, *, signed_in: bool) -> tuple[WebSession, StaffUser] | None:
+    """The session row and its user, if the session is usable at this step (pre- or post-MFA)."""
+    ws = s.get(WebSession, _hash_token(token)) if token else None
+    if ws is None or ws.revoked or ws.mfa_passed != signed_in:
+        return None
+    user = s.get(StaffUser, ws.user_id)
+    if user is None or _refusal(user, utcnow()):
+        return None
+    return ws, user
+
+
+def reauth_with_totp(db: Database, settings: Settings, *, token: str, password: str, code: str,
+                     client: str = "") -> None:
+    """Prove both factors again inside a signed-in session, for a sensitive action (see web deps
+    `require_recent_auth`). Failures count like sign-in failures."""
+    keys = load_keyring(settings)
+    code = "".join(ch for ch in code if ch.isdigit())
+    now = utcnow()
+    with db.transaction() as s:
+        found = live_session(s, token, signed_in=True)
+        if found is None:
+            ok = False
+        else:
+            ws, user = found
+            actor = user_actor(user)
+            reason = "throttled" if client_throttled(s, client, now) else None
+            password_ok = verify_password(user.password_hash, password)
+            if reason is None and not password_ok:
+                reason = "bad_password"
+            if reason is None:
+                reason = _check_totp(keys, user, code, now)
+            ok = reason is None
+            if ok:
+                ws.reauth_at = now
+                user.failed_logins = 0
+                audit.record(s, actor, "auth.reauth", purpose="再認証", detail={"client": client, "factor": "totp"})
+            else:
+                if note_account_failure(s, user, now, actor):
+                    ws.revoked = True
+                note_client_failure(s, client, now)
+                audit.record(s, actor, "auth.reauth_failed", purpose="再認証", detail={"reason": reason, "client": client})
+    if not ok:
+        raise AuthError(REAUTH_FAILED)
+
+
+def change_password(db: Database, settings: Settings, *, token: str, current: str, new: str,
+                    client: str = "") -> None:
+    """The user sets a new password: the current one is required; the policy and the history apply;
+    the user's other sessions end (a password change is also what one does after a suspected leak)."""
+    now = utcnow()
+    with db.transaction() as s:
+        found = live_session(s, token, signed_in=True)
+        if found is None:
+            raise AuthError("ログインし直してください")
+        ws, user = found
+        actor = user_actor(user)
+        if not verify_password(user.password_hash, current):
+            if note_account_failure(s, user, now, actor):
+                ws.revoked = True
+            note_client_failure(s, client, now)
+            audit.record(s, actor, "auth.password_change_failed", purpose="パスワードの変更",
+                         detail={"reason": "bad_current_password", "client": client})
+            failed = "現在のパスワードが正しくありません"
+        else:
+            failed = None
+    if failed:
+        raise AuthError(failed)
+    check_password_rules(new, user.login_id)
+    with db.transaction() as s:
+        user = s.get(StaffUser, user.id)
+        keep = max(settings.password_history_count, 1)
+        history = s.execute(select(PasswordHistory).where(PasswordHistory.user_id == user.id)
+                            .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc())).scalars().all()
+        # The newest history row is the current password; accounts older than the history have only that.
+        recent = dict.fromkeys([user.password_hash] + [h.password_hash for h in history[:keep]])
+        if any(verify_password(h, new) for h in recent):
+            raise InvalidInput(f"直近{keep}回以内に使ったパスワードは使えません")
+        user.password_hash = _hasher.hash(new)
+        user.password_changed_at = now
+        user.failed_logins = 0
+        s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
+        for old in history[keep - 1:]:  # with the new row, `keep` remain
+            s.delete(old)
+        ended = s.execute(update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked.is_(False),
+                                                   WebSession.token_hash != _hash_token(token))
+                          .values(revoked=True)).rowcount
+        audit.record(s, user_actor(user), "auth.password_changed", purpose="パスワードの変更",
+                     detail={"client": client, "other_sessions_ended": ended})
 
 
 def logout(db: Database, *, token: str) -> None:

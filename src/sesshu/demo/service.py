@@ -28,6 +28,8 @@ from sesshu.ledger.models import Doctor, Institution, Lot, Manufacturer, Product
 from sesshu.ledger.reference import sync_reference_data
 from sesshu.registry.models import Person
 from sesshu.registry.service import my_number_hash
+from sesshu.access.tasks import DEFAULT_DEPARTMENT, TASKS
+from sesshu.auth.permissions import has_permission
 
 CHUNK_ROWS = 5000
 _BY_LOT_PREFIX = {p.lot_prefix: p for p in PRODUCTS_BY_CODE.values()}
@@ -181,6 +183,13 @@ def _insert_lots(s: Session, lots: set[str]) -> int:
     return len(rows)
 
 
+def _demo_tasks(role: str) -> tuple[tuple[str, str], ...]:
+    """Staff who handle persons are assigned to the vaccination tasks; the security officer to none."""
+    if not has_permission(role, "person.view"):
+        return ()
+    return tuple((code, DEFAULT_DEPARTMENT) for code, task in TASKS.items() if task.population == "all")
+
+
 def _create_demo_accounts(db: Database, settings: Settings, *, actor: Actor) -> list[DemoLogin]:
     logins = []
     for login_id, display_name, role in DEMO_ACCOUNTS:
@@ -189,7 +198,8 @@ def _create_demo_accounts(db: Database, settings: Settings, *, actor: Actor) -> 
         secret = None
         if not exists:
             secret = create_user(db, settings, actor=actor, login_id=login_id, display_name=display_name, role=role,
-                                 password=DEMO_PASSWORD, is_demo=True).totp_secret
+                                 password=DEMO_PASSWORD, is_demo=True,
+                                 tasks=_demo_tasks(role)).totp_secret
         logins.append(DemoLogin(login_id=login_id, display_name=display_name, role=role, password=DEMO_PASSWORD,
                                 totp_secret=secret))
     return logins

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
@@ -206,6 +207,8 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
         r = s.get(VaccinationRecord, correction.record_id)
         if r is None or r.status != "active":
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+        access.check_visible(s, actor, r.atena_no, record_id=r.id,
+                             message="指定の接種記録はありません（取消済みの可能性があります）")
         if r.version != correction.expected_version:
             raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
         _check_codes(s, correction.changes)
@@ -237,6 +240,8 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         r = s.get(VaccinationRecord, record_id)
         if r is None or r.status != "active":
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+        access.check_visible(s, actor, r.atena_no, record_id=r.id,
+                             message="指定の接種記録はありません（取消済みの可能性があります）")
         if r.version != expected_version:
             raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
         s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="void", changed_at=utcnow(),
@@ -255,6 +260,7 @@ def record_history(db: Database, *, actor: Actor, record_id: int) -> list[dict]:
         r = s.get(VaccinationRecord, record_id)
         if r is None:
             raise NotFound("指定の接種記録はありません")
+        access.check_visible(s, actor, r.atena_no, record_id=r.id, message="指定の接種記録はありません")
         rows = s.execute(select(VaccinationRecordHistory).where(VaccinationRecordHistory.record_id == record_id)
                          .order_by(VaccinationRecordHistory.id)).scalars().all()
         audit.record(s, actor, "record.history_view", atena_no=r.atena_no, purpose="接種記録の修正履歴の確認",
@@ -297,6 +303,8 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
     keys = load_keyring(settings)
     with db.transaction() as s:
         p = s.get(Person, atena_no)
+        if p is not None:
+            access.check_visible(s, actor, atena_no)
         if p is None:
             # A look-up of a number that does not exist is on record too (probing for persons).
             audit.record(s, actor, "person.view_missing", atena_no=atena_no, purpose=purpose)
@@ -353,3 +361,47 @@ def evaluate_pending(db: Database, *, actor: Actor, as_of: date | None = None,
         total.persons += len(atena_nos)
         total.records_changed += changed
     return total
+
+
+def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: int, to_atena_no: str,
+                reason: str, approval_id: int | None = None) -> RecordOut:
+    """Move a record to another person (the 予診票 carried a wrong 宛名番号), in the caller's transaction.
+
+    Identity changes are not a 職権修正 (CORRECTABLE): they run only once a second staff member has
+    approved (sesshu.approvals). The old 宛名番号 stays in the record's history; both persons are
+    re-evaluated and the move is on record under both 宛名番号.
+    """
+    r = s.get(VaccinationRecord, record_id, with_for_update=True)
+    if r is None or r.status != "active":
+        raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+    if r.version != expected_version:
+        raise Conflict(f"接種記録が申請後に更新されています（申請時 版{expected_version}、現在 版{r.version}）。"
+                       "記録を確認して、改めて申請してください")
+    from_atena_no = r.atena_no
+    if to_atena_no == from_atena_no:
+        raise InvalidInput("付け替え先が現在と同じ宛名番号です")
+    target = s.get(Person, to_atena_no)
+    if target is None:
+        raise NotFound(f"付け替え先の宛名番号 {to_atena_no} の方は登録されていません")
+    if r.vaccinated_on < target.birth_date:
+        raise InvalidInput(f"接種年月日が付け替え先の方の生年月日（{target.birth_date.isoformat()}）より前です")
+    clash = s.execute(select(VaccinationRecord.id).where(
+        VaccinationRecord.atena_no == to_atena_no, VaccinationRecord.vaccine_code == r.vaccine_code,
+        VaccinationRecord.vaccinated_on == r.vaccinated_on, VaccinationRecord.status == "active")).first()
+    if clash:
+        raise Conflict(f"付け替え先の方に同じ接種種別・同じ接種年月日の記録（記録 {clash[0]}）が既にあります")
+    s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="reassign", changed_at=utcnow(),
+                                   changed_by=actor.label, reason=reason.strip(),
+                                   old_values=_snapshot(r, ["atena_no"])))
+    r.atena_no = to_atena_no
+    r.updated_at = utcnow()
+    s.flush()
+    reevaluate_persons(s, [from_atena_no, to_atena_no], today_jst())
+    s.refresh(r)
+    detail = {"record_id": r.id, "from_atena_no": from_atena_no, "to_atena_no": to_atena_no,
+              "reason": reason.strip(), "approval_id": approval_id}
+    audit.record_many(s, actor, [
+        audit.AuditEvent("record.reassign_out", from_atena_no, "接種記録の付け替え（別人への移動）", detail),
+        audit.AuditEvent("record.reassign_in", to_atena_no, "接種記録の付け替え（別人への移動）", detail),
+    ])
+    return RecordOut.model_validate(r, from_attributes=True)

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, default_rules, evaluate
+from sesshu.exports import service as exports
+from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import Person
@@ -86,41 +89,62 @@ def _probe_birth_groups(s, line: str, as_of: date, until: date) -> set[tuple[dat
 
 def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, within_days: int = 0,
                    purpose: str = "対象者選定") -> list[TargetRow]:
+    line, until = _window(vaccine, as_of, within_days)
+    with db.transaction() as s:
+        rows = _collect(s, line, as_of, until)
+        audit.record(s, actor, "targets.select", purpose=purpose,
+                     detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows)})
+    return rows
+
+
+def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, within_days: int = 0,
+                   purpose: str, password: str) -> ExportedFile:
+    """The target list as a password-protected ZIP of its CSV; logged with rows, purpose and file hash."""
+    purpose = exports.prepare(actor, purpose=purpose, password=password)
+    line, until = _window(vaccine, as_of, within_days)
+    with db.transaction() as s:
+        rows = _collect(s, line, as_of, until)
+        return exports.export_csv(s, actor, action="targets.export", csv_text=targets_csv(rows), rows=len(rows),
+                                  purpose=purpose, password=password, stem=f"targets_{line}_{as_of:%Y%m%d}",
+                                  detail={"vaccine": line, "as_of": as_of, "within_days": within_days})
+
+
+def _window(vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
     codes = line_codes()
     line = codes.get(vaccine.strip().upper())
     if line is None:
         raise InvalidInput(f"接種種別「{vaccine}」は判定できません（{', '.join(sorted(set(codes.values())))}）")
     if within_days < 0:
         raise InvalidInput("期間は0日以上で指定してください")
-    until = as_of + timedelta(days=within_days)
+    return line, as_of + timedelta(days=within_days)
+
+
+def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
-    with db.transaction() as s:
-        wanted = _probe_birth_groups(s, line, as_of, until)
-        births = sorted({b for b, _ in wanted})
-        only = frozenset((line,))
-        for i in range(0, len(births), _BATCH):
-            part = births[i:i + _BATCH]
-            persons = [p for p in s.execute(
-                select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
-                       Person.postal_code, Person.address, Person.household_no)
-                .where(Person.registry_status == "resident", Person.birth_date.in_(part))) if (p.birth_date, p.sex) in wanted]
-            history: dict[str, list] = {}
-            ids = [p.atena_no for p in persons]
-            for j in range(0, len(ids), _BATCH):
-                for r in s.execute(select(VaccinationRecord.id, VaccinationRecord.atena_no,
-                                          VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
-                                   .where(VaccinationRecord.atena_no.in_(ids[j:j + _BATCH]),
-                                          VaccinationRecord.status == "active")):
-                    history.setdefault(r.atena_no, []).append(r)
-            for p in persons:
-                result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only)
-                for e in result.eligibility:
-                    if e.vaccine == line and _open_within(e, as_of, until):
-                        rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
-                                              p.address, p.household_no, e))
-        rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
-        audit.record(s, actor, "targets.select", purpose=purpose,
-                     detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows)})
+    wanted = _probe_birth_groups(s, line, as_of, until)
+    births = sorted({b for b, _ in wanted})
+    only = frozenset((line,))
+    for i in range(0, len(births), _BATCH):
+        part = births[i:i + _BATCH]
+        persons = [p for p in s.execute(
+            select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
+                   Person.postal_code, Person.address, Person.household_no)
+            .where(Person.registry_status == "resident", Person.birth_date.in_(part))) if (p.birth_date, p.sex) in wanted]
+        history: dict[str, list] = {}
+        ids = [p.atena_no for p in persons]
+        for j in range(0, len(ids), _BATCH):
+            for r in s.execute(select(VaccinationRecord.id, VaccinationRecord.atena_no,
+                                      VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+                               .where(VaccinationRecord.atena_no.in_(ids[j:j + _BATCH]),
+                                      VaccinationRecord.status == "active")):
+                history.setdefault(r.atena_no, []).append(r)
+        for p in persons:
+            result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only)
+            for e in result.eligibility:
+                if e.vaccine == line and _open_within(e, as_of, until):
+                    rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
+                                          p.address, p.household_no, e))
+    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
     return rows
 
 

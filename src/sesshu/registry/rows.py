@@ -43,9 +43,17 @@ def normalize_kana(raw: str) -> str:
     return jaconv.hira2kata(" ".join(s.replace("\u3000", " ").split()))
 
 
+# 住登外 persons registered in sesshu get 宛名番号 "9" + 14 digits (see docs/approvals.md); the registry
+# feed must never write into that range, or it would overwrite a 住登外 person.
+NON_RESIDENT_PREFIX = "9"
+NON_RESIDENT_WIDTH = 15
+
+
 def parse_registry_row(v: dict[str, str], *, today: date) -> dict:
     """Return person fields (My Number still in clear under '_my_number') or raise RowError."""
     atena_no = parse_atena_no(v.get("宛名番号", ""))
+    if len(atena_no) == NON_RESIDENT_WIDTH and atena_no.startswith(NON_RESIDENT_PREFIX):
+        raise RowError(f"宛名番号 {atena_no} は住登外者用の番号帯（9で始まる15桁）のため、住基ファイルからは取り込めません")
     name = clean_name(v.get("氏名", ""))
     if not name:
         raise RowError("氏名が空です")

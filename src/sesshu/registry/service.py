@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
@@ -14,12 +16,13 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain import my_number as mn_rules
-from sesshu.domain.errors import InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.text import kana_key
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
 from sesshu.keys import KeyRing, load_keyring
 from sesshu.registry.models import Person, PersonHistory
-from sesshu.registry.rows import REGISTRY_HEADERS, REGISTRY_REQUIRED, RowError, parse_registry_row
+from sesshu.registry.rows import NON_RESIDENT_PREFIX, NON_RESIDENT_WIDTH, REGISTRY_HEADERS, REGISTRY_REQUIRED, RowError, parse_registry_row
 from sesshu.registry.schemas import PersonOut
 
 _COMPARED = (
@@ -166,8 +169,91 @@ def find_by_my_number(db: Database, settings: Settings, *, actor: Actor, number:
         p = s.execute(select(Person).where(Person.my_number_hmac == my_number_hash(keys, number))).scalar_one_or_none()
         audit.record(s, actor, "person.lookup_my_number", atena_no=p.atena_no if p else None, purpose=purpose,
                      detail={"found": p is not None})
-        found = PersonOut.from_row(p, reveal_last4(keys, p)) if p else None
+        # The typed number is the stored one (the hash matched): masking it needs no decryption.
+        found = PersonOut.from_row(p, mn_rules.mask(number)) if p else None
     # Raised after the commit so that a failed lookup is on record too.
     if found is None:
         raise NotFound("該当する個人番号の方は登録されていません")
     return found
+
+
+# --- 住登外者 (persons known to the city but not in its registry) -------------------------------------
+# 宛名番号 rule: "9" followed by a 14-digit zero-padded sequence (15 digits, 900000000000001 …). The
+# registry feed's numbers are shorter (the city's 住基 system uses 10 digits), so the two ranges never
+# meet; allocation still skips any number already on file, whoever put it there.
+
+
+@dataclass(frozen=True)
+class PossibleDuplicates:
+    my_number_owner: str | None  # 宛名番号 of the person who already holds this 個人番号
+    same_four_items: tuple[str, ...]  # persons with the same カナ氏名・生年月日・性別
+
+
+def non_resident_duplicates(s: Session, keys: KeyRing, *, kana_key: str, birth_date, sex: str,
+                            my_number: str) -> PossibleDuplicates:
+    owner = None
+    if my_number:
+        owner = s.execute(select(Person.atena_no).where(
+            Person.my_number_hmac == my_number_hash(keys, my_number))).scalar_one_or_none()
+    same = tuple(s.execute(select(Person.atena_no).where(
+        Person.kana_key == kana_key, Person.birth_date == birth_date, Person.sex == sex)
+        .order_by(Person.atena_no).limit(20)).scalars())
+    return PossibleDuplicates(my_number_owner=owner, same_four_items=same)
+
+
+def next_non_resident_atena_no(s: Session) -> str:
+    low = NON_RESIDENT_PREFIX + "0" * (NON_RESIDENT_WIDTH - 1)
+    high = NON_RESIDENT_PREFIX + "9" * (NON_RESIDENT_WIDTH - 1)
+    last = s.execute(select(func.max(Person.atena_no)).where(
+        Person.atena_no > low, Person.atena_no <= high,
+        func.length(Person.atena_no) == NON_RESIDENT_WIDTH)).scalar()
+    seq = int(last[1:]) + 1 if last else 1
+    while True:
+        candidate = f"{NON_RESIDENT_PREFIX}{seq:0{NON_RESIDENT_WIDTH - 1}d}"
+        if s.get(Person, candidate) is None:
+            return candidate
+        seq += 1
+
+
+def register_non_resident(s: Session, keys: KeyRing, actor: Actor, fields: dict, *, approval_id: int) -> str:
+    """Create one 住登外 person in the caller's transaction (after a second staff member approved).
+
+    `fields`: name, name_kana, sex, birth_date, postal_code, address, phone, my_number ("" if none),
+    acknowledged (宛名番号 of same-4情報 persons the requester confirmed to be someone else).
+    Returns the new 宛名番号.
+    """
+    kana = fields["name_kana"]
+    now = utcnow()
+    for _attempt in range(5):
+        dup = non_resident_duplicates(s, keys, kana_key=kana_key(kana), birth_date=fields["birth_date"],
+                                      sex=fields["sex"], my_number=fields["my_number"])
+        if dup.my_number_owner:
+            raise Conflict(f"この個人番号は既に宛名番号 {dup.my_number_owner} の方に登録されています")
+        unconfirmed = sorted(set(dup.same_four_items) - set(fields.get("acknowledged", ())))
+        if unconfirmed:
+            raise Conflict("カナ氏名・生年月日・性別が同じ方が登録されています（宛名番号 "
+                           f"{'、'.join(unconfirmed)}）。同一人物でないか確認してから申請し直してください")
+        atena_no = next_non_resident_atena_no(s)
+        person = Person(
+            atena_no=atena_no, name=fields["name"], name_key=fields["name"].replace("\u3000", ""), name_kana=kana,
+            kana_key=kana_key(kana), sex=fields["sex"], birth_date=fields["birth_date"],
+            postal_code=fields["postal_code"], address=fields["address"], phone=fields["phone"],
+            registry_status="non_resident", change_reason="住登外登録", changed_on=today_jst(),
+            my_number_hmac=my_number_hash(keys, fields["my_number"]) if fields["my_number"] else None,
+            my_number_enc=keys.encrypt(fields["my_number"], aad=atena_no) if fields["my_number"] else None,
+            created_at=now, updated_at=now)
+        try:
+            # A concurrent registration may take the same number first (PostgreSQL): check again and
+            # take the next one.
+            with s.begin_nested():
+                s.add(person)
+                s.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict("宛名番号を採番できませんでした。しばらくしてからもう一度承認してください")
+    audit.record(s, actor, "registry.register_non_resident", atena_no=atena_no, purpose="住登外者の登録",
+                 detail={"approval_id": approval_id, "my_number": bool(fields["my_number"]),
+                         "acknowledged": sorted(fields.get("acknowledged", ()))})
+    return atena_no

@@ -1,23 +1,29 @@
-"""Searching persons by any condition, with on-screen pages and CSV output (both audited)."""
+"""Searching persons by any condition, with on-screen pages and encrypted CSV output (both audited)."""
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Iterator
 
 from sqlalchemy import Select, exists, func, select
 
+from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.clock import today_jst
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean, clean_address, clean_name, kana_key, prefix_upper_bound
+from sesshu.exports import service as exports
+from sesshu.exports.service import ExportedFile
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import REGISTRY_STATUSES, SEXES, Person
 
 COUNT_CAP = 10000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -36,6 +42,11 @@ class SearchCriteria:
     registry_status: str = ""
 
     def normalized(self) -> "SearchCriteria":
+        for value in asdict(self).values():
+            # NUL and other control characters: PostgreSQL refuses them and SQLite's LIKE stops at NUL
+            # (a pattern "%<NUL>" would match everyone), so they never reach a query.
+            if isinstance(value, str) and _CONTROL.search(value):
+                raise InvalidInput("検索条件に使用できない文字（制御文字）が含まれています")
         return SearchCriteria(
             atena_no=clean(self.atena_no).replace(" ", ""),
             kana=kana_key(self.kana),
@@ -91,8 +102,11 @@ _COLUMNS = (Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.b
             Person.registry_status)
 
 
-def _query(c: SearchCriteria, columns=_COLUMNS) -> Select:
+def _query(c: SearchCriteria, columns=_COLUMNS, scope: access.Scope = access.UNRESTRICTED) -> Select:
     q = select(*columns)
+    in_scope = access.person_filter(scope, Person.atena_no)
+    if in_scope is not None:
+        q = q.where(in_scope)
     if c.atena_no:
         q = q.where(Person.atena_no == c.atena_no)
     if c.kana:
@@ -146,10 +160,11 @@ def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page
         raise InvalidInput("検索条件を1つ以上入力してください")
     page = max(1, page)
     per_page = min(max(1, per_page), 500)
-    q = _query(c)
     with db.transaction() as s:
+        scope = access.require_some_task(s, actor)
+        q = _query(c, scope=scope)
         # Counted on atena_no alone, so a kana or name prefix is counted from its index.
-        counted = _query(c, (Person.atena_no,)).limit(COUNT_CAP + 1).subquery()
+        counted = _query(c, (Person.atena_no,), scope).limit(COUNT_CAP + 1).subquery()
         total = s.execute(select(func.count()).select_from(counted)).scalar_one()
         rows = [PersonRow(*r) for r in s.execute(_order(q, c).limit(per_page).offset((page - 1) * per_page))]
         audit.record(s, actor, "person.search", purpose=purpose,
@@ -162,27 +177,29 @@ def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page
 CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "住所", "住民区分"]
 
 
-def export_persons_csv(db: Database, *, actor: Actor, criteria: SearchCriteria, purpose: str) -> str:
-    """All matching persons as CSV text. The export and its row count are audited in the same transaction."""
+def export_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, purpose: str, password: str,
+                   password_confirmation: str | None = None) -> ExportedFile:
+    """All matching persons as a password-protected ZIP of a CSV; the export, its row count and the
+    file's hash are audited in the same transaction."""
     c = criteria.normalized()
     if c.is_empty():
         raise InvalidInput("検索条件を1つ以上入力してください")
-    if not purpose.strip():
-        raise InvalidInput("出力の目的を入力してください")
+    purpose = exports.prepare(actor, purpose=purpose, password=password, confirmation=password_confirmation)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER)
     count = 0
     with db.transaction() as s:
-        for r in _iter_rows(s, c):
+        scope = access.require_some_task(s, actor)
+        for r in _iter_rows(s, c, scope):
             w.writerow([r.atena_no, r.name, r.name_kana, r.sex_label, r.birth_date.isoformat(), r.address,
                         r.registry_status_label])
             count += 1
-        audit.record(s, actor, "person.export", purpose=purpose.strip(),
-                     detail={"criteria": c.as_detail(), "rows": count, "format": "csv"})
-    return buf.getvalue()
+        return exports.export_csv(s, actor, action="person.export", csv_text=buf.getvalue(), rows=count,
+                                  purpose=purpose, password=password, stem=f"persons_{today_jst():%Y%m%d}",
+                                  detail={"criteria": c.as_detail()})
 
 
-def _iter_rows(s, c: SearchCriteria) -> Iterator[PersonRow]:
-    for r in s.execute(_order(_query(c), c)).yield_per(2000):
+def _iter_rows(s, c: SearchCriteria, scope: access.Scope) -> Iterator[PersonRow]:
+    for r in s.execute(_order(_query(c, scope=scope), c)).yield_per(2000):
         yield PersonRow(*r)

@@ -14,14 +14,20 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sesshu.access import service as access
+from sesshu.access.service import NoTask, OutOfScope
 from sesshu.config import Settings, load_settings
 from sesshu.db import make_database
 from sesshu.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from sesshu.domain.wareki import to_wareki
 from sesshu.ledger.reference import CATEGORIES, SCREENING_RESULTS, load_vaccine_data
 from sesshu.registry.models import REGISTRY_STATUSES
-from sesshu.web import views_api, views_auth, views_persons
+from sesshu.web import views_access, views_account, views_api, views_auth, views_persons
+from sesshu.web import views_approvals
+from sesshu.web import views_mynumber
+from sesshu.web import views_audit
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
+from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, wants_json
 from sesshu.web.forms import FIELD_LABELS
 
 WEB_DIR = Path(__file__).parent
@@ -31,7 +37,12 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
+# Only behind TLS: a browser that saw it over HTTPS refuses plain HTTP to this host for a year.
+HSTS = "max-age=31536000; includeSubDomains"
 DOMAIN_STATUS = ((InvalidInput, 400), (Forbidden, 403), (NotFound, 404), (Conflict, 409))
 HTTP_MESSAGES = {
     404: "お探しのページは見つかりませんでした",
@@ -42,8 +53,9 @@ HTTP_MESSAGES = {
 class SecurityHeaders:
     """Headers on every response; personal data must never sit in a browser or proxy cache."""
 
-    def __init__(self, app):
+    def __init__(self, app, behind_tls: bool = False):
         self.app = app
+        self.behind_tls = behind_tls
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -55,6 +67,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
+                if self.behind_tls or scope.get("scheme") == "https":
+                    headers["Strict-Transport-Security"] = HSTS
                 if not cacheable:
                     headers["Cache-Control"] = "no-store"
             await send(message)
@@ -85,12 +99,39 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
         return _error_response(request, status, exc.message, exc.code)
 
+    @app.exception_handler(OutOfScope)
+    @app.exception_handler(NoTask)
+    async def out_of_scope(request: Request, exc: DomainError):
+        # Refused reads of persons outside the user's 事務 are on record; the answer is the same as
+        # for a person who does not exist.
+        session = getattr(request.state, "session", None)
+        if session is not None:
+            access.record_refusal(request.app.state.db, actor=session.actor, exc=exc, path=request.url.path,
+                                  method=request.method)
+        status = 404 if isinstance(exc, OutOfScope) else 403
+        return _error_response(request, status, exc.message, exc.code)
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         if is_api(request):
             return JSONResponse({"error": {"code": "E_LOGIN_REQUIRED", "message": "ログインしてください"}},
                                 status_code=401)
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(ReauthRequired)
+    async def reauth_required(request: Request, exc: ReauthRequired):
+        if wants_json(request):
+            return JSONResponse({"error": {"code": "E_REAUTH_REQUIRED", "reauth_url": exc.reauth_url,
+                                           "message": "この操作の前に、もう一度本人確認をしてください"}}, status_code=401)
+        return RedirectResponse(exc.reauth_url, status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(request: Request, exc: PasswordChangeRequired):
+        if is_api(request):
+            return JSONResponse({"error": {"code": "E_PASSWORD_EXPIRED",
+                                           "message": "パスワードの有効期間が過ぎています。画面から変更してください"}},
+                                status_code=403)
+        return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=303)
 
     @app.exception_handler(PermissionDenied)
     async def permission_denied(request: Request, exc: PermissionDenied):
@@ -137,11 +178,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.templates = _templates()
     app.state.vaccines = {v["code"]: v["name"] for v in load_vaccine_data()}
-    app.add_middleware(SecurityHeaders)
+    # secure_cookies is set when sesshu runs behind the city's TLS terminator.
+    app.add_middleware(SecurityHeaders, behind_tls=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _install_error_handlers(app)
     app.include_router(views_auth.router)
     app.include_router(views_auth.health_router)
+    app.include_router(views_account.router)
+    app.include_router(views_approvals.router)  # before views_persons: /persons/new is not a 宛名番号
     app.include_router(views_persons.router)
+    app.include_router(views_access.router)
+    app.include_router(views_mynumber.router)
+    app.include_router(views_audit.router)
     app.include_router(views_api.router)
     return app

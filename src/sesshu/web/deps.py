@@ -9,7 +9,9 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from sesshu.auth import service as auth
 from sesshu.auth.permissions import PERMISSIONS, ROLES, has_permission, role_permissions
 from sesshu.auth.service import SessionInfo
+from sesshu.clock import utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.keys import load_keyring
@@ -33,6 +36,28 @@ LOGIN_CSRF_MAX_AGE = 2 * 60 * 60
 
 class LoginRequired(Exception):
     """No session, or the second factor is still missing: pages redirect to /login, the API answers 401."""
+
+
+class ReauthRequired(Exception):
+    """The session's last proof of both factors is too old for this action: pages go to /reauth and
+    come back to `next_url`, the API (and fetch calls asking for JSON) answer 401 E_REAUTH_REQUIRED."""
+
+    def __init__(self, next_url: str):
+        super().__init__(next_url)
+        self.next_url = next_url
+
+    @property
+    def reauth_url(self) -> str:
+        return "/reauth?" + urlencode({"next": self.next_url})
+
+
+class PasswordChangeRequired(Exception):
+    """The password is older than password_max_age_days: nothing but the change page until it is changed."""
+
+
+# Reachable with an expired password: the change page itself and signing out.
+PASSWORD_CHANGE_PATH = "/account/password"
+PASSWORD_EXPIRED_PATHS = frozenset({PASSWORD_CHANGE_PATH, "/logout"})
 
 
 class PermissionDenied(Exception):
@@ -57,6 +82,24 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def wants_json(request: Request) -> bool:
+    """The API, and the pages' own fetch calls (they ask for JSON)."""
+    return is_api(request) or "application/json" in request.headers.get("accept", "")
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to after re-authentication; anything else (other hosts, schemes,
+    protocol-relative or backslash tricks, control characters) becomes "/": no open redirect."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    if "\\" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
 def load_session(request: Request) -> SessionInfo | None:
     """The live session for this request's cookie, looked up once per request."""
     if not hasattr(request.state, "session"):
@@ -73,9 +116,11 @@ def session_or_none(request: Request) -> SessionInfo | None:
 OptionalSession = Annotated[SessionInfo | None, Depends(session_or_none)]
 
 
-def authenticated(session: OptionalSession) -> SessionInfo:
+def authenticated(request: Request, session: OptionalSession) -> SessionInfo:
     if session is None or not session.mfa_passed:
         raise LoginRequired()
+    if session.password_expired and request.url.path not in PASSWORD_EXPIRED_PATHS:
+        raise PasswordChangeRequired()
     return session
 
 
@@ -99,6 +144,42 @@ def require(permission: str):
     dependency.sesshu_permission = permission
     dependency.__name__ = "require_" + permission.replace(".", "_")
     return dependency
+
+
+def _return_path(request: Request) -> str:
+    """Where to come back to after /reauth: this page for a GET; for a form post or a fetch call, the
+    nearest page at or above its address (POST /persons/1001/mynumber/reveal → /persons/1001), where
+    the user repeats the action."""
+    from starlette.routing import Match
+
+    if request.method == "GET":
+        query = f"?{request.url.query}" if request.url.query else ""
+        return safe_next(request.url.path + query)
+    path = request.url.path.rstrip("/")
+    while path:
+        scope = {**request.scope, "method": "GET", "path": path}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            return safe_next(path)
+        path = path.rsplit("/", 1)[0]
+    return "/"
+
+
+def require_recent_auth(max_age_minutes: int | None = None):
+    """A dependency for sensitive actions (My Number reveal, exports, passkey changes…): the user must
+    have proved password + second factor within `max_age_minutes` (default: settings.reauth_minutes).
+    Use it next to the route's `require(permission)`, after it, so a missing permission stays a 403."""
+
+    def dependency(request: Request, session: CurrentSession) -> SessionInfo:
+        limit = max_age_minutes if max_age_minutes is not None else get_settings(request).reauth_minutes
+        if session.reauth_at is None or utcnow() - session.reauth_at > timedelta(minutes=limit):
+            raise ReauthRequired(_return_path(request))
+        return session
+
+    dependency.__name__ = "require_recent_auth"
+    return dependency
+
+
+RecentAuth = Annotated[SessionInfo, Depends(require_recent_auth())]
 
 
 def route_permission(route) -> str | None:

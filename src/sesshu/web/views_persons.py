@@ -1,4 +1,4 @@
-"""Pages: person search (with CSV output), the person page, and 職権修正 / 取消 of records."""
+"""Pages: person search (with encrypted CSV output), the person page, and 職権修正 / 取消 of records."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,10 +7,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sesshu.access.service import NoTask
 from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
-from sesshu.search.service import export_persons_csv, search_persons
+from sesshu.search.service import export_persons, search_persons
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 from sesshu.web.forms import (
     CORRECTABLE_FIELDS,
@@ -38,6 +39,8 @@ def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
         try:
             ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
                                            page=page, per_page=get_settings(request).search_page_size)
+        except NoTask:
+            raise  # refused and put on record by the app's handler, not shown as a form error
         except DomainError as e:
             ctx["error"] = e.message
             return render(request, "search.html", ctx, status_code=400)
@@ -47,13 +50,15 @@ def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
 @router.post("/search/export")
 def search_export(request: Request, query: Annotated[SearchQuery, Depends()],
                   purpose: Annotated[str, Form(max_length=100)] = "",
+                  password: Annotated[str, Form(max_length=200)] = "",
+                  password_confirmation: Annotated[str, Form(max_length=200)] = "",
                   session=Depends(require("person.export"))):
     request.state.back_url = "/search?" + urlencode(query.as_params())
-    text = export_persons_csv(get_db(request), actor=session.actor, criteria=query.criteria(), purpose=purpose)
-    filename = f"対象者一覧_{today_jst():%Y%m%d}.csv"
-    # Excel in Japanese offices opens UTF-8 correctly only with a BOM.
-    return Response(content=text.encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=\"persons.csv\"; "
+    exported = export_persons(get_db(request), actor=session.actor, criteria=query.criteria(), purpose=purpose,
+                              password=password, password_confirmation=password_confirmation)
+    filename = f"対象者一覧_{today_jst():%Y%m%d}.zip"
+    return Response(content=exported.content, media_type=exported.media_type,
+                    headers={"Content-Disposition": f"attachment; filename=\"{exported.filename}\"; "
                                                     f"filename*=UTF-8''{quote(filename)}"})
 
 

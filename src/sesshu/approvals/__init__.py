@@ -1,0 +1,1 @@
+"""Four-eyes approvals: a change that needs a second person is requested, then decided by another user."""

@@ -1,0 +1,221 @@
+"""Quick lookup of audit entries: by person (宛名番号), by staff member, by period, by action, or by
+sequence numbers (what an anomaly links to). Every lookup is itself on record (action audit.view)."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, or_, select
+
+from sesshu.actor import Actor
+from sesshu.audit.models import AuditEntry
+from sesshu.audit.periods import day_range, jst, parse_period
+from sesshu.audit.service import record
+from sesshu.db import Database
+from sesshu.domain.errors import InvalidInput
+
+COUNT_CAP = 10000
+MAX_SEQ_PARTS = 500
+MAX_PER_PAGE = 500
+
+ACTION_LABELS = {
+    "auth.login": "ログイン",
+    "auth.password_ok": "パスワード確認（1要素目）",
+    "auth.login_failed": "ログイン失敗",
+    "auth.locked": "アカウントロック",
+    "auth.mfa_failed": "二要素認証の失敗",
+    "auth.logout": "ログアウト",
+    "auth.denied": "権限のない操作の試行",
+    "auth.reauth_failed": "再認証の失敗",
+    "auth.password_change_failed": "パスワード変更の失敗",
+    "auth.passkey_register_failed": "パスキー登録の失敗",
+    "access.out_of_scope": "担当外の個人情報の参照の試行",
+    "access.no_task": "担当事務のない参照の試行",
+    "person.search": "対象者検索",
+    "person.view": "個人の情報の閲覧",
+    "person.view_missing": "存在しない個人の閲覧",
+    "person.export": "個人情報のファイル出力",
+    "record.correct": "接種記録の職権修正",
+    "record.void": "接種記録の取消",
+    "record.history_view": "修正履歴の閲覧",
+    "records.import": "予診票の取込",
+    "records.evaluate": "接種記録の判定",
+    "registry.import": "住基ファイルの取込",
+    "targets.select": "対象者選定",
+    "user.create": "職員アカウントの登録",
+    "audit.verify": "操作記録の検証",
+    "audit.checkpoint": "チェックポイントの作成",
+    "audit.view": "操作記録の閲覧",
+}
+
+_ACTION = re.compile(r"^[a-z_]{1,20}\.[a-z_]{1,30}$")
+_ATENA = re.compile(r"^[0-9]{1,15}$")
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def parse_seqs(text: str) -> tuple[tuple[int, int], ...]:
+    """'3,5-9,12' → ((3, 3), (5, 9), (12, 12))."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) > MAX_SEQ_PARTS:
+        raise InvalidInput(f"連番の指定は{MAX_SEQ_PARTS}個までです")
+    out = []
+    for p in parts:
+        m = re.fullmatch(r"([0-9]{1,12})(?:-([0-9]{1,12}))?", p)
+        if not m:
+            raise InvalidInput(f"連番の指定が正しくありません: {p[:20]}")
+        a, b = int(m[1]), int(m[2] or m[1])
+        if a < 1 or b < a:
+            raise InvalidInput(f"連番の範囲が正しくありません: {p[:20]}")
+        out.append((a, b))
+    return tuple(out)
+
+
+def compress_seqs(seqs) -> str:
+    """Sorted sequence numbers as runs: [3, 5, 6, 7, 12] → '3,5-7,12'."""
+    runs: list[list[int]] = []
+    for n in sorted(set(seqs)):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+@dataclass(frozen=True)
+class LookupCriteria:
+    atena_no: str = ""
+    actor: str = ""
+    actions: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+    seq_from: int | None = None
+    seq_to: int | None = None
+    seqs: tuple[tuple[int, int], ...] = ()
+
+    @classmethod
+    def parse(cls, *, atena_no: str = "", actor: str = "", action: str = "", date_from: str | date | None = None,
+              date_to: str | date | None = None, seq_from: int | None = None, seq_to: int | None = None,
+              seqs: str = "") -> "LookupCriteria":
+        """Build criteria from raw input; anything malformed is refused with a Japanese message."""
+        atena_no, actor = atena_no.strip(), actor.strip()
+        if atena_no and not _ATENA.match(atena_no):
+            raise InvalidInput("宛名番号は15桁以内の数字で指定してください")
+        if len(actor) > 64:
+            raise InvalidInput("職員IDは64文字以内で指定してください")
+        actions = tuple(a.strip() for a in action.split(",") if a.strip())
+        bad = [a for a in actions if not _ACTION.match(a)]
+        if bad or len(actions) > 20:
+            raise InvalidInput(f"操作の種類の指定が正しくありません: {(bad or actions)[0][:40]}")
+        first, last = parse_period(date_from, date_to, required=False)
+        for v in (seq_from, seq_to):
+            if v is not None and v < 1:
+                raise InvalidInput("連番は1以上で指定してください")
+        if seq_from and seq_to and seq_from > seq_to:
+            raise InvalidInput("連番の「から」が「まで」より大きくなっています")
+        return cls(atena_no=atena_no, actor=actor, actions=actions, date_from=first, date_to=last,
+                   seq_from=seq_from, seq_to=seq_to, seqs=parse_seqs(seqs))
+
+    def is_empty(self) -> bool:
+        return self == LookupCriteria()
+
+    def as_params(self) -> dict[str, str]:
+        """The non-empty criteria as query parameters (links, the audit row, --json)."""
+        values = {"atena_no": self.atena_no, "actor": self.actor, "action": ",".join(self.actions),
+                  "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else "",
+                  "seq_from": str(self.seq_from or ""), "seq_to": str(self.seq_to or ""),
+                  "seqs": ",".join(str(a) if a == b else f"{a}-{b}" for a, b in self.seqs)}
+        return {k: v for k, v in values.items() if v}
+
+    def conditions(self) -> list:
+        where = []
+        if self.atena_no:
+            where.append(AuditEntry.atena_no == self.atena_no)
+        if self.actor:
+            where.append(AuditEntry.actor == self.actor)
+        if self.actions:
+            where.append(AuditEntry.action.in_(self.actions))
+        if self.date_from:
+            where.append(AuditEntry.occurred_at >= day_range(self.date_from)[0])
+        if self.date_to:
+            where.append(AuditEntry.occurred_at < day_range(self.date_to)[1])
+        if self.seq_from:
+            where.append(AuditEntry.seq >= self.seq_from)
+        if self.seq_to:
+            where.append(AuditEntry.seq <= self.seq_to)
+        if self.seqs:
+            where.append(or_(*[AuditEntry.seq == a if a == b else AuditEntry.seq.between(a, b) for a, b in self.seqs]))
+        return where
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    seq: int
+    at: datetime  # JST
+    actor: str
+    actor_kind: str
+    action: str
+    atena_no: str | None
+    purpose: str
+    detail: str  # pretty-printed JSON, shown escaped
+    entry_hash: str
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
+
+    def as_dict(self) -> dict:
+        try:
+            detail = json.loads(self.detail)
+        except ValueError:
+            detail = self.detail
+        return {"seq": self.seq, "occurred_at": self.at.isoformat(), "actor": self.actor,
+                "actor_kind": self.actor_kind, "action": self.action, "atena_no": self.atena_no,
+                "purpose": self.purpose, "detail": detail, "entry_hash": self.entry_hash}
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    rows: list[EntryRow]
+    total: int
+    total_capped: bool
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _pretty(detail: str) -> str:
+    try:
+        return json.dumps(json.loads(detail), ensure_ascii=False, indent=1, sort_keys=True)
+    except ValueError:
+        return detail
+
+
+def search_entries(db: Database, *, actor: Actor, criteria: LookupCriteria, page: int = 1,
+                   per_page: int = 50) -> EntryPage:
+    """One page of matching entries, newest first. The lookup is recorded in the same transaction."""
+    if criteria.is_empty():
+        raise InvalidInput("宛名番号・職員ID・期間・操作の種類・連番のいずれかを指定してください")
+    if not 1 <= per_page <= MAX_PER_PAGE or page < 1:
+        raise InvalidInput(f"ページの指定が正しくありません（1ページ{MAX_PER_PAGE}件まで）")
+    where = and_(*criteria.conditions())
+    with db.transaction() as s:
+        capped = s.execute(select(func.count()).select_from(
+            select(AuditEntry.seq).where(where).limit(COUNT_CAP + 1).subquery())).scalar_one()
+        found = s.execute(select(AuditEntry).where(where).order_by(AuditEntry.seq.desc())
+                          .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+        rows = [EntryRow(seq=e.seq, at=jst(e.occurred_at), actor=e.actor, actor_kind=e.actor_kind, action=e.action,
+                         atena_no=e.atena_no, purpose=e.purpose, detail=_pretty(e.detail), entry_hash=e.entry_hash)
+                for e in found]
+        record(s, actor, "audit.view", atena_no=criteria.atena_no or None, purpose="操作記録の照会",
+               detail={"view": "entries", "criteria": criteria.as_params(), "page": page, "rows": len(rows)})
+    return EntryPage(rows=rows, total=min(capped, COUNT_CAP), total_capped=capped > COUNT_CAP, page=page,
+                     per_page=per_page)

@@ -1,0 +1,1 @@
+"""The My Number layer: masked display, audited reveal, 個人番号確認, key rotation."""

@@ -1,0 +1,183 @@
+"""The staff member's own account (passkeys, password), re-authentication for sensitive actions, and
+the security officer's account pages (TOTP fallback, periodic review)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from sesshu.auth import accounts, passkeys
+from sesshu.auth import service as auth
+from sesshu.auth.service import AuthError, SessionInfo
+from sesshu.clock import today_jst
+from sesshu.domain.errors import DomainError
+from sesshu.web.deps import (
+    PASSWORD_CHANGE_PATH,
+    CurrentSession,
+    get_db,
+    get_settings,
+    render,
+    require,
+    require_recent_auth,
+    safe_next,
+)
+from sesshu.web.views_auth import _client, json_error
+
+router = APIRouter(include_in_schema=False)
+
+RecentSession = Annotated[SessionInfo, Depends(require_recent_auth())]
+UserManager = Annotated[SessionInfo, Depends(require("user.manage"))]
+
+
+# --- passkeys ---------------------------------------------------------------------------------------
+
+def _passkeys_page(request: Request, session: SessionInfo, *, message: str = "", notice: str = "",
+                   status_code: int = 200):
+    db = get_db(request)
+    return render(request, "passkeys.html", {
+        "passkeys": passkeys.list_passkeys(db, user_id=session.user_id),
+        "factors": auth.second_factors(db, user_id=session.user_id),
+        "message": message, "notice": notice}, status_code=status_code)
+
+
+@router.get("/account/passkeys")
+def passkeys_page(request: Request, session: CurrentSession, done: str = ""):
+    notice = {"registered": "パスキーを登録しました。次回から、ログインの2段階目でこの端末の生体認証を使います。",
+              "removed": "パスキーを削除しました。"}.get(done, "")
+    return _passkeys_page(request, session, notice=notice)
+
+
+@router.post("/account/passkeys/options")
+def passkeys_options(request: Request, session: RecentSession):
+    try:
+        return JSONResponse(passkeys.registration_options(get_db(request), get_settings(request),
+                                                          token=session.token))
+    except DomainError as e:
+        return json_error(e, 400)
+
+
+@router.post("/account/passkeys/verify")
+def passkeys_verify(request: Request, session: RecentSession, credential: Annotated[dict, Body()],
+                    label: Annotated[str, Body(max_length=200)] = ""):
+    try:
+        passkeys.register_passkey(get_db(request), get_settings(request), token=session.token, credential=credential,
+                                  label=label, client=_client(request))
+    except DomainError as e:
+        return json_error(e, 409 if e.code == "E_CONFLICT" else 400)
+    return JSONResponse({"redirect": "/account/passkeys?done=registered"})
+
+
+@router.post("/account/passkeys/{passkey_id}/delete")
+def passkeys_delete(request: Request, passkey_id: int, session: RecentSession):
+    try:
+        passkeys.remove_passkey(get_db(request), token=session.token, passkey_id=passkey_id, client=_client(request))
+    except DomainError as e:
+        status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409}.get(e.code, 400)
+        return _passkeys_page(request, session, message=e.message, status_code=status)
+    return RedirectResponse("/account/passkeys?done=removed", status_code=303)
+
+
+# --- password ---------------------------------------------------------------------------------------
+
+@router.get(PASSWORD_CHANGE_PATH)
+def password_page(request: Request, session: CurrentSession, done: str = ""):
+    return render(request, "password_change.html", {
+        "message": "", "expired": session.password_expired,
+        "notice": "パスワードを変更しました。" if done else ""})
+
+
+@router.post(PASSWORD_CHANGE_PATH)
+def password_submit(request: Request, session: CurrentSession,
+                    current: Annotated[str, Form(max_length=200)] = "", new: Annotated[str, Form(max_length=200)] = "",
+                    confirm: Annotated[str, Form(max_length=200)] = ""):
+    try:
+        if new != confirm:
+            raise AuthError("新しいパスワードと確認用の入力が一致しません")
+        auth.change_password(get_db(request), get_settings(request), token=session.token, current=current, new=new,
+                             client=_client(request))
+    except DomainError as e:
+        return render(request, "password_change.html", {"message": e.message, "expired": session.password_expired,
+                                                        "notice": ""}, status_code=400)
+    return RedirectResponse(PASSWORD_CHANGE_PATH + "?done=1", status_code=303)
+
+
+# --- re-authentication ------------------------------------------------------------------------------
+
+def _reauth_page(request: Request, session: SessionInfo, next_url: str, *, message: str = "",
+                 status_code: int = 200):
+    factors = auth.second_factors(get_db(request), user_id=session.user_id)
+    return render(request, "reauth.html", {"next": next_url, "factors": factors, "message": message},
+                  status_code=status_code)
+
+
+@router.get("/reauth")
+def reauth_page(request: Request, session: CurrentSession, next: Annotated[str, Query(max_length=2000)] = "/"):
+    return _reauth_page(request, session, safe_next(next))
+
+
+@router.post("/reauth")
+def reauth_totp(request: Request, session: CurrentSession, password: Annotated[str, Form(max_length=200)] = "",
+                code: Annotated[str, Form(max_length=20)] = "", next: Annotated[str, Form(max_length=2000)] = "/"):
+    target = safe_next(next)
+    try:
+        auth.reauth_with_totp(get_db(request), get_settings(request), token=session.token, password=password,
+                              code=code, client=_client(request))
+    except AuthError as e:
+        return _reauth_page(request, session, target, message=e.message, status_code=400)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/reauth/passkey/options")
+def reauth_passkey_options(request: Request, session: CurrentSession):
+    try:
+        return JSONResponse(passkeys.reauth_options(get_db(request), get_settings(request), token=session.token))
+    except AuthError as e:
+        return json_error(e, 400)
+
+
+@router.post("/reauth/passkey/verify")
+def reauth_passkey_verify(request: Request, session: CurrentSession, credential: Annotated[dict, Body()],
+                          password: Annotated[str, Body(max_length=200)] = "",
+                          next: Annotated[str, Body(max_length=2000)] = "/"):
+    try:
+        passkeys.reauth_with_passkey(get_db(request), get_settings(request), token=session.token, password=password,
+                                     credential=credential, client=_client(request))
+    except AuthError as e:
+        return json_error(e, 400)
+    return JSONResponse({"redirect": safe_next(next)})
+
+
+# --- security officer -------------------------------------------------------------------------------
+
+@router.get("/admin/accounts")
+def admin_accounts(request: Request, session: UserManager, done: str = ""):
+    rows = accounts.list_accounts(get_db(request), actor=session.actor)
+    return render(request, "admin_accounts.html", {"rows": rows, "message": "",
+                                                   "notice": "設定を変更しました。" if done else ""})
+
+
+@router.post("/admin/accounts/{login_id}/totp-fallback")
+def admin_totp_fallback(request: Request, login_id: str, session: UserManager,
+                        _recent: RecentSession, allowed: Annotated[str, Form()] = "",
+                        reason: Annotated[str, Form(max_length=400)] = ""):
+    db = get_db(request)
+    try:
+        if allowed not in ("1", "0"):
+            raise AuthError("許可・停止のどちらかを選んでください")
+        accounts.set_totp_fallback(db, actor=session.actor, login_id=login_id, allowed=allowed == "1",
+                                   reason=reason)
+    except DomainError as e:
+        status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409}.get(e.code, 400)
+        return render(request, "admin_accounts.html", {
+            "rows": accounts.list_accounts(db, actor=session.actor), "message": e.message, "notice": ""},
+            status_code=status)
+    return RedirectResponse("/admin/accounts?done=1", status_code=303)
+
+
+@router.get("/admin/accounts/review")
+def admin_review(request: Request, session: UserManager,
+                 unused_days: Annotated[int, Query(ge=1, le=accounts.MAX_UNUSED_DAYS)] = accounts.DEFAULT_UNUSED_DAYS):
+    review = accounts.review_accounts(get_db(request), actor=session.actor, unused_days=unused_days,
+                                      today=today_jst())
+    return render(request, "admin_review.html", {"review": review})
