@@ -31,13 +31,18 @@ class Staff:
     login_id: str
     role: str
     secret: str
-    offset: int = field(default=-1)
+    last_step: int = field(default=0)
 
     def next_code(self) -> str:
-        """A code for a time step this account has not used yet (a step can be used only once)."""
-        step = int(time.time()) // 30 + self.offset
-        self.offset += 1
-        return pyotp.TOTP(self.secret).at(step * 30)
+        """A code for a time step this account has not used yet (a step can be used only once) and that
+        the server still accepts (one step of drift either way): waits for the clock when all are used."""
+        while True:
+            now_step = int(time.time()) // 30
+            step = max(self.last_step + 1, now_step - 1)
+            if step <= now_step + 1:
+                self.last_step = step
+                return pyotp.TOTP(self.secret).at(step * 30)
+            time.sleep(30 - time.time() % 30 + 0.05)
 
 
 @pytest.fixture

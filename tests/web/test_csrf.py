@@ -54,7 +54,7 @@ def test_login_form_needs_the_signed_pre_session_token(client, make_staff, db):
     token = csrf_token(page.text)
     data = {"login_id": staff.login_id, "password": PASSWORD}
     with db.transaction() as s:
-        before = s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        before = s.execute(select(func.max(AuditEntry.seq))).scalar_one() or 0
     assert client.post("/login", data=data).status_code == 403
     assert client.post("/login", data=data | {"csrf_token": "forged"}).status_code == 403
     # A cookie the attacker planted with a value of their choosing carries no valid signature.
@@ -64,8 +64,11 @@ def test_login_form_needs_the_signed_pre_session_token(client, make_staff, db):
     client.cookies.clear()
     assert client.post("/login", data=data | {"csrf_token": token}).status_code == 403
     with db.transaction() as s:
-        after = s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
-    assert after == before, "refused requests never reached the login service"
+        after = s.execute(select(AuditEntry.action, AuditEntry.detail).where(AuditEntry.seq > before)
+                          .order_by(AuditEntry.seq)).all()
+    # Each refusal is on record, and none of them reached the login service (no auth.login_failed etc.).
+    assert [a for a, _ in after] == ["auth.csrf_failed"] * 4, after
+    assert all('"path": "/login"' in d for _, d in after)
 
 
 def test_login_form_with_its_token_proceeds(client, make_staff):

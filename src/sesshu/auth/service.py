@@ -134,10 +134,29 @@ def new_session(s, user: StaffUser, *, mfa_passed: bool) -> SessionInfo:
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
     reauth_at = now if mfa_passed else None
+    if mfa_passed:
+        _end_other_sessions(s, user)
     s.add(WebSession(token_hash=_hash_token(token), user_id=user.id, csrf_token=csrf, mfa_passed=mfa_passed,
                      created_at=now, last_seen_at=now, reauth_at=reauth_at))
     return SessionInfo(token=token, csrf_token=csrf, user_id=user.id, login_id=user.login_id,
                        display_name=user.display_name, role=user.role, mfa_passed=mfa_passed, reauth_at=reauth_at)
+
+
+def _end_other_sessions(s, user: StaffUser) -> None:
+    """One account, one signed-in place (同一IDの多重ログイン禁止): a new sign-in ends the account's other
+    sessions, so an ID shared between two people keeps throwing one of them out — and it is on record."""
+    ended = s.execute(update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked.is_(False),
+                                               WebSession.mfa_passed.is_(True)).values(revoked=True)).rowcount
+    if ended:
+        audit.record(s, user_actor(user), "auth.session_replaced", purpose="ログイン",
+                     detail={"ended_sessions": ended})
+
+
+def record_session_rejected(db: Database, *, client: str, path: str) -> None:
+    """A cookie that names no live session (forged, replayed after sign-out, or expired) is on record."""
+    with db.transaction() as s:
+        audit.record(s, Actor(login_id="(不明なセッション)", kind="user", role=""), "auth.session_rejected",
+                     purpose="ログイン", detail={"client": client, "path": path})
 
 
 def _client_key(client: str) -> str:

@@ -15,6 +15,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sesshu.access import service as access
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
 from sesshu.access.service import NoTask, OutOfScope
 from sesshu.config import Settings, load_settings
 from sesshu.db import make_database
@@ -27,7 +29,7 @@ from sesshu.web import views_approvals
 from sesshu.web import views_mynumber
 from sesshu.web import views_audit
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
-from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, wants_json
+from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
 from sesshu.web.forms import FIELD_LABELS
 
 WEB_DIR = Path(__file__).parent
@@ -114,9 +116,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
         if is_api(request):
-            return JSONResponse({"error": {"code": "E_LOGIN_REQUIRED", "message": "ログインしてください"}},
-                                status_code=401)
-        return RedirectResponse("/login", status_code=303)
+            response = JSONResponse({"error": {"code": "E_LOGIN_REQUIRED", "message": "ログインしてください"}},
+                                    status_code=401)
+        else:
+            response = RedirectResponse("/login", status_code=303)
+        if getattr(request.state, "session_rejected", False):
+            clear_session_cookie(response, request.app.state.settings)
+        return response
 
     @app.exception_handler(ReauthRequired)
     async def reauth_required(request: Request, exc: ReauthRequired):
@@ -139,6 +145,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed):
+        session = getattr(request.state, "session", None)
+        client = request.client.host if request.client else ""
+        actor = session.actor if session is not None else Actor(login_id="(未ログイン)", kind="user", role="")
+        with request.app.state.db.transaction() as s:
+            audit.record(s, actor, "auth.csrf_failed", purpose="不正な送信の拒否",
+                         detail={"path": request.url.path, "method": request.method, "client": client})
         return _error_response(request, 403, "不正な送信です。画面を開き直してからもう一度操作してください", "E_CSRF")
 
     @app.exception_handler(RequestValidationError)

@@ -106,6 +106,11 @@ def load_session(request: Request) -> SessionInfo | None:
         token = request.cookies.get(SESSION_COOKIE, "")
         request.state.session = (auth.current_session(get_db(request), get_settings(request), token=token)
                                  if token else None)
+        if token and request.state.session is None:
+            # Forged, replayed after sign-out, or timed out: on record, and the cookie is cleared in the answer.
+            request.state.session_rejected = True
+            auth.record_session_rejected(get_db(request), client=request.client.host if request.client else "",
+                                         path=request.url.path)
     return request.state.session
 
 
