@@ -28,6 +28,9 @@ class Settings:
     # (comma-separated) the browser reports. WebAuthn needs a secure context: https, or http://localhost.
     webauthn_rp_id: str = "localhost"
     webauthn_origin: str = "http://localhost:8000"
+    # 出力端末の限定 (seed III-5): IP addresses / networks (comma-separated) of the terminals allowed to
+    # write personal data to files. Empty: any signed-in terminal with the export permission.
+    export_terminals: str = ""
     reauth_minutes: int = 5
     password_history_count: int = 5
     # 0 = no forced rotation (NIST SP 800-63B); a change is forced only after a suspected compromise.

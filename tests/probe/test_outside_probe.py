@@ -152,7 +152,7 @@ def test_probe_every_role_against_a_running_server(server, settings, db, make_st
     seq = _last_seq(db)
     r = clients["clerk"].post("/search/export", params={"kana": "ヤ"},
                               data={"csrf_token": clients["clerk"].csrf, "purpose": "持ち出し",
-                                    "password": "Export-Pass-2026", "password_confirm": "Export-Pass-2026"})
+                                    "password": "Export-Pass-2026", "password_confirmation": "Export-Pass-2026"})
     assert r.status_code == 403
     assert [a for a, _, _ in _actions_since(db, seq)] == ["auth.denied"]
 

@@ -77,3 +77,26 @@ def test_injection_in_every_search_field_is_inert(value, client, db, make_staff,
                 assert r.json()["total"] <= 1, (field, value, r.json())
     with db.transaction() as s:
         assert s.execute(select(func.count()).select_from(Person)).scalar_one() == before == 2
+
+
+def test_export_only_from_registered_terminals(settings, db, make_staff, persons):
+    """出力端末の限定: with export_terminals set, another client cannot write personal data to a file."""
+    from sqlalchemy import select as sql_select
+
+    from sesshu.audit.models import AuditEntry
+
+    restricted = dataclasses.replace(settings, export_terminals="192.0.2.0/24, 198.51.100.7")
+    form = {"purpose": "接種勧奨", "password": "Export-Pass-2026", "password_confirmation": "Export-Pass-2026"}
+    with TestClient(create_app(restricted), follow_redirects=False) as c:  # TestClient's client is not an IP
+        csrf = login(c, make_staff("supervisor"))
+        r = c.post("/search/export", params={"kana": "ヤ"}, data=form | {"csrf_token": csrf})
+        assert r.status_code == 403 and "この端末からはファイルに出力できません" in r.text
+    with TestClient(create_app(restricted), follow_redirects=False, client=("198.51.100.7", 5000)) as c:
+        csrf = login(c, make_staff("supervisor", login_id="super-2"))
+        r = c.post("/search/export", params={"kana": "ヤ"}, data=form | {"csrf_token": csrf})
+        assert r.status_code == 200 and r.content[:2] == b"PK"
+    with db.transaction() as s:
+        refused = s.execute(sql_select(AuditEntry.detail).where(AuditEntry.action == "export.terminal_refused")).scalars().all()
+        exported = s.execute(sql_select(AuditEntry.actor).where(AuditEntry.action == "person.export")).scalars().all()
+    assert len(refused) == 1 and '"client": "testclient"' in refused[0]
+    assert exported == ["super-2"]

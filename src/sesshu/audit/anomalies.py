@@ -34,8 +34,9 @@ from sesshu.domain.errors import InvalidInput
 
 FAILURE_ACTIONS = ("auth.login_failed", "auth.locked", "auth.mfa_failed", "auth.reauth_failed",
                    "auth.password_change_failed", "auth.passkey_register_failed", "auth.denied",
-                   "access.out_of_scope", "access.no_task")
-CLIENT_ACTIONS = ("auth.login_failed", "auth.mfa_failed")
+                   "access.out_of_scope", "access.no_task", "auth.session_rejected", "auth.csrf_failed",
+                   "export.terminal_refused")
+CLIENT_ACTIONS = ("auth.login_failed", "auth.mfa_failed", "auth.session_rejected", "auth.csrf_failed")
 VIEW_ACTIONS = ("person.view",)
 BASELINE_DAYS = 28
 MIN_BASELINE_ACTIVE_DAYS = 5

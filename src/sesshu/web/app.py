@@ -29,6 +29,7 @@ from sesshu.web import views_approvals
 from sesshu.web import views_mynumber
 from sesshu.web import views_audit
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
+from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
 from sesshu.web.forms import FIELD_LABELS
 
@@ -142,6 +143,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PermissionDenied)
     async def permission_denied(request: Request, exc: PermissionDenied):
         return _error_response(request, 403, "この操作を行う権限がありません", "E_FORBIDDEN")
+
+    @app.exception_handler(TerminalRefused)
+    async def terminal_refused(request: Request, exc: TerminalRefused):
+        return _error_response(request, 403, "この端末からはファイルに出力できません。出力を許可された端末で操作してください",
+                               "E_TERMINAL")
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed):

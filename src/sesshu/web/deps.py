@@ -314,3 +314,35 @@ def route_table(app) -> list[tuple[str, str, str | None]]:
         for method in sorted(route.methods or ()):
             table.append((method, route.path, route_permission(route)))
     return table
+
+
+# --- export terminals -------------------------------------------------------------------------------
+
+class TerminalRefused(Exception):
+    """This client is not one of the terminals allowed to write personal data to files."""
+
+
+def _terminal_allowed(settings: Settings, client: str) -> bool:
+    import ipaddress
+
+    allowed = [part.strip() for part in settings.export_terminals.split(",") if part.strip()]
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allowed)
+
+
+def require_export_terminal(request: Request, session: CurrentSession) -> None:
+    """Files with personal data only from the registered terminals (特定の端末に限定); refusals are on record."""
+    client = request.client.host if request.client else ""
+    if _terminal_allowed(get_settings(request), client):
+        return
+    from sesshu.audit import service as audit
+
+    with get_db(request).transaction() as s:
+        audit.record(s, session.actor, "export.terminal_refused", purpose="出力を許可されていない端末からの出力の試行",
+                     detail={"client": client, "path": request.url.path})
+    raise TerminalRefused()

@@ -12,6 +12,7 @@ from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
 from sesshu.search.service import export_persons, search_persons
+from sesshu.web.deps import require_export_terminal
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 from sesshu.web.forms import (
     CORRECTABLE_FIELDS,
@@ -52,7 +53,7 @@ def search_export(request: Request, query: Annotated[SearchQuery, Depends()],
                   purpose: Annotated[str, Form(max_length=100)] = "",
                   password: Annotated[str, Form(max_length=200)] = "",
                   password_confirmation: Annotated[str, Form(max_length=200)] = "",
-                  session=Depends(require("person.export"))):
+                  session=Depends(require("person.export")), _terminal=Depends(require_export_terminal)):
     request.state.back_url = "/search?" + urlencode(query.as_params())
     exported = export_persons(get_db(request), actor=session.actor, criteria=query.criteria(), purpose=purpose,
                               password=password, password_confirmation=password_confirmation)
