@@ -1,31 +1,42 @@
 """Throughput of the schedule engine: persons/s evaluating + forecasting every vaccine.
 
-Run: .venv/bin/python bench/bench_schedule.py [persons]      (default 50,000)
+Run: .venv/bin/python bench/bench_schedule.py [persons] [--mix pyramid|child|all] [--no-single]
+     (default 200,000 persons of the pyramid mix; issue 4's figure: 1000000)
 
-Measured in CPU time of one process (one core, unaffected by other load), on fresh rules (an
-empty per-birth-date cache) for three populations:
+Measured in CPU time of one process (one core, unaffected by other load), on fresh rules (empty
+caches), for two paths over the same persons in random order:
+
+* **batch** — ``evaluate_many(persons, as_of)``, one call for the whole population (the
+  nightly ``evaluate_pending`` calls it per 2,000 persons); the results are kept and their memory
+  is reported;
+* **single** — ``evaluate(person, doses, as_of)`` per person (results dropped one by one).
+
+The batch shares work between persons with the same birth date, sex and conditions, so its rate
+grows with the city: a 1,000,000-person city has ~27 persons per birth date, a 200,000 sample
+about 5.  Populations:
 
 * **pyramid** (the headline figure): a city's residents by Japan's population pyramid
   (総務省 人口推計 2023, 5-year bands: ~11 % under 15, ~60 % 15–64, ~29 % 65+), birth dates
-  drawn uniformly inside each band (so, as in a real city, nearly every person in a sample has a
-  different birth date; persons in random order).  Histories follow age: children get the
-  routine schedule up to ``as_of`` (some doses missed, dates jittered), teenagers and young adults
-  keep their childhood records (70 %), girls HPV (~35 %), adults 25–64 have no 定期 doses, elders
-  get influenza in ~half the years since 65 (ledger kept ~10 years), COVID, PPSV23, zoster.
-* **child-heavy, birth dates repeat**: 3 of 4 persons a fully vaccinated child (25 doses), 1 of 4
-  a 72-year-old with 13 doses; 365 / 3,000 distinct birth dates (the original bench).
-* **child-heavy, every birth date distinct**: the same with (nearly) distinct birth dates.
+  drawn uniformly inside each band, persons in random order.  Histories follow age: children get
+  the routine schedule up to ``as_of`` (some doses missed, dates jittered, ~5 % started months
+  late as catch-up), teenagers and young adults keep their childhood records (70 %), girls HPV
+  (~35 %), JE 特例 and HPV キャッチアップ doses for the cohorts that have them, adults 25–64
+  have no 定期 doses, elders get influenza in ~half the years since 65 (ledger kept ~10 years),
+  COVID, PPSV23 (35 %), zoster.
+* **child-heavy** (``--mix child``): 3 of 4 persons a fully vaccinated child (25 doses), 1 of 4
+  a 72-year-old with 13 doses; birth dates repeat (365 / 3,000 distinct), then all distinct.
 """
 
 from __future__ import annotations
 
+import argparse
 import random
-import sys
+import resource
 import time
 from datetime import date, timedelta
 
 from sesshu.domain import jdates
-from sesshu.domain.schedule import DoseFacts, PersonFacts, evaluate, load_rules
+from sesshu.domain.schedule import DoseFacts, PersonFacts, evaluate, evaluate_many, load_rules
 
 AS_OF = date(2026, 11, 1)
 
@@ -77,7 +88,8 @@ _CHILD_SCHEDULE = (  # (vaccine, months of age at the standard time)
 
 
 def _pyramid_child(rng: random.Random, birth: date, sex: str, as_of: date) -> list[DoseFacts]:
-    m = lambda n: jdates.reach_months(birth, n) + timedelta(days=rng.choice(  # noqa: E731
+    late = rng.choice((90, 180, 270, 400, 550)) if rng.random() < 0.05 else 0  # catch-up
+    m = lambda n: jdates.reach_months(birth, n) + timedelta(days=late + rng.choice(  # noqa: E731
         (1, 3, 7, 10, 14, 21, 30, 45)))
     sched = list(_CHILD_SCHEDULE)
     if birth >= date(2024, 2, 1):
@@ -103,6 +115,17 @@ def _pyramid_child(rng: random.Random, birth: date, sex: str, as_of: date) -> li
         start = jdates.reach_months(birth, rng.choice((150, 160, 175, 190)))
         for g in (0, 2, 6):
             doses.append(DoseFacts("HPV9", start + timedelta(days=31 * g + rng.randint(0, 9))))
+    elif sex == "F" and date(1997, 4, 2) <= birth <= date(2009, 4, 1) and rng.random() < 0.25:
+        # HPV キャッチアップ (FY2022–FY2024, completion allowed into FY2025)
+        start = date(2022, 4, 1) + timedelta(days=rng.randint(0, 1080))
+        v = rng.choice(("HPV9", "HPV9", "HPV4"))
+        for g in (0, 2, 6):
+            doses.append(DoseFacts(v, start + timedelta(days=31 * g + rng.randint(0, 9))))
+    if date(1995, 4, 2) <= birth <= date(2007, 4, 1) and rng.random() < 0.3:
+        # JE 特例: the doses missed in 2005–2010, caught up before 20
+        start = jdates.reach_months(birth, rng.randint(110, 220))
+        for g in (0, 1, 12):
+            doses.append(DoseFacts("JE", start + timedelta(days=31 * g + rng.randint(6, 20))))
     return [d for d in doses if d.date <= as_of]
 
 
@@ -154,26 +177,65 @@ def pyramid(n: int, as_of: date = AS_OF, seed: int = 1) -> list[tuple[PersonFact
     return people
 
 
-def run(people, as_of, rules) -> float:
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (MB; Linux /proc, else the peak)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return _peak_rss_mb()
+
+
+def run_single(people, as_of, rules) -> float:
     t0 = time.process_time()  # CPU time of this process: one core, unaffected by other load
     for p, d in people:
         evaluate(p, d, as_of, rules)
     return len(people) / (time.process_time() - t0)
 
 
+def run_batch(people, as_of, rules) -> tuple[float, list]:
+    t0 = time.process_time()
+    results = evaluate_many(people, as_of, rules)
+    return len(people) / (time.process_time() - t0), results
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50000
-    as_of = AS_OF
-    runs = [("pyramid", pyramid(n, as_of)),
-            ("child-heavy, birth dates repeat (city batch)", population(n, False)),
-            ("child-heavy, every birth date distinct", population(n, True))]
-    for label, people in runs:
-        rules = load_rules()  # fresh rules: an empty per-birth-date cache
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("persons", nargs="?", type=int, default=200_000)
+    ap.add_argument("--mix", choices=("pyramid", "child", "all"), default="pyramid")
+    ap.add_argument("--no-single", action="store_true", help="measure the batch path only")
+    args = ap.parse_args()
+    n, as_of = args.persons, AS_OF
+    runs = []
+    if args.mix in ("pyramid", "all"):
+        runs.append(("pyramid", lambda: pyramid(n, as_of)))
+    if args.mix in ("child", "all"):
+        runs += [("child-heavy, birth dates repeat", lambda: population(n, False)),
+                 ("child-heavy, every birth date distinct", lambda: population(n, True))]
+    for label, make in runs:
+        people = make()
         n_doses = sum(len(d) for _p, d in people)
+        n_groups = len({(p.birth_date, p.sex, p.conditions) for p, _d in people})
         n_births = len({p.birth_date for p, _d in people})
-        rate = run(people, as_of, rules)
-        print(f"{label}: {n} persons ({n_births} birth dates), {n_doses / n:.1f} doses each, "
-              f"{len(rules.entries)} eligibility lines: {rate:,.0f} persons/s")
+        print(f"{label}: {n:,} persons ({n_births:,} birth dates, {n_groups:,} birth date × sex × "
+              f"conditions), {n_doses / n:.1f} doses each, as of {as_of}", flush=True)
+        before = _rss_mb()
+        rules = load_rules()  # fresh rules: empty caches
+        rate, results = run_batch(people, as_of, rules)
+        lines = sum(len(e.eligibility) for e in results)
+        print(f"  batch  evaluate_many: {rate:>8,.0f} persons/s  ({lines / n:.0f} eligibility lines "
+              f"each; the {n:,} results take {_rss_mb() - before:,.0f} MB, RSS with the input "
+              f"{_rss_mb():,.0f} MB, peak {_peak_rss_mb():,.0f} MB)", flush=True)
+        del results
+        if not args.no_single:
+            rate = run_single(people, as_of, load_rules())
+            print(f"  single evaluate:      {rate:>8,.0f} persons/s", flush=True)
+        del people
 
 
 if __name__ == "__main__":

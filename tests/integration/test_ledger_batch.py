@@ -1,13 +1,16 @@
-"""対象者選定 over residents who share birth dates and have histories (the engine's batch path):
-the list is exactly the residents whose own, single-person evaluation is open."""
+"""A city whose residents share birth dates and have histories: the nightly evaluation (the
+engine's batch path, evaluate_pending) stores for every record the error codes the single-person
+engine gives, and 対象者選定 lists exactly the residents whose own evaluation is open."""
 from __future__ import annotations
 
 import random
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from sesshu.domain.schedule import DoseFacts, PersonFacts, evaluate
+from sesshu.ledger.models import VaccinationRecord
 from sesshu.ledger.service import evaluate_pending, import_records
 from sesshu.ledger.targets import select_targets
 from sesshu.registry.service import import_registry
@@ -38,8 +41,23 @@ def crowded_city(db, settings, operator, tmp_path):
         people[atena] = (PersonFacts(b, sex), doses)
     import_registry(db, settings, path=write(tmp_path / "reg.csv", "\n".join(reg) + "\n"), actor=operator)
     import_records(db, settings, path=write(tmp_path / "rec.csv", "\n".join(rec) + "\n"), actor=operator)
-    evaluate_pending(db, actor=operator, as_of=AS_OF)
+    assert evaluate_pending(db, actor=operator, as_of=AS_OF).persons == sum(1 for _p, d in people.values() if d)
     return db, people
+
+
+def test_stored_error_codes_equal_each_residents_own_evaluation(crowded_city):
+    db, people = crowded_city
+    with db.transaction() as s:
+        stored = {}
+        for r in s.execute(select(VaccinationRecord).where(VaccinationRecord.status == "active")).scalars():
+            stored.setdefault(r.atena_no, []).append((r.vaccine_code, r.vaccinated_on, r.error_code))
+    expected = {}
+    for atena, (p, doses) in people.items():
+        if doses:
+            ev = evaluate(p, doses, AS_OF)
+            expected[atena] = sorted((d.vaccine, d.date, ",".join(x.codes)) for d, x in zip(doses, ev.doses))
+    assert {a: sorted(v) for a, v in stored.items()} == expected
+    assert any(code for v in expected.values() for _v, _d, code in v)  # some doses do break a rule
 
 
 @pytest.mark.parametrize("vaccine,within", [("MR", 0), ("MR", 60), ("HIB", 30), ("VAR", 0), ("JE", 0),
