@@ -10,6 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sesshu.config import Settings
 
+# Integer primary keys are 32-bit on PostgreSQL; SQLite cannot even bind a number past 64 bits.
+MAX_ROW_ID = 2**31 - 1
+
+
+def get_row(s: Session, model, row_id: int, **kw):
+    """`s.get` for an id that came from outside (URL, form, command line): a number no row can have
+    is simply not found, the same on both backends, instead of a driver error."""
+    return s.get(model, row_id, **kw) if 1 <= row_id <= MAX_ROW_ID else None
+
 
 def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):

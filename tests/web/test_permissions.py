@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sesshu.auth.permissions import PERMISSIONS, ROLES, has_permission
+from sesshu.clock import today_jst
 from sesshu.web.deps import route_table
 from tests.web.conftest import MY_NUMBER, PASSWORD, add_record, login, record_version
 from tests.web.softauthn import SoftAuthenticator
@@ -33,6 +34,11 @@ def _cases(ctx: dict) -> dict:
             **form(atena_no=atena, expected_version=str(version()), reason="権限の確認",
                    lot_no=f"LOT{version()}", orig_lot_no="")},
         ("GET", "/records/{record_id}/history"): lambda: {"path": {"record_id": rec}},
+        ("POST", "/persons/{atena_no}/conditions"): lambda: {"path": {"atena_no": atena}, **form(
+            condition_code="designated_disability", impairment="kidney", evidence_kind="handbook", evidence_grade="1",
+            evidence_no="第1号", reason="権限の確認")},
+        ("POST", "/persons/{atena_no}/conditions/{condition_id}/end"): lambda: {
+            "path": {"atena_no": atena, "condition_id": _condition(ctx)}, **form(mode="withdraw", reason="権限の確認")},
         ("GET", "/api/v1/persons"): lambda: {"params": {"kana": "ヤマダ"}},
         ("GET", "/api/v1/persons/{atena_no}"): lambda: {"path": {"atena_no": atena}},
         ("POST", "/api/v1/records/{record_id}/correct"): lambda: {
@@ -122,6 +128,23 @@ def _approval(ctx: dict, *, mine: bool = False) -> int:
                            raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
                                 "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
     return out.id
+
+
+def _condition(ctx: dict) -> int:
+    """An active condition of the person (the one the record case made, or a new one)."""
+    from sesshu.conditions.models import PersonCondition
+    from sesshu.conditions.schemas import ConditionEntry
+    from sesshu.conditions.service import record_condition
+    from tests.web.conftest import ADMIN
+
+    with ctx["db"].transaction() as s:
+        found = s.execute(select(PersonCondition.id).where(PersonCondition.atena_no == ctx["atena_no"],
+                                                           PersonCondition.status == "active")).scalar()
+    if found is not None:
+        return found
+    return record_condition(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], entry=ConditionEntry(
+        condition_code="designated_disability", impairment="heart", evidence_kind="handbook", evidence_grade=1,
+        evidence_no="第2号", confirmed_on=today_jst(), reason="権限の確認")).id
 
 
 def _password(ctx: dict, new: str | None = None) -> str:

@@ -34,7 +34,7 @@ from sesshu.audit.service import AuditEvent
 from sesshu.auth.permissions import has_permission
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
-from sesshu.db import Database
+from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.keys import KeyRing, load_keyring
@@ -182,21 +182,33 @@ def get_approval(db: Database, settings: Settings, *, actor: Actor, approval_id:
     """One request with its payload described for the approver (個人番号 masked); the view is audited."""
     keys = load_keyring(settings)
     with db.transaction() as s:
-        row = s.get(ApprovalRequest, approval_id)
+        row = get_row(s, ApprovalRequest, approval_id)
         own = row is not None and is_requester(row, actor)
-        if row is None or not (own or actor.kind == "os" or may_decide(actor)):
-            raise NotFound(NOT_FOUND)
-        k = kind_of(row.kind)
-        payload = _payload(keys, row)
-        for atena_no in k.atena_nos(payload):
-            access.check_visible(s, actor, atena_no, message=NOT_FOUND)
-        audit.record_many(s, actor, _events("approval.view", k.atena_nos(payload), {"approval_id": row.id}))
-        pending = row.status == "requested"
-        return ApprovalDetail(
-            approval=ApprovalOut.from_row(row),
-            details=[DetailRow(label=label, value=value) for label, value in k.details(payload)],
-            own=own, may_decide=pending and not own and may_decide(actor), may_withdraw=pending and own,
-            result_atena_no=k.outcome_atena_no(payload, row.result_ref) if row.status == "approved" else None)
+        refused = row is None or not (own or actor.kind == "os" or may_decide(actor))
+        if refused:
+            if row is not None:  # another clerk's request: answered like a missing one, and on record
+                audit.record(s, actor, "approval.view_refused", purpose=PURPOSE, detail={"approval_id": row.id})
+            detail = None
+        else:
+            detail = _detail(s, keys, actor, row, own)
+    if refused:
+        raise NotFound(NOT_FOUND)
+    return detail
+
+
+def _detail(s: Session, keys: KeyRing, actor: Actor, row: ApprovalRequest, own: bool) -> ApprovalDetail:
+    """The request described for someone allowed to see it; the view is audited."""
+    k = kind_of(row.kind)
+    payload = _payload(keys, row)
+    for atena_no in k.atena_nos(payload):
+        access.check_visible(s, actor, atena_no, message=NOT_FOUND)
+    audit.record_many(s, actor, _events("approval.view", k.atena_nos(payload), {"approval_id": row.id}))
+    pending = row.status == "requested"
+    return ApprovalDetail(
+        approval=ApprovalOut.from_row(row),
+        details=[DetailRow(label=label, value=value) for label, value in k.details(payload)],
+        own=own, may_decide=pending and not own and may_decide(actor), may_withdraw=pending and own,
+        result_atena_no=k.outcome_atena_no(payload, row.result_ref) if row.status == "approved" else None)
 
 
 # --- decisions ----------------------------------------------------------------------------------------
@@ -218,7 +230,7 @@ def reject(db: Database, settings: Settings, *, actor: Actor, approval_id: int, 
 
 
 def _load(s: Session, approval_id: int) -> ApprovalRequest:
-    row = s.get(ApprovalRequest, approval_id, with_for_update=True)
+    row = get_row(s, ApprovalRequest, approval_id, with_for_update=True)
     if row is None:
         raise NotFound(NOT_FOUND)
     return row
@@ -251,6 +263,10 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
                 _check_pending(row, expected_version)
                 payload = _payload(keys, row)
                 atena_nos = k.atena_nos(payload)
+                # Outside these persons' 事務 the request cannot be decided — nor closed as 処理不能 by
+                # failing inside apply: it is refused here, and the app puts the refusal on record.
+                for atena_no in atena_nos:
+                    access.check_visible(s, actor, atena_no, message=NOT_FOUND)
                 result = ""
                 if outcome == "approved":
                     ctx = Context(keys=keys, actor=actor, today=today_jst(), approval_id=row.id, reason=row.reason)
@@ -300,11 +316,11 @@ def _close_failed(db: Database, *, actor: Actor, approval_id: int, expected_vers
 
 def withdraw(db: Database, *, actor: Actor, approval_id: int, expected_version: int) -> ApprovalOut:
     """The requester takes back a pending request; nothing is changed."""
-    refused = False
+    refused: str | None = None
     with db.transaction() as s:
         row = _load(s, approval_id)
         if not is_requester(row, actor):
-            refused = True
+            refused = "visible" if may_decide(actor) else "hidden"
             audit.record(s, actor, "approval.withdraw_refused", purpose=PURPOSE, detail={"approval_id": row.id})
         else:
             _check_pending(row, expected_version)
@@ -316,6 +332,8 @@ def withdraw(db: Database, *, actor: Actor, approval_id: int, expected_version: 
             audit.record(s, actor, "approval.withdraw", purpose=PURPOSE, detail={"approval_id": row.id,
                                                                                   "kind": row.kind})
             out = ApprovalOut.from_row(row)
+    if refused == "hidden":  # a request this user may not even see: the same answer as a missing one
+        raise NotFound(NOT_FOUND)
     if refused:
         raise Forbidden("申請を取り下げられるのは申請した職員だけです")
     return out

@@ -35,7 +35,8 @@ from sesshu.domain.errors import InvalidInput
 FAILURE_ACTIONS = ("auth.login_failed", "auth.locked", "auth.mfa_failed", "auth.reauth_failed",
                    "auth.password_change_failed", "auth.passkey_register_failed", "auth.denied",
                    "access.out_of_scope", "access.no_task", "auth.session_rejected", "auth.csrf_failed",
-                   "export.terminal_refused")
+                   "export.terminal_refused", "auth.passkey_remove_refused", "approval.view_refused",
+                   "approval.withdraw_refused")
 CLIENT_ACTIONS = ("auth.login_failed", "auth.mfa_failed", "auth.session_rejected", "auth.csrf_failed")
 VIEW_ACTIONS = ("person.view",)
 BASELINE_DAYS = 28

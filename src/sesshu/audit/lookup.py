@@ -13,7 +13,7 @@ from sesshu.actor import Actor
 from sesshu.audit.models import AuditEntry
 from sesshu.audit.periods import day_range, jst, parse_period
 from sesshu.audit.service import record
-from sesshu.db import Database
+from sesshu.db import MAX_ROW_ID, Database
 from sesshu.domain.errors import InvalidInput
 
 COUNT_CAP = 10000
@@ -37,6 +37,10 @@ ACTION_LABELS = {
     "person.view": "個人の情報の閲覧",
     "person.view_missing": "存在しない個人の閲覧",
     "person.export": "個人情報のファイル出力",
+    "person.condition_set": "接種対象の要件の登録",
+    "person.condition_end": "接種対象の要件の終了",
+    "person.condition_withdraw": "接種対象の要件の取消（誤登録）",
+    "person.condition_view": "接種対象の要件の確認",
     "record.correct": "接種記録の職権修正",
     "record.void": "接種記録の取消",
     "record.history_view": "修正履歴の閲覧",
@@ -54,6 +58,7 @@ ACTION_LABELS = {
     "auth.reauth": "再認証",
     "auth.passkey_registered": "パスキーの登録",
     "auth.passkey_removed": "パスキーの削除",
+    "auth.passkey_remove_refused": "他の職員のパスキーの削除の試行",
     "auth.password_changed": "パスワードの変更",
     "export.terminal_refused": "許可されていない端末からの出力の試行",
     "access.assign": "事務取扱担当者の指定",
@@ -70,6 +75,7 @@ ACTION_LABELS = {
     "approval.request_refused": "申請の拒否",
     "approval.decision_refused": "承認・却下の拒否（本人の申請など）",
     "approval.withdraw_refused": "取下げの拒否",
+    "approval.view_refused": "他の職員の申請の閲覧の試行",
     "mynumber.reveal": "個人番号の全桁表示",
     "mynumber.verify": "個人番号確認",
     "person.lookup_my_number": "個人番号による検索",
@@ -151,8 +157,8 @@ class LookupCriteria:
             raise InvalidInput(f"操作の種類の指定が正しくありません: {(bad or actions)[0][:40]}")
         first, last = parse_period(date_from, date_to, required=False)
         for v in (seq_from, seq_to):
-            if v is not None and v < 1:
-                raise InvalidInput("連番は1以上で指定してください")
+            if v is not None and not 1 <= v <= MAX_ROW_ID:
+                raise InvalidInput(f"連番は1以上{MAX_ROW_ID}以下で指定してください")
         if seq_from and seq_to and seq_from > seq_to:
             raise InvalidInput("連番の「から」が「まで」より大きくなっています")
         return cls(atena_no=atena_no, actor=actor, actions=actions, date_from=first, date_to=last,

@@ -13,6 +13,8 @@ from sesshu.domain.errors import InvalidInput
 from sesshu.domain.wareki import DateParseError, parse_date
 
 MAX_PERIOD_DAYS = 366
+# Dates a lookup can mean; beyond them the JST↔UTC conversion itself overflows (0001-01-01, 9999-12-31).
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def utc_bound(moment: datetime) -> str:
@@ -46,9 +48,12 @@ def parse_day(value: str | date | None, label: str) -> date | None:
     if not value:
         return None
     try:
-        return parse_date(value)
+        day = parse_date(value)
     except DateParseError as e:
         raise InvalidInput(f"{label}: {e}") from e
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidInput(f"{label}: {EARLIEST_DAY.year}年から{LATEST_DAY.year}年までの日付で指定してください")
+    return day
 
 
 def parse_period(date_from: str | date | None, date_to: str | date | None, *, required: bool) -> tuple[date | None, date | None]:

@@ -53,7 +53,7 @@ from sesshu.auth.service import (
 )
 from sesshu.clock import utcnow
 from sesshu.config import Settings
-from sesshu.db import Database
+from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 
 CHALLENGE_SECONDS = 120
@@ -327,17 +327,25 @@ def list_passkeys(db: Database, *, user_id: int) -> list[PasskeyInfo]:
 
 def remove_passkey(db: Database, *, token: str, passkey_id: int, client: str = "") -> None:
     """Remove one of the user's own passkeys; never the last one while TOTP is not allowed for the
-    account (the user could not sign in any more)."""
+    account (the user could not sign in any more). Someone else's passkey is answered like a missing
+    one, and the attempt is on record."""
     with db.transaction() as s:
         _ws, user = _signed_in(s, token)
-        row = s.get(WebAuthnCredential, passkey_id)
-        if row is None or row.user_id != user.id:
-            raise NotFound("パスキーが見つかりません")
-        remaining = s.execute(select(func.count()).select_from(WebAuthnCredential)
-                              .where(WebAuthnCredential.user_id == user.id)).scalar_one() - 1
-        if remaining == 0 and not user.totp_allowed:
-            raise Conflict("最後のパスキーは削除できません。端末を替える場合は、新しい端末のパスキーを先に登録してください"
-                           "（端末を失くした場合はセキュリティ責任者に確認コードでのログインの許可を依頼してください）")
-        s.delete(row)
-        audit.record(s, user_actor(user), "auth.passkey_removed", purpose="パスキーの削除",
-                     detail={"passkey_id": passkey_id, "label": row.label, "remaining": remaining, "client": client})
+        row = get_row(s, WebAuthnCredential, passkey_id)
+        refused = row is None or row.user_id != user.id
+        if refused:
+            if row is not None:
+                audit.record(s, user_actor(user), "auth.passkey_remove_refused", purpose="パスキーの削除",
+                             detail={"passkey_id": passkey_id, "client": client})
+        else:
+            remaining = s.execute(select(func.count()).select_from(WebAuthnCredential)
+                                  .where(WebAuthnCredential.user_id == user.id)).scalar_one() - 1
+            if remaining == 0 and not user.totp_allowed:
+                raise Conflict("最後のパスキーは削除できません。端末を替える場合は、新しい端末のパスキーを先に登録してください"
+                               "（端末を失くした場合はセキュリティ責任者に確認コードでのログインの許可を依頼してください）")
+            s.delete(row)
+            audit.record(s, user_actor(user), "auth.passkey_removed", purpose="パスキーの削除",
+                         detail={"passkey_id": passkey_id, "label": row.label, "remaining": remaining,
+                                 "client": client})
+    if refused:
+        raise NotFound("パスキーが見つかりません")

@@ -61,6 +61,7 @@ CLI_COMMANDS: dict[str, str] = {
     "import masters": "record.import",
     "search": "person.search",
     "person show": "person.view",
+    "person condition": "record.correct",
     "record history": "person.view",
     "record correct": "record.correct",
     "record void": "record.correct",

@@ -37,6 +37,7 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput
+from sesshu.domain.text import clean
 from sesshu.keys import load_keyring
 
 MAX_FAILED_LOGINS = 5
@@ -61,6 +62,18 @@ def check_password_rules(password: str, login_id: str) -> None:
         raise InvalidInput(str(e)) from None
 
 
+def totp_digits(code: str) -> str:
+    """The digits of a typed code: full-width digits count (NFKC); any other character, including
+    other scripts' digits that str.isdigit() accepts, is dropped, so the code simply does not match."""
+    return "".join(ch for ch in clean(code) if ch in "0123456789")
+
+
+def printable_login_id(typed: str) -> str:
+    """A typed (possibly unknown) ID as it goes on record: control and format characters (newline, tab,
+    escape sequences, bidi overrides) are shown as \\uXXXX, so the ID cannot forge lines of a log listing."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in typed)
+
+
 def _totp_aad(login_id: str) -> str:
     return f"totp:{login_id}"
 
@@ -76,8 +89,10 @@ def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str
                 totp_secret: str | None = None, tasks: tuple[tuple[str, str], ...] = ()) -> NewUser:
     """One person, one account: no shared IDs. Returns the TOTP secret to hand to the user once."""
     login_id = login_id.strip()
-    if not login_id or not login_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise InvalidInput("IDは英数字（- _ . を含む）で指定してください")
+    # ASCII only: full-width or Cyrillic look-alikes ("ａｄｍｉｎ", "аdmin") would slip past the
+    # generic-ID check and read as another person's ID in the log.
+    if not login_id or not login_id.isascii() or not login_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise InvalidInput("IDは半角英数字（- _ . を含む）で指定してください")
     if role not in ROLES:
         raise InvalidInput(f"役割が正しくありません: {role}")
     try:
@@ -88,8 +103,10 @@ def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str
     keys = load_keyring(settings)
     secret = totp_secret or pyotp.random_base32()
     with db.transaction() as s:
-        if s.execute(select(StaffUser.id).where(StaffUser.login_id == login_id)).first():
-            raise Conflict(f"ID {login_id} は既に使われています")
+        # "Tanaka" next to "tanaka" would be two accounts that read as one person in the log.
+        taken = s.execute(select(StaffUser.login_id).where(func.lower(StaffUser.login_id) == login_id.lower())).first()
+        if taken:
+            raise Conflict(f"ID {login_id} は既に使われています（{taken[0]}）")
         now = utcnow()
         new_user = StaffUser(login_id=login_id, display_name=display_name, role=role,
                              password_hash=_hasher.hash(password), password_changed_at=now,
@@ -193,7 +210,7 @@ def login_password(db: Database, *, login_id: str, password: str, client: str = 
     now = utcnow()
     with db.transaction() as s:
         user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one_or_none()
-        anon = Actor(login_id=login_id[:40] or "(空)", kind="user", role="")
+        anon = Actor(login_id=printable_login_id(login_id)[:40] or "(空)", kind="user", role="")
         if client_throttled(s, client, now):
             verify_password(_DUMMY_HASH, password)
             note_client_failure(s, client, now)
@@ -248,7 +265,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 def login_totp(db: Database, settings: Settings, *, token: str, code: str, client: str = "") -> SessionInfo:
     """Second factor. A correct code replaces the session with a new, fully authenticated one."""
     keys = load_keyring(settings)
-    code = "".join(ch for ch in code if ch.isdigit())
+    code = totp_digits(code)
     now = utcnow()
     with db.transaction() as s:
         ws = s.get(WebSession, _hash_token(token))
@@ -364,7 +381,7 @@ def reauth_with_totp(db: Database, settings: Settings, *, token: str, password: 
     """Prove both factors again inside a signed-in session, for a sensitive action (see web deps
     `require_recent_auth`). Failures count like sign-in failures."""
     keys = load_keyring(settings)
-    code = "".join(ch for ch in code if ch.isdigit())
+    code = totp_digits(code)
     now = utcnow()
     with db.transaction() as s:
         found = live_session(s, token, signed_in=True)

@@ -6,8 +6,13 @@ from sesshu.domain.text import clean
 _WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)  # left-to-right for the first 11 digits
 
 
+def _digits(value: str) -> bool:
+    """ASCII digits only: "²" or "፩" pass str.isdigit() but are no part of a 個人番号 (and int() refuses them)."""
+    return value.isascii() and value.isdigit()
+
+
 def check_digit(base11: str) -> int:
-    if len(base11) != 11 or not base11.isdigit():
+    if len(base11) != 11 or not _digits(base11):
         raise ValueError("base must be 11 digits")
     r = sum(int(d) * w for d, w in zip(base11, _WEIGHTS)) % 11
     return 0 if r <= 1 else 11 - r
@@ -19,12 +24,12 @@ def normalize(value: str | None) -> str:
 
 
 def is_valid(value: str) -> bool:
-    return len(value) == 12 and value.isdigit() and check_digit(value[:11]) == int(value[11])
+    return len(value) == 12 and _digits(value) and check_digit(value[:11]) == int(value[11])
 
 
 def validation_error(value: str) -> str | None:
     """Japanese reason why a (normalised) number is not a valid 個人番号, or None."""
-    if not value.isdigit():
+    if not _digits(value):
         return "個人番号は数字12桁で入力してください"
     if len(value) != 12:
         return f"個人番号は12桁です（{len(value)}桁が入力されました）"

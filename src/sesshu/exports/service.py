@@ -16,6 +16,7 @@ export today is an encrypted ZIP.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from dataclasses import dataclass
@@ -83,6 +84,28 @@ def prepare(actor: Actor, *, purpose: str, password: str, confirmation: str | No
     purpose = check_purpose(purpose)
     check_password(password, confirmation)
     return purpose
+
+
+# A cell starting with one of these is a formula to Excel (CSV injection): a name or address from the
+# registry such as "=HYPERLINK(...)" would run when the clerk opens the file.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell that Excel shows as text: a leading formula character gets an apostrophe before it."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+class CsvWriter:
+    """csv.writer for exported files (CRLF lines), every cell passed through spreadsheet_safe."""
+
+    def __init__(self, buf: io.StringIO):
+        self._writer = csv.writer(buf, lineterminator="\r\n")
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([spreadsheet_safe(v) for v in row])
 
 
 def encrypted_zip(member: str, data: bytes, password: str) -> bytes:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Sequence
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from sesshu.conditions.facts import ConditionSpan, conditions_on, load_spans
 from sesshu.domain.schedule import (
     DoseFacts,
     EligibilityResult,
@@ -42,8 +44,8 @@ class PersonEvaluation:
     eligibility: list[EligibilityResult]
 
 
-def person_facts(birth_date: date, sex: str) -> PersonFacts:
-    return PersonFacts(birth_date=birth_date, sex=sex)
+def person_facts(birth_date: date, sex: str, conditions: frozenset[str] = frozenset()) -> PersonFacts:
+    return PersonFacts(birth_date=birth_date, sex=sex, conditions=conditions)
 
 
 def _dose(r) -> DoseFacts:
@@ -51,20 +53,58 @@ def _dose(r) -> DoseFacts:
 
 
 def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date,
-                  lines: frozenset[str] | None = None) -> PersonEvaluation:
+                  lines: frozenset[str] | None = None, spans: Sequence[ConditionSpan] = ()) -> PersonEvaluation:
     """rows: active records (id, vaccine_code, vaccinated_on) of one person, any order.
-    lines: only these eligibility lines are forecast (all doses are still judged)."""
-    ev: Evaluation = evaluate(person_facts(birth_date, sex), [_dose(r) for r in rows], as_of, lines=lines)
-    return _person_evaluation(rows, ev)
+    lines: only these eligibility lines are forecast (all doses are still judged).
+    spans: the person's conditions (sesshu.conditions.facts): each dose is judged with the
+    conditions that held on its date, the forecast with those that hold on as_of."""
+    doses = [_dose(r) for r in rows]
+    if not spans:
+        return _person_evaluation(rows, evaluate(person_facts(birth_date, sex), doses, as_of, lines=lines))
+    now, per_row = _condition_sets(rows, as_of, spans)
+    # Other condition sets only judge doses: their forecast is never shown (lines=∅).
+    evs = {cs: evaluate(person_facts(birth_date, sex, cs), doses, as_of, lines=lines if cs == now else frozenset())
+           for cs in dict.fromkeys([now, *per_row])}
+    return _merge(rows, evs, now, per_row)
 
 
-def evaluate_people(people: list[tuple[date, str, list]], as_of: date,
+def evaluate_people(people: list[tuple], as_of: date,
                     lines: frozenset[str] | None = None) -> list[PersonEvaluation]:
-    """evaluate_rows for many persons (birth_date, sex, rows) at once, in the same order: the
-    engine's batch path shares the work of persons born on the same day."""
-    evs = evaluate_many([(person_facts(b, sex), [_dose(r) for r in rows]) for b, sex, rows in people],
-                        as_of, lines=lines)
-    return [_person_evaluation(rows, ev) for (_b, _sex, rows), ev in zip(people, evs)]
+    """evaluate_rows for many persons at once, in the same order: each item is (birth_date, sex, rows)
+    or (birth_date, sex, rows, spans). The engine's batch path shares the work of persons with the
+    same birth date, sex and conditions."""
+    if not any(len(p) > 3 and p[3] for p in people):
+        evs = evaluate_many([(person_facts(p[0], p[1]), [_dose(r) for r in p[2]]) for p in people],
+                            as_of, lines=lines)
+        return [_person_evaluation(p[2], ev) for p, ev in zip(people, evs)]
+    items, plans = [], []
+    for p in people:
+        b, sex, rows = p[0], p[1], p[2]
+        spans = p[3] if len(p) > 3 else ()
+        doses = [_dose(r) for r in rows]
+        now, per_row = _condition_sets(rows, as_of, spans) if spans else (frozenset(), [frozenset()] * len(rows))
+        sets = list(dict.fromkeys([now, *per_row]))
+        plans.append((rows, now, per_row, sets, len(items)))
+        items.extend((person_facts(b, sex, cs), doses) for cs in sets)
+    evs = evaluate_many(items, as_of, lines=lines)
+    return [_merge(rows, dict(zip(sets, evs[start:start + len(sets)])), now, per_row)
+            for rows, now, per_row, sets, start in plans]
+
+
+def _condition_sets(rows: list, as_of: date,
+                    spans: Sequence[ConditionSpan]) -> tuple[frozenset[str], list[frozenset[str]]]:
+    """The conditions holding on as_of, and on each record's date."""
+    return conditions_on(spans, as_of), [conditions_on(spans, r.vaccinated_on) for r in rows]
+
+
+def _merge(rows: list, evs: dict[frozenset[str], Evaluation], now: frozenset[str],
+           per_row: list[frozenset[str]]) -> PersonEvaluation:
+    """Each record's verdict from the evaluation under the conditions of its date."""
+    verdicts = {}
+    for i, (r, cs) in enumerate(zip(rows, per_row)):
+        d = evs[cs].doses[i]
+        verdicts[r.id] = RecordVerdict(r.id, d.status, d.dose_number, tuple(d.codes), tuple(d.reasons))
+    return PersonEvaluation(verdicts=verdicts, eligibility=evs[now].eligibility)
 
 
 def _person_evaluation(rows: list, ev: Evaluation) -> PersonEvaluation:
@@ -89,8 +129,10 @@ def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:
         by_person.setdefault(r.atena_no, []).append(r)
     changes = []
     people = [(persons[a], rows) for a, rows in by_person.items() if a in persons]
+    spans = load_spans(s, [p.atena_no for p, _rows in people])
     # Only the dose verdicts are stored here: skip the forecast (lines=∅), the costly half.
-    results = evaluate_people([(p.birth_date, p.sex, rows) for p, rows in people], as_of, lines=frozenset())
+    results = evaluate_people([(p.birth_date, p.sex, rows, spans.get(p.atena_no, ())) for p, rows in people],
+                              as_of, lines=frozenset())
     for (_p, rows), result in zip(people, results):
         for r in rows:
             code = result.verdicts[r.id].error_code

@@ -61,7 +61,7 @@ def _int(raw: str, label: str, lo: int, hi: int, suffix: str = "") -> int | None
     t = clean(raw).replace(" ", "").removesuffix(suffix)
     if not t:
         return None
-    if not t.isdigit() or not lo <= int(t) <= hi:
+    if not (t.isascii() and t.isdigit()) or not lo <= int(t) <= hi:
         raise RowError(f"{label}は{lo}〜{hi}の数字で指定してください: {raw}")
     return int(t)
 

@@ -14,8 +14,10 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
 from sesshu.clock import today_jst, utcnow
+from sesshu.conditions.facts import load_spans
+from sesshu.conditions.service import person_conditions
 from sesshu.config import Settings
-from sesshu.db import Database
+from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
@@ -184,6 +186,7 @@ class Correction:
     changes: dict
 
 
+MAX_REASON = 400  # vaccination_record_history.reason
 CORRECTABLE = {
     "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result", "institution_code",
     "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code",
@@ -200,11 +203,12 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
     """職権修正: change fields of a record, keeping the old values and the reason in its history."""
     if not correction.reason.strip():
         raise InvalidInput("修正理由を入力してください")
+    _check_reason_length(correction.reason, "修正理由")
     unknown = set(correction.changes) - CORRECTABLE
     if unknown:
         raise InvalidInput(f"修正できない項目です: {', '.join(sorted(unknown))}")
     with db.transaction() as s:
-        r = s.get(VaccinationRecord, correction.record_id)
+        r = get_row(s, VaccinationRecord, correction.record_id)
         if r is None or r.status != "active":
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
@@ -232,12 +236,19 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
         return RecordOut.model_validate(r, from_attributes=True)
 
 
+def _check_reason_length(reason: str, label: str) -> None:
+    """The history keeps at most MAX_REASON characters; the pages and the CLI send whatever was typed."""
+    if len(reason.strip()) > MAX_REASON:
+        raise InvalidInput(f"{label}は{MAX_REASON}文字以内で入力してください")
+
+
 def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str) -> None:
     """Take a wrong record off the ledger without deleting it."""
     if not reason.strip():
         raise InvalidInput("取消理由を入力してください")
+    _check_reason_length(reason, "取消理由")
     with db.transaction() as s:
-        r = s.get(VaccinationRecord, record_id)
+        r = get_row(s, VaccinationRecord, record_id)
         if r is None or r.status != "active":
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
@@ -257,7 +268,7 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
 
 def record_history(db: Database, *, actor: Actor, record_id: int) -> list[dict]:
     with db.transaction() as s:
-        r = s.get(VaccinationRecord, record_id)
+        r = get_row(s, VaccinationRecord, record_id)
         if r is None:
             raise NotFound("指定の接種記録はありません")
         access.check_visible(s, actor, r.atena_no, record_id=r.id, message="指定の接種記録はありません")
@@ -295,6 +306,7 @@ class PersonHistory:
     eligibility: list
     as_of: date
     names: dict[str, dict[str, str]]  # master names for the codes on these records
+    conditions: list  # ConditionOut rows (sesshu.conditions), newest first, history included
 
 
 def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
@@ -312,12 +324,13 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
         else:
             records = person_records(s, atena_no)
             as_of = today_jst()
-            result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of)
+            result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of,
+                                                     spans=load_spans(s, [atena_no]).get(atena_no, ()))
             audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
                          detail={"records": len(records)})
             found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
                                   verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of,
-                                  names=_master_names(s, records))
+                                  names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of))
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found

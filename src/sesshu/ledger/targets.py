@@ -2,7 +2,6 @@
 for notices. Uses the schedule engine on each candidate's full history."""
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.conditions.facts import conditions_on, load_resident_spans
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, default_rules, evaluate
@@ -56,8 +56,9 @@ def _open_within(line, as_of: date, until: date) -> bool:
     return line.status == "not_yet" and line.earliest is not None and line.earliest <= until
 
 
-def _is_open(birth: date, sex: str, line: str, as_of: date, until: date) -> bool:
-    ev = evaluate(PersonFacts(birth_date=birth, sex=sex), [], as_of, lines=frozenset((line,)))
+def _is_open(birth: date, sex: str, line: str, as_of: date, until: date,
+             conditions: frozenset[str] = frozenset()) -> bool:
+    ev = evaluate(PersonFacts(birth_date=birth, sex=sex, conditions=conditions), [], as_of, lines=frozenset((line,)))
     return any(_open_within(e, as_of, until) for e in ev.eligibility)
 
 
@@ -119,17 +120,43 @@ def _window(vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
     return line, as_of + timedelta(days=within_days)
 
 
+def _condition_holders(s: Session, spans: dict[str, tuple], line: str, as_of: date,
+                       until: date) -> dict[str, date]:
+    """Residents whose conditions on as_of (the B類 60–64 criterion) open the line, whatever their
+    birth group says, with their birth dates. Holders are few, so each (birth date, sex,
+    conditions) group of theirs is probed on its own."""
+    if not spans:
+        return {}
+    facts = {a: (b, sx) for a, b, sx in s.execute(select(Person.atena_no, Person.birth_date, Person.sex)
+                                                  .where(Person.atena_no.in_(list(spans))))}
+    probed: dict[tuple, bool] = {}
+    out: dict[str, date] = {}
+    for a, person_spans in spans.items():
+        held = conditions_on(person_spans, as_of)
+        if not held or a not in facts:
+            continue
+        key = (*facts[a], held)
+        if key not in probed:
+            probed[key] = _is_open(*facts[a], line, as_of, until, held)
+        if probed[key]:
+            out[a] = facts[a][0]
+    return out
+
+
 def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
     wanted = _probe_birth_groups(s, line, as_of, until)
-    births = sorted({b for b, _ in wanted})
+    spans = load_resident_spans(s)  # one query: residents with a condition on record
+    holders = _condition_holders(s, spans, line, as_of, until)
+    births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
     for i in range(0, len(births), _BATCH):
         part = births[i:i + _BATCH]
         persons = [p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
                    Person.postal_code, Person.address, Person.household_no)
-            .where(Person.registry_status == "resident", Person.birth_date.in_(part))) if (p.birth_date, p.sex) in wanted]
+            .where(Person.registry_status == "resident", Person.birth_date.in_(part)))
+            if (p.birth_date, p.sex) in wanted or p.atena_no in holders]
         history: dict[str, list] = {}
         ids = [p.atena_no for p in persons]
         for j in range(0, len(ids), _BATCH):
@@ -139,7 +166,8 @@ def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]
                                       VaccinationRecord.status == "active")):
                 history.setdefault(r.atena_no, []).append(r)
         for p in persons:
-            result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only)
+            result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only,
+                                   spans=spans.get(p.atena_no, ()))
             for e in result.eligibility:
                 if e.vaccine == line and _open_within(e, as_of, until):
                     rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
@@ -156,7 +184,7 @@ _SEX = {"M": "男", "F": "女"}
 
 def targets_csv(rows: list[TargetRow]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = exports.CsvWriter(buf)
     w.writerow(CSV_HEADER)
     for r in rows:
         e = r.line

@@ -237,7 +237,7 @@ def _check_document(presented: Presented) -> str:
 
 def _number_check(settings: Settings, p: Person, number: str) -> str:
     """Compared through the keyed hash only: nothing is decrypted."""
-    if not (len(number) == 12 and number.isdigit()):
+    if not (len(number) == 12 and number.isascii() and number.isdigit()):
         raise InvalidInput(mn_rules.validation_error(number) or "個人番号は数字12桁で入力してください")
     if not mn_rules.is_valid(number):
         return "bad_check_digit"

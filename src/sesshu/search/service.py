@@ -1,7 +1,6 @@
 """Searching persons by any condition, with on-screen pages and encrypted CSV output (both audited)."""
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import asdict, dataclass
@@ -186,7 +185,7 @@ def export_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, purp
         raise InvalidInput("検索条件を1つ以上入力してください")
     purpose = exports.prepare(actor, purpose=purpose, password=password, confirmation=password_confirmation)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = exports.CsvWriter(buf)
     w.writerow(CSV_HEADER)
     count = 0
     with db.transaction() as s:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -28,6 +28,7 @@ from sesshu.web import views_access, views_account, views_api, views_auth, views
 from sesshu.web import views_approvals
 from sesshu.web import views_mynumber
 from sesshu.web import views_audit
+from sesshu.web import views_conditions
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -65,8 +66,12 @@ class SecurityHeaders:
             return await self.app(scope, receive, send)
         cacheable = scope["path"].startswith("/static/")
 
+        started = False
+
         async def send_with_headers(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value
@@ -76,7 +81,27 @@ class SecurityHeaders:
                     headers["Cache-Control"] = "no-store"
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # An unexpected error: a plain Japanese answer with these headers (never the exception text,
+            # which may hold personal data); re-raised so the server still logs it.
+            if not started:
+                await _internal_error(scope)(scope, receive, send_with_headers)
+            raise
+
+
+INTERNAL_ERROR = "システムエラーが発生しました。画面を開き直してもう一度操作してください。続く場合はシステム管理者に連絡してください"
+
+
+def _internal_error(scope) -> Response:
+    if scope["path"].startswith("/api/"):
+        return JSONResponse({"error": {"code": "E_INTERNAL", "message": INTERNAL_ERROR}}, status_code=500)
+    page = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>エラー</title>'
+            f'<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow">'
+            f'<h1>処理できませんでした</h1><p class="msg error" role="alert">{INTERNAL_ERROR}</p>'
+            f'<p><a href="/">メニューに戻る</a></p></section></main></body></html>')
+    return HTMLResponse(page, status_code=500)
 
 
 def _templates() -> Jinja2Templates:
@@ -205,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_account.router)
     app.include_router(views_approvals.router)  # before views_persons: /persons/new is not a 宛名番号
     app.include_router(views_persons.router)
+    app.include_router(views_conditions.router)
     app.include_router(views_access.router)
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)

@@ -256,7 +256,7 @@ def login_csrf_from_cookie(request: Request) -> str:
     if len(parts) != 3:
         return ""
     nonce, issued, signature = parts
-    if not issued.isdigit() or time.time() - int(issued) > LOGIN_CSRF_MAX_AGE:
+    if not (issued.isascii() and issued.isdigit()) or time.time() - int(issued) > LOGIN_CSRF_MAX_AGE:
         return ""
     if not hmac.compare_digest(signature, _login_csrf_signature(get_settings(request), nonce, issued)):
         return ""

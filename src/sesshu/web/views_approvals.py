@@ -29,7 +29,7 @@ NON_RESIDENT_FIELDS = ("name", "name_kana", "sex", "birth_date", "postal_code", 
 
 def _version(form: dict[str, str]) -> int:
     raw = form.get("expected_version", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):  # "²".isdigit() is true, int("²") fails
         raise InvalidInput("版数が正しくありません。画面を開き直してください")
     return int(raw)
 

@@ -9,6 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from sesshu.access.service import NoTask
 from sesshu.clock import today_jst
+from sesshu.conditions.codes import catalog as condition_catalog
+from sesshu.domain.schedule.display import fold_alternatives
 from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
 from sesshu.search.service import export_persons, search_persons
@@ -28,7 +30,10 @@ router = APIRouter(include_in_schema=False)
 AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
 VERDICTS = {"valid": "定期", "voluntary": "任意", "invalid": "無効"}
 ELIGIBILITY = {"eligible": "接種できます", "not_yet": "まだ対象外", "complete": "完了", "expired": "期限切れ"}
-NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました"}
+NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました",
+           "condition_set": "接種対象の要件を登録し、接種記録を再判定しました",
+           "condition_ended": "接種対象の要件を終了し、接種記録を再判定しました",
+           "condition_withdrawn": "接種対象の要件を誤登録として取り消し、接種記録を再判定しました"}
 
 
 @router.get("/search")
@@ -72,10 +77,20 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
     return render(request, "person.html", {
         "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
         "correctable": CORRECTABLE_FIELDS, "verdicts": history.verdicts,
-        "open_lines": [e for e in history.eligibility if _is_open(e, history.as_of)],
+        "open_rows": fold_alternatives([e for e in history.eligibility if _is_open(e, history.as_of)],
+                                       _latest_doses(history.records)),
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
         "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
+        "conditions": history.conditions, "condition_catalog": condition_catalog(),
     })
+
+
+def _latest_doses(records) -> dict:
+    latest: dict = {}
+    for r in records:
+        if r.vaccinated_on and (r.vaccine_code not in latest or r.vaccinated_on > latest[r.vaccine_code]):
+            latest[r.vaccine_code] = r.vaccinated_on
+    return latest
 
 
 def _is_open(line, as_of) -> bool:
@@ -126,6 +141,6 @@ def record_history_page(request: Request, record_id: int, session=Depends(requir
 
 def _version(form: dict[str, str]) -> int:
     raw = form.get("expected_version", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):  # "²".isdigit() is true, int("²") fails
         raise InvalidInput("版数が正しくありません。画面を開き直してください")
     return int(raw)

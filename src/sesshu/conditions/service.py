@@ -1,0 +1,185 @@
+"""Use cases: record and end a person's condition (the B類 60–64 criterion).
+
+Each change is a 職権 act of a staff member holding record.correct on a person their 事務 covers;
+it is audited in the same transaction, and the person's records are re-evaluated there too, so an
+エラーコード never disagrees with the conditions on file. Rows are never deleted.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sesshu.access import service as access
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
+from sesshu.clock import today_jst, utcnow
+from sesshu.conditions.codes import catalog
+from sesshu.conditions.facts import span_of
+from sesshu.conditions.models import PersonCondition
+from sesshu.conditions.schemas import ConditionEntry, ConditionOut, condition_out
+from sesshu.db import Database
+from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.text import clean
+from sesshu.ledger.evaluation import reevaluate_persons
+from sesshu.registry.models import Person
+
+REASON_MAX = 200
+
+
+def person_conditions(s: Session, atena_no: str, today: date) -> list[ConditionOut]:
+    """Every condition row of a person, newest first, in the caller's transaction (read only)."""
+    rows = s.execute(select(PersonCondition).where(PersonCondition.atena_no == atena_no)
+                     .order_by(PersonCondition.recorded_at.desc(), PersonCondition.id.desc())).scalars().all()
+    return [condition_out(r, today) for r in rows]
+
+
+def list_conditions(db: Database, *, actor: Actor, atena_no: str,
+                    purpose: str = "接種対象の要件の確認") -> list[ConditionOut]:
+    with db.transaction() as s:
+        _visible_person(s, actor, atena_no)
+        out = person_conditions(s, atena_no, today_jst())
+        audit.record(s, actor, "person.condition_view", atena_no=atena_no, purpose=purpose,
+                     detail={"rows": len(out)})
+    return out
+
+
+def _reason(raw: str, label: str) -> str:
+    reason = (raw or "").strip()  # kept as typed (clean() would fold full-width brackets)
+    if not reason:
+        raise InvalidInput(f"{label}を入力してください")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"{label}が長すぎます（{REASON_MAX}文字まで）")
+    return reason
+
+
+def validate_entry(entry: ConditionEntry, today: date) -> ConditionEntry:
+    """The entry with its text cleaned, or InvalidInput naming the first problem in Japanese."""
+    cat = catalog()
+    kind = cat.conditions.get(entry.condition_code)
+    if kind is None:
+        raise InvalidInput(f"要件の種類「{entry.condition_code}」は登録できません（{'、'.join(cat.conditions)}）")
+    if entry.impairment not in kind.impairments:
+        raise InvalidInput("障害の種類を選んでください（" + "、".join(kind.impairments.values()) + "）")
+    evidence = cat.evidence.get(entry.evidence_kind)
+    if evidence is None:
+        raise InvalidInput("確認した書類を選んでください（" + "、".join(e.label for e in cat.evidence.values()) + "）")
+    number, note = clean(entry.evidence_no), clean(entry.evidence_note)
+    if len(number) > 40:
+        raise InvalidInput("手帳番号が長すぎます（40文字まで）")
+    if len(note) > 200:
+        raise InvalidInput("書類の記載事項が長すぎます（200文字まで）")
+    grade = entry.evidence_grade
+    if "grade" in evidence.needs:
+        if grade is None:
+            raise InvalidInput(f"{evidence.label}の等級を入力してください")
+        if not 1 <= grade <= 7:
+            raise InvalidInput("等級は1〜7級で入力してください")
+        if kind.required_grade is not None and grade != kind.required_grade:
+            raise InvalidInput(f"定期接種の対象となるのは{kind.required_grade}級相当の障害です"
+                               f"（{evidence.label}の等級: {grade}級）")
+    elif grade is not None:
+        raise InvalidInput(f"{evidence.label}には等級を入力しません")
+    if "number" in evidence.needs and not number:
+        raise InvalidInput(f"{evidence.label}の番号を入力してください")
+    if "note" in evidence.needs and not note:
+        raise InvalidInput(f"{evidence.label}を作成した医療機関・医師と、記載された障害の程度を入力してください")
+    if entry.confirmed_on is None:
+        raise InvalidInput("書類を確認した日を入力してください")
+    for d, label in ((entry.confirmed_on, "書類を確認した日"), (entry.evidence_issued_on, "書類の交付日")):
+        if d is not None and d > today:
+            raise InvalidInput(f"{label}が未来の日付です")
+    if entry.evidence_issued_on is not None and entry.evidence_issued_on > entry.confirmed_on:
+        raise InvalidInput("書類の交付日が、書類を確認した日より後です")
+    if entry.valid_from is not None and entry.valid_until is not None and entry.valid_until < entry.valid_from:
+        raise InvalidInput("有効期間の終了日が開始日より前です")
+    return replace(entry, evidence_no=number, evidence_note=note, reason=_reason(entry.reason, "登録理由"))
+
+
+def _visible_person(s: Session, actor: Actor, atena_no: str, *, lock: bool = False) -> Person:
+    person = s.get(Person, atena_no, with_for_update=lock)
+    if person is None:
+        raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+    access.check_visible(s, actor, atena_no)
+    return person
+
+
+def record_condition(db: Database, *, actor: Actor, atena_no: str, entry: ConditionEntry) -> ConditionOut:
+    """Record that a person meets a condition, on the evidence seen; re-evaluate their records."""
+    today = today_jst()
+    entry = validate_entry(entry, today)
+    with db.transaction() as s:
+        _visible_person(s, actor, atena_no, lock=True)  # one change per person at a time
+        for other in s.execute(select(PersonCondition).where(
+                PersonCondition.atena_no == atena_no, PersonCondition.condition_code == entry.condition_code,
+                PersonCondition.status == "active")).scalars():
+            span = span_of(other)
+            if span is not None and (span.valid_until is None or span.valid_until >= today):
+                raise Conflict(f"この方には同じ要件が既に登録されています（登録番号 {other.id}）。"
+                               "内容を変える場合は、先にその登録を終了するか取り消してください")
+        row = PersonCondition(
+            atena_no=atena_no, condition_code=entry.condition_code, impairment=entry.impairment,
+            evidence_kind=entry.evidence_kind, evidence_grade=entry.evidence_grade, evidence_no=entry.evidence_no,
+            evidence_issued_on=entry.evidence_issued_on, evidence_note=entry.evidence_note,
+            confirmed_on=entry.confirmed_on, valid_from=entry.valid_from, valid_until=entry.valid_until,
+            status="active", recorded_at=utcnow(), recorded_by=actor.label, record_reason=entry.reason)
+        s.add(row)
+        s.flush()
+        changed = reevaluate_persons(s, [atena_no], today)
+        # The evidence number and the kind of impairment stay in the table (要配慮個人情報), not in the log.
+        audit.record(s, actor, "person.condition_set", atena_no=atena_no, purpose="接種対象の要件の登録",
+                     detail={"condition_id": row.id, "condition": row.condition_code,
+                             "evidence_kind": row.evidence_kind, "confirmed_on": row.confirmed_on,
+                             "valid_from": row.valid_from, "valid_until": row.valid_until,
+                             "reason": entry.reason, "records_changed": changed})
+        return condition_out(row, today)
+
+
+def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: int, reason: str,
+                  ended_on: date | None = None, withdraw: bool = False) -> ConditionOut:
+    """End a condition (it held up to ended_on, default today) or withdraw one recorded by mistake
+    (it never held). The row stays; the person's records are re-evaluated."""
+    today = today_jst()
+    reason = _reason(reason, "終了理由" if not withdraw else "取消理由")
+    if withdraw and ended_on is not None:
+        raise InvalidInput("誤登録の取消では終了日を指定しません")
+    with db.transaction() as s:
+        _visible_person(s, actor, atena_no, lock=True)
+        row = s.get(PersonCondition, condition_id, with_for_update=True)
+        if row is None or row.atena_no != atena_no:
+            raise NotFound("指定の要件の登録はありません")
+        if row.status != "active":
+            raise Conflict(f"この登録は既に{'取り消されて' if row.status == 'withdrawn' else '終了して'}います")
+        if withdraw:
+            row.status = "withdrawn"
+        else:
+            ended_on = ended_on or today
+            if ended_on > today:
+                raise InvalidInput("終了日に未来の日付は指定できません（期限が決まっている場合は有効期間の終了日として登録します）")
+            if row.valid_from is not None and ended_on < row.valid_from:
+                raise InvalidInput("終了日が有効期間の開始日より前です。誤って登録した場合は「誤登録の取消」を選んでください")
+            row.status, row.ended_on = "ended", ended_on
+        row.ended_at, row.ended_by, row.end_reason = utcnow(), actor.label, reason
+        s.flush()
+        changed = reevaluate_persons(s, [atena_no], today)
+        audit.record(s, actor, "person.condition_withdraw" if withdraw else "person.condition_end", atena_no=atena_no,
+                     purpose="接種対象の要件の取消（誤登録）" if withdraw else "接種対象の要件の終了",
+                     detail={"condition_id": row.id, "condition": row.condition_code, "ended_on": row.ended_on,
+                             "reason": reason, "records_changed": changed})
+        return condition_out(row, today)
+
+
+def find_active(db: Database, *, actor: Actor, atena_no: str, condition_code: str) -> int:
+    """The id of the person's one active row of this code (CLI: --end CODE)."""
+    with db.transaction() as s:
+        _visible_person(s, actor, atena_no)
+        ids = list(s.execute(select(PersonCondition.id).where(
+            PersonCondition.atena_no == atena_no, PersonCondition.condition_code == condition_code,
+            PersonCondition.status == "active").order_by(PersonCondition.id)).scalars())
+    if not ids:
+        raise NotFound(f"この方には終了できる「{condition_code}」の登録がありません")
+    if len(ids) > 1:
+        raise Conflict(f"終了できる登録が複数あります（登録番号 {', '.join(map(str, ids))}）。--id で指定してください")
+    return ids[0]
