@@ -155,7 +155,8 @@ def test_another_clerks_approval_is_refused_like_a_missing_one_and_on_record(app
     with TestClient(app, follow_redirects=False) as other:
         csrf = login(other, make_staff("clerk", login_id="clerk-2"))
         missing = approval_id + 100
-        assert other.get(f"/approvals/{approval_id}").status_code == other.get(f"/approvals/{missing}").status_code == 404
+        assert other.get(f"/approvals/{approval_id}").status_code == 404
+        assert other.get(f"/approvals/{missing}").status_code == 404
         assert other.get(f"/api/v1/approvals/{approval_id}").status_code == 404
         for target in (approval_id, missing):
             r = other.post(f"/approvals/{target}/withdraw", data={"csrf_token": csrf, "expected_version": "1"})
@@ -270,3 +271,31 @@ def test_an_exported_csv_cannot_carry_a_spreadsheet_formula(client, make_staff, 
     assert cells[header.index("氏名")].startswith("'=HYPERLINK(")
     assert cells[header.index("住所")].startswith("'@SUM(")
     assert cells[header.index("宛名番号")] == "1003"
+
+
+def test_the_condition_form_refuses_odd_digits_and_ids_past_any_row(client, make_staff, persons, db):
+    csrf = login(client, make_staff("supervisor"))
+    atena = persons["plain"]
+    r = client.post(f"/persons/{atena}/conditions", data={
+        "csrf_token": csrf, "condition_code": "designated_disability", "impairment": "heart",
+        "evidence_kind": "handbook", "evidence_grade": "\u1369級", "evidence_no": "第1号", "reason": "確認"})
+    assert r.status_code == 400 and "等級は数字で入力してください" in r.text
+    r = client.post(f"/persons/{atena}/conditions/{HUGE}/end", data={"csrf_token": csrf, "mode": "withdraw",
+                                                                     "reason": "誤登録"})
+    assert r.status_code == 404
+
+
+def test_a_security_officer_cannot_allow_the_totp_code_for_their_own_account(app, client, make_staff, db):
+    officer = make_staff("security_officer")
+    csrf = login(client, officer)
+    r = client.post(f"/admin/accounts/{officer.login_id}/totp-fallback",
+                    data={"csrf_token": csrf, "allowed": "1", "reason": "パスキーが面倒"})
+    assert r.status_code == 403 and "ご自身の確認コード" in r.text
+    assert [json.loads(e.detail)["login_id"] for e in _entries(db, "user.totp_fallback_refused")] == [officer.login_id]
+    assert _entries(db, "user.totp_fallback") == []
+    with TestClient(app, follow_redirects=False) as other:  # a second officer may, and it is on record
+        other_csrf = login(other, make_staff("security_officer", login_id="security-officer-2"))
+        r = other.post(f"/admin/accounts/{officer.login_id}/totp-fallback",
+                       data={"csrf_token": other_csrf, "allowed": "1", "reason": "端末の紛失"})
+        assert r.status_code == 303
+    assert [e.actor for e in _entries(db, "user.totp_fallback")] == ["security-officer-2"]

@@ -90,6 +90,7 @@ ACTION_LABELS = {
     "user.list": "職員アカウント一覧の閲覧",
     "user.review": "アカウントの定期点検",
     "user.totp_fallback": "確認コード利用可否の変更",
+    "user.totp_fallback_refused": "自身の確認コード利用の許可の試行",
     "demo.load": "デモデータの作成",
     "print": "印刷",
 }

@@ -13,7 +13,7 @@ from sesshu.auth.models import StaffUser, WebAuthnCredential
 from sesshu.auth.permissions import ROLES
 from sesshu.clock import utcnow
 from sesshu.db import Database
-from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 DEFAULT_UNUSED_DAYS = 90
 MAX_UNUSED_DAYS = 3660
@@ -98,10 +98,23 @@ def set_totp_fallback(db: Database, *, actor: Actor, login_id: str, allowed: boo
         user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one_or_none()
         if user is None:
             raise NotFound(f"ID {login_id} の職員はいません")
-        passkeys = s.execute(select(func.count()).select_from(WebAuthnCredential)
-                             .where(WebAuthnCredential.user_id == user.id)).scalar_one()
-        if not allowed and passkeys == 0:
-            raise Conflict("パスキーを登録していない職員の確認コードを停止すると、ログインできなくなります")
-        user.totp_allowed = allowed
-        audit.record(s, actor, "user.totp_fallback", purpose="職員アカウントの管理",
-                     detail={"login_id": login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys})
+        # Turning one's own biometric factor down to a code needs a second person (another officer, or
+        # the server's operator with `sesshu user totp-fallback`); the attempt is on record.
+        self_downgrade = allowed and actor.kind == "user" and actor.user_id == user.id
+        if self_downgrade:
+            audit.record(s, actor, "user.totp_fallback_refused", purpose="職員アカウントの管理",
+                         detail={"login_id": login_id, "reason": reason})
+        else:
+            _set_totp_fallback(s, actor, user, allowed=allowed, reason=reason)
+    if self_downgrade:
+        raise Forbidden("ご自身の確認コードでのログインは許可できません。別のセキュリティ責任者に依頼してください")
+
+
+def _set_totp_fallback(s, actor: Actor, user: StaffUser, *, allowed: bool, reason: str) -> None:
+    passkeys = s.execute(select(func.count()).select_from(WebAuthnCredential)
+                         .where(WebAuthnCredential.user_id == user.id)).scalar_one()
+    if not allowed and passkeys == 0:
+        raise Conflict("パスキーを登録していない職員の確認コードを停止すると、ログインできなくなります")
+    user.totp_allowed = allowed
+    audit.record(s, actor, "user.totp_fallback", purpose="職員アカウントの管理",
+                 detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys})

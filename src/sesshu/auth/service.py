@@ -91,7 +91,8 @@ def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str
     login_id = login_id.strip()
     # ASCII only: full-width or Cyrillic look-alikes ("ａｄｍｉｎ", "аdmin") would slip past the
     # generic-ID check and read as another person's ID in the log.
-    if not login_id or not login_id.isascii() or not login_id.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    bare = login_id.replace("-", "").replace("_", "").replace(".", "")
+    if not login_id or not login_id.isascii() or not bare.isalnum():
         raise InvalidInput("IDは半角英数字（- _ . を含む）で指定してください")
     if role not in ROLES:
         raise InvalidInput(f"役割が正しくありません: {role}")

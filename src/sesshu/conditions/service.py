@@ -20,7 +20,7 @@ from sesshu.conditions.codes import catalog
 from sesshu.conditions.facts import span_of
 from sesshu.conditions.models import PersonCondition
 from sesshu.conditions.schemas import ConditionEntry, ConditionOut, condition_out
-from sesshu.db import Database
+from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.ledger.evaluation import reevaluate_persons
@@ -147,7 +147,7 @@ def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: in
         raise InvalidInput("誤登録の取消では終了日を指定しません")
     with db.transaction() as s:
         _visible_person(s, actor, atena_no, lock=True)
-        row = s.get(PersonCondition, condition_id, with_for_update=True)
+        row = get_row(s, PersonCondition, condition_id, with_for_update=True)
         if row is None or row.atena_no != atena_no:
             raise NotFound("指定の要件の登録はありません")
         if row.status != "active":

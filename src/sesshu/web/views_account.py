@@ -168,7 +168,7 @@ def admin_totp_fallback(request: Request, login_id: str, session: UserManager,
         accounts.set_totp_fallback(db, actor=session.actor, login_id=login_id, allowed=allowed == "1",
                                    reason=reason)
     except DomainError as e:
-        status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409}.get(e.code, 400)
+        status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409, "E_FORBIDDEN": 403}.get(e.code, 400)
         return render(request, "admin_accounts.html", {
             "rows": accounts.list_accounts(db, actor=session.actor), "message": e.message, "notice": ""},
             status_code=status)

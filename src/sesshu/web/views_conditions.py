@@ -34,7 +34,7 @@ def _grade(raw: str) -> int | None:
     text = clean(raw).removesuffix("級").strip()
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit() and len(text) <= 2):  # "፩".isdigit() is true, int("፩") fails
         raise InvalidInput("等級は数字で入力してください（例: 1）")
     return int(text)
 
