@@ -31,6 +31,9 @@ class Settings:
     # 出力端末の限定 (seed III-5): IP addresses / networks (comma-separated) of the terminals allowed to
     # write personal data to files. Empty: any signed-in terminal with the export permission.
     export_terminals: str = ""
+    # Addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated).
+    # Empty: the connection's own address is the client (sesshu serves the staff directly).
+    trusted_proxies: str = ""
     reauth_minutes: int = 5
     password_history_count: int = 5
     # 0 = no forced rotation (NIST SP 800-63B); a change is forced only after a suspected compromise.

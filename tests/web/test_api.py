@@ -4,8 +4,11 @@ from __future__ import annotations
 from tests.web.conftest import MY_NUMBER, add_record, login
 
 
-def test_openapi_lists_the_v1_endpoints(client):
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_schema_is_for_signed_in_staff_only(client, make_staff):
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    login(client, make_staff("auditor"))
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {"/api/v1/persons", "/api/v1/persons/{atena_no}", "/api/v1/records/{record_id}/correct",
             "/api/v1/records/{record_id}/void", "/healthz"} <= set(paths)
     assert not any(p.startswith(("/search", "/persons", "/login")) for p in paths)

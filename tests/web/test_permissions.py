@@ -39,6 +39,7 @@ def _cases(ctx: dict) -> dict:
             evidence_no="第1号", reason="権限の確認")},
         ("POST", "/persons/{atena_no}/conditions/{condition_id}/end"): lambda: {
             "path": {"atena_no": atena, "condition_id": _condition(ctx)}, **form(mode="withdraw", reason="権限の確認")},
+        ("GET", "/api/v1/openapi.json"): lambda: {},
         ("GET", "/api/v1/persons"): lambda: {"params": {"kana": "ヤマダ"}},
         ("GET", "/api/v1/persons/{atena_no}"): lambda: {"path": {"atena_no": atena}},
         ("POST", "/api/v1/records/{record_id}/correct"): lambda: {
@@ -105,6 +106,14 @@ def _cases(ctx: dict) -> dict:
         ("POST", "/admin/accounts/{login_id}/totp-fallback"): lambda: {
             "path": {"login_id": ctx["other_login"]}, **form(allowed="1", reason="権限の確認")},
         ("GET", "/admin/accounts/review"): lambda: {"params": {"unused_days": "90"}},
+        ("POST", "/admin/accounts/{login_id}/deactivate"): lambda: {
+            "path": {"login_id": _lifecycle_target(ctx, active=True)}, **form(reason="権限の確認")},
+        ("POST", "/admin/accounts/{login_id}/reactivate"): lambda: {
+            "path": {"login_id": _lifecycle_target(ctx, active=False)}, **form(reason="権限の確認")},
+        ("POST", "/admin/accounts/{login_id}/valid-until"): lambda: {
+            "path": {"login_id": _lifecycle_target(ctx)}, **form(valid_until=_next_valid_until(ctx), reason="権限の確認")},
+        ("POST", "/admin/accounts/{login_id}/role"): lambda: {
+            "path": {"login_id": _lifecycle_target(ctx)}, **form(role=_other_role(ctx), reason="権限の確認")},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -145,6 +154,43 @@ def _condition(ctx: dict) -> int:
     return record_condition(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], entry=ConditionEntry(
         condition_code="designated_disability", impairment="heart", evidence_kind="handbook", evidence_grade=1,
         evidence_no="第2号", confirmed_on=today_jst(), reason="権限の確認")).id
+
+
+def _lifecycle_target(ctx: dict, *, active: bool | None = None) -> str:
+    """An account of its own for the lifecycle cases, active or not as the case needs."""
+    from sesshu.auth.accounts import deactivate_account, reactivate_account
+    from sesshu.auth.models import StaffUser
+    from sesshu.auth.service import create_user
+    from tests.web.conftest import ADMIN
+
+    login_id = "lifecycle-target"
+    with ctx["db"].transaction() as s:
+        user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one_or_none()
+        is_active = user.is_active if user else None
+    if is_active is None:
+        create_user(ctx["db"], ctx["settings"], actor=ADMIN, login_id=login_id, display_name="職員 対象",
+                    role="clerk", password=PASSWORD)
+        is_active = True
+    if active is True and not is_active:
+        reactivate_account(ctx["db"], actor=ADMIN, login_id=login_id, reason="権限の確認", today=today_jst())
+    elif active is False and is_active:
+        deactivate_account(ctx["db"], actor=ADMIN, login_id=login_id, reason="権限の確認")
+    return login_id
+
+
+def _next_valid_until(ctx: dict) -> str:
+    from datetime import timedelta
+
+    ctx["valid_until_days"] = ctx.get("valid_until_days", 30) + 1  # a different date each time
+    return (today_jst() + timedelta(days=ctx["valid_until_days"])).isoformat()
+
+
+def _other_role(ctx: dict) -> str:
+    from sesshu.auth.models import StaffUser
+
+    with ctx["db"].transaction() as s:
+        current = s.execute(select(StaffUser.role).where(StaffUser.login_id == "lifecycle-target")).scalar_one()
+    return "supervisor" if current == "clerk" else "clerk"
 
 
 def _password(ctx: dict, new: str | None = None) -> str:

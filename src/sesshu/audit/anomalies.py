@@ -36,7 +36,8 @@ FAILURE_ACTIONS = ("auth.login_failed", "auth.locked", "auth.mfa_failed", "auth.
                    "auth.password_change_failed", "auth.passkey_register_failed", "auth.denied",
                    "access.out_of_scope", "access.no_task", "auth.session_rejected", "auth.csrf_failed",
                    "export.terminal_refused", "auth.passkey_remove_refused", "approval.view_refused",
-                   "approval.withdraw_refused", "user.totp_fallback_refused")
+                   "approval.withdraw_refused", "user.totp_fallback_refused",
+                   "user.self_change_refused")
 CLIENT_ACTIONS = ("auth.login_failed", "auth.mfa_failed", "auth.session_rejected", "auth.csrf_failed")
 VIEW_ACTIONS = ("person.view",)
 BASELINE_DAYS = 28

@@ -91,6 +91,11 @@ ACTION_LABELS = {
     "user.review": "アカウントの定期点検",
     "user.totp_fallback": "確認コード利用可否の変更",
     "user.totp_fallback_refused": "自身の確認コード利用の許可の試行",
+    "user.deactivate": "職員アカウントの停止",
+    "user.reactivate": "職員アカウントの再開",
+    "user.valid_until": "職員アカウントの有効期限の変更",
+    "user.role": "職員アカウントの役割の変更",
+    "user.self_change_refused": "自身のアカウントの停止・変更の試行",
     "demo.load": "デモデータの作成",
     "print": "印刷",
 }

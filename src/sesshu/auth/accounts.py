@@ -1,15 +1,16 @@
 """The security officer's account controls: the periodic review of accounts that should no longer
-exist, and the per-user TOTP fallback switch (the rule is in auth/service.py's docstring)."""
+exist, the per-user TOTP fallback switch (the rule is in auth/service.py's docstring), and the account
+lifecycle (deactivate / reactivate, valid-until date, role) — never on the officer's own account."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
-from sesshu.auth.models import StaffUser, WebAuthnCredential
+from sesshu.auth.models import StaffUser, WebAuthnCredential, WebSession
 from sesshu.auth.permissions import ROLES
 from sesshu.clock import utcnow
 from sesshu.db import Database
@@ -118,3 +119,108 @@ def _set_totp_fallback(s, actor: Actor, user: StaffUser, *, allowed: bool, reaso
     user.totp_allowed = allowed
     audit.record(s, actor, "user.totp_fallback", purpose="職員アカウントの管理",
                  detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys})
+
+
+# --- account lifecycle (退職・休職・異動): seed III, IDs are issued, changed and retired as staff move ----
+
+MAX_REASON = 200
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("理由を入力してください")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"理由は{MAX_REASON}文字以内で入力してください")
+    return reason
+
+
+def _end_sessions(s, user: StaffUser) -> int:
+    """Revoke every live session of the account (signed in or half-way): the next request is refused."""
+    return s.execute(update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked.is_(False))
+                     .values(revoked=True)).rowcount
+
+
+def _change_account(db: Database, actor: Actor, login_id: str, change: str, reason: str, apply) -> None:
+    """Look the account up, refuse (and record) a security officer changing their own account — that
+    needs a second person — and otherwise apply the change in the same transaction as its audit entry."""
+    reason = _reason(reason)
+    with db.transaction() as s:
+        user = s.execute(select(StaffUser).where(StaffUser.login_id == login_id)).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"ID {login_id} の職員はいません")
+        own = actor.kind == "user" and actor.user_id == user.id
+        if own:
+            audit.record(s, actor, "user.self_change_refused", purpose="職員アカウントの管理",
+                         detail={"login_id": login_id, "change": change, "reason": reason})
+        else:
+            apply(s, user, reason)
+    if own:
+        raise Forbidden("ご自身のアカウントの停止・変更はできません。別のセキュリティ責任者に依頼してください")
+
+
+def deactivate_account(db: Database, *, actor: Actor, login_id: str, reason: str) -> None:
+    """退職・休職: the account can no longer sign in, and its sessions end at once."""
+    def apply(s, user: StaffUser, reason: str) -> None:
+        if not user.is_active:
+            raise Conflict(f"ID {login_id} は既に停止されています")
+        user.is_active = False
+        ended = _end_sessions(s, user)
+        audit.record(s, actor, "user.deactivate", purpose="職員アカウントの管理",
+                     detail={"login_id": login_id, "reason": reason, "ended_sessions": ended})
+
+    _change_account(db, actor, login_id, "deactivate", reason, apply)
+
+
+def reactivate_account(db: Database, *, actor: Actor, login_id: str, reason: str, today: date) -> None:
+    """復職など: the account may sign in again (not past its valid-until date: change that first)."""
+    def apply(s, user: StaffUser, reason: str) -> None:
+        if user.is_active:
+            raise Conflict(f"ID {login_id} は停止されていません")
+        if user.valid_until is not None and user.valid_until < today:
+            raise Conflict(f"ID {login_id} は有効期限（{user.valid_until.isoformat()}）を過ぎています。"
+                           "先に有効期限を変更してください")
+        user.is_active = True
+        user.failed_logins = 0
+        user.locked_until = None
+        audit.record(s, actor, "user.reactivate", purpose="職員アカウントの管理",
+                     detail={"login_id": login_id, "reason": reason})
+
+    _change_account(db, actor, login_id, "reactivate", reason, apply)
+
+
+def set_valid_until(db: Database, *, actor: Actor, login_id: str, valid_until: date | None, reason: str,
+                    today: date) -> None:
+    """人事異動・任期: the last day the account may be used (None: no end date). A date already past is
+    refused: ending an account now is deactivation, with its own record."""
+    if valid_until is not None and valid_until < today:
+        raise InvalidInput("有効期限には今日以降の日付を指定してください（すぐに停止する場合は「無効化」を使います）")
+
+    def apply(s, user: StaffUser, reason: str) -> None:
+        if user.valid_until == valid_until:
+            raise Conflict(f"ID {login_id} の有効期限は既にその日付です")
+        before = user.valid_until
+        user.valid_until = valid_until
+        audit.record(s, actor, "user.valid_until", purpose="職員アカウントの管理",
+                     detail={"login_id": login_id, "before": before.isoformat() if before else None,
+                             "after": valid_until.isoformat() if valid_until else None, "reason": reason})
+
+    _change_account(db, actor, login_id, "valid_until", reason, apply)
+
+
+def set_role(db: Database, *, actor: Actor, login_id: str, role: str, reason: str) -> None:
+    """人事異動: a new role; the account's sessions end so the next sign-in carries only the new rights."""
+    if role not in ROLES:
+        raise InvalidInput(f"役割が正しくありません: {role}（{' / '.join(ROLES)}）")
+
+    def apply(s, user: StaffUser, reason: str) -> None:
+        if user.role == role:
+            raise Conflict(f"ID {login_id} の役割は既に{ROLES[role]['label']}です")
+        before = user.role
+        user.role = role
+        ended = _end_sessions(s, user)
+        audit.record(s, actor, "user.role", purpose="職員アカウントの管理",
+                     detail={"login_id": login_id, "before": before, "after": role, "reason": reason,
+                             "ended_sessions": ended})
+
+    _change_account(db, actor, login_id, "role", reason, apply)

@@ -80,6 +80,9 @@ CLI_COMMANDS: dict[str, str] = {
     "user assignments": "user.manage",
     "user review": "user.manage",
     "user totp-fallback": "user.manage",
+    "user disable": "user.manage",
+    "user enable": "user.manage",
+    "user set": "user.manage",
     "schedule evaluate": "",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)

@@ -213,8 +213,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="sesshu 予防接種台帳 API", version="1", lifespan=lifespan,
-        # The interactive docs pull scripts from a CDN, which the CSP forbids; the schema stays.
-        docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+        # The interactive docs pull scripts from a CDN, which the CSP forbids. The schema is served to
+        # signed-in staff only, at /api/v1/openapi.json (views_api): it maps the whole attack surface.
+        docs_url=None, redoc_url=None, openapi_url=None,
         dependencies=[Depends(csrf_protect)],
     )
     app.state.settings = settings

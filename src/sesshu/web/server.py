@@ -5,6 +5,7 @@ import logging
 
 import uvicorn
 
+from sesshu.config import load_settings
 from sesshu.web.app import create_app
 
 
@@ -23,6 +24,16 @@ class _DropQueryString(logging.Filter):
 
 
 def serve(host: str, port: int) -> None:
-    app = create_app()
+    settings = load_settings()
+    app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_DropQueryString())
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, date_header=True)
+    uvicorn.run(app, host=host, port=port, **server_options(settings))
+
+
+def server_options(settings) -> dict:
+    """Behind the city's TLS terminator the connection comes from the proxy: its X-Forwarded-For/-Proto
+    are believed only when it is one of the listed addresses, so throttling, export terminals and the
+    audit log see the real client and nobody else can claim an address."""
+    trusted = settings.trusted_proxies.strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None, "server_header": False,
+            "date_header": True}

@@ -1,5 +1,5 @@
 """The staff member's own account (passkeys, password), re-authentication for sensitive actions, and
-the security officer's account pages (TOTP fallback, periodic review)."""
+the security officer's account pages (TOTP fallback, account lifecycle, periodic review)."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,9 +9,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from sesshu.auth import accounts, passkeys
 from sesshu.auth import service as auth
+from sesshu.auth.permissions import ROLES
 from sesshu.auth.service import AuthError, SessionInfo
 from sesshu.clock import today_jst
-from sesshu.domain.errors import DomainError
+from sesshu.domain.errors import DomainError, InvalidInput
+from sesshu.domain.wareki import DateParseError, parse_date
 from sesshu.web.deps import (
     PASSWORD_CHANGE_PATH,
     CurrentSession,
@@ -150,11 +152,29 @@ def reauth_passkey_verify(request: Request, session: CurrentSession, credential:
 
 # --- security officer -------------------------------------------------------------------------------
 
+_DONE = {"deactivated": "アカウントを停止しました。ログイン中のセッションも終了しました。",
+         "reactivated": "アカウントを再び有効にしました。",
+         "valid_until": "有効期限を変更しました。",
+         "role": "役割を変更しました。ログイン中のセッションは終了し、次回のログインから新しい役割になります。"}
+
+
+def _accounts_page(request: Request, session: SessionInfo, *, message: str = "", notice: str = "",
+                   status_code: int = 200):
+    rows = accounts.list_accounts(get_db(request), actor=session.actor)
+    return render(request, "admin_accounts.html", {
+        "rows": rows, "message": message, "notice": notice, "roles": ROLES, "today": today_jst(),
+        "self_login": session.login_id}, status_code=status_code)
+
+
+def _refused(request: Request, session: SessionInfo, e: DomainError):
+    status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409, "E_FORBIDDEN": 403}.get(e.code, 400)
+    return _accounts_page(request, session, message=e.message, status_code=status)
+
+
 @router.get("/admin/accounts")
 def admin_accounts(request: Request, session: UserManager, done: str = ""):
-    rows = accounts.list_accounts(get_db(request), actor=session.actor)
-    return render(request, "admin_accounts.html", {"rows": rows, "message": "",
-                                                   "notice": "設定を変更しました。" if done else ""})
+    notice = _DONE.get(done, "設定を変更しました。" if done else "")
+    return _accounts_page(request, session, notice=notice)
 
 
 @router.post("/admin/accounts/{login_id}/totp-fallback")
@@ -168,11 +188,60 @@ def admin_totp_fallback(request: Request, login_id: str, session: UserManager,
         accounts.set_totp_fallback(db, actor=session.actor, login_id=login_id, allowed=allowed == "1",
                                    reason=reason)
     except DomainError as e:
-        status = {"E_NOT_FOUND": 404, "E_CONFLICT": 409, "E_FORBIDDEN": 403}.get(e.code, 400)
-        return render(request, "admin_accounts.html", {
-            "rows": accounts.list_accounts(db, actor=session.actor), "message": e.message, "notice": ""},
-            status_code=status)
+        return _refused(request, session, e)
     return RedirectResponse("/admin/accounts?done=1", status_code=303)
+
+
+# Account lifecycle (退職・休職・異動): each change needs a recent re-authentication and a reason.
+
+@router.post("/admin/accounts/{login_id}/deactivate")
+def admin_deactivate(request: Request, login_id: str, session: UserManager, _recent: RecentSession,
+                     reason: Annotated[str, Form(max_length=400)] = ""):
+    try:
+        accounts.deactivate_account(get_db(request), actor=session.actor, login_id=login_id, reason=reason)
+    except DomainError as e:
+        return _refused(request, session, e)
+    return RedirectResponse("/admin/accounts?done=deactivated", status_code=303)
+
+
+@router.post("/admin/accounts/{login_id}/reactivate")
+def admin_reactivate(request: Request, login_id: str, session: UserManager, _recent: RecentSession,
+                     reason: Annotated[str, Form(max_length=400)] = ""):
+    try:
+        accounts.reactivate_account(get_db(request), actor=session.actor, login_id=login_id, reason=reason,
+                                    today=today_jst())
+    except DomainError as e:
+        return _refused(request, session, e)
+    return RedirectResponse("/admin/accounts?done=reactivated", status_code=303)
+
+
+@router.post("/admin/accounts/{login_id}/valid-until")
+def admin_valid_until(request: Request, login_id: str, session: UserManager, _recent: RecentSession,
+                      valid_until: Annotated[str, Form(max_length=40)] = "",
+                      reason: Annotated[str, Form(max_length=400)] = ""):
+    """An empty date means no end date."""
+    try:
+        until = None
+        if valid_until.strip():
+            try:
+                until = parse_date(valid_until)
+            except DateParseError as e:
+                raise InvalidInput(f"有効期限: {e}") from None
+        accounts.set_valid_until(get_db(request), actor=session.actor, login_id=login_id, valid_until=until,
+                                 reason=reason, today=today_jst())
+    except DomainError as e:
+        return _refused(request, session, e)
+    return RedirectResponse("/admin/accounts?done=valid_until", status_code=303)
+
+
+@router.post("/admin/accounts/{login_id}/role")
+def admin_role(request: Request, login_id: str, session: UserManager, _recent: RecentSession,
+               role: Annotated[str, Form(max_length=40)] = "", reason: Annotated[str, Form(max_length=400)] = ""):
+    try:
+        accounts.set_role(get_db(request), actor=session.actor, login_id=login_id, role=role, reason=reason)
+    except DomainError as e:
+        return _refused(request, session, e)
+    return RedirectResponse("/admin/accounts?done=role", status_code=303)
 
 
 @router.get("/admin/accounts/review")

@@ -8,13 +8,14 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sesshu.ledger.schemas import RecordOut
 from sesshu.ledger.service import Correction, correct_record, person_history, void_record
 from sesshu.registry.schemas import PersonOut
 from sesshu.search.service import search_persons
-from sesshu.web.deps import get_db, get_settings, require
+from sesshu.web.deps import CurrentSession, get_db, get_settings, require
 from sesshu.web.forms import SearchQuery, parse_changes
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -58,6 +59,12 @@ class VoidIn(BaseModel):
 class VoidOut(BaseModel):
     id: int
     status: str
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def api_schema(request: Request, session: CurrentSession):
+    """The OpenAPI schema of this API, for signed-in staff and the systems they configure."""
+    return JSONResponse(request.app.openapi())
 
 
 @router.get("/persons", response_model=SearchOut, summary="対象者の検索")
