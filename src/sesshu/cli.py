@@ -209,6 +209,9 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
         "records": records,
         "eligibility_as_of": h.as_of.isoformat(),
         "eligibility": [_line_json(e) for e in h.eligibility],
+        # What applies and when; the 手帳 details stay on `sesshu person condition` (要配慮個人情報).
+        "conditions": [{"condition_code": c.condition_code, "label": c.label, "state": c.state,
+                        "valid_from": _iso(c.valid_from), "valid_until": _iso(c.valid_until)} for c in h.conditions],
     }
     if as_json:
         _echo_json(data)
@@ -216,6 +219,8 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
     p = h.person
     typer.echo(f"{p.atena_no}  {p.name}（{p.name_kana}） {p.sex_label} {p.birth_date}  {p.registry_status_label}")
     typer.echo(f"  住所: {p.address}  個人番号: {p.my_number_masked or '未登録'}")
+    for c in h.conditions:
+        typer.echo(f"  接種対象の要件: {c.label}（{c.state_label}）")
     for r in h.records:
         typer.echo(f"  {r.vaccinated_on}  {r.vaccine_code:<10} {r.term} {r.dose_no or ''}  {r.institution_code or ''}"
                    f"  {r.error_code}")

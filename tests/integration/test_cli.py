@@ -63,6 +63,7 @@ def test_person_show_json_has_fields_and_records(loaded, settings, tmp_path):
     assert data["atena_no"] == "1001" and data["name"] == "山田　太郎" and data["birth_date"] == "2023-04-10"
     assert data["records"][0]["vaccine_code"] == "HIB" and data["records"][0]["vaccinated_on"] == "2023-06-09"
     assert data["my_number_masked"].startswith("********") and "11112222333" not in r.stdout
+    assert data["conditions"] == []
 
 
 def test_person_show_unknown_exits_non_zero_with_japanese_message(loaded, settings):

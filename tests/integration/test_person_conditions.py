@@ -255,10 +255,14 @@ def test_medical_certificate_is_accepted_with_its_issuer(town, supervisor):
     assert out.evidence_label.startswith("医師の診断書") and flu(town, HOLDER).error_code == ""
 
 
-def _cli(settings, *args):
+def run(settings, *args):
     env = dict(os.environ, SESSHU_DATABASE_URL=settings.resolved_database_url, SESSHU_VAR_DIR=str(settings.var_dir))
-    return subprocess.run([sys.executable, "-m", "sesshu", "person", "condition", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "sesshu", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _cli(settings, *args):
+    return run(settings, "person", "condition", *args)
 
 
 def test_cli_sets_lists_and_ends_a_condition(town, settings):
@@ -269,6 +273,9 @@ def test_cli_sets_lists_and_ends_a_condition(town, settings):
     listed = json.loads(_cli(settings, HOLDER, "--json").stdout)
     assert [(c["condition_code"], c["state"], c["impairment"]) for c in listed] == [
         ("designated_disability", "holds", "respiratory")]
+    shown = json.loads(run(settings, "person", "show", HOLDER, "--json").stdout)["conditions"]
+    assert [(c["condition_code"], c["state"]) for c in shown] == [("designated_disability", "holds")]
+    assert "respiratory" not in str(shown) and "第777号" not in str(shown)  # 手帳 details stay off the summary
     refused = _cli(settings, HOLDER, "--end", "designated_disability")
     assert refused.returncode == 2 and "終了理由を入力してください" in refused.stderr
     r = _cli(settings, HOLDER, "--end", "designated_disability", "--on", (SEASON_DAY - timedelta(days=1)).isoformat(),

@@ -72,3 +72,18 @@ def test_malformed_body_is_422_without_echoing_input(client, db, make_staff, per
     r = client.post(f"/api/v1/records/{rec}/void", headers={"X-CSRF-Token": csrf},
                     json={"expected_version": "abc", "reason": "山田太郎さんの件"})
     assert r.status_code == 422 and "山田" not in r.text
+
+
+def test_person_api_lists_conditions_without_the_handbook_details(client, db, make_staff, persons):
+    from sesshu.clock import today_jst
+    from sesshu.conditions.schemas import ConditionEntry
+    from sesshu.conditions.service import record_condition
+    from tests.web.conftest import ADMIN
+
+    record_condition(db, actor=ADMIN, atena_no=persons["plain"], entry=ConditionEntry(
+        condition_code="designated_disability", impairment="kidney", evidence_kind="handbook", evidence_grade=1,
+        evidence_no="埼玉第123456号", confirmed_on=today_jst(), reason="窓口で身体障害者手帳（1級）を確認"))
+    login(client, make_staff("clerk"))
+    body = client.get(f"/api/v1/persons/{persons['plain']}").json()
+    assert [(c["condition_code"], c["state"]) for c in body["conditions"]] == [("designated_disability", "holds")]
+    assert "123456" not in str(body) and "kidney" not in str(body)

@@ -40,9 +40,21 @@ class SearchOut(BaseModel):
     rows: list[PersonRowOut]
 
 
+class ConditionBriefOut(BaseModel):
+    """A condition that opens 定期 B類 at 60–64: what applies and when, not the 手帳 details (要配慮個人情報)."""
+
+    condition_code: str
+    label: str
+    state: str = Field(description="holds / not_yet / lapsed / ended / withdrawn（取得時点）")
+    confirmed_on: date
+    valid_from: date | None
+    valid_until: date | None
+
+
 class PersonHistoryOut(BaseModel):
     person: PersonOut
     records: list[RecordOut]
+    conditions: list[ConditionBriefOut] = []
 
 
 class CorrectionIn(BaseModel):
@@ -81,7 +93,10 @@ def api_search(request: Request, query: Annotated[SearchQuery, Depends()],
 def api_person(request: Request, atena_no: Annotated[str, Path(pattern=r"^[0-9]{1,15}$")],
                session=Depends(require("person.view"))):
     history = person_history(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no)
-    return PersonHistoryOut(person=history.person, records=history.records)
+    return PersonHistoryOut(person=history.person, records=history.records,
+                            conditions=[ConditionBriefOut(condition_code=c.condition_code, label=c.label, state=c.state,
+                                                          confirmed_on=c.confirmed_on, valid_from=c.valid_from,
+                                                          valid_until=c.valid_until) for c in history.conditions])
 
 
 @router.post("/records/{record_id}/correct", response_model=RecordOut, summary="接種記録の職権修正")
