@@ -85,6 +85,16 @@ def db(settings, backend) -> Database:
 
 
 @pytest.fixture
+def live_server(settings, db):
+    """The web app on a real uvicorn over HTTP (browser tests, the outside probe)."""
+    from sesshu.web.app import create_app
+    from tests.helpers import running_server
+
+    with running_server(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
 def clerk(db, settings) -> Actor:
     """A real clerk account, assigned to the vaccination task (as every clerk must be to see persons)."""
     from sesshu.auth.service import create_user

@@ -1,7 +1,9 @@
 """Small builders shared by tests."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sesshu.domain.my_number import check_digit
 
@@ -17,3 +19,36 @@ def my_number(base11: str) -> str:
 def write(path: Path, body: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(body.encode(encoding))
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(app, port: int | None = None, **options) -> Iterator[int]:
+    """Serve `app` with a real uvicorn on 127.0.0.1 in a thread; yields the port (stopped on exit)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.db.dispose()

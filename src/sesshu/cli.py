@@ -20,7 +20,7 @@ from sesshu.audit.cli import register as register_audit_commands
 from sesshu.config import load_settings
 from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
 from sesshu.mynumber import cli as mynumber_cli
 
@@ -56,12 +56,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _date(value: Optional[str], label: str) -> Optional[date]:
-    if not value:
-        return None
-    try:
-        return parse_date(value)
-    except DateParseError as e:
-        _fail(f"{label}: {e}")
+    return parse_optional_date(value, label)  # a wrong date ends the command with exit code 2 (see main)
 
 
 def _iso(d: Optional[date]) -> Optional[str]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 
 import pyotp
 import pytest
-import uvicorn
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -19,7 +17,7 @@ from sesshu.actor import Actor
 from sesshu.audit.models import AuditEntry
 from sesshu.auth.service import create_user
 from sesshu.web.app import create_app
-from tests.browser.conftest import _free_port
+from tests.helpers import free_port, running_server
 
 SETUP = Actor(login_id="setup", kind="os", role="operator")
 PASSWORD = "kumagaya-Sesshu-2026"
@@ -27,21 +25,11 @@ PASSWORD = "kumagaya-Sesshu-2026"
 
 @pytest.fixture
 def localhost_server(settings, db):
-    port = _free_port()
+    port = free_port()
     origin = f"http://localhost:{port}"
     app = create_app(dataclasses.replace(settings, webauthn_rp_id="localhost", webauthn_origin=origin))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield origin
-    server.should_exit = True
-    thread.join(timeout=10)
-    app.state.db.dispose()
+    with running_server(app, port=port):
+        yield origin
 
 
 def _authenticator(page, *, verified: bool):

@@ -9,13 +9,10 @@ the probe attacked is exactly as it was.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 
 from sesshu.access import service as access
@@ -25,29 +22,9 @@ from sesshu.audit.models import AuditEntry
 from sesshu.clock import today_jst
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import Person
-from sesshu.web.app import create_app
 from sesshu.web.deps import SESSION_COOKIE
-from tests.browser.conftest import _free_port
 from tests.integration.test_audit_checkpoints import tamper
 from tests.web.conftest import ADMIN, add_record, csrf_token, login, submit_password
-from tests.web.conftest import make_staff, persons  # noqa: F401 — the web fixtures, reused
-
-
-@pytest.fixture
-def server(settings, db):
-    app = create_app(settings)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    app.state.db.dispose()
 
 
 def _client(base: str) -> httpx.Client:
@@ -74,23 +51,23 @@ def _snapshot(db) -> tuple:
     return tuple(map(tuple, persons)), tuple(map(tuple, records))
 
 
-def test_probe_every_role_against_a_running_server(server, settings, db, make_staff, persons, backend):
+def test_probe_every_role_against_a_running_server(live_server, settings, db, make_staff, persons, backend):
     record_id = add_record(db, persons["plain"])
     staff = {role: make_staff(role) for role in ("clerk", "supervisor", "security_officer", "auditor")}
     before = _snapshot(db)
     clients = {}
     for role, member in staff.items():
-        clients[role] = _client(server)
+        clients[role] = _client(live_server)
         clients[role].csrf = login(clients[role], member)
 
     # 1. Forged and replayed sessions.
     seq = _last_seq(db)
-    with _client(server) as attacker:
+    with _client(live_server) as attacker:
         attacker.cookies.set(SESSION_COOKIE, "forged-" + "x" * 40)
         assert attacker.get(f"/persons/{persons['plain']}").headers["location"] == "/login"
         assert attacker.get("/api/v1/persons", params={"kana": "ヤ"}).status_code == 401
         stolen = clients["clerk"].cookies.get(SESSION_COOKIE)
-        replay = _client(server)
+        replay = _client(live_server)
         login(replay, staff["clerk"])  # the clerk signs in elsewhere: the first session ends (one ID, one place)
         attacker.cookies.set(SESSION_COOKIE, stolen)
         assert attacker.get(f"/api/v1/persons/{persons['plain']}").status_code == 401
@@ -158,7 +135,7 @@ def test_probe_every_role_against_a_running_server(server, settings, db, make_st
 
     # 7. Brute force: the account locks, the right password no longer opens it, and it is all on record.
     seq = _last_seq(db)
-    with _client(server) as brute:
+    with _client(live_server) as brute:
         for i in range(6):
             r = submit_password(brute, staff["auditor"].login_id, password=f"guess-{i}-xxxxxxx")
             assert r.status_code == 400
@@ -170,7 +147,7 @@ def test_probe_every_role_against_a_running_server(server, settings, db, make_st
     # 8. Expired and shared/generic accounts.
     expired = make_staff("clerk", login_id="expired-1", valid_until=today_jst() - timedelta(days=1))
     seq = _last_seq(db)
-    with _client(server) as c:
+    with _client(live_server) as c:
         r = submit_password(c, expired.login_id)
         assert r.status_code == 400 and SESSION_COOKIE not in r.headers.get("set-cookie", "")
     assert [d.get("reason") for a, _, d in _actions_since(db, seq) if a == "auth.login_failed"] == ["expired"]
@@ -184,11 +161,11 @@ def test_probe_every_role_against_a_running_server(server, settings, db, make_st
         c.close()
 
 
-def test_probe_tampered_log_and_tampered_checkpoint_are_found(server, settings, db, make_staff, persons, backend,
+def test_probe_tampered_log_and_tampered_checkpoint_are_found(live_server, settings, db, make_staff, persons, backend,
                                                               tmp_path):
     officer = make_staff("security_officer")
     clerk = make_staff("clerk")
-    with _client(server) as c:
+    with _client(live_server) as c:
         login(c, clerk)
         assert c.get(f"/persons/{persons['plain']}").status_code == 200
     run = create_checkpoints(db, settings, actor=ADMIN, today=today_jst() + timedelta(days=1))
@@ -204,7 +181,7 @@ def test_probe_tampered_log_and_tampered_checkpoint_are_found(server, settings, 
     outside = tmp_path / "handed"
     outside.mkdir()
     (outside / handed.name).write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    with _client(server) as c:
+    with _client(live_server) as c:
         csrf = login(c, officer)
         page = c.post("/audit/verify", data={"csrf_token": csrf})
         assert page.status_code == 200

@@ -7,13 +7,12 @@ import httpx
 from sqlalchemy import select
 
 from sesshu.audit.models import AuditEntry
-from tests.probe.test_outside_probe import server  # noqa: F401 — the running server fixture
-from tests.web.conftest import PASSWORD, csrf_token, make_staff  # noqa: F401 — make_staff is a fixture
+from tests.web.conftest import PASSWORD, csrf_token
 
 
-def test_a_tampered_login_form_cookie_is_a_refusal_on_record_not_a_crash(server, make_staff, db, backend):
+def test_a_tampered_login_form_cookie_is_a_refusal_on_record_not_a_crash(live_server, make_staff, db, backend):
     staff = make_staff("clerk")
-    with httpx.Client(base_url=server, follow_redirects=False, timeout=30) as c:
+    with httpx.Client(base_url=live_server, follow_redirects=False, timeout=30) as c:
         page = c.get("/login")
         c.cookies.clear()
         # "²" passes str.isdigit() but not int(); on the wire a header is bytes (latin-1).

@@ -62,3 +62,14 @@ def test_wareki_round_trip(d):
 @pytest.mark.parametrize("text", ["2023-07", "202307", "2023年7月", "R5.7", "令和5年7月", "R0507", "２０２３／０７"])
 def test_billing_month_forms(text):
     assert parse_month(text) == "2023-07"
+
+
+def test_an_optional_date_field_is_none_when_blank_and_names_the_field_when_wrong():
+    from sesshu.domain.errors import InvalidInput
+    from sesshu.domain.wareki import parse_optional_date
+
+    assert parse_optional_date("", "有効期限") is None and parse_optional_date("  ", "有効期限") is None
+    assert parse_optional_date(None, "有効期限") is None
+    assert parse_optional_date("R9.3.31", "有効期限") == date(2027, 3, 31)
+    with pytest.raises(InvalidInput, match="^有効期限: "):
+        parse_optional_date("2027-02-30", "有効期限")

@@ -118,3 +118,19 @@ def test_logout_ends_the_session(client, make_staff):
 def test_signed_in_user_visiting_login_goes_to_the_menu(client, make_staff):
     login(client, make_staff("clerk"))
     assert client.get("/login").headers["location"] == "/"
+
+
+def test_the_second_factor_must_follow_the_password_within_minutes(client, make_staff, db):
+    from sqlalchemy import update
+
+    from sesshu.auth.models import WebSession
+    from sesshu.auth.service import SECOND_STEP_MINUTES
+    from sesshu.clock import utcnow
+
+    staff = make_staff("clerk")
+    assert submit_password(client, staff.login_id).headers["location"] == "/login/totp"
+    with db.transaction() as s:  # the password was proven long ago (and the page kept alive since)
+        s.execute(update(WebSession).values(created_at=utcnow() - timedelta(minutes=SECOND_STEP_MINUTES + 1),
+                                            last_seen_at=utcnow()))
+    r = submit_code(client, staff.next_code())
+    assert r.status_code == 400 and client.get("/").status_code == 303

@@ -2,44 +2,27 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 
 import httpx
-import uvicorn
 from fastapi import Request
 
 from sesshu.web.app import create_app
 from sesshu.web.server import server_options
-from tests.browser.conftest import _free_port
+from tests.helpers import running_server
 
 
-def _serve(settings):
+def _seen(settings) -> tuple[dict, httpx.Headers]:
     app = create_app(settings)
 
     @app.get("/_probe_client")
     def probe_client(request: Request):  # test-only route: what the app believes about the connection
         return {"client": request.client.host, "scheme": request.url.scheme}
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           **server_options(settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
-def _seen(settings) -> tuple[dict, httpx.Headers]:
-    server, thread, base = _serve(settings)
-    try:
-        r = httpx.get(base + "/_probe_client", headers={"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"})
-        assert r.status_code == 200, (r.status_code, r.text[:300])
-        return r.json(), r.headers
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_server(app, **server_options(settings)) as port:
+        r = httpx.get(f"http://127.0.0.1:{port}/_probe_client",
+                      headers={"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"})
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    return r.json(), r.headers
 
 
 def test_forwarded_headers_are_ignored_without_a_trusted_proxy(settings, db):

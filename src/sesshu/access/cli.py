@@ -11,8 +11,7 @@ from sesshu.access.tasks import DEFAULT_DEPARTMENT, TASKS
 from sesshu.actor import os_actor
 from sesshu.config import load_settings
 from sesshu.db import make_database
-from sesshu.domain.errors import InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 
 TASK_HELP = "事務コード: " + " / ".join(f"{code}（{t.label}）" for code, t in TASKS.items())
 
@@ -27,10 +26,7 @@ def register(user_app: typer.Typer) -> None:
                    department: str = typer.Option(DEFAULT_DEPARTMENT, help="取扱部署"),
                    valid_until: Optional[str] = typer.Option(None, "--valid-until", help="有効期限（この日まで）")) -> None:
         """職員を個人番号利用事務の担当に指定します（指定のない職員は住民の情報を扱えません）。"""
-        try:
-            until = parse_date(valid_until) if valid_until else None
-        except DateParseError as e:
-            raise InvalidInput(f"有効期限: {e}") from None
+        until = parse_optional_date(valid_until, "有効期限")
         access.assign(_db(), actor=os_actor(), login_id=login_id, task_code=task, department=department,
                       valid_until=until)
         typer.echo(f"{login_id} を {TASKS[task].label}（{department}）の担当に指定しました")

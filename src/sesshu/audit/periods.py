@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from sesshu.clock import JST, utc_iso
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 
 MAX_PERIOD_DAYS = 366
 # Dates a lookup can mean; beyond them the JST↔UTC conversion itself overflows (0001-01-01, 9999-12-31).
@@ -44,13 +44,9 @@ def jst_hour(utc_hour_prefix: str) -> datetime:
 def parse_day(value: str | date | None, label: str) -> date | None:
     if value is None or isinstance(value, date):
         return value
-    value = value.strip()
-    if not value:
+    day = parse_optional_date(value, label)
+    if day is None:
         return None
-    try:
-        day = parse_date(value)
-    except DateParseError as e:
-        raise InvalidInput(f"{label}: {e}") from e
     if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise InvalidInput(f"{label}: {EARLIEST_DAY.year}年から{LATEST_DAY.year}年までの日付で指定してください")
     return day

@@ -14,7 +14,7 @@ from sesshu.clock import today_jst
 from sesshu.config import load_settings
 from sesshu.db import make_database
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 
 
 def _fmt(value) -> str:
@@ -63,10 +63,7 @@ def enable(login_id: str, reason: str = typer.Option(..., help="理由（復職�
 def _valid_until(value: str) -> Optional[date]:
     if value.strip().lower() == "none":
         return None
-    try:
-        return parse_date(value)
-    except DateParseError as e:
-        raise InvalidInput(f"有効期限: {e}") from None
+    return parse_optional_date(value, "有効期限")
 
 
 def set_account(login_id: str,

@@ -44,8 +44,8 @@ from sesshu.auth.service import (
     AuthError,
     SessionInfo,
     client_throttled,
+    finish_second_factor,
     live_session,
-    new_session,
     note_account_failure,
     note_client_failure,
     user_actor,
@@ -152,13 +152,18 @@ def _check_assertion(s, settings: Settings, ws: WebSession, user: StaffUser, pur
 # --- sign-in: the second step after ID + password ---------------------------------------------------
 
 def login_options(db: Database, settings: Settings, *, token: str) -> dict:
+    return _options(db, settings, token=token, signed_in=False, purpose=PURPOSE_LOGIN, failure=PASSKEY_FAILED)
+
+
+def _options(db: Database, settings: Settings, *, token: str, signed_in: bool, purpose: str, failure: str) -> dict:
+    """A fresh challenge for the session's user, listing their passkeys (sign-in or re-authentication)."""
     now = utcnow()
     with db.transaction() as s:
-        found = live_session(s, token, signed_in=False)
+        found = live_session(s, token, signed_in=signed_in)
         rows = _user_passkeys(s, found[1].id) if found else []
         if not rows:
-            raise AuthError(PASSKEY_FAILED)
-        return _request_options(settings, found[0], rows, PURPOSE_LOGIN, now)
+            raise AuthError(failure)
+        return _request_options(settings, found[0], rows, purpose, now)
 
 
 def login_passkey(db: Database, settings: Settings, *, token: str, credential, client: str = "") -> SessionInfo:
@@ -169,23 +174,12 @@ def login_passkey(db: Database, settings: Settings, *, token: str, credential, c
         result = None
         if found is not None:
             ws, user = found
-            actor = user_actor(user)
             if client_throttled(s, client, now):
                 row, reason = None, "throttled"
             else:
                 row, reason = _check_assertion(s, settings, ws, user, PURPOSE_LOGIN, credential, now)
             detail = {"client": client, "factor": "passkey", "passkey": row.label if row else None}
-            if reason:
-                if note_account_failure(s, user, now, actor):
-                    ws.revoked = True
-                note_client_failure(s, client, now)
-                audit.record(s, actor, "auth.mfa_failed", purpose="ログイン", detail=detail | {"reason": reason})
-            else:
-                user.failed_logins = 0
-                user.last_login_at = now
-                ws.revoked = True  # a fresh token after login: no session fixation
-                result = new_session(s, user, mfa_passed=True)
-                audit.record(s, actor, "auth.login", purpose="ログイン", detail=detail)
+            result = finish_second_factor(s, ws, user, reason=reason, detail=detail, client=client, now=now)
     if result is None:
         raise AuthError(PASSKEY_FAILED)
     return result
@@ -194,13 +188,7 @@ def login_passkey(db: Database, settings: Settings, *, token: str, credential, c
 # --- re-authentication inside a signed-in session ---------------------------------------------------
 
 def reauth_options(db: Database, settings: Settings, *, token: str) -> dict:
-    now = utcnow()
-    with db.transaction() as s:
-        found = live_session(s, token, signed_in=True)
-        rows = _user_passkeys(s, found[1].id) if found else []
-        if not rows:
-            raise AuthError(REAUTH_FAILED)
-        return _request_options(settings, found[0], rows, PURPOSE_REAUTH, now)
+    return _options(db, settings, token=token, signed_in=True, purpose=PURPOSE_REAUTH, failure=REAUTH_FAILED)
 
 
 def reauth_with_passkey(db: Database, settings: Settings, *, token: str, password: str, credential,

@@ -44,6 +44,8 @@ MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 CLIENT_MAX_FAILURES = 20
 CLIENT_WINDOW_MINUTES = 10
+# The second factor must follow the password within this time, or the sign-in starts again.
+SECOND_STEP_MINUTES = 10
 LOGIN_FAILED = "IDまたはパスワードが正しくありません"
 REAUTH_FAILED = "パスワードまたは確認コードが正しくありません"
 
@@ -269,27 +271,35 @@ def login_totp(db: Database, settings: Settings, *, token: str, code: str, clien
     code = totp_digits(code)
     now = utcnow()
     with db.transaction() as s:
-        ws = s.get(WebSession, _hash_token(token))
-        user = s.get(StaffUser, ws.user_id) if ws and not ws.revoked else None
-        if user is None or _refusal(user, now):
-            result = None
-        else:
-            actor = user_actor(user)
+        found = live_session(s, token, signed_in=False)
+        result = None
+        if found is not None:
+            ws, user = found
             reason = "throttled" if client_throttled(s, client, now) else _check_totp(keys, user, code, now)
-            if reason:
-                if note_account_failure(s, user, now, actor):
-                    ws.revoked = True
-                note_client_failure(s, client, now)
-                audit.record(s, actor, "auth.mfa_failed", purpose="ログイン", detail={"reason": reason, "client": client})
-                result = None
-            else:
-                user.failed_logins = 0
-                user.last_login_at = now
-                ws.revoked = True  # a fresh token after login: no session fixation
-                result = new_session(s, user, mfa_passed=True)
-                audit.record(s, actor, "auth.login", purpose="ログイン", detail={"client": client, "factor": "totp"})
+            result = finish_second_factor(s, ws, user, reason=reason, detail={"client": client, "factor": "totp"},
+                                          client=client, now=now)
     if result is None:
         raise AuthError("確認コードが正しくありません")
+    return result
+
+
+def finish_second_factor(s, ws: WebSession, user: StaffUser, *, reason: str | None, detail: dict, client: str,
+                         now: datetime) -> SessionInfo | None:
+    """The end of the second step, whatever the factor: a failure counts against the account and the
+    client (and may lock and end the pre-MFA session); a success replaces the session with a new,
+    signed-in one (no session fixation). Both are on record."""
+    actor = user_actor(user)
+    if reason:
+        if note_account_failure(s, user, now, actor):
+            ws.revoked = True
+        note_client_failure(s, client, now)
+        audit.record(s, actor, "auth.mfa_failed", purpose="ログイン", detail=detail | {"reason": reason})
+        return None
+    user.failed_logins = 0
+    user.last_login_at = now
+    ws.revoked = True
+    result = new_session(s, user, mfa_passed=True)
+    audit.record(s, actor, "auth.login", purpose="ログイン", detail=detail)
     return result
 
 
@@ -371,6 +381,8 @@ def live_session(s, token: str, *, signed_in: bool) -> tuple[WebSession, StaffUs
     ws = s.get(WebSession, _hash_token(token)) if token else None
     if ws is None or ws.revoked or ws.mfa_passed != signed_in:
         return None
+    if not signed_in and utcnow() - ws.created_at > timedelta(minutes=SECOND_STEP_MINUTES):
+        return None  # the password was proven too long ago: start again
     user = s.get(StaffUser, ws.user_id)
     if user is None or _refusal(user, utcnow()):
         return None

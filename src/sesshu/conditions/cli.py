@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Optional
 
 import typer
@@ -11,16 +10,7 @@ from sesshu.actor import os_actor
 from sesshu.config import load_settings
 from sesshu.db import make_database
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
-
-
-def _date(value: Optional[str], label: str) -> Optional[date]:
-    if not value:
-        return None
-    try:
-        return parse_date(value)
-    except DateParseError as e:
-        raise InvalidInput(f"{label}: {e}") from e
+from sesshu.domain.wareki import parse_optional_date
 
 
 def _show(c) -> str:
@@ -65,15 +55,15 @@ def condition_cmd(
         if set_:
             out = [service.record_condition(db, actor=actor, atena_no=atena_no, entry=ConditionEntry(
                 condition_code=set_.strip(), impairment=impairment.strip(), evidence_kind=evidence.strip(),
-                evidence_grade=grade, evidence_no=evidence_no, evidence_issued_on=_date(issued_on, "書類の交付日"),
-                evidence_note=note, confirmed_on=_date(confirmed_on, "書類を確認した日") or today_jst(),
-                valid_from=_date(valid_from, "有効期間の開始日"), valid_until=_date(valid_until, "有効期間の終了日"),
+                evidence_grade=grade, evidence_no=evidence_no, evidence_issued_on=parse_optional_date(issued_on, "書類の交付日"),
+                evidence_note=note, confirmed_on=parse_optional_date(confirmed_on, "書類を確認した日") or today_jst(),
+                valid_from=parse_optional_date(valid_from, "有効期間の開始日"), valid_until=parse_optional_date(valid_until, "有効期間の終了日"),
                 reason=reason))]
             head = "要件を登録し、接種記録を再判定しました"
         elif end:
             cid = condition_id or service.find_active(db, actor=actor, atena_no=atena_no, condition_code=end.strip())
             out = [service.end_condition(db, actor=actor, atena_no=atena_no, condition_id=cid, reason=reason,
-                                         ended_on=_date(ended_on, "終了日"), withdraw=withdraw)]
+                                         ended_on=parse_optional_date(ended_on, "終了日"), withdraw=withdraw)]
             head = ("誤登録として取り消し" if withdraw else "要件を終了し") + "、接種記録を再判定しました"
         else:
             out = service.list_conditions(db, actor=actor, atena_no=atena_no)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
 
 
@@ -85,6 +86,17 @@ def parse_date(raw: str) -> date:
     if m:
         return _from_era(_BY_NUMBER[m[1]], m[2], int(m[3]), int(m[4]), raw)
     raise DateParseError(f"日付の形式が正しくありません: {raw}")
+
+
+def parse_optional_date(raw: str | None, label: str) -> date | None:
+    """A date typed into a form field or a command option: blank is None; a wrong one is an
+    InvalidInput that names the field, e.g. 「有効期限: 日付として読めません…」."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return parse_date(raw)
+    except DateParseError as e:
+        raise InvalidInput(f"{label}: {e}") from None
 
 
 def to_wareki(d: date) -> str:

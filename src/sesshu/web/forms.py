@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 from sesshu.ledger.service import CORRECTABLE
 from sesshu.ledger.values import parse_field
 from sesshu.search.service import SearchCriteria
@@ -76,12 +76,7 @@ class SearchQuery:
 
 
 def _date(raw: str, label: str):
-    if not raw.strip():
-        return None
-    try:
-        return parse_date(raw)
-    except DateParseError as e:
-        raise InvalidInput(f"{label}: {e}") from None
+    return parse_optional_date(raw, label)
 
 
 def parse_changes(raw: dict[str, str]) -> dict:

@@ -8,8 +8,8 @@ from fastapi.responses import RedirectResponse
 
 from sesshu.access import service as access
 from sesshu.access.tasks import DEPARTMENTS, TASKS
-from sesshu.domain.errors import DomainError, InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.errors import DomainError
+from sesshu.domain.wareki import parse_optional_date
 from sesshu.web.deps import form_data, get_db, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -34,11 +34,7 @@ def assignments_page(request: Request, session=Depends(require("user.manage")),
 def assign_submit(request: Request, form: Annotated[dict, Depends(form_data)],
                   session=Depends(require("user.manage"))):
     try:
-        raw_until = form.get("valid_until", "").strip()
-        try:
-            valid_until = parse_date(raw_until) if raw_until else None
-        except DateParseError as e:
-            raise InvalidInput(f"有効期限: {e}") from None
+        valid_until = parse_optional_date(form.get("valid_until", ""), "有効期限")
         access.assign(get_db(request), actor=session.actor, login_id=form.get("login_id", ""),
                       task_code=form.get("task_code", ""), department=form.get("department", ""),
                       valid_until=valid_until)

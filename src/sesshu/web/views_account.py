@@ -12,8 +12,8 @@ from sesshu.auth import service as auth
 from sesshu.auth.permissions import ROLES
 from sesshu.auth.service import AuthError, SessionInfo
 from sesshu.clock import today_jst
-from sesshu.domain.errors import DomainError, InvalidInput
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.errors import DomainError
+from sesshu.domain.wareki import parse_optional_date
 from sesshu.web.deps import (
     PASSWORD_CHANGE_PATH,
     CurrentSession,
@@ -221,12 +221,7 @@ def admin_valid_until(request: Request, login_id: str, session: UserManager, _re
                       reason: Annotated[str, Form(max_length=400)] = ""):
     """An empty date means no end date."""
     try:
-        until = None
-        if valid_until.strip():
-            try:
-                until = parse_date(valid_until)
-            except DateParseError as e:
-                raise InvalidInput(f"有効期限: {e}") from None
+        until = parse_optional_date(valid_until, "有効期限")
         accounts.set_valid_until(get_db(request), actor=session.actor, login_id=login_id, valid_until=until,
                                  reason=reason, today=today_jst())
     except DomainError as e:

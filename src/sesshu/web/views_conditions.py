@@ -12,7 +12,7 @@ from sesshu.conditions.schemas import ConditionEntry
 from sesshu.conditions.service import end_condition, record_condition
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
-from sesshu.domain.wareki import DateParseError, parse_date
+from sesshu.domain.wareki import parse_optional_date
 from sesshu.web.deps import form_data, get_db, require
 
 router = APIRouter(include_in_schema=False)
@@ -21,13 +21,7 @@ AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
 
 
 def _date(form: dict[str, str], name: str, label: str) -> date | None:
-    raw = form.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return parse_date(raw)
-    except DateParseError as e:
-        raise InvalidInput(f"{label}: {e}") from e
+    return parse_optional_date(form.get(name, ""), label)
 
 
 def _grade(raw: str) -> int | None:
