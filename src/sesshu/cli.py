@@ -15,6 +15,7 @@ from sesshu.access import cli as access_cli
 from sesshu.approvals import cli as approvals_cli
 from sesshu.actor import os_actor
 from sesshu.auth.cli import register as register_account_commands
+from sesshu.backup import cli as backup_cli
 from sesshu.conditions import cli as conditions_cli
 from sesshu.audit.cli import register as register_audit_commands
 from sesshu.config import load_settings
@@ -43,6 +44,7 @@ register_account_commands(user_app)
 app.add_typer(demo_app, name="demo")
 approvals_cli.register(app)
 jobs_cli.register(app)
+backup_cli.register(app)
 mynumber_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 
