@@ -391,11 +391,24 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
 access_cli.register(user_app)
 
 
+def _echo_current(current: dict | None) -> None:
+    """After a conflict: the record as it is now (the newer values), so nothing is decided blind."""
+    if not current:
+        return
+    typer.echo(f"現在の記録 {current['record_id']}（版 {current['version']}、{current['changed_by']} "
+               f"{current['changed_at']} 更新{'、理由: ' + current['reason'] if current.get('reason') else ''}）:", err=True)
+    for name, value in current["values"].items():
+        if value:
+            typer.echo(f"  {name} = {value}", err=True)
+    typer.echo(f"修正し直すには --version {current['version']} を指定してください", err=True)
+
+
 def main() -> None:
     try:
         app()
     except DomainError as e:
         typer.echo(f"エラー: {e.message}", err=True)
+        _echo_current(getattr(e, "current", None))
         sys.exit(2)
     except (OperationalError, ProgrammingError) as e:
         text = str(e.orig) if getattr(e, "orig", None) else str(e)

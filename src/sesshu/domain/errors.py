@@ -21,7 +21,14 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """Someone else changed the thing first. `current` (optional) describes what is there now, so the
+    loser sees the newer values: {"version": n, "values": {field: text}, "changed_by": .., "changed_at": ..}."""
+
     code = "E_CONFLICT"
+
+    def __init__(self, message: str, *, code: str | None = None, current: dict | None = None):
+        super().__init__(message, code=code)
+        self.current = current
 
 
 class Forbidden(DomainError):

@@ -208,13 +208,15 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
     if unknown:
         raise InvalidInput(f"修正できない項目です: {', '.join(sorted(unknown))}")
     with db.transaction() as s:
-        r = get_row(s, VaccinationRecord, correction.record_id)
+        # Locked: a second clerk saving the same version waits here and then sees the newer version.
+        r = get_row(s, VaccinationRecord, correction.record_id, with_for_update=True)
         if r is None or r.status != "active":
+            _raise_if_voided_meanwhile(s, actor, r, correction.expected_version)
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
                              message="指定の接種記録はありません（取消済みの可能性があります）")
         if r.version != correction.expected_version:
-            raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
+            raise version_conflict(s, r, correction.expected_version)
         _check_codes(s, correction.changes)
         new_date = correction.changes.get("vaccinated_on", r.vaccinated_on)
         if new_date > today_jst():
@@ -236,6 +238,36 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
         return RecordOut.model_validate(r, from_attributes=True)
 
 
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def version_conflict(s: Session, r: VaccinationRecord, seen_version: int) -> Conflict:
+    """The Japanese conflict for a clerk who saved version `seen_version` of a record that has moved on:
+    it carries the record's current values, who changed it last and when."""
+    last = s.execute(select(VaccinationRecordHistory).where(VaccinationRecordHistory.record_id == r.id)
+                     .order_by(VaccinationRecordHistory.version.desc()).limit(1)).scalar_one_or_none()
+    by = last.changed_by if last else r.created_by
+    at = (last.changed_at if last else r.updated_at)
+    current = {"record_id": r.id, "version": r.version, "seen_version": seen_version, "status": r.status,
+               "changed_by": by, "changed_at": _text(at)[:19], "reason": last.reason if last else "",
+               "values": {k: _text(getattr(r, k)) for k in sorted(CORRECTABLE)}}
+    state = "取り消しました" if r.status != "active" else "更新しました"
+    return Conflict(f"他の職員（{by}）がこの記録を先に{state}（あなたが見た版 {seen_version}、現在の版 {r.version}）。"
+                    "あなたの修正は保存していません。現在の値を確認し、必要なら現在の版に対して修正し直してください",
+                    current=current)
+
+
+def _raise_if_voided_meanwhile(s: Session, actor: Actor, r: VaccinationRecord | None, seen_version: int) -> None:
+    """A record another clerk voided after this one opened it: say so (to whoever may see it), not 'not found'."""
+    if r is not None and r.status != "active" and r.version != seen_version:
+        access.check_visible(s, actor, r.atena_no, record_id=r.id,
+                             message="指定の接種記録はありません（取消済みの可能性があります）")
+        raise version_conflict(s, r, seen_version)
+
+
 def _check_reason_length(reason: str, label: str) -> None:
     """The history keeps at most MAX_REASON characters; the pages and the CLI send whatever was typed."""
     if len(reason.strip()) > MAX_REASON:
@@ -248,13 +280,14 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         raise InvalidInput("取消理由を入力してください")
     _check_reason_length(reason, "取消理由")
     with db.transaction() as s:
-        r = get_row(s, VaccinationRecord, record_id)
+        r = get_row(s, VaccinationRecord, record_id, with_for_update=True)
         if r is None or r.status != "active":
+            _raise_if_voided_meanwhile(s, actor, r, expected_version)
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
                              message="指定の接種記録はありません（取消済みの可能性があります）")
         if r.version != expected_version:
-            raise Conflict("他の職員がこの記録を先に更新しました。画面を開き直して確認してください")
+            raise version_conflict(s, r, expected_version)
         s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="void", changed_at=utcnow(),
                                        changed_by=actor.label, reason=reason.strip(),
                                        old_values=_snapshot(r, ["status"])))

@@ -125,6 +125,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):
         status = next((code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)), 400)
+        if isinstance(exc, Conflict) and exc.current and is_api(request):  # the newer values, for the client
+            return JSONResponse({"error": {"code": exc.code, "message": exc.message, "current": exc.current}},
+                                status_code=status)
         return _error_response(request, status, exc.message, exc.code)
 
     @app.exception_handler(OutOfScope)

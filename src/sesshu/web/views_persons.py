@@ -11,13 +11,14 @@ from sesshu.access.service import NoTask
 from sesshu.clock import today_jst
 from sesshu.conditions.codes import catalog as condition_catalog
 from sesshu.domain.schedule.display import fold_alternatives
-from sesshu.domain.errors import DomainError, InvalidInput
+from sesshu.domain.errors import Conflict, DomainError, InvalidInput
 from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
 from sesshu.search.service import export_persons, search_persons
 from sesshu.web.deps import require_export_terminal
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 from sesshu.web.forms import (
     CORRECTABLE_FIELDS,
+    FIELD_LABELS,
     RECORD_FIELDS,
     SearchQuery,
     changed_form_fields,
@@ -114,10 +115,29 @@ def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends
                  session=Depends(require("record.correct"))):
     atena_no = form.get("atena_no", "")
     request.state.back_url = _person_url(atena_no, record_id=record_id)
+    edited = changed_form_fields(form)
     correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
-                            changes=parse_changes(changed_form_fields(form)))
-    correct_record(get_db(request), actor=session.actor, correction=correction)
+                            changes=parse_changes(edited))
+    try:
+        correct_record(get_db(request), actor=session.actor, correction=correction)
+    except Conflict as e:
+        if not e.current:
+            raise
+        return _conflict_page(request, e, atena_no=atena_no, edited=edited, reason=form.get("reason", ""))
     return RedirectResponse(_person_url(atena_no, "corrected", record_id), status_code=303)
+
+
+def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict[str, str], reason: str):
+    """Another clerk saved first: the newer values beside what this clerk typed, and a form that applies
+    this clerk's edits to the current version — nothing typed is lost, nothing is overwritten unseen."""
+    current = e.current
+    rows = [{"name": name, "label": FIELD_LABELS[name], "current": current["values"].get(name, ""),
+             "mine": edited.get(name), "differs": name in edited and edited[name] != current["values"].get(name, "")}
+            for name in CORRECTABLE_FIELDS]
+    return render(request, "record_conflict.html", {
+        "message": e.message, "current": current, "rows": rows, "atena_no": atena_no, "reason": reason,
+        "back_url": _person_url(atena_no, record_id=current["record_id"]),
+    }, status_code=409)
 
 
 @router.post("/records/{record_id}/void")
