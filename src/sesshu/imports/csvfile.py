@@ -86,9 +86,13 @@ class CsvSource:
         with open(self.path, encoding=self.facts.encoding, errors=errors, newline="") as f:
             reader = csv.reader(f)
             header_line: list[str] | None = None
-            for header_line in reader:
-                if any(c.strip() for c in header_line):
-                    break
+            try:
+                for header_line in reader:
+                    if any(c.strip() for c in header_line):
+                        break
+            except csv.Error as e:
+                # A field past the csv module's limit or a NUL in the first line (found by fuzzing).
+                raise InvalidInput(f"{reader.line_num}行目付近でCSVの形式が壊れています（見出し行）: {e}") from None
             if not header_line:
                 raise InvalidInput("ファイルが空です（見出し行がありません）")
             self.header = list(header_line)
