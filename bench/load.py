@@ -53,15 +53,19 @@ class Stats:
     times: dict[str, list[float]] = field(default_factory=lambda: {"search": [], "person": [], "entry": []})
     errors: dict[str, int] = field(default_factory=dict)
     conflicts: int = 0
+    samples: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, page: str, seconds: float) -> None:
         with self.lock:
             self.times[page].append(seconds)
 
-    def error(self, what: str) -> None:
+    def error(self, what: str, body: str = "") -> None:
         with self.lock:
             self.errors[what] = self.errors.get(what, 0) + 1
+            if body and len(self.samples) < 5:  # the first few answers, to see why
+                m = re.search(r'class="msg error"[^>]*>([^<]*)<', body)
+                self.samples.append(f"{what}: {m.group(1) if m else body[:200]}")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -153,13 +157,13 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                 r = client.get("/search?" + urlencode({"kana": kana}))
                 stats.add("search", time.perf_counter() - t)
                 if r.status_code != 200:
-                    stats.error(f"search {r.status_code}")
+                    stats.error(f"search {r.status_code}", r.text)
                     continue
                 t = time.perf_counter()
                 r = client.get(f"/persons/{atena}")
                 stats.add("person", time.perf_counter() - t)
                 if r.status_code != 200:
-                    stats.error(f"person {r.status_code}")
+                    stats.error(f"person {r.status_code}", r.text)
                     continue
                 forms = RECORD_FORM.findall(r.text)
                 if not forms:
@@ -169,12 +173,12 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                 t = time.perf_counter()
                 r = client.post(f"/records/{record_id}/correct", data={
                     "csrf_token": csrf, "atena_no": atena, "expected_version": version,
-                    "reason": "負荷試験: 備考の記入", "remarks": f"load {login} {k}", "orig_remarks": "__"})
+                    "reason": "負荷試験: 備考の記入", "remarks": f"load {login} {time.time_ns()}", "orig_remarks": "__"})
                 stats.add("entry", time.perf_counter() - t)
                 if r.status_code == 409:
                     stats.conflicts += 1
                 elif r.status_code != 303:
-                    stats.error(f"entry {r.status_code}")
+                    stats.error(f"entry {r.status_code}", r.text)
             except httpx.HTTPError as e:
                 stats.error(type(e).__name__)
 
@@ -244,7 +248,7 @@ def main() -> None:
     report = {"staff": args.staff, "seconds": round(elapsed, 1), "residents": args.residents,
               "city_build_seconds": round(build_seconds, 1), "requests": total,
               "requests_per_second": round(total / elapsed, 1), "loops": len(stats.times["entry"]),
-              "pages": pages, "errors": sum(stats.errors.values()), "error_kinds": stats.errors,
+              "pages": pages, "errors": sum(stats.errors.values()), "error_kinds": stats.errors, "error_samples": stats.samples,
               "conflicts": stats.conflicts, "audit_chain_ok": chain.ok, "audit_entries": chain.entries,
               "cpu_count": os.cpu_count()}
     print(json.dumps(report, ensure_ascii=False, indent=2))
