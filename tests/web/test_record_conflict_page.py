@@ -42,7 +42,8 @@ def test_second_correction_of_the_same_version_sees_the_newer_values(app, client
         assert "更新が競合しました" in page and "他の職員（super-a）がこの記録を先に更新しました" in page
         assert "あなたの修正は保存していません" in page and "現在の版 2" in page and "Lot の転記誤り" in page
         # The newer value (AA111) and the second clerk's own input (発熱なし) are both on the page.
-        assert "<td>AA111</td>" in page and 'value="発熱なし"' in page
+        assert "<td>AA111 <span class=\"badge warn\">他の職員が変更</span></td>" in page and 'value="発熱なし"' in page
+        assert page.count("他の職員が変更") == 1  # only Lot No moved under the second clerk
         with db.transaction() as s:
             row = s.get(VaccinationRecord, rec)
             assert (row.lot_no, row.remarks or "", row.version) == ("AA111", "", 2)

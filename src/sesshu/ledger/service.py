@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timezone
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
-from sesshu.clock import today_jst, utcnow
+from sesshu.clock import JST, today_jst, utcnow
 from sesshu.conditions.facts import load_spans
 from sesshu.conditions.service import person_conditions
 from sesshu.config import Settings
@@ -251,8 +251,9 @@ def version_conflict(s: Session, r: VaccinationRecord, seen_version: int) -> Con
                      .order_by(VaccinationRecordHistory.version.desc()).limit(1)).scalar_one_or_none()
     by = last.changed_by if last else r.created_by
     at = (last.changed_at if last else r.updated_at)
+    at_jst = at.replace(tzinfo=timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M") if at else ""
     current = {"record_id": r.id, "version": r.version, "seen_version": seen_version, "status": r.status,
-               "changed_by": by, "changed_at": _text(at)[:19], "reason": last.reason if last else "",
+               "changed_by": by, "changed_at": at_jst, "reason": last.reason if last else "",
                "values": {k: _text(getattr(r, k)) for k in sorted(CORRECTABLE)}}
     state = "取り消しました" if r.status != "active" else "更新しました"
     return Conflict(f"他の職員（{by}）がこの記録を先に{state}（あなたが見た版 {seen_version}、現在の版 {r.version}）。"

@@ -123,16 +123,19 @@ def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends
     except Conflict as e:
         if not e.current:
             raise
-        return _conflict_page(request, e, atena_no=atena_no, edited=edited, reason=form.get("reason", ""))
+        seen = {name: form[f"orig_{name}"] for name in CORRECTABLE_FIELDS if f"orig_{name}" in form}
+        return _conflict_page(request, e, atena_no=atena_no, edited=edited, seen=seen, reason=form.get("reason", ""))
     return RedirectResponse(_person_url(atena_no, "corrected", record_id), status_code=303)
 
 
-def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict[str, str], reason: str):
+def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict[str, str], seen: dict[str, str],
+                   reason: str):
     """Another clerk saved first: the newer values beside what this clerk typed, and a form that applies
     this clerk's edits to the current version — nothing typed is lost, nothing is overwritten unseen."""
     current = e.current
     rows = [{"name": name, "label": FIELD_LABELS[name], "current": current["values"].get(name, ""),
-             "mine": edited.get(name), "differs": name in edited and edited[name] != current["values"].get(name, "")}
+             "mine": edited.get(name), "differs": name in edited and edited[name] != current["values"].get(name, ""),
+             "changed_meanwhile": name in seen and seen[name] != current["values"].get(name, "")}
             for name in CORRECTABLE_FIELDS]
     return render(request, "record_conflict.html", {
         "message": e.message, "current": current, "rows": rows, "atena_no": atena_no, "reason": reason,
