@@ -82,8 +82,23 @@ def _display_name(code: str, fallback: str) -> str:
     return names.get(code, fallback)
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, str]:
+    """Every vaccine code → its eligibility line (HPV9 → HPV, MEASLES → MR)."""
+    out = {code: code for code in lines()}
+    for e in default_rules().entries:
+        for v in sorted(e.vaccines):
+            out.setdefault(v, e.code)
+    return out
+
+
+def line_vaccines(code: str) -> frozenset[str]:
+    """The vaccine codes a ticket of this line may be used for."""
+    return frozenset(v for v, line in _aliases().items() if line == code) | {code}
+
+
 def line_info(code: str) -> LineInfo:
-    info = lines().get(code.strip().upper())
+    info = lines().get(_aliases().get(code.strip().upper(), ""))
     if info is None:
         raise InvalidInput(f"接種種別「{code}」の接種券は発行できません（{', '.join(lines())}）")
     return info
