@@ -98,6 +98,18 @@ class PdfDocument:
 
     def spaced_text(self, x: float, y: float, value: str, *, pitch: float, size: float, font: str = OCRB) -> None:
         """Characters at a fixed pitch (mm), as OCR lines and pre-printed digit boxes need."""
+        advances = {pdfmetrics.stringWidth(ch, font, size) for ch in set(value)}
+        if len(advances) == 1:
+            # A monospaced font (OCR-B): one string with character spacing puts every glyph at the same place
+            # as one string per character, and the line stays one word for text extraction.
+            self._ensure_page()
+            px, py = self._xy(x, y)
+            t = self.canvas.beginText(px, py)
+            t.setFont(font, size)
+            t.setCharSpace(pitch * mm - advances.pop())
+            t.textOut(value)
+            self.canvas.drawText(t)
+            return
         for i, ch in enumerate(value):
             self.text(x + i * pitch, y, ch, size=size, font=font)
 
