@@ -69,3 +69,16 @@ def test_lost_ticket_is_reissued_with_a_new_number_and_the_old_one_invalidated(d
     assert new.replaces_id == old.id and new.issue_reason == "reissue"
     with pytest.raises(InvalidInput, match="理由"):
         reissue(db, settings, actor=OPERATOR, atena_no="2002", vaccine="MR", reason="なんとなく", as_of=AS_OF)
+
+
+def test_moving_out_invalidates_the_unused_ticket(db, settings, tmp_path):
+    from sesshu.registry.service import import_registry
+    from tests.helpers import REGISTRY_HEADER, write
+
+    load_city(db, settings, tmp_path)
+    issue_for_move_in(db, settings, actor=OPERATOR, atena_no="2003", vaccine="MR", history_confirmed=True, as_of=AS_OF)
+    path = write(tmp_path / "moved.csv", REGISTRY_HEADER + "\n2003,,熊谷　子3,クマガヤ　コ3,男,2025-11-04,360-0003,"
+                 "埼玉県熊谷市宮町二丁目3番地,,2003,世帯主,熊谷　子3,転出,転出,2026-11-30\n")
+    import_registry(db, settings, path=path, actor=OPERATOR)
+    (t,) = person_tickets(db, settings, actor=OPERATOR, atena_no="2003")
+    assert (t.state, t.invalidated_reason) == ("invalidated", "転出")

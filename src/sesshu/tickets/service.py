@@ -30,6 +30,7 @@ from sesshu.printing import PdfDocument, PrintedPdf
 from sesshu.registry.models import Person
 from sesshu.tickets import numbers
 from sesshu.tickets.catalog import check_invalidation_reason, line_info
+from sesshu.tickets.lifecycle import invalidate_ticket as _invalidate
 from sesshu.tickets.models import TICKET_STATES, Ticket
 from sesshu.tickets.render import NoticeData, draw_notice_letter, draw_questionnaire
 
@@ -212,13 +213,6 @@ def _print(s: Session, settings: Settings, actor: Actor, p: Person, t: Ticket, l
               detail=detail)
     return IssuedTicket(ticket_no=t.ticket_no, ocr_line=data.ocr_line, dose_no=t.dose_no, term=t.term, pdf=pdf,
                         replaced=replaced.ticket_no if replaced is not None else None)
-
-
-def _invalidate(s: Session, actor: Actor, t: Ticket, reason: str) -> None:
-    t.state = "invalidated"
-    t.invalidated_at = utcnow()
-    t.invalidated_by = actor.label
-    t.invalidated_reason = reason
 
 
 def invalidate(db: Database, *, actor: Actor, atena_no: str, reason: str, vaccine: str | None = None) -> int:
