@@ -48,9 +48,12 @@ class LineInfo:
     def term_of(self, dose: int) -> str:
         return self.terms[dose - 1] if 0 < dose <= len(self.terms) else ""
 
-    def label(self, dose: int) -> str:
+    def dose_text(self, dose: int) -> str:
+        """How the dose is called on paper: "2期" when the 期 has one dose, else "1期 3回目" or "3回目"."""
         term = self.term_of(dose)
-        return f"{self.name} {term + ' ' if term else ''}{dose}回目"
+        if term and self.terms.count(term) == 1:
+            return term
+        return f"{term + ' ' if term else ''}{dose}回目"
 
 
 @lru_cache(maxsize=1)

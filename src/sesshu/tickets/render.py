@@ -43,10 +43,11 @@ class NoticeData:
     issued_on: date
     municipality_name: str
     reissue: bool = False
+    dose_text: str = ""  # "2期" / "1期 3回目" (catalog.LineInfo.dose_text)
 
     @property
     def dose_label(self) -> str:
-        return f"{self.term + ' ' if self.term else ''}{self.dose_no}回目"
+        return self.dose_text or f"{self.term + ' ' if self.term else ''}{self.dose_no}回目"
 
     @property
     def minor(self) -> bool:

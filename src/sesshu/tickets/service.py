@@ -106,7 +106,8 @@ def notice_data(settings: Settings, p, t: Ticket, line, *, issued_on: date, reis
                       standard_from=getattr(line, "standard_from", None),
                       standard_until=getattr(line, "standard_until", None),
                       ocr_line=ocr_line(settings, t), issued_on=issued_on,
-                      municipality_name=settings.municipality_name, reissue=reissue)
+                      municipality_name=settings.municipality_name, reissue=reissue,
+                      dose_text=info.dose_text(t.dose_no))
 
 
 def render_pair(data: NoticeData, *, title: str) -> PrintedPdf:
