@@ -58,8 +58,8 @@ def tickets_page(request: Request, atena_no: AtenaNo, session=Depends(require("p
 
 
 def _refused(request, session, atena_no, e: DomainError, form):
-    if isinstance(e, NotFound) and "登録されていません" in e.message:
-        raise e
+    # The person page again with the reason; a person who does not exist or is out of scope makes
+    # person_history raise the same error again, answered (and recorded) by the app's handlers.
     return _page(request, session, atena_no, error=e.message, status_code=400 if isinstance(e, InvalidInput) else 409,
                  form=form)
 
