@@ -25,6 +25,8 @@ from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
 from sesshu.jobs import cli as jobs_cli
 from sesshu.mynumber import cli as mynumber_cli
+from sesshu.tickets import cli as tickets_cli
+from sesshu.certificates import cli as certificates_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -46,6 +48,8 @@ approvals_cli.register(app)
 jobs_cli.register(app)
 backup_cli.register(app)
 mynumber_cli.register(app)
+tickets_cli.register(app)
+certificates_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 
 

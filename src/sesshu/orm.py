@@ -23,10 +23,12 @@ def load_all_models() -> MetaData:
     from sesshu.approvals import models as _approvals  # noqa: F401
     from sesshu.audit import models as _audit  # noqa: F401
     from sesshu.auth import models as _auth  # noqa: F401
+    from sesshu.certificates import models as _certificates  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
+    from sesshu.tickets import models as _tickets  # noqa: F401
 
     return Base.metadata

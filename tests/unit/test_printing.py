@@ -70,3 +70,16 @@ def test_japanese_wrapping_keeps_punctuation_off_the_line_start():
     assert len(lines) > 1
     assert all(not line.startswith(("、", "。")) for line in lines)
     assert "".join(lines) == "予防接種を受ける前に、必ず予診票をお読みください。"
+
+
+def test_qr_with_a_fixed_mask_scans_back(tmp_path):
+    doc = PdfDocument(title="QR", author="熊谷市")
+    for mask in range(8):
+        doc.new_page()
+        doc.qr(20, 20, 30, "111120200000012345", mask=mask)
+    path = tmp_path / "masks.pdf"
+    path.write_bytes(doc.finish().content)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(path), str(tmp_path / "m")], check=True)
+    for png in sorted(tmp_path.glob("m*.png")):
+        out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
+        assert out.strip() == "111120200000012345", png.name

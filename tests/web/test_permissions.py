@@ -114,6 +114,18 @@ def _cases(ctx: dict) -> dict:
             "path": {"login_id": _lifecycle_target(ctx)}, **form(valid_until=_next_valid_until(ctx), reason="権限の確認")},
         ("POST", "/admin/accounts/{login_id}/role"): lambda: {
             "path": {"login_id": _lifecycle_target(ctx)}, **form(role=_other_role(ctx), reason="権限の確認")},
+        ("GET", "/persons/{atena_no}/tickets"): lambda: {"path": {"atena_no": atena}},
+        ("POST", "/persons/{atena_no}/tickets/issue"): lambda: {
+            "path": {"atena_no": atena}, **form(vaccine="JE", history_confirmed="1")},
+        ("POST", "/persons/{atena_no}/tickets/reissue"): lambda: {
+            "path": {"atena_no": _live_ticket(ctx)}, **form(vaccine="JE", reason="紛失")},
+        ("POST", "/persons/{atena_no}/certificate"): lambda: {"path": {"atena_no": atena}, **form(
+            requested_by="権限 確認", relationship="本人", identity_method="運転免許証", kind="history")},
+        ("GET", "/notices"): lambda: {},
+        ("POST", "/notices"): lambda: form(vaccine="JE", as_of=today_jst().isoformat(), within="0"),
+        ("GET", "/notices/jobs/{job_id}"): lambda: {"path": {"job_id": _notice_job(ctx)}},
+        ("GET", "/notices/jobs/{job_id}/files/{name}"): lambda: {"path": {"job_id": _notice_job(ctx),
+                                                                          "name": "mailing.csv"}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -137,6 +149,35 @@ def _approval(ctx: dict, *, mine: bool = False) -> int:
                            raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
                                 "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
     return out.id
+
+
+def _live_ticket(ctx: dict) -> str:
+    """The person, holding a live JE ticket (issued by the issue case, or here when that was refused)."""
+    from sesshu.domain.errors import Conflict
+    from sesshu.tickets.service import issue_for_move_in
+    from tests.web.conftest import ADMIN
+
+    try:
+        issue_for_move_in(ctx["db"], ctx["settings"], actor=ADMIN, atena_no=ctx["atena_no"], vaccine="JE",
+                          history_confirmed=True)
+    except Conflict:
+        pass  # already holds one
+    return ctx["atena_no"]
+
+
+def _notice_job(ctx: dict) -> int:
+    """A finished notice batch (the JE batch of tomorrow, run by the operator)."""
+    from datetime import timedelta
+
+    from sesshu.jobs import list_jobs
+    from sesshu.tickets.notices import run_notices
+    from tests.web.conftest import ADMIN
+
+    jobs = list_jobs(ctx["db"], kind="notices")
+    if jobs:
+        return jobs[0]["id"]
+    return run_notices(ctx["db"], ctx["settings"], actor=ADMIN, vaccine="JE", as_of=today_jst() + timedelta(days=1),
+                       within_days=0, out_dir=ctx["settings"].var_dir / "notices-test").job_id
 
 
 def _condition(ctx: dict) -> int:

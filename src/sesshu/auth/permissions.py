@@ -19,18 +19,22 @@ PERMISSIONS = {
     "approval.request": "承認が必要な登録の申請・取下げ（住登外者の登録など）",
     "approval.decide": "他の職員の申請の承認・却下",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
+    "ticket.issue": "接種券・予診票の個別発行（転入・再発行）と無効化",
+    "notice.run": "個別通知（予診票・接種券）の一括作成",
+    "certificate.issue": "予防接種済証・接種歴証明書の発行（照会申請の記録）",
 }
 
 ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number"},
+                        "person.verify_my_number", "ticket.issue", "certificate.issue"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
-                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number"},
+                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
+                        "ticket.issue", "certificate.issue", "notice.run"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -89,6 +93,12 @@ CLI_COMMANDS: dict[str, str] = {
     "user enable": "user.manage",
     "user set": "user.manage",
     "schedule evaluate": "",
+    "notices": "notice.run",
+    "tickets issue": "ticket.issue",
+    "tickets reissue": "ticket.issue",
+    "tickets invalidate": "ticket.issue",
+    "tickets list": "person.view",
+    "certificate": "certificate.issue",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

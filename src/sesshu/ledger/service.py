@@ -46,6 +46,7 @@ from sesshu.registry.models import Person
 from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import reveal_last4
 from sesshu.registry.rows import RowError
+from sesshu.tickets import links as ticket_links
 
 # The columns a 予診票 row fills; the rest are the batch's constants (see import_records).
 _ROW_COLUMNS = (
@@ -104,12 +105,12 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
                 if len(chunk) >= settings.import_chunk_rows:
-                    _store_chunk(s, chunk, stamp, summary, rejects, queued)
+                    _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
                     rejects.flush()
                     chunk = []
             rejects.header = source.header
             if chunk:
-                _store_chunk(s, chunk, stamp, summary, rejects, queued)
+                _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
             close_batch(batch, summary)
             audit.record(s, actor, "records.import", purpose="予診票の取込",
                          detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
@@ -121,7 +122,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
 
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
-                 queued: set[str]) -> None:
+                 queued: set[str], municipality: str) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     atena_nos = list({f["atena_no"] for _, f in chunk})
@@ -143,6 +144,15 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
             continue
         inserts.append(f)
         lines.append(row)
+    # 券番号: this person's ticket, for this vaccine, not used or invalidated (sesshu.tickets.links).
+    tickets = ticket_links.check_chunk(s, inserts, line_nos=[r.line_no for r in lines], municipality=municipality)
+    if tickets.reasons:
+        for i in sorted(tickets.reasons):
+            summary.rejected += 1
+            rejects.write(lines[i].line_no, "エラー", tickets.reasons[i], lines[i].raw)
+        keep = [i for i in range(len(inserts)) if i not in tickets.reasons]
+        inserts, lines = [inserts[i] for i in keep], [lines[i] for i in keep]
+        tickets.ticket_ids = [tickets.ticket_ids[i] for i in keep]
     if not inserts:
         return
     last_id = conn.exec_driver_sql("SELECT max(id) FROM vaccination_record").scalar() or 0
@@ -162,6 +172,18 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
                 summary.duplicates += 1
                 rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
     summary.accepted += stored
+    if tickets.any:
+        ids = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d): rid for rid, a, v, d in conn.exec_driver_sql(
+            "SELECT id, atena_no, vaccine_code, vaccinated_on FROM vaccination_record "
+            f"WHERE id > {mark} AND import_batch_id = {mark} AND ticket_no <> ''",
+            (last_id, stamp["import_batch_id"])).all()}
+        pairs, taken = [], set()
+        for f, tid in zip(inserts, tickets.ticket_ids):
+            rid = ids.get((f["atena_no"], f["vaccine_code"], f["vaccinated_on"])) if tid else None
+            if rid is not None and rid not in taken:  # a duplicate row of the file links nothing
+                taken.add(rid)
+                pairs.append((tid, rid))
+        ticket_links.mark_used(s, pairs)
     # Each person once per import (bounded by the city's size, not the file's).
     fresh_persons = [a for a in dict.fromkeys(f["atena_no"] for f in inserts) if a not in queued]
     queued.update(fresh_persons)

@@ -110,6 +110,12 @@ def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
                                   detail={"vaccine": line, "as_of": as_of, "within_days": within_days})
 
 
+def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int = 0) -> tuple[str, list[TargetRow]]:
+    """(eligibility line, rows) in the caller's transaction, for callers that act on the list (notices)."""
+    line, until = _window(vaccine, as_of, within_days)
+    return line, _collect(s, line, as_of, until)
+
+
 def _window(vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
     codes = line_codes()
     line = codes.get(vaccine.strip().upper())

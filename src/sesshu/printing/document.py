@@ -98,6 +98,18 @@ class PdfDocument:
 
     def spaced_text(self, x: float, y: float, value: str, *, pitch: float, size: float, font: str = OCRB) -> None:
         """Characters at a fixed pitch (mm), as OCR lines and pre-printed digit boxes need."""
+        advances = {pdfmetrics.stringWidth(ch, font, size) for ch in set(value)}
+        if len(advances) == 1:
+            # A monospaced font (OCR-B): one string with character spacing puts every glyph at the same place
+            # as one string per character, and the line stays one word for text extraction.
+            self._ensure_page()
+            px, py = self._xy(x, y)
+            t = self.canvas.beginText(px, py)
+            t.setFont(font, size)
+            t.setCharSpace(pitch * mm - advances.pop())
+            t.textOut(value)
+            self.canvas.drawText(t)
+            return
         for i, ch in enumerate(value):
             self.text(x + i * pitch, y, ch, size=size, font=font)
 
@@ -146,13 +158,21 @@ class PdfDocument:
                 cx += w
         return y + len(rows) * row_height
 
-    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M") -> None:
+    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M", mask: int | None = None) -> None:
         """A QR code (model 2) whose top-left corner is (x, y), `size` mm square including the 4-module
-        quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image)."""
+        quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image).
+
+        `mask` (0–7) fixes the mask pattern instead of trying all eight for the best score — most of the
+        encoding time; every reader decodes any mask (batch runs print tens of thousands of codes)."""
         self._ensure_page()
         code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
         code.addData(data)
-        code.make()
+        if mask is None:
+            code.make()
+        else:
+            if code.version is None:
+                code.version = code.calculate_version()
+            code.makeImpl(False, mask)
         count = code.getModuleCount()
         cell = size / (count + 8)
         c = self.canvas

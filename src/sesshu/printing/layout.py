@@ -21,14 +21,19 @@ def wrap_text(value: str, font: str, size: float, width_mm: float) -> list[str]:
     closing punctuation and small kana off the start of a line. Newlines in `value` are kept."""
     width = width_mm * mm
     out: list[str] = []
+    advance: dict[str, float] = {}  # glyph advances add up (no kerning): one measure per character
     for paragraph in value.split("\n"):
-        line = ""
+        line, used = "", 0.0
         for ch in paragraph:
-            if line and pdfmetrics.stringWidth(line + ch, font, size) > width and ch not in _NO_LINE_START:
+            w = advance.get(ch)
+            if w is None:
+                w = advance[ch] = pdfmetrics.stringWidth(ch, font, size)
+            if line and used + w > width and ch not in _NO_LINE_START:
                 out.append(line)
-                line = ch
+                line, used = ch, w
             else:
                 line += ch
+                used += w
         out.append(line)
     return out
 

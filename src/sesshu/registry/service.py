@@ -24,6 +24,7 @@ from sesshu.keys import KeyRing, load_keyring
 from sesshu.registry.models import Person, PersonHistory
 from sesshu.registry.rows import NON_RESIDENT_PREFIX, NON_RESIDENT_WIDTH, REGISTRY_HEADERS, REGISTRY_REQUIRED, RowError, parse_registry_row
 from sesshu.registry.schemas import PersonOut
+from sesshu.tickets.lifecycle import invalidate_departed
 
 _COMPARED = (
     "name", "name_key", "name_kana", "kana_key", "sex", "birth_date", "postal_code", "address", "phone", "household_no",
@@ -98,6 +99,9 @@ def _reject(summary: ImportSummary, rejects: RejectWriter, row, reason: str) -> 
     rejects.write(row.line_no, "エラー", reason, row.raw)
 
 
+DEPARTURES = {"moved_out": "転出", "deceased": "死亡"}
+
+
 def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int, chunk: list,
                           summary: ImportSummary, rejects: RejectWriter) -> None:
     atena_nos = [f["atena_no"] for _, f in chunk]
@@ -108,6 +112,7 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
         select(Person.my_number_hmac, Person.atena_no).where(Person.my_number_hmac.in_(hashes))).all()) if hashes else {}
     now = utcnow()
     inserts, events, histories = [], [], []
+    departed: dict[str, str] = {}
     for row, f in chunk:
         owner = owner_of_hash.get(f["_hash"]) if f["_hash"] else None
         if owner and owner != f["atena_no"]:
@@ -143,11 +148,15 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
                   .values(**changes, version=old.version + 1, updated_at=now))
         events.append(AuditEvent("registry.update", f["atena_no"], "住民基本台帳の取込",
                                  {"batch_id": batch_id, "fields": sorted(old_values)}))
+        if changes.get("registry_status") in DEPARTURES:
+            departed[f["atena_no"]] = DEPARTURES[changes["registry_status"]]
         summary.accepted += 1
     if inserts:
         s.execute(Person.__table__.insert(), inserts)
     if histories:
         s.execute(PersonHistory.__table__.insert(), histories)
+    if departed:  # 転出・死亡: their unused 接種券 stop being valid
+        events.extend(invalidate_departed(s, actor, departed))
     if events:
         audit.record_many(s, actor, events)
 

@@ -1,0 +1,103 @@
+"""The 予診票 import and the 接種券: a returned form names its ticket by 券番号 (the 18-digit OCR line or
+the 10-digit number); the ticket must be this person's, for this vaccine, and not used or invalidated.
+
+Called by `sesshu.ledger.service.import_records` once per chunk of rows, inside the file's single
+transaction: one query reads the chunk's tickets, one marks the stored rows' tickets used. A 券番号 of
+another shape (paper tickets from before sesshu) is stored on the record as written and not linked.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import Session
+
+from sesshu.clock import utcnow
+from sesshu.domain.errors import InvalidInput
+from sesshu.domain.tickets import ticket_number_of
+from sesshu.tickets.catalog import line_info, line_vaccines
+from sesshu.tickets.models import Ticket
+
+
+@dataclass
+class ChunkTickets:
+    """Per row of the chunk (same order): the ticket id to mark used, or None; and rejected rows' reasons."""
+
+    ticket_ids: list[int | None]
+    reasons: dict[int, str]
+
+    @property
+    def any(self) -> bool:
+        return any(self.ticket_ids)
+
+
+def _iso(d) -> str:
+    return d.isoformat() if isinstance(d, date) else str(d)[:10]
+
+
+def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipality: str) -> ChunkTickets:
+    """rows: parsed record fields (atena_no, vaccine_code, vaccinated_on, ticket_no); line_nos: their lines."""
+    numbers: list[str | None] = []
+    reasons: dict[int, str] = {}
+    for i, f in enumerate(rows):
+        raw = f.get("ticket_no") or ""
+        if not raw:
+            numbers.append(None)
+            continue
+        try:
+            numbers.append(ticket_number_of(raw, municipality=municipality))
+        except InvalidInput as e:
+            numbers.append(None)
+            reasons[i] = f"券番号 {raw}: {e.message}"
+    wanted = sorted({n for n in numbers if n})
+    ids: list[int | None] = [None] * len(rows)
+    if not wanted:
+        return ChunkTickets(ids, reasons)
+    conn = s.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    found = {}
+    for j in range(0, len(wanted), 2000):
+        part = wanted[j:j + 2000]
+        # Plain SQL like the import around it: thousands of parameters through the ORM cost more than the query.
+        for row in conn.exec_driver_sql(
+                "SELECT t.id, t.ticket_no, t.atena_no, t.vaccine, t.state, t.invalidated_reason, t.invalidated_at, "
+                "r.atena_no, r.vaccine_code, r.vaccinated_on FROM ticket t "
+                "LEFT JOIN vaccination_record r ON r.id = t.used_record_id "
+                f"WHERE t.ticket_no IN ({','.join([mark] * len(part))})", tuple(part)).all():
+            found[row[1]] = row
+    seen: dict[str, int] = {}
+    for i, (f, n) in enumerate(zip(rows, numbers)):
+        if n is None or n not in found:
+            continue
+        tid, _no, owner, vaccine, state, inv_reason, inv_at, r_atena, r_vaccine, r_date = found[n]
+        key = (f["atena_no"], f["vaccine_code"], _iso(f["vaccinated_on"]))
+        if owner != f["atena_no"]:
+            reasons[i] = f"券番号 {n} は別の方の接種券です（宛名番号と券番号を確認してください）"
+        elif f["vaccine_code"] not in line_vaccines(vaccine):
+            reasons[i] = (f"券番号 {n} は{line_info(vaccine).name}の接種券です"
+                          f"（予診票の接種種別は {f['vaccine_code']}）")
+        elif state == "invalidated":
+            when = f"{_iso(inv_at)}に" if inv_at else ""
+            reasons[i] = f"券番号 {n} は{when}無効になった接種券です（{inv_reason}）"
+        elif state == "used":
+            if (r_atena, r_vaccine, _iso(r_date)) != key:
+                reasons[i] = f"券番号 {n} は使用済みです（{_iso(r_date)}の{r_vaccine}の接種で使用）"
+            # else: the same vaccination again (the file re-imported): a duplicate, decided by the ledger
+        elif n in seen:
+            reasons[i] = f"券番号 {n} はこのファイルの{seen[n]}行目でも使われています（1枚の接種券は1回の接種にだけ使えます）"
+        else:
+            seen[n] = line_nos[i]
+            ids[i] = tid
+    return ChunkTickets(ids, reasons)
+
+
+def mark_used(s: Session, pairs: list[tuple[int, int]]) -> None:
+    """(ticket id, record id) for the rows stored: those tickets are used."""
+    if not pairs:
+        return
+    now = utcnow()
+    s.connection().execute(
+        update(Ticket.__table__).where(Ticket.__table__.c.id == bindparam("tid"), Ticket.__table__.c.state == "issued")
+        .values(state="used", used_record_id=bindparam("rid"), used_at=now),
+        [{"tid": t, "rid": r} for t, r in pairs])

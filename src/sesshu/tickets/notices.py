@@ -1,0 +1,188 @@
+"""個別通知: a notice letter + pre-filled 予診票 with a 接種券 for every person a target selection lists.
+
+Runs as a `sesshu.jobs` job keyed by the selection (vaccine, as-of date, window), so it survives a kill
+and a re-run never issues a second ticket:
+
+- plan (once, with the job): the selection is made, and each person's eligibility line — why they are
+  on the list — is stored with the job (notice_item) and written to the audit log, one entry per person
+  (`notice.select`). Persons who already hold a ticket for that dose (an earlier batch, an individual
+  issue) are left out and counted.
+- each chunk (= one PDF file, `per_file` persons): tickets are issued (or the live one reused), the
+  printed data is snapshotted, one `ticket.issue` audit entry per person — all in the chunk's transaction.
+- after the commit, the chunk's PDF is written from the snapshot (atomically; a rewrite after a kill gives
+  the same bytes) and logged as a print with its SHA-256.
+- at the end, `mailing.csv` (UTF-8 with BOM, the PDFs' order) is written and logged the same way.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sesshu.actor import Actor
+from sesshu.audit import service as audit
+from sesshu.bulk import bulk_insert
+from sesshu.config import Settings
+from sesshu.db import Database
+from sesshu.domain.errors import InvalidInput
+from sesshu.exports.service import log_print
+from sesshu.jobs import JobContext, JobOutcome, run_job
+from sesshu.ledger.targets import collect_targets
+from sesshu.printing import SplitPdfWriter
+from sesshu.registry.models import Person
+from sesshu.tickets.catalog import line_info
+from sesshu.tickets.models import NoticeItem, Ticket
+from sesshu.tickets.render import NoticeData, draw_notice_letter, draw_questionnaire
+from sesshu.tickets.service import TicketWish, issue, notice_data, snapshot
+
+KIND = "notices"
+PURPOSE = "個別通知（予診票・接種券の送付）"
+DOCUMENT = "個別通知・予診票（接種券）"
+MAILING_CSV = "mailing.csv"
+MAILING_HEADER = ["連番", "ファイル", "ページ", "宛名番号", "氏名", "郵便番号", "住所", "接種種別", "回数", "券番号（OCR）"]
+
+
+def job_key(vaccine: str, as_of: date, within_days: int) -> str:
+    return f"{KIND}:{vaccine}:{as_of.isoformat()}:{within_days}"
+
+
+def job_params(vaccine: str, as_of: date, within_days: int, out_dir: Path) -> dict:
+    return {"vaccine": vaccine, "as_of": as_of.isoformat(), "within_days": within_days,
+            "out_dir": str(Path(out_dir).resolve())}
+
+
+def file_stem(params: dict) -> str:
+    return f"notices_{params['vaccine']}_{params['as_of'].replace('-', '')}"
+
+
+@dataclass
+class _Line:
+    earliest: date | None
+    legal_until: date | None
+    standard_from: date | None
+    standard_until: date | None
+
+
+class NoticeJob:
+    kind = KIND
+    label = "個別通知の作成"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # --- plan: who, and why ----------------------------------------------------------------------------
+    def plan(self, s: Session, ctx: JobContext) -> list[str]:
+        p = ctx.params
+        as_of = date.fromisoformat(p["as_of"])
+        line, rows = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        holding = {(a, n) for a, n in s.execute(select(Ticket.atena_no, Ticket.dose_no).where(
+            Ticket.vaccine == line, Ticket.state.in_(("issued", "used"))))}
+        chosen = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
+        # Post order: by postal code and address, so one household's letters come together.
+        chosen.sort(key=lambda r: (r.postal_code, r.address, r.atena_no))
+        items = [{"seq": i, "atena_no": r.atena_no, "vaccine": line, "next_dose": r.line.next_dose or 1,
+                  "status": r.line.status, "earliest": r.line.earliest, "standard_from": r.line.standard_from,
+                  "standard_until": r.line.standard_until, "legal_until": r.line.legal_until, "ticket_id": None,
+                  "printed": ""} for i, r in enumerate(chosen)]
+        bulk_insert(s, NoticeItem.__table__, items, tuple(k for k in items[0]) if items else ("seq",),
+                    constants={"job_id": ctx.job_id})
+        audit.record_many(s, ctx.actor, [audit.AuditEvent(
+            "notice.select", atena_no=it["atena_no"], purpose=PURPOSE,
+            detail={"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"], "within_days": p["within_days"],
+                    "next_dose": it["next_dose"], "status": it["status"], "earliest": it["earliest"],
+                    "legal_until": it["legal_until"]}) for it in items])
+        audit.record(s, ctx.actor, "notices.plan", purpose=PURPOSE,
+                     detail={"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"],
+                             "within_days": p["within_days"], "selected": len(rows), "persons": len(items),
+                             "already_holding_ticket": len(rows) - len(chosen)})
+        return [it["atena_no"] for it in items]
+
+    # --- one chunk: tickets and the snapshot of what is printed ----------------------------------------
+    def _items(self, s: Session, ctx: JobContext, chunk_no: int) -> list[NoticeItem]:
+        lo = chunk_no * ctx.chunk_size
+        return list(s.execute(select(NoticeItem).where(NoticeItem.job_id == ctx.job_id, NoticeItem.seq >= lo,
+                                                       NoticeItem.seq < lo + ctx.chunk_size)
+                              .order_by(NoticeItem.seq)).scalars())
+
+    def process(self, s: Session, ctx: JobContext, chunk_no: int, units: list[str]) -> None:
+        items = self._items(s, ctx, chunk_no)
+        persons = {p.atena_no: p for p in s.execute(
+            select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.postal_code,
+                   Person.address).where(Person.atena_no.in_([i.atena_no for i in items])))}
+        issued = issue(s, ctx.actor, [TicketWish(i.atena_no, i.vaccine, i.next_dose, i.legal_until) for i in items],
+                       reason="notice", job_id=ctx.job_id)
+        as_of = date.fromisoformat(ctx.params["as_of"])
+        events = []
+        for item, (ticket, is_new) in zip(items, issued):
+            line = _Line(item.earliest, item.legal_until, item.standard_from, item.standard_until)
+            item.ticket_id = ticket.id
+            item.printed = snapshot(notice_data(self.settings, persons[item.atena_no], ticket, line, issued_on=as_of))
+            events.append(audit.AuditEvent("ticket.issue", atena_no=item.atena_no, purpose=PURPOSE, detail={
+                "job_id": ctx.job_id, "ticket_no": ticket.ticket_no, "vaccine": ticket.vaccine,
+                "dose_no": ticket.dose_no, "issue_reason": "notice", "new": is_new}))
+        audit.record_many(s, ctx.actor, events)
+
+    # --- after the commit: the chunk's PDF file --------------------------------------------------------
+    def write_output(self, s: Session, ctx: JobContext, chunk_no: int, units: list[str]) -> None:
+        items = self._items(s, ctx, chunk_no)
+        writer = SplitPdfWriter(Path(ctx.params["out_dir"]), file_stem(ctx.params), title="予防接種のお知らせ",
+                                author=self.settings.municipality_name, max_units=len(items) + 1,
+                                first_index=chunk_no + 1)
+        for item in items:
+            data = NoticeData.from_json(json.loads(item.printed))
+            writer.add(lambda doc, data=data: (draw_notice_letter(doc, data), draw_questionnaire(doc, data)))
+        for f in writer.close():
+            log_print(s, ctx.actor, document=DOCUMENT, purpose=PURPOSE, rows=f.units, sha256=f.sha256,
+                      detail={"job_id": ctx.job_id, "file": f.path.name, "pages": f.pages, "chunk": chunk_no,
+                              "vaccine": ctx.params["vaccine"]})
+
+    # --- the end: mailing list -------------------------------------------------------------------------
+    def finish(self, s: Session, ctx: JobContext) -> dict:
+        out = Path(ctx.params["out_dir"])
+        out.mkdir(parents=True, exist_ok=True)
+        rows = s.execute(select(NoticeItem.seq, NoticeItem.printed, Ticket.ticket_no).join(
+            Ticket, Ticket.id == NoticeItem.ticket_id).where(NoticeItem.job_id == ctx.job_id)
+            .order_by(NoticeItem.seq)).all()
+        stem = file_stem(ctx.params)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\r\n")
+        w.writerow(MAILING_HEADER)
+        for seq, printed, _ticket_no in rows:
+            d = json.loads(printed)
+            chunk, pos = divmod(seq, ctx.chunk_size)
+            w.writerow([seq + 1, f"{stem}-{chunk + 1:03d}.pdf", pos * 2 + 1, d["atena_no"], d["name"], d["postal_code"],
+                        d["address"], f"{d['line_name']} {d['term']}".strip(), d["dose_no"], d["ocr_line"]])
+        content = buf.getvalue().encode("utf-8-sig")
+        tmp = out / (MAILING_CSV + ".part")
+        with open(tmp, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out / MAILING_CSV)
+        digest = hashlib.sha256(content).hexdigest()
+        log_print(s, ctx.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE, rows=len(rows),
+                  sha256=digest, detail={"job_id": ctx.job_id, "file": MAILING_CSV})
+        files = sorted(out.glob(f"{stem}-*.pdf"))
+        new = s.execute(select(Ticket.id).where(Ticket.job_id == ctx.job_id)).all()
+        return {"persons": len(rows), "new_tickets": len(new), "out_dir": str(out),
+                "files": [{"name": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in files],
+                "mailing_csv": {"name": MAILING_CSV, "sha256": digest}}
+
+
+def run_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str, as_of: date, within_days: int,
+                out_dir: Path, per_file: int = 1000, max_chunks: int | None = None) -> JobOutcome:
+    """Run (or resume, or report) the notice batch of this selection."""
+    if not 1 <= per_file <= 5000:
+        raise InvalidInput("1ファイルあたりの人数は1〜5000で指定してください")
+    info = line_info(vaccine)
+    return run_job(db, NoticeJob(settings), actor=actor, key=job_key(info.code, as_of, within_days),
+                   params=job_params(info.code, as_of, within_days, out_dir), chunk_size=per_file,
+                   max_chunks=max_chunks)

@@ -1,0 +1,172 @@
+"""Pages: a person's 接種券 (issue for a 転入者, reissue), certificates on a 照会申請, and notice batches.
+
+Every PDF goes straight back as the POST's answer (never stored by the web server, never cached); the
+services have logged the print. Notice batches write their files under var/notices/… and are downloaded
+from the job's page (each download on record).
+"""
+from __future__ import annotations
+
+from pathlib import Path as FsPath
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import RedirectResponse, Response
+
+from sesshu.audit import service as audit
+from sesshu.certificates.service import CertificateRequest, issue_certificate, person_certificates, request_data
+from sesshu.clock import today_jst
+from sesshu.domain.errors import DomainError, InvalidInput, NotFound
+from sesshu.domain.wareki import parse_optional_date
+from sesshu.jobs import job_status, list_jobs
+from sesshu.ledger.service import person_history
+from sesshu.tickets.catalog import lines
+from sesshu.tickets.notices import KIND, MAILING_CSV, run_notices
+from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
+from sesshu.web.deps import form_data, get_db, get_settings, render, require
+
+router = APIRouter(include_in_schema=False)
+
+AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
+REISSUE_REASONS = ("紛失", "汚損")
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(content=content, media_type="application/pdf", headers={
+        **NO_STORE, "Content-Disposition": f"inline; filename=\"ticket.pdf\"; filename*=UTF-8''{quote(filename)}"})
+
+
+def _page(request: Request, session, atena_no: str, *, error: str = "", status_code: int = 200, form=None):
+    db, settings = get_db(request), get_settings(request)
+    history = person_history(db, settings, actor=session.actor, atena_no=atena_no, purpose="接種券・証明書の確認")
+    tickets = person_tickets(db, settings, actor=session.actor, atena_no=atena_no)
+    certificates = person_certificates(db, actor=session.actor, atena_no=atena_no)
+    response = render(request, "tickets.html", {
+        "p": history.person, "tickets": tickets, "certificates": certificates, "lines": lines(),
+        "open_lines": [e for e in history.eligibility if e.status in ("eligible", "not_yet")],
+        "reissue_reasons": REISSUE_REASONS, "requests": request_data(), "error": error, "form": form or {},
+    }, status_code=status_code)
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/persons/{atena_no}/tickets")
+def tickets_page(request: Request, atena_no: AtenaNo, session=Depends(require("person.view"))):
+    request.state.back_url = f"/persons/{atena_no}"
+    return _page(request, session, atena_no)
+
+
+def _refused(request, session, atena_no, e: DomainError, form):
+    # The person page again with the reason; a person who does not exist or is out of scope makes
+    # person_history raise the same error again, answered (and recorded) by the app's handlers.
+    return _page(request, session, atena_no, error=e.message, status_code=400 if isinstance(e, InvalidInput) else 409,
+                 form=form)
+
+
+@router.post("/persons/{atena_no}/tickets/issue")
+def issue_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, Depends(form_data)],
+               session=Depends(require("ticket.issue"))):
+    request.state.back_url = f"/persons/{atena_no}/tickets"
+    try:
+        issued = issue_for_move_in(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+                                   vaccine=form.get("vaccine", ""),
+                                   history_confirmed=form.get("history_confirmed") in ("1", "on"))
+    except DomainError as e:
+        return _refused(request, session, atena_no, e, form)
+    return _pdf(issued.pdf.content, f"接種券_{atena_no}_{issued.ticket_no}.pdf")
+
+
+@router.post("/persons/{atena_no}/tickets/reissue")
+def reissue_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, Depends(form_data)],
+                 session=Depends(require("ticket.issue"))):
+    request.state.back_url = f"/persons/{atena_no}/tickets"
+    try:
+        issued = reissue(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+                         vaccine=form.get("vaccine", ""), reason=form.get("reason", ""))
+    except DomainError as e:
+        return _refused(request, session, atena_no, e, form)
+    return _pdf(issued.pdf.content, f"接種券_再発行_{atena_no}_{issued.ticket_no}.pdf")
+
+
+@router.post("/persons/{atena_no}/certificate")
+def certificate_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, Depends(form_data)],
+                     session=Depends(require("certificate.issue"))):
+    request.state.back_url = f"/persons/{atena_no}/tickets"
+    try:
+        issued = issue_certificate(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+                                   request=CertificateRequest(
+                                       requested_by=form.get("requested_by", ""),
+                                       relationship=form.get("relationship", ""),
+                                       identity_method=form.get("identity_method", ""),
+                                       kind=form.get("kind", "history"), vaccine=form.get("vaccine") or None))
+    except DomainError as e:
+        return _refused(request, session, atena_no, e, form)
+    return _pdf(issued.pdf.content, f"証明書_{issued.issue_no}.pdf")
+
+
+# --- notice batches ----------------------------------------------------------------------------------------
+def _notices_page(request: Request, *, error: str = "", form=None, status_code: int = 200):
+    return render(request, "notices.html", {"jobs": list_jobs(get_db(request), kind=KIND, limit=30),
+                                            "lines": lines(), "error": error, "form": form or {},
+                                            "today": today_jst()}, status_code=status_code)
+
+
+@router.get("/notices")
+def notices_page(request: Request, session=Depends(require("notice.run"))):
+    return _notices_page(request)
+
+
+@router.post("/notices")
+def notices_run(request: Request, form: Annotated[dict, Depends(form_data)], session=Depends(require("notice.run"))):
+    settings = get_settings(request)
+    try:
+        as_of = parse_optional_date(form.get("as_of", ""), "基準日") or today_jst()
+        raw = form.get("within", "0").strip() or "0"
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 3):
+            raise InvalidInput("期間は0〜999日で指定してください")
+        within = int(raw)
+        vaccine = form.get("vaccine", "")
+        out = settings.var_dir / "notices" / f"{vaccine.upper()}_{as_of:%Y%m%d}_{within}"
+        outcome = run_notices(get_db(request), settings, actor=session.actor, vaccine=vaccine, as_of=as_of,
+                              within_days=within, out_dir=out)
+    except DomainError as e:
+        return _notices_page(request, error=e.message, form=form, status_code=400)
+    return RedirectResponse(f"/notices/jobs/{outcome.job_id}", status_code=303)
+
+
+def _job(request: Request, job_id: int) -> dict:
+    job = job_status(get_db(request), job_id)
+    if job["kind"] != KIND:
+        raise NotFound(f"個別通知の処理（{job_id}）はありません")
+    return job
+
+
+@router.get("/notices/jobs/{job_id}")
+def notice_job_page(request: Request, job_id: int, session=Depends(require("notice.run"))):
+    request.state.back_url = "/notices"
+    return render(request, "notice_job.html", {"job": _job(request, job_id)})
+
+
+@router.get("/notices/jobs/{job_id}/files/{name}")
+def notice_file(request: Request, job_id: int, name: Annotated[str, Path(max_length=120)],
+                session=Depends(require("notice.run"))):
+    request.state.back_url = f"/notices/jobs/{job_id}"
+    job = _job(request, job_id)
+    result = job["result"]
+    names = {f["name"]: f["sha256"] for f in result.get("files", [])}
+    if result.get("mailing_csv"):
+        names[MAILING_CSV] = result["mailing_csv"]["sha256"]
+    if name not in names:  # only the job's own files, by exact name: no path ever comes from the URL
+        raise NotFound("指定のファイルはありません")
+    path = FsPath(result["out_dir"]) / name
+    if not path.is_file():
+        raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
+    content = path.read_bytes()
+    with get_db(request).transaction() as s:
+        audit.record(s, session.actor, "notices.download", purpose="個別通知のファイルの取得",
+                     detail={"job_id": job_id, "file": name, "sha256": names[name]})
+    media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
+    return Response(content=content, media_type=media, headers={
+        **NO_STORE, "Content-Disposition": f"attachment; filename=\"{name}\""})
+
