@@ -19,6 +19,9 @@ PERMISSIONS = {
     "approval.request": "承認が必要な登録の申請・取下げ（住登外者の登録など）",
     "approval.decide": "他の職員の申請の承認・却下",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
+    # 委託料の支払い (sesshu.billing): the billing staff's own pages and commands.
+    "billing.view": "委託料の計算結果・返戻・支払明細の閲覧と出力",
+    "billing.run": "委託料の月次処理（計算・締め・取込・費用助成の判定）",
 }
 
 ROLES: dict[str, dict] = {
@@ -39,6 +42,10 @@ ROLES: dict[str, dict] = {
     "auditor": {
         "label": "監査担当",
         "permissions": {"audit.view"},
+    },
+    "billing": {
+        "label": "委託料担当",
+        "permissions": {"billing.view", "billing.run"},
     },
 }
 
@@ -86,6 +93,14 @@ CLI_COMMANDS: dict[str, str] = {
     "user enable": "user.manage",
     "user set": "user.manage",
     "schedule evaluate": "",
+    "billing run": "billing.run",
+    "billing close": "billing.run",
+    "billing status": "billing.view",
+    "billing reconcile": "billing.view",
+    "billing accounts import": "billing.run",
+    "billing tax import": "billing.run",
+    "billing claims import": "billing.run",
+    "billing subsidy decide": "billing.run",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 
