@@ -31,7 +31,8 @@ from sesshu.exports.service import spreadsheet_safe
 from sesshu.ledger.models import Institution, Vaccine
 from sesshu.ledger.reference import SCREENING_RESULTS
 from sesshu.payments.zengin import Header, Transfer, ZenginFile, write_zengin
-from sesshu.printing import MINCHO, PdfDocument, address_block
+from sesshu.printing import GOTHIC, MINCHO, PdfDocument, address_block, wrap_text
+from sesshu.printing.document import fit_text
 from sesshu.registry.models import Person
 
 ACCOUNT_TYPES = {"1": "普通", "2": "当座", "4": "貯蓄", "9": "その他"}
@@ -98,7 +99,7 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
                       subject="予防接種委託料")
     doc.new_page()
     address_block(doc, postal_code="", address=inst.address, name=inst.name, honorific="御中")
-    doc.text(195, 20, f"{to_wareki(run.transfer_date)}", size=10, align="right")
+    doc.text(195, 20, f"振込指定日 {to_wareki(run.transfer_date)}", size=10, align="right")
     doc.text(195, 26, f"{municipality}長", size=10, align="right")
     doc.text(105, 66, "予防接種委託料 支払明細書", size=16, font=MINCHO, align="center")
     doc.text(20, 76, f"請求月: {month_label(month)}　　医療機関コード: {institution_code}"
@@ -189,6 +190,32 @@ def returns_csv(rows: list[dict]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
+RETURN_WIDTHS = [14, 19, 24, 31, 24, 68]
+RETURN_HEADER = ["記録番号", "宛名番号", "氏名", "接種種別", "接種年月日", "返戻理由（エラーコード）"]
+
+
+def _return_row(doc: PdfDocument, y: float, cells: list[str], reasons: list[str]) -> float:
+    """One returned record: the reasons wrapped in the last column, the row as tall as they need."""
+    size = 7.5
+    lines = [ln for reason in reasons for ln in wrap_text(reason, GOTHIC, size, RETURN_WIDTHS[-1] - 2)]
+    height = max(7.0, 3.4 * len(lines) + 3)
+    doc.box(20, y, sum(RETURN_WIDTHS), height, width=0.4)
+    x = 20
+    for i, (w, cell) in enumerate(zip(RETURN_WIDTHS, cells + [""])):
+        if i:
+            doc.line(x, y, x, y + height, width=0.4)
+        if i < len(cells):
+            value = fit_text(cell, GOTHIC, size, w - 2)
+            if i == 0:
+                doc.text(x + w - 1, y + 4.6, value, size=size, align="right")
+            else:
+                doc.text(x + 1, y + 4.6, value, size=size)
+        x += w
+    for k, ln in enumerate(lines):
+        doc.text(x - RETURN_WIDTHS[-1] + 1, y + 4.6 + 3.4 * k, ln, size=size)
+    return y + height
+
+
 def returns_pdf(month: str, rows: list[dict], *, municipality: str) -> bytes:
     doc = PdfDocument(title=f"返戻一覧 {month}", author=municipality, subject="予防接種委託料")
     doc.new_page()
@@ -203,11 +230,15 @@ def returns_pdf(month: str, rows: list[dict], *, municipality: str) -> bytes:
         y = _page_room(doc, y, 24)
         doc.text(20, y + 5, f"{code or '医療機関不明'}　{items[0]['institution_name']}　{len(items)}件", size=10)
         y += 7
-        table = [["記録番号", "宛名番号", "氏名", "接種種別", "接種年月日", "返戻理由"]]
-        table += [[str(r["record_id"]), r["atena_no"], r["name"], f"{r['vaccine']} {r['term']}".strip(),
-                   to_wareki(r["vaccinated_on"]), " / ".join(r["reasons"])] for r in items]
-        y = _table(doc, y, [16, 20, 26, 30, 26, 52], table, ["right", "left", "left", "left", "left", "left"], size=7.5)
-        y += 4
+        y = doc.table(20, y, RETURN_WIDTHS, [RETURN_HEADER], size=7.5)
+        for r in items:
+            reasons = [f"{reason}（{code_}）" for reason, code_ in zip(r["reasons"], r["codes"].split(","))]
+            if y + 3.4 * len(reasons) * 2 + 3 > 282:
+                doc.new_page()
+                y = doc.table(20, 20, RETURN_WIDTHS, [RETURN_HEADER], size=7.5)
+            y = _return_row(doc, y, [str(r["record_id"]), r["atena_no"], r["name"],
+                                     f"{r['vaccine']} {r['term']}".strip(), to_wareki(r["vaccinated_on"])], reasons)
+        y += 5
     return doc.finish().content
 
 
