@@ -114,6 +114,21 @@ def _cases(ctx: dict) -> dict:
             "path": {"login_id": _lifecycle_target(ctx)}, **form(valid_until=_next_valid_until(ctx), reason="権限の確認")},
         ("POST", "/admin/accounts/{login_id}/role"): lambda: {
             "path": {"login_id": _lifecycle_target(ctx)}, **form(role=_other_role(ctx), reason="権限の確認")},
+        ("GET", "/billing"): lambda: {},
+        ("POST", "/billing/run"): lambda: form(month="2026-06", transfer_date="2026-07-24"),
+        ("GET", "/billing/subsidies"): lambda: {},
+        ("POST", "/billing/subsidies"): lambda: form(atena_no=atena, fiscal_year="2026"),
+        ("POST", "/billing/subsidies/override"): lambda: form(atena_no=atena, fiscal_year="2026", outcome="exempt",
+                                                              reason="権限の確認"),
+        ("GET", "/billing/{month}"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("POST", "/billing/{month}/close"): lambda: {"path": {"month": _billing_month(ctx, "2026-07")}, **form()},
+        ("POST", "/billing/{month}/reopen"): lambda: {
+            "path": {"month": _billing_month(ctx, "2026-12", closed=True)}, **form(reason="権限の確認")},
+        ("GET", "/billing/{month}/statements/{code}.pdf"): lambda: {
+            "path": {"month": _billing_month(ctx, "2026-05"), "code": _billing_institution(ctx)}},
+        ("GET", "/billing/{month}/returns.pdf"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/billing/{month}/summary.csv"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/billing/{month}/zengin.txt"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -137,6 +152,31 @@ def _approval(ctx: dict, *, mine: bool = False) -> int:
                            raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
                                 "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
     return out.id
+
+
+def _billing_month(ctx: dict, month: str, *, closed: bool = False) -> str:
+    """A computed 請求月 (closed when asked), made once through the service."""
+    from datetime import date
+
+    from sesshu.billing.service import close_month, run_month
+    from tests.web.conftest import ADMIN
+
+    done = ctx.setdefault("billing_months", set())
+    if month not in done:
+        run_month(ctx["db"], actor=ADMIN, month=month, transfer_date=date(2026, 12, 25))
+        if closed:
+            close_month(ctx["db"], actor=ADMIN, month=month)
+        done.add(month)
+    return month
+
+
+def _billing_institution(ctx: dict) -> str:
+    from sesshu.ledger.models import Institution
+
+    with ctx["db"].transaction() as s:
+        if s.get(Institution, "1110209999") is None:
+            s.add(Institution(code="1110209999", name="権限確認クリニック", active=True))
+    return "1110209999"
 
 
 def _condition(ctx: dict) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.billing.models import BillingReturn, BillingRun, InstitutionBankAccount, PaymentLine
@@ -345,3 +346,56 @@ def write_month_files(db: Database, *, actor: Actor, month: str, out_dir: Path, 
                              "not_transferred": skipped})
     return {"files": sorted(written), "not_transferred": skipped}
 
+
+
+# --- downloads (web) ----------------------------------------------------------------------------------------
+
+def print_statement(db: Database, *, actor: Actor, month: str, institution_code: str, municipality: str) -> Output:
+    with db.transaction() as s:
+        out = statement_pdf(s, check_month(month), institution_code, municipality=municipality)
+        exports.log_print(s, actor, document="委託料支払明細書", purpose=PURPOSE, rows=1, sha256=out.sha256,
+                          detail={"month": month, "institution_code": institution_code})
+        return out
+
+
+def view_returns(db: Database, *, actor: Actor, month: str) -> list[dict]:
+    """The 返戻 list on screen (names persons): for staff assigned to the vaccination task; audited."""
+    month = check_month(month)
+    with db.transaction() as s:
+        scope = access.require_some_task(s, actor)
+        rows = [r for r in return_rows(s, month) if scope.all_persons or access.is_visible(s, scope, r["atena_no"])]
+        audit.record(s, actor, "billing.returns_view", purpose=PURPOSE, detail={"month": month, "rows": len(rows)})
+        return rows
+
+
+def print_returns(db: Database, *, actor: Actor, month: str, municipality: str) -> Output:
+    month = check_month(month)
+    with db.transaction() as s:
+        _context(s, month)
+        scope = access.require_some_task(s, actor)
+        rows = [r for r in return_rows(s, month) if scope.all_persons or access.is_visible(s, scope, r["atena_no"])]
+        out = Output(f"returns-{month}.pdf", returns_pdf(month, rows, municipality=municipality))
+        exports.log_print(s, actor, document="返戻一覧", purpose=PURPOSE, rows=len(rows), sha256=out.sha256,
+                          detail={"month": month})
+        return out
+
+
+def download_summary(db: Database, *, actor: Actor, month: str) -> Output:
+    """The accounting summary (aggregates only, no personal data); on record like every output."""
+    month = check_month(month)
+    with db.transaction() as s:
+        _context(s, month)
+        out = Output(f"summary-{month}.csv", summary_csv(summary_rows(s, month)))
+        audit.record(s, actor, "billing.summary_download", purpose=PURPOSE,
+                     detail={"month": month, "sha256": out.sha256})
+        return out
+
+
+def download_zengin(db: Database, *, actor: Actor, month: str) -> Output:
+    month = check_month(month)
+    with db.transaction() as s:
+        content, skipped = zengin_file(s, month)
+        out = Output(f"zengin-{month}.txt", content)
+        audit.record(s, actor, "billing.zengin_download", purpose=PURPOSE,
+                     detail={"month": month, "sha256": out.sha256, "not_transferred": skipped})
+        return out
