@@ -37,7 +37,7 @@ from sesshu.billing.models import (
     SubsidyDecision,
 )
 from sesshu.billing.reference import fee_table
-from sesshu.bulk import bulk_insert
+from sesshu.bulk import bulk_copy
 from sesshu.clock import utcnow
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
@@ -91,6 +91,7 @@ class Facts:
     accounts: frozenset[str]
     exempt: frozenset[tuple[str, int]]  # (atena_no, fiscal year)
     queued: frozenset[str]  # persons waiting for the schedule engine
+    prices: dict = field(default_factory=dict)  # memo of fee lookups: most records share a price
 
 
 def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
@@ -109,8 +110,12 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
         v.codes.append((code, ""))
     if paid_in:
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
-    fee = facts.table.price(vaccine=r.vaccine_code, term=r.term or "", screening=r.screening_result or "vaccinated",
-                            on=r.vaccinated_on, exempt=(r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt)
+    key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
+           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt)
+    fee = facts.prices.get(key, False)
+    if fee is False:
+        fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
+                                                    exempt=key[4])
     if fee is None:
         v.codes.append(("R_NO_FEE", ""))
     if payee is not None and payee not in facts.accounts:
@@ -120,25 +125,25 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     return v
 
 
-def _facts(s: Session, rows: list, institution_codes: set[str]) -> Facts:
+def _facts(s: Session, rows: list, institution_codes: set[str], chunk_records) -> Facts:
+    """Lookups for a chunk. The chunk's own records are matched by a join on `chunk_records` (a long
+    IN list costs more than the query); the few extra records of adjustments by their persons."""
     codes = sorted(c for c in institution_codes if c)
     institutions = dict(s.execute(select(Institution.code, Institution.active).where(Institution.code.in_(codes)))
                         .all()) if codes else {}
     accounts = frozenset(s.execute(select(InstitutionBankAccount.institution_code)
                                    .where(InstitutionBankAccount.institution_code.in_(codes))).scalars()) if codes else frozenset()
-    table = fee_table()
-    b_persons = sorted({r.atena_no for r in rows if table.has_copay(r.vaccine_code)})
-    exempt = set()
-    for i in range(0, len(b_persons), 5000):
-        exempt.update((a, int(y)) for a, y in s.execute(select(SubsidyDecision.atena_no, SubsidyDecision.fiscal_year).where(
-            SubsidyDecision.atena_no.in_(b_persons[i:i + 5000]), SubsidyDecision.status == "current",
-            SubsidyDecision.outcome == EXEMPT)))
-    persons = sorted({r.atena_no for r in rows})
-    queued = set()
-    for i in range(0, len(persons), 5000):
-        queued.update(s.execute(select(EvaluationQueue.atena_no)
-                                .where(EvaluationQueue.atena_no.in_(persons[i:i + 5000]))).scalars())
-    return Facts(table=table, institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
+    sd = SubsidyDecision
+    exempt_q = select(sd.atena_no, sd.fiscal_year).where(sd.status == "current", sd.outcome == EXEMPT)
+    exempt = {(a, int(y)) for a, y in s.execute(exempt_q.join(R, R.atena_no == sd.atena_no).where(chunk_records)
+                                                .distinct())}
+    queued = set(s.execute(select(EvaluationQueue.atena_no).join(R, R.atena_no == EvaluationQueue.atena_no)
+                           .where(chunk_records).distinct()).scalars())
+    others = sorted({r.atena_no for r in rows} - {a for a, _y in exempt} - queued)
+    if len(others) < 1000:  # adjustments only: records outside the chunk's month selection
+        exempt.update((a, int(y)) for a, y in s.execute(exempt_q.where(sd.atena_no.in_(others))))
+        queued.update(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(others))).scalars())
+    return Facts(table=fee_table(), institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
                  queued=frozenset(queued))
 
 
@@ -228,14 +233,16 @@ class BillingJob:
                  and_(R.screening_result == "screened_only", R.screening_institution_code.in_(codes))]
         if NO_INSTITUTION_UNIT in units:
             conds.append(R.institution_code.is_(None))
-        rows = [r for r in s.execute(select(*_REC_COLS).where(R.billing_month == month, R.status == "active",
-                                                              or_(*conds)))
+        chunk_records = and_(R.billing_month == month, R.status == "active", or_(*conds))
+        rows = [r for r in s.execute(select(*_REC_COLS).where(chunk_records))
                 if (payee_of(r) or NO_INSTITUTION_UNIT) in units]
-        paid_elsewhere = self._paid_elsewhere(s, month, [r.id for r in rows])
+        paid_elsewhere = dict(s.execute(
+            select(PaymentLine.record_id, PaymentLine.month).join(R, R.id == PaymentLine.record_id)
+            .where(chunk_records, PaymentLine.kind == "fee", PaymentLine.month != month)).all())
         changed = {rid: paid for rid, paid in _changed_paid_records(s, month).items()}
         changed_rows = [r for r in _records(s, sorted(changed))
                         if wanted & (set(changed[r.id]) | {payee_of(r)})]
-        facts = _facts(s, rows + changed_rows, wanted | {payee_of(r) for r in changed_rows})
+        facts = _facts(s, rows + changed_rows, wanted | {payee_of(r) for r in changed_rows}, chunk_records)
         lines, returns = [], []
         for r in rows:
             v = judge(r, facts, paid_in=paid_elsewhere.get(r.id))
@@ -257,17 +264,8 @@ class BillingJob:
                            else "記録の修正（金額の変更）")
                     lines.append(_line(r, v, "adjustment", diff, f"過誤調整: {why}", institution=inst))
         stamp = {"month": month, "run_id": run_id}
-        bulk_insert(s, PaymentLine.__table__, lines, _LINE_COLS, constants=stamp)
-        bulk_insert(s, BillingReturn.__table__, returns, _RETURN_COLS, constants=stamp)
-
-    @staticmethod
-    def _paid_elsewhere(s: Session, month: str, ids: list[int]) -> dict[int, str]:
-        out = {}
-        for i in range(0, len(ids), 5000):
-            out.update(s.execute(select(PaymentLine.record_id, PaymentLine.month).where(
-                PaymentLine.record_id.in_(ids[i:i + 5000]), PaymentLine.kind == "fee",
-                PaymentLine.month != month)).all())
-        return out
+        bulk_copy(s, PaymentLine.__table__, lines, _LINE_COLS, constants=stamp)
+        bulk_copy(s, BillingReturn.__table__, returns, _RETURN_COLS, constants=stamp)
 
     def write_output(self, s: Session, ctx: JobContext, chunk_no: int, units: list[str]) -> None:
         """Files are written from the closed or computed month by `outputs.write_month_files`."""
