@@ -205,6 +205,9 @@ class BillingJob:
     kind = JOB_KIND
     label = "委託料の月次処理"
 
+    def __init__(self) -> None:
+        self._changed: dict[int, dict[str, int]] | None = None
+
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         month = ctx.params["month"]
         m = _month_row(s, month, create=True, lock=True)
@@ -239,7 +242,10 @@ class BillingJob:
         paid_elsewhere = dict(s.execute(
             select(PaymentLine.record_id, PaymentLine.month).join(R, R.id == PaymentLine.record_id)
             .where(chunk_records, PaymentLine.kind == "fee", PaymentLine.month != month)).all())
-        changed = {rid: paid for rid, paid in _changed_paid_records(s, month).items()}
+        # Once per process, not per chunk: it reads every line of the closed months.
+        if self._changed is None:
+            self._changed = _changed_paid_records(s, month)
+        changed = self._changed
         changed_rows = [r for r in _records(s, sorted(changed))
                         if wanted & (set(changed[r.id]) | {payee_of(r)})]
         facts = _facts(s, rows + changed_rows, wanted | {payee_of(r) for r in changed_rows}, chunk_records)

@@ -15,6 +15,7 @@ from tests.integration.billing.city import ACTOR, NOV, TRANSFER
 
 class KillingJob(BillingJob):
     def __init__(self, kill_at: str):
+        super().__init__()
         self.kill_at = kill_at
 
     def process(self, s, ctx, chunk_no, units):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -34,14 +35,7 @@ def _pdftext(path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def test_run_writes_every_file_into_the_folder(db, settings, tmp_path):
-    out, result = _run_november(db, settings, tmp_path)
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"statement-{C1}.pdf", f"statement-{C2}.pdf", "returns.pdf", "returns.csv", "summary.csv", "zengin.txt"])
-    assert result["total"] == 22380 and result["returns"] == 4
-
-
-def test_zengin_file_matches_the_fixture_field_by_field(db, settings, tmp_path):
+def test_zengin_file_matches_the_fixture_field_by_field_and_parses_back(db, settings, tmp_path):
     out, _ = _run_november(db, settings, tmp_path)
     content = (out / "zengin.txt").read_bytes()
     records = [r.decode("cp932") for r in content.split(b"\r\n")[:-1]]
@@ -65,17 +59,14 @@ def test_zengin_file_matches_the_fixture_field_by_field(db, settings, tmp_path):
     assert (d2[50:80], d2[80:90], d2[91:101]) == ("ｽｽﾞｷ ﾅｲｶ".ljust(30), "0000008960", C2)
     assert (t[0], t[1:7], t[7:19], t[19:]) == ("8", "000002", "000000022380", " " * 101)
     assert e == "9" + " " * 119
-
-
-def test_zengin_file_parses_back_to_the_month_totals(db, settings, tmp_path):
-    out, _ = _run_november(db, settings, tmp_path)
+    # And the shared reader gives the transfers back.
     parsed = parse_zengin((out / "zengin.txt").read_bytes(), year=2026)
     assert parsed.header.transfer_date == date(2026, 12, 25)
     assert [(t.customer_code1, t.amount) for t in parsed.transfers] == [(C1, 13420), (C2, 8960)]
     assert (parsed.count, parsed.total) == (2, 22380)
 
 
-def test_returns_csv_lists_each_returned_record_with_reason(db, settings, tmp_path):
+def test_returns_summary_and_statements_hold_the_hand_computed_figures(db, settings, tmp_path):
     out, _ = _run_november(db, settings, tmp_path)
     rows = list(csv.DictReader(io.StringIO((out / "returns.csv").read_text(encoding="utf-8-sig"))))
     assert [(r["宛名番号"], r["エラーコード"]) for r in rows] == [
@@ -83,10 +74,7 @@ def test_returns_csv_lists_each_returned_record_with_reason(db, settings, tmp_pa
         ("2005", "W_OUTSIDE_LEGAL_WINDOW")]  # by clinic, then 接種年月日
     assert rows[1]["氏名"] == "佐藤　花子" and rows[1]["医療機関名"] == "やまだこどもクリニック"
     assert "接種間隔が不足" in rows[1]["返戻理由"]
-
-
-def test_summary_is_by_budget_category_with_hand_computed_totals(db, settings, tmp_path):
-    out, _ = _run_november(db, settings, tmp_path)
+    # The accounting summary, by budget category.
     rows = list(csv.reader(io.StringIO((out / "summary.csv").read_text(encoding="utf-8-sig"))))
     by = {r[0]: r[2:] for r in rows[1:]}
     #              件数  単価計                      自己負担  支払額  調整件数 調整額   合計
@@ -94,10 +82,7 @@ def test_summary_is_by_budget_category_with_hand_computed_totals(db, settings, t
     assert by["定期接種（B類疾病）"] == ["2", "10560", "1600", "8960", "0", "0", "8960"]
     assert by["臨時接種・特措法"] == ["0", "0", "0", "0", "0", "0", "0"]
     assert by["合計"] == ["5", str(26400 + 10560), "1600", "35360", "1", "-12980", "22380"]
-
-
-def test_statement_pdf_shows_the_lines_and_the_total(db, settings, tmp_path):
-    out, _ = _run_november(db, settings, tmp_path)
+    # The statements and the returns list, as text extracted from the PDFs.
     text = _pdftext(out / f"statement-{C1}.pdf")
     for expected in ("予防接種委託料 支払明細書", "やまだこどもクリニック", "御中", "令和8年11月分", "麻しん風しん混合",
                      "12,100", "予診のみ", "3,740", "過誤調整", "-12,980", "13,420 円", "返戻: 3 件", "ﾐﾂｲｽﾐﾄﾓ"):
@@ -108,8 +93,11 @@ def test_statement_pdf_shows_the_lines_and_the_total(db, settings, tmp_path):
     assert "返戻一覧" in returns and "佐藤" in returns and "医療機関不明" in returns
 
 
-def test_every_file_is_on_the_audit_log_with_its_hash(db, settings, tmp_path):
-    out, _ = _run_november(db, settings, tmp_path)
+def test_run_writes_every_file_into_the_folder_and_logs_each_with_its_hash(db, settings, tmp_path):
+    out, result = _run_november(db, settings, tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"statement-{C1}.pdf", f"statement-{C2}.pdf", "returns.pdf", "returns.csv", "summary.csv", "zengin.txt"])
+    assert result["total"] == 22380 and result["returns"] == 4
     with db.transaction() as s:
         entries = [(e.action, json.loads(e.detail)) for e in s.execute(
             select(AuditEntry).where(AuditEntry.action.in_(("print", "export", "billing.files")))).scalars()]
@@ -117,7 +105,6 @@ def test_every_file_is_on_the_audit_log_with_its_hash(db, settings, tmp_path):
     assert set(prints) == {"委託料支払明細書", "返戻一覧"}
     export = next(d for a, d in entries if a == "export")
     assert export["file"] == "returns.csv" and export["rows"] == 4
-    import hashlib
     assert export["sha256"] == hashlib.sha256((out / "returns.csv").read_bytes()).hexdigest()
     files = next(d for a, d in entries if a == "billing.files")["files"]
     assert files["zengin.txt"] == hashlib.sha256((out / "zengin.txt").read_bytes()).hexdigest()
