@@ -35,6 +35,7 @@ class ClaimDifference:
 
 
 def reconcile(db: Database, *, actor: Actor, month: str, only_differences: bool = True) -> list[ClaimDifference]:
+    """Per clinic that sent a claim for the month and per vaccine: its figures against the paid lines."""
     month = check_month(month)
     with db.transaction() as s:
         claimed = {(c.institution_code, c.vaccine_code): (c.count, c.amount) for c in s.execute(
@@ -48,8 +49,10 @@ def reconcile(db: Database, *, actor: Actor, month: str, only_differences: bool 
             .where(BillingReturn.month == month).group_by(BillingReturn.institution_code, BillingReturn.vaccine_code))}
         names = dict(s.execute(select(Institution.code, Institution.name)).all())
         vaccines = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
+        # Only clinics that sent a claim are compared: one that sent none is not "short" of every vaccine.
+        claimants = {inst for inst, _v in claimed}
         out = []
-        for key in sorted(set(claimed) | set(paid) | {k for k in returned if k[0]}):
+        for key in sorted(k for k in set(claimed) | set(paid) | set(returned) if k[0] in claimants):
             c = claimed.get(key)
             p = paid.get(key, (0, 0))
             d = ClaimDifference(institution_code=key[0], institution_name=names.get(key[0], ""), vaccine_code=key[1],

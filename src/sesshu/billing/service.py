@@ -46,6 +46,7 @@ from sesshu.domain.subsidy import EXEMPT
 from sesshu.jobs import JobContext, JobOutcome, run_job
 from sesshu.jobs.models import BatchJob
 from sesshu.ledger.models import EvaluationQueue, Institution, VaccinationRecord
+from sesshu.ledger.reference import CATEGORIES
 
 PURPOSE = "予防接種委託料の支払"
 JOB_KIND = "billing"
@@ -103,7 +104,7 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     elif not facts.institutions.get(payee, False):
         v.codes.append(("R_INSTITUTION_INACTIVE", payee))
     if r.category not in BILLABLE_CATEGORIES:
-        v.codes.append(("R_NOT_ROUTINE", r.category or "未設定"))
+        v.codes.append(("R_NOT_ROUTINE", CATEGORIES.get(r.category, r.category) or "未設定"))
     if r.atena_no in facts.queued:
         v.codes.append(("R_NOT_EVALUATED", ""))
     for code in filter(None, (r.error_code or "").split(",")):
