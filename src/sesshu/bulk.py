@@ -84,3 +84,24 @@ def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple
                 converted.append(tuple(t))
             params = converted
     return conn.exec_driver_sql(sql, params).rowcount
+
+
+def bulk_copy(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
+              constants: dict | None = None) -> int:
+    """bulk_insert for large batches with no conflict to skip: PostgreSQL's COPY (several times faster
+    than executemany for tens of thousands of rows), the same executemany elsewhere. Same transaction."""
+    if not rows:
+        return 0
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return bulk_insert(session, table, rows, columns, constants=constants)
+    consts = constants or {}
+    names = (*columns, *consts)
+    getter = itemgetter(*columns)
+    extra = tuple(consts.values())
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for r in rows:
+            values = getter(r)
+            copy.write_row((values if isinstance(values, tuple) else (values,)) + extra)
+    return len(rows)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sesshu.access import cli as access_cli
 from sesshu.approvals import cli as approvals_cli
+from sesshu.billing import cli as billing_cli
 from sesshu.actor import os_actor
 from sesshu.auth.cli import register as register_account_commands
 from sesshu.backup import cli as backup_cli
@@ -45,6 +46,7 @@ app.add_typer(user_app, name="user")
 register_account_commands(user_app)
 app.add_typer(demo_app, name="demo")
 approvals_cli.register(app)
+billing_cli.register(app)
 jobs_cli.register(app)
 backup_cli.register(app)
 mynumber_cli.register(app)

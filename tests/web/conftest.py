@@ -66,7 +66,8 @@ def make_staff(settings, db):
     def make(role: str, login_id: str | None = None, valid_until: date | None = None) -> Staff:
         login_id = login_id or f"{role.replace('_', '-')}-1"
         # Staff who handle persons do so for the vaccination task (団体内統合宛名のアクセス制御).
-        tasks = (("yobo_sesshu", "健康づくり課"),) if has_permission(role, "person.view") else ()
+        tasks = ((("yobo_sesshu", "健康づくり課"),)
+                 if has_permission(role, "person.view") or has_permission(role, "billing.view") else ())
         user = create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=f"職員 {login_id}", role=role,
                            password=PASSWORD, valid_until=valid_until, tasks=tasks)
         return Staff(login_id=login_id, role=role, secret=user.totp_secret)

@@ -126,6 +126,21 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/notices/jobs/{job_id}"): lambda: {"path": {"job_id": _notice_job(ctx)}},
         ("GET", "/notices/jobs/{job_id}/files/{name}"): lambda: {"path": {"job_id": _notice_job(ctx),
                                                                           "name": "mailing.csv"}},
+        ("GET", "/billing"): lambda: {},
+        ("POST", "/billing/run"): lambda: form(month="2026-06", transfer_date="2026-07-24"),
+        ("GET", "/billing/subsidies"): lambda: {},
+        ("POST", "/billing/subsidies"): lambda: form(atena_no=atena, fiscal_year="2026"),
+        ("POST", "/billing/subsidies/override"): lambda: form(atena_no=atena, fiscal_year="2026", outcome="exempt",
+                                                              reason="権限の確認"),
+        ("GET", "/billing/{month}"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("POST", "/billing/{month}/close"): lambda: {"path": {"month": _billing_month(ctx, "2026-07")}, **form()},
+        ("POST", "/billing/{month}/reopen"): lambda: {
+            "path": {"month": _billing_month(ctx, "2026-12", closed=True)}, **form(reason="権限の確認")},
+        ("GET", "/billing/{month}/statements/{code}.pdf"): lambda: {
+            "path": {"month": _billing_month(ctx, "2026-05"), "code": _billing_institution(ctx)}},
+        ("GET", "/billing/{month}/returns.pdf"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/billing/{month}/summary.csv"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/billing/{month}/zengin.txt"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -178,6 +193,29 @@ def _notice_job(ctx: dict) -> int:
         return jobs[0]["id"]
     return run_notices(ctx["db"], ctx["settings"], actor=ADMIN, vaccine="JE", as_of=today_jst() + timedelta(days=1),
                        within_days=0, out_dir=ctx["settings"].var_dir / "notices-test").job_id
+def _billing_month(ctx: dict, month: str, *, closed: bool = False) -> str:
+    """A computed 請求月 (closed when asked), made once through the service."""
+    from datetime import date
+
+    from sesshu.billing.service import close_month, run_month
+    from tests.web.conftest import ADMIN
+
+    done = ctx.setdefault("billing_months", set())
+    if month not in done:
+        run_month(ctx["db"], actor=ADMIN, month=month, transfer_date=date(2026, 12, 25))
+        if closed:
+            close_month(ctx["db"], actor=ADMIN, month=month)
+        done.add(month)
+    return month
+
+
+def _billing_institution(ctx: dict) -> str:
+    from sesshu.ledger.models import Institution
+
+    with ctx["db"].transaction() as s:
+        if s.get(Institution, "1110209999") is None:
+            s.add(Institution(code="1110209999", name="権限確認クリニック", active=True))
+    return "1110209999"
 
 
 def _condition(ctx: dict) -> int:

@@ -200,6 +200,39 @@ def _apply_reassign(s: Session, p: dict, ctx: Context) -> str:
     return str(r.id)
 
 
+# --- 委託料: 締めの解除 / 費用助成の手動判定 (sesshu.billing) -----------------------------------------------
+
+def _validate_reopen(s: Session, raw: dict, ctx: Context) -> dict:
+    from sesshu.billing.service import check_month, check_reopenable
+
+    month = check_month(str(raw.get("month", "")))
+    check_reopenable(s, month)
+    return {"month": month}
+
+
+def _apply_reopen(s: Session, p: dict, ctx: Context) -> str:
+    from sesshu.billing.service import reopen_month_in
+
+    return reopen_month_in(s, ctx.actor, month=p["month"], approval_id=ctx.approval_id, reason=ctx.reason)
+
+
+def _validate_subsidy_override(s: Session, raw: dict, ctx: Context) -> dict:
+    from sesshu.billing.subsidy import validate_override
+
+    return validate_override(s, raw, ctx.actor)
+
+
+def _apply_subsidy_override(s: Session, p: dict, ctx: Context) -> str:
+    from sesshu.approvals.models import ApprovalRequest
+    from sesshu.billing.subsidy import apply_override
+
+    requested_by = s.get(ApprovalRequest, ctx.approval_id).requested_by
+    return apply_override(s, p, ctx.actor, approval_id=ctx.approval_id, reason=ctx.reason, requested_by=requested_by)
+
+
+_SUBSIDY_LABELS = {"exempt": "免除（自己負担なし）", "not_exempt": "免除なし", "undetermined": "判定不能"}
+
+
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
@@ -213,6 +246,22 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         subject=lambda p: f"record:{p['record_id']}", details=_reassign_details,
         atena_nos=lambda p: [p["from_atena_no"], p["to_atena_no"]], apply=_apply_reassign,
         outcome_atena_no=lambda p, result: p["to_atena_no"] if result else None),
+    ApprovalKind(
+        code="billing_month_reopen", label="委託料の請求月の締め解除", permission="billing.run",
+        validate=_validate_reopen, summary=lambda p: f"請求月 {p['month']} の締め解除",
+        subject=lambda p: f"billing_month:{p['month']}",
+        details=lambda p: [("請求月", p["month"]), ("解除後", "再計算のうえ、改めて締めます")],
+        atena_nos=lambda p: [], apply=_apply_reopen, outcome_atena_no=lambda p, result: None),
+    ApprovalKind(
+        code="subsidy_override", label="費用助成の手動判定", permission="billing.run",
+        validate=_validate_subsidy_override,
+        summary=lambda p: f"費用助成の手動判定（{p['fiscal_year']}年度・{_SUBSIDY_LABELS[p['outcome']]}）",
+        subject=lambda p: f"subsidy:{p['atena_no']}:{p['fiscal_year']}",
+        details=lambda p: [("宛名番号", p["atena_no"]), ("年度", str(p["fiscal_year"])),
+                           ("手動の判定", _SUBSIDY_LABELS[p["outcome"]]),
+                           ("税情報との突合の結果", f"{_SUBSIDY_LABELS[p['matched']]}（{p['matched_reason']}）")],
+        atena_nos=lambda p: [p["atena_no"]], apply=_apply_subsidy_override,
+        outcome_atena_no=lambda p, result: p["atena_no"] if result else None),
 )}
 
 

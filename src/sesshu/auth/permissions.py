@@ -22,6 +22,9 @@ PERMISSIONS = {
     "ticket.issue": "接種券・予診票の個別発行（転入・再発行）と無効化",
     "notice.run": "個別通知（予診票・接種券）の一括作成",
     "certificate.issue": "予防接種済証・接種歴証明書の発行（照会申請の記録）",
+    # 委託料の支払い (sesshu.billing): the billing staff's own pages and commands.
+    "billing.view": "委託料の計算結果・返戻・支払明細の閲覧と出力",
+    "billing.run": "委託料の月次処理（計算・締め・取込・費用助成の判定）",
 }
 
 ROLES: dict[str, dict] = {
@@ -43,6 +46,10 @@ ROLES: dict[str, dict] = {
     "auditor": {
         "label": "監査担当",
         "permissions": {"audit.view"},
+    },
+    "billing": {
+        "label": "委託料担当",
+        "permissions": {"billing.view", "billing.run"},
     },
 }
 
@@ -99,6 +106,14 @@ CLI_COMMANDS: dict[str, str] = {
     "tickets invalidate": "ticket.issue",
     "tickets list": "person.view",
     "certificate": "certificate.issue",
+    "billing run": "billing.run",
+    "billing close": "billing.run",
+    "billing status": "billing.view",
+    "billing reconcile": "billing.view",
+    "billing accounts import": "billing.run",
+    "billing tax import": "billing.run",
+    "billing claims import": "billing.run",
+    "billing subsidy decide": "billing.run",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

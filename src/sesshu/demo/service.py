@@ -39,7 +39,10 @@ DEMO_ACCOUNTS = (
     ("demo", "デモ職員", "clerk"),
     ("demo-super", "デモ上長", "supervisor"),
     ("demo-security", "デモセキュリティ責任者", "security_officer"),
+    ("demo-billing", "デモ委託料担当", "billing"),
 )
+# 振込先口座 of the demo institutions (sesshu.billing): banks of the region, made-up branches and numbers.
+DEMO_BANKS = (("0017", "ｻｲﾀﾏﾘｿﾅ"), ("0128", "ﾑｻｼﾉ"), ("0009", "ﾐﾂｲｽﾐﾄﾓ"), ("1250", "ｻｲﾀﾏｹﾝｼﾝｷﾝ"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int,
     with db.transaction() as s:
         _refuse_if_loaded(s, masters)
         _insert_masters(s, masters, summary)
+        _insert_bank_accounts(s, masters, actor)
         now = utcnow()
         persons: list[dict] = []
         records: list[dict] = []
@@ -158,6 +162,23 @@ def _insert_masters(s: Session, masters: DemoMasters, summary: DemoSummary) -> N
         setattr(summary, attr, len(new))
 
 
+def _insert_bank_accounts(s: Session, masters: DemoMasters, actor: Actor) -> None:
+    from sesshu.billing.models import InstitutionBankAccount
+
+    known = set(s.execute(select(InstitutionBankAccount.institution_code)).scalars())
+    rows = []
+    for n, inst in enumerate(masters.institutions, start=1):
+        if inst["code"] in known:
+            continue
+        bank_code, bank_name = DEMO_BANKS[n % len(DEMO_BANKS)]
+        rows.append(dict(institution_code=inst["code"], bank_code=bank_code, bank_name=bank_name,
+                         branch_code=f"{300 + n % 40:03d}", branch_name="ｸﾏｶﾞﾔ", account_type="1",
+                         account_no=f"{1000000 + n * 7919 % 8999999:07d}", holder_kana=f"ｲ)ﾃﾞﾓ{n:03d}ｸﾘﾆﾂｸ",
+                         import_batch_id=None, updated_at=utcnow(), updated_by=actor.label))
+    if rows:
+        s.execute(InstitutionBankAccount.__table__.insert(), rows)
+
+
 def _flush(s: Session, model, rows: list[dict]) -> int:
     n = len(rows)
     if n:
@@ -185,7 +206,7 @@ def _insert_lots(s: Session, lots: set[str]) -> int:
 
 def _demo_tasks(role: str) -> tuple[tuple[str, str], ...]:
     """Staff who handle persons are assigned to the vaccination tasks; the security officer to none."""
-    if not has_permission(role, "person.view"):
+    if not (has_permission(role, "person.view") or has_permission(role, "billing.view")):
         return ()
     return tuple((code, DEFAULT_DEPARTMENT) for code, task in TASKS.items() if task.population == "all")
 

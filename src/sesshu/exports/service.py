@@ -147,3 +147,17 @@ def log_print(session: Session, actor: Actor, *, document: str, purpose: str, ro
         raise ValueError("sha256 must be a hex digest")
     return audit.record(session, actor, "print", atena_no=atena_no, purpose=purpose,
                         detail={**(detail or {}), "document": document, "rows": rows, "sha256": sha256})
+
+
+def log_export(session: Session, actor: Actor, *, document: str, purpose: str, rows: int, sha256: str,
+               file: str, detail: dict | None = None) -> int:
+    """Put a file written on the server on record, for the few outputs an issue names as plain files
+    (the 委託料 run's returns.csv for the clinics): who, why, how many rows, the file and its hash.
+    The same export permission applies as for the encrypted exports."""
+    require_export_permission(actor)
+    purpose = check_purpose(purpose)
+    if len(sha256) != 64:
+        raise ValueError("sha256 must be a hex digest")
+    return audit.record(session, actor, "export", purpose=purpose,
+                        detail={**(detail or {}), "document": document, "rows": rows, "file": file,
+                                "format": "csv", "sha256": sha256})

@@ -30,6 +30,7 @@ from sesshu.web import views_mynumber
 from sesshu.web import views_audit
 from sesshu.web import views_conditions
 from sesshu.tickets import views as tickets_views
+from sesshu.billing import views as billing_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -240,5 +241,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)
     app.include_router(tickets_views.router)
+    app.include_router(billing_views.router)
     app.include_router(views_api.router)
     return app

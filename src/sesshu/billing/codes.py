@@ -1,0 +1,28 @@
+"""返戻 (return) codes of the billing run, besides the schedule engine's own E_*/W_* codes.
+
+Documented with the engine's codes in docs/billing.md; a returned record carries every code that
+applies, each with its Japanese reason.
+"""
+from __future__ import annotations
+
+from sesshu.domain.schedule.codes import CODES as ENGINE_CODES
+
+RETURN_CODES = {
+    "R_NO_INSTITUTION": "接種医療機関（予診のみの場合は予診医療機関）が記録されていません",
+    "R_INSTITUTION_INACTIVE": "医療機関が委託契約の対象外（無効）になっています",
+    "R_NOT_ROUTINE": "委託料の対象となる接種区分（定期A類・B類、臨時、住民接種）ではありません",
+    "R_NOT_EVALUATED": "スケジュール判定が終わっていません（判定後に再計算してください）",
+    "R_ALREADY_PAID": "この接種記録は既に支払済みです",
+    "R_NO_FEE": "接種日時点の委託料単価が設定されていません",
+    "R_NO_ACCOUNT": "医療機関の振込先口座が登録されていません",
+}
+
+
+def reason_of(code: str, detail: str = "") -> str:
+    if code in RETURN_CODES:
+        text = RETURN_CODES[code]
+    elif code in ENGINE_CODES:
+        text = ENGINE_CODES[code].message
+    else:
+        text = f"エラーコード {code}"
+    return f"{text}（{detail}）" if detail else text

@@ -1,0 +1,169 @@
+"""委託料 (fee) lookup: the unit price of one dose or screening, and the copay (自己負担) it carries.
+
+Pure: the table comes from data (src/sesshu/billing/data/fees.yaml, read by sesshu.billing.reference)
+and the date of the dose is passed in. A price applies to doses given from its `from` date (and up to
+its `until`, if any); the latest entry starting on or before the dose date wins, and an entry for the
+dose's 期 wins over the vaccine-wide one (term ""). The 接種 date decides, not the 請求月: a late claim
+is paid at the price of the day the clinic did the work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+SCREENING_KINDS = ("vaccinated", "screened_only")
+# 接種区分 the city pays a fee for, and the budget line each is charged to.
+BILLABLE_CATEGORIES = ("routine_a", "routine_b", "temporary", "pandemic_resident")
+
+
+class FeeTableError(ValueError):
+    """The data file is malformed (a programming/data error, found when the table is loaded)."""
+
+
+@dataclass(frozen=True)
+class FeeEntry:
+    vaccine: str
+    term: str
+    valid_from: date
+    valid_until: date | None
+    prices: dict  # screening kind → yen
+
+    def covers(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+@dataclass(frozen=True)
+class CopayEntry:
+    vaccine: str
+    valid_from: date
+    valid_until: date | None
+    amount: int
+
+    def covers(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+@dataclass(frozen=True)
+class Fee:
+    """The price of one record: what the clinic earns, what the person pays it, what the city pays."""
+
+    unit_fee: int
+    copay: int  # the copay that applies to this dose (0 for A類 and 予診のみ)
+    exempt: bool  # copay waived (費用助成): the city pays it instead of the person
+
+    @property
+    def copay_charged(self) -> int:
+        return 0 if self.exempt else self.copay
+
+    @property
+    def amount(self) -> int:
+        """What the city pays the clinic: the fee less the copay the clinic collected."""
+        return self.unit_fee - self.copay_charged
+
+
+@dataclass(frozen=True)
+class BudgetCategory:
+    code: str
+    label: str
+    account: str
+
+
+def _date(value, label: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise FeeTableError(f"{label}: not a date: {value!r}") from None
+
+
+def _yen(value, label: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FeeTableError(f"{label}: not a whole number of yen: {value!r}")
+    return value
+
+
+class FeeTable:
+    def __init__(self, fees: list[FeeEntry], copays: list[CopayEntry], budget: dict[str, BudgetCategory],
+                 sources: dict[str, str]):
+        self.sources = sources
+        self.budget = budget
+        self._fees: dict[str, list[FeeEntry]] = {}
+        for e in sorted(fees, key=lambda e: e.valid_from, reverse=True):
+            self._fees.setdefault(e.vaccine, []).append(e)
+        self._copays: dict[str, list[CopayEntry]] = {}
+        for c in sorted(copays, key=lambda c: c.valid_from, reverse=True):
+            self._copays.setdefault(c.vaccine, []).append(c)
+
+    @classmethod
+    def from_data(cls, data: dict) -> "FeeTable":
+        fees, copays = [], []
+        seen = set()
+        for i, row in enumerate(data.get("fees") or [], start=1):
+            label = f"fees[{i}] {row.get('vaccine')}"
+            prices = {k: _yen(row[k], label) for k in SCREENING_KINDS if k in row}
+            if "vaccinated" not in prices:
+                raise FeeTableError(f"{label}: a vaccinated price is required")
+            entry = FeeEntry(vaccine=str(row["vaccine"]), term=str(row.get("term") or ""),
+                             valid_from=_date(row["from"], label),
+                             valid_until=_date(row["until"], label) if row.get("until") else None, prices=prices)
+            key = (entry.vaccine, entry.term, entry.valid_from)
+            if key in seen:
+                raise FeeTableError(f"{label}: two prices start on the same day for the same 期")
+            seen.add(key)
+            fees.append(entry)
+        for i, row in enumerate(data.get("copays") or [], start=1):
+            label = f"copays[{i}] {row.get('vaccine')}"
+            copays.append(CopayEntry(vaccine=str(row["vaccine"]), valid_from=_date(row["from"], label),
+                                     valid_until=_date(row["until"], label) if row.get("until") else None,
+                                     amount=_yen(row["amount"], label)))
+        budget = {code: BudgetCategory(code=code, label=str(v["label"]), account=str(v.get("account", "")))
+                  for code, v in (data.get("budget_categories") or {}).items()}
+        missing = [c for c in BILLABLE_CATEGORIES if c not in budget]
+        if missing:
+            raise FeeTableError(f"budget_categories: missing {missing}")
+        return cls(fees, copays, budget, dict(data.get("source") or {}))
+
+    def unit_fee(self, vaccine: str, term: str, screening: str, on: date) -> int | None:
+        """The price for one record, or None when the table has none (the record cannot be paid)."""
+        kind = screening or "vaccinated"
+        entries = self._fees.get(vaccine, ())
+        for wanted in ((term,) if term else ()) + ("",):
+            for e in entries:  # newest first
+                if e.term == wanted and e.covers(on):
+                    return e.prices.get(kind)
+        return None
+
+    def copay(self, vaccine: str, screening: str, on: date) -> int:
+        if (screening or "vaccinated") != "vaccinated":
+            return 0
+        for c in self._copays.get(vaccine, ()):
+            if c.covers(on):
+                return c.amount
+        return 0
+
+    def price(self, *, vaccine: str, term: str, screening: str, on: date, exempt: bool) -> Fee | None:
+        unit = self.unit_fee(vaccine, term, screening, on)
+        if unit is None:
+            return None
+        copay = min(self.copay(vaccine, screening, on), unit)
+        return Fee(unit_fee=unit, copay=copay, exempt=exempt and copay > 0)
+
+    def has_copay(self, vaccine: str) -> bool:
+        return vaccine in self._copays
+
+    def budget_of(self, category: str) -> BudgetCategory:
+        return self.budget[category]
+
+
+def fiscal_year(on: date) -> int:
+    """The fiscal year (年度, April–March) a date falls in: 2026-03-31 → 2025."""
+    return on.year if on.month >= 4 else on.year - 1
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """First and last day of a 'YYYY-MM' month."""
+    y, m = int(month[:4]), int(month[5:7])
+    first = date(y, m, 1)
+    nxt = date(y + (m == 12), m % 12 + 1, 1)
+    return first, date.fromordinal(nxt.toordinal() - 1)
