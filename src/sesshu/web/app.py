@@ -30,6 +30,7 @@ from sesshu.web import views_mynumber
 from sesshu.web import views_audit
 from sesshu.web import views_conditions
 from sesshu.web import views_entry
+from sesshu.web import views_imports
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = _templates()
     app.state.vaccines = {v["code"]: v["name"] for v in load_vaccine_data()}
     # secure_cookies is set when sesshu runs behind the city's TLS terminator.
+    app.add_middleware(views_imports.UploadLimit)
     app.add_middleware(SecurityHeaders, behind_tls=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _install_error_handlers(app)
@@ -237,5 +239,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)
     app.include_router(views_entry.router)  # before views_persons: /records/new is not a record id
+    app.include_router(views_imports.router)
     app.include_router(views_api.router)
     return app
