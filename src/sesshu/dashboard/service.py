@@ -1,0 +1,151 @@
+"""The staff dashboard: counts over the whole ledger, no personal data.
+
+- records entered per month (created_at, the last 12 months),
+- coverage by vaccine and birth cohort (年度 of birth): residents with at least one active record,
+- import error rates (import_batch).
+
+Each figure is one aggregate query on an index (see dashboard/models.py). The result is kept for
+CACHE_SECONDS per database, so the home page stays fast at any city size; the page says when the
+figures were computed.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import case, func, select, text
+
+from sesshu.clock import utcnow
+from sesshu.db import Database
+from sesshu.ledger.models import EvaluationQueue, ImportBatch, VaccinationRecord
+from sesshu.registry.models import Person
+
+CACHE_SECONDS = 300
+# Childhood vaccines shown in the coverage grid: (label, codes counted for it).
+COVERAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("B型肝炎", ("HEPB",)),
+    ("ロタ", ("ROTA1", "ROTA5")),
+    ("ヒブ", ("HIB", "DPTIPVHIB")),
+    ("小児肺炎球菌", ("PCV",)),
+    ("四種・五種混合", ("DPTIPV", "DPTIPVHIB")),
+    ("BCG", ("BCG",)),
+    ("MR", ("MR",)),
+    ("水痘", ("VAR",)),
+)
+COHORTS = 7
+
+
+@dataclass
+class Coverage:
+    cohorts: list[int]  # 年度 of birth, newest first
+    groups: list[str]
+    residents: dict[int, int]  # cohort → residents born in it
+    covered: dict[tuple[int, str], int]  # (cohort, group) → residents with a record
+
+
+@dataclass
+class Dashboard:
+    computed_at: datetime
+    seconds: float
+    residents: int
+    records_total: int
+    records_this_month: int
+    queue: int
+    months: list[tuple[str, int]]  # ("2026-01", n) oldest first
+    coverage: Coverage
+    batches: list[dict] = field(default_factory=list)  # oldest first
+
+
+_lock = threading.Lock()
+
+
+def _fingerprint(db: Database) -> tuple:
+    """Changes whenever a record is entered or a file imported (two primary-key look-ups)."""
+    with db.transaction() as s:
+        return (s.execute(select(func.max(VaccinationRecord.id))).scalar(),
+                s.execute(select(func.max(ImportBatch.id))).scalar())
+
+
+def fiscal_year(d: date) -> int:
+    return d.year if d.month >= 4 else d.year - 1
+
+
+def _month_starts(today: date, n: int) -> list[date]:
+    out, y, m = [], today.year, today.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return list(reversed(out))
+
+
+def dashboard(db: Database, *, today: date, refresh: bool = False) -> Dashboard:
+    """The figures, recomputed when a record or a batch was added, or after CACHE_SECONDS (voids,
+    registry changes). The cache lives on the Database object: one per server process."""
+    key = (today, _fingerprint(db))
+    with _lock:
+        hit = getattr(db, "_sesshu_dashboard", None)
+    if hit and not refresh and hit[1] == key and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[2]
+    started = time.perf_counter()
+    result = _compute(db, today)
+    result.seconds = time.perf_counter() - started
+    with _lock:
+        db._sesshu_dashboard = (time.monotonic(), key, result)
+    return result
+
+
+def _compute(db: Database, today: date) -> Dashboard:
+    starts = _month_starts(today, 12)
+    with db.transaction() as s:
+        dialect = s.get_bind().dialect.name
+        created = VaccinationRecord.created_at
+        month = func.strftime("%Y-%m", created) if dialect == "sqlite" else func.to_char(created, "YYYY-MM")
+        per_month = dict(s.execute(
+            select(month, func.count()).where(created >= datetime.combine(starts[0], datetime.min.time()))
+            .group_by(text("1"))).all())
+        months = [(f"{m:%Y-%m}", int(per_month.get(f"{m:%Y-%m}", 0))) for m in starts]
+        residents = s.execute(select(func.count()).select_from(Person)
+                              .where(Person.registry_status == "resident")).scalar_one()
+        records_total = s.execute(select(func.count()).select_from(VaccinationRecord)
+                                  .where(VaccinationRecord.status == "active")).scalar_one()
+        queue = s.execute(select(func.count()).select_from(EvaluationQueue)).scalar_one()
+        coverage = _coverage(s, today)
+        batches = [
+            {"id": b.id, "file_name": b.file_name, "read": b.rows_read, "rejected": b.rows_rejected,
+             "duplicates": b.rows_duplicate, "finished_at": b.finished_at,
+             "rate": (b.rows_rejected / b.rows_read) if b.rows_read else 0.0}
+            for b in s.execute(select(ImportBatch).where(ImportBatch.kind == "records",
+                                                         ImportBatch.finished_at.is_not(None))
+                               .order_by(ImportBatch.id.desc()).limit(12)).scalars()]
+    return Dashboard(computed_at=utcnow(), seconds=0.0, residents=residents, records_total=records_total,
+                     records_this_month=months[-1][1], queue=queue, months=months, coverage=coverage,
+                     batches=list(reversed(batches)))
+
+
+def _coverage(s, today: date) -> Coverage:
+    newest = fiscal_year(today)
+    cohorts = [newest - i for i in range(COHORTS)]
+    first, end = date(cohorts[-1], 4, 1), date(newest + 1, 4, 1)
+    cohort = case(*[(Person.birth_date >= date(y, 4, 1), y) for y in cohorts], else_=0)
+    in_range = (Person.birth_date >= first, Person.birth_date < end, Person.registry_status == "resident")
+    residents = {int(y): n for y, n in s.execute(
+        select(cohort, func.count()).where(*in_range).group_by(text("1"))).all()}
+    code_to_groups: dict[str, list[str]] = {}
+    for label, codes in COVERAGE_GROUPS:
+        for c in codes:
+            code_to_groups.setdefault(c, []).append(label)
+    # Per (cohort, vaccine code): the persons; groups of several codes are the union of their persons.
+    rows = s.execute(
+        select(cohort, VaccinationRecord.vaccine_code, VaccinationRecord.atena_no)
+        .join(Person, Person.atena_no == VaccinationRecord.atena_no)
+        .where(*in_range, VaccinationRecord.status == "active",
+               VaccinationRecord.vaccine_code.in_(sorted(code_to_groups)))
+        .distinct()).all()
+    persons: dict[tuple[int, str], set[str]] = {}
+    for y, code, atena_no in rows:
+        for label in code_to_groups[code]:
+            persons.setdefault((int(y), label), set()).add(atena_no)
+    return Coverage(cohorts=cohorts, groups=[g for g, _ in COVERAGE_GROUPS], residents=residents,
+                    covered={k: len(v) for k, v in persons.items()})
