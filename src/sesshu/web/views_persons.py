@@ -39,9 +39,24 @@ NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種�
 @router.get("/search")
 def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
                 session=Depends(require("person.search")), page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    return _search(request, query, session, page, "search.html", submitted=bool(request.query_params))
+
+
+@router.get("/search/results")
+def search_results(request: Request, query: Annotated[SearchQuery, Depends()],
+                   session=Depends(require("person.search")), page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    """The results part of the search page, for the as-you-type search (search.js)."""
+    if not query.as_params():
+        return render(request, "_search_results.html", {"result": None, "error": "", "q": query})
+    response = _search(request, query, session, page, "_search_results.html", submitted=True)
+    response.status_code = 200  # a form error is shown in place, not as a failed request
+    return response
+
+
+def _search(request: Request, query: SearchQuery, session, page: int, template: str, *, submitted: bool):
     ctx = {"q": query, "result": None, "error": "", "vaccines": request.app.state.vaccines,
            "query_string": urlencode(query.as_params())}
-    if request.query_params:  # the form was submitted (even if empty)
+    if submitted:  # the form was submitted (even if empty)
         try:
             ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
                                            page=page, per_page=get_settings(request).search_page_size)
@@ -49,8 +64,8 @@ def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
             raise  # refused and put on record by the app's handler, not shown as a form error
         except DomainError as e:
             ctx["error"] = e.message
-            return render(request, "search.html", ctx, status_code=400)
-    return render(request, "search.html", ctx)
+            return render(request, template, ctx, status_code=400)
+    return render(request, template, ctx)
 
 
 @router.post("/search/export")
