@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Callable
@@ -313,6 +313,30 @@ class PersonHistory:
     as_of: date
     names: dict[str, dict[str, str]]  # master names for the codes on these records
     conditions: list  # ConditionOut rows (sesshu.conditions), newest first, history included
+    household: list = field(default_factory=list)  # HouseholdMember: others with the same 世帯番号
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    atena_no: str
+    name: str
+    name_kana: str
+    sex: str
+    birth_date: date
+    relationship: str
+    registry_status: str
+
+
+def _household(s: Session, actor: Actor, p: Person, limit: int = 30) -> list[HouseholdMember]:
+    """The other members of the person's household that the actor's 事務 may see."""
+    if not p.household_no:
+        return []
+    q = select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.relationship,
+               Person.registry_status).where(Person.household_no == p.household_no, Person.atena_no != p.atena_no)
+    visible = access.person_filter(access.scope_of(s, actor), Person.atena_no)
+    if visible is not None:
+        q = q.where(visible)
+    return [HouseholdMember(*r) for r in s.execute(q.order_by(Person.birth_date, Person.atena_no).limit(limit))]
 
 
 def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
@@ -332,11 +356,15 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
             as_of = today_jst()
             result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of,
                                                      spans=load_spans(s, [atena_no]).get(atena_no, ()))
-            audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
-                         detail={"records": len(records)})
+            household = _household(s, actor, p)
+            detail = {"records": len(records)}
+            if household:  # their names and birth dates are on the page too
+                detail["household"] = [m.atena_no for m in household]
+            audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose, detail=detail)
             found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
                                   verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of,
-                                  names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of))
+                                  names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of),
+                                  household=household)
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found

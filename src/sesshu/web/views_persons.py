@@ -97,7 +97,30 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
         "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
+        "household": history.household, "SEXES": {"M": "男", "F": "女"},
+        "timeline": _timeline(history, request.app.state.vaccines),
     })
+
+
+def _timeline(history, vaccines: dict):
+    """Doses against the legal and standard windows, per vaccine: those with a dose or open now."""
+    from sesshu.web.charts import timeline
+
+    lines = {e.vaccine: e for e in history.eligibility}
+    doses: dict[str, list] = {}
+    for r in history.records:
+        v = history.verdicts.get(r.id)
+        doses.setdefault(r.vaccine_code, []).append((r.vaccinated_on, v.status if v else ""))
+    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if _is_open(e, history.as_of)), *doses]))
+    rows = []
+    for code in codes:
+        e = lines.get(code)
+        rows.append({"label": vaccines.get(code, code), "doses": doses.get(code, []),
+                     "earliest": e.earliest if e else None, "legal_until": e.legal_until if e else None,
+                     "standard_from": e.standard_from if e else None,
+                     "standard_until": e.standard_until if e else None})
+    return timeline(birth=history.person.birth_date, as_of=history.as_of, rows=rows,
+                    title="接種の時系列（定期接種の期間・標準的な接種期間と接種日）")
 
 
 def _latest_doses(records) -> dict:
