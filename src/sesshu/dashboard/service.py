@@ -29,7 +29,7 @@ COVERAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ロタ", ("ROTA1", "ROTA5")),
     ("ヒブ", ("HIB", "DPTIPVHIB")),
     ("小児肺炎球菌", ("PCV",)),
-    ("四種・五種混合", ("DPTIPV", "DPTIPVHIB")),
+    ("4種・5種混合", ("DPTIPV", "DPTIPVHIB")),
     ("BCG", ("BCG",)),
     ("MR", ("MR",)),
     ("水痘", ("VAR",)),

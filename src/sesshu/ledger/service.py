@@ -500,6 +500,18 @@ class EnteredRecord:
     person: PersonOut
 
 
+def entry_error_field(message: str) -> str:
+    """The form field a Japanese entry message is about (the messages start with the CSV header)."""
+    for name, header in ENTRY_FIELDS:
+        if message.startswith(header):
+            return name
+    if "宛名番号" in message or "登録されていません" in message:
+        return "atena_no"
+    if "生年月日" in message or "接種年月日" in message:
+        return "vaccinated_on"
+    return ""
+
+
 def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
     """(record fields, error, field) from the form; the first problem, named as on the form."""
     atena = (raw.get("atena_no") or "").strip()
@@ -515,10 +527,7 @@ def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
         values = parse_record_row(row, masters=masters, today=today_jst())
     except RowError as e:
         message = str(e)
-        field = next((name for name, header in ENTRY_FIELDS if message.startswith(header)), "")
-        if not field and "宛名番号" in message:
-            field = "atena_no"
-        return None, message, field
+        return None, message, entry_error_field(message)
     if not values["category"]:  # blank: the vaccine's usual category (定期A類 for MR …)
         values["category"] = masters.vaccines.get(values["vaccine_code"], "")
     if not values["screening_result"]:

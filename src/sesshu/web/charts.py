@@ -40,11 +40,12 @@ def bar_chart(points: list[tuple[str, float]], *, title: str, unit: str = "件",
     left, right, top, bottom = 48, 10, 18, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for _, v in points), default=0)
-    top_value = 1.0 if percent and peak <= 1 else _nice_max(peak)
+    top_value = 1.0 if percent and peak <= 1 else max(_nice_max(peak), 5)
+    ticks = 4 if percent else 5  # 1, 2, 5 × 10ⁿ (at least 5) split in five: whole numbers
     body = []
-    for i in range(5):  # grid lines and the axis labels
-        v = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for i in range(ticks + 1):  # grid lines and the axis labels
+        v = top_value * i / ticks
+        y = top + plot_h - plot_h * i / ticks
         label = f"{v * 100:.0f}%" if percent else f"{v:,.0f}"
         body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{LINE}"/>'
                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{MUTED}">{label}</text>')
@@ -78,7 +79,7 @@ def _heat(rate: float) -> str:
 def coverage_grid(cohorts: list[int], groups: list[str], residents: dict[int, int],
                   covered: dict[tuple[int, str], int], *, title: str) -> Markup:
     """Rows: 年度 of birth; columns: vaccines; each cell the share of residents with a record."""
-    left, top, cell_w, cell_h = 118, 30, 62, 28
+    left, top, cell_w, cell_h = 130, 30, 78, 28
     width, height = left + cell_w * len(groups) + 8, top + cell_h * len(cohorts) + 8
     body = []
     for j, g in enumerate(groups):

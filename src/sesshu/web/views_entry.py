@@ -13,7 +13,14 @@ from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import to_wareki
 from sesshu.ledger.masters import master_names
-from sesshu.ledger.service import ENTRY_FIELD_NAMES, EntryCheck, EntryVerdict, check_entry, enter_record
+from sesshu.ledger.service import (
+    ENTRY_FIELD_NAMES,
+    EntryCheck,
+    EntryVerdict,
+    check_entry,
+    enter_record,
+    entry_error_field,
+)
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -73,8 +80,12 @@ def check_json(check: EntryCheck) -> dict:
 
 def _page(request: Request, *, values: dict, error: str = "", saved=None, status_code: int = 200,
           keep: bool = True):
+    from sesshu.preferences.service import date_style
+
     return render(request, "record_entry.html", {
-        "v": values, "error": error, "saved": saved, "keep": keep, "masters": master_names(get_db(request)),
+        "v": values, "error": error, "error_field": entry_error_field(error) if error else "",
+        "date_style": date_style(get_db(request), request.state.session.user_id),
+        "saved": saved, "keep": keep, "masters": master_names(get_db(request)),
         "vaccines": request.app.state.vaccines, "VERDICTS": VERDICTS,
     }, status_code=status_code)
 

@@ -23,7 +23,25 @@
     return out;
   }
 
-  function day(d) { return d ? d.wareki + "（" + d.iso + "）" : ""; }
+  var warekiFirst = form.getAttribute("data-date-style") !== "western";
+  function day(d) {
+    if (!d) { return ""; }
+    return warekiFirst ? d.wareki + "（" + d.iso + "）" : d.iso + "（" + d.wareki + "）";
+  }
+
+  // A definition list whose values are lists of pieces that never break inside (dates).
+  function facts(cls, items) {
+    var dl = el("dl", cls);
+    items.forEach(function (f) {
+      if (!f[1] || (Array.isArray(f[1]) && !f[1].length)) { return; }
+      var d = el("div"), dd = el("dd");
+      d.appendChild(el("dt", "", f[0]));
+      (Array.isArray(f[1]) ? f[1] : [f[1]]).forEach(function (piece) { dd.appendChild(el("span", "nw", piece)); });
+      d.appendChild(dd);
+      dl.appendChild(d);
+    });
+    return dl;
+  }
 
   function clearInvalid() {
     form.querySelectorAll("[aria-invalid]").forEach(function (i) { i.removeAttribute("aria-invalid"); });
@@ -36,12 +54,10 @@
       var p = data.person, box = el("div", "entry-person");
       box.appendChild(el("strong", "", p.name));
       box.appendChild(el("span", "kana", p.name_kana));
-      var facts = el("dl", "facts compact");
-      [["宛名番号", p.atena_no], ["生年月日", p.birth_wareki + "（" + p.birth_date + "）"], ["性別", p.sex],
-       ["接種日の年齢", p.age], ["住民区分", p.registry_status], ["住所", p.address]].forEach(function (f) {
-        var d = el("div"); d.appendChild(el("dt", "", f[0])); d.appendChild(el("dd", "", f[1])); facts.appendChild(d);
-      });
-      box.appendChild(facts);
+      box.appendChild(facts("facts compact", [
+        ["宛名番号", p.atena_no], ["生年月日", day({iso: p.birth_date, wareki: p.birth_wareki})], ["性別", p.sex],
+        [data.vaccinated_on ? "接種日の年齢" : "今日の年齢", p.age], ["住民区分", p.registry_status],
+        ["住所", p.address]]));
       panel.appendChild(box);
     }
     if (data.error) {
@@ -77,15 +93,11 @@
         v.reasons.forEach(function (r) { panel.appendChild(el("p", "reason", r)); });
       }
       if (v.window) {
-        var w = v.window, wl = el("dl", "facts compact window");
-        [["接種日時点の状態", w.status + (w.next_dose ? "（次は" + w.next_dose + "回目）" : "")],
-         ["受けられる期間", w.earliest ? day(w.earliest) + " 〜 " + day(w.legal_until) : ""],
-         ["標準的な接種期間", w.standard_from ? day(w.standard_from) + " 〜 " + day(w.standard_until) : ""]
-        ].forEach(function (f) {
-          if (!f[1]) { return; }
-          var d = el("div"); d.appendChild(el("dt", "", f[0])); d.appendChild(el("dd", "", f[1])); wl.appendChild(d);
-        });
-        panel.appendChild(wl);
+        var w = v.window;
+        panel.appendChild(facts("facts compact window", [
+          ["接種日時点の状態", w.status + (w.next_dose ? "（次は" + w.next_dose + "回目）" : "")],
+          ["受けられる期間", w.earliest ? [day(w.earliest) + " 〜", day(w.legal_until)] : ""],
+          ["標準的な接種期間", w.standard_from ? [day(w.standard_from) + " 〜", day(w.standard_until)] : ""]]));
       }
     }
     if (!panel.childNodes.length) { panel.appendChild(el("p", "muted", panel.getAttribute("data-empty"))); }
@@ -120,6 +132,11 @@
     if (e.key === "Escape") { window.location.href = "/records/new"; }
     if (e.key === "Enter" && e.target.tagName === "SELECT") { e.preventDefault(); form.requestSubmit(); }
   });
+  var serverError = form.getAttribute("data-error-field");
+  if (serverError) {
+    var bad = form.querySelector('[name="' + serverError + '"]');
+    if (bad) { bad.setAttribute("aria-invalid", "true"); }
+  }
   if (form.querySelector('[name="atena_no"]').value) { check(); }
   var first = form.querySelector("[autofocus]") || form.querySelector('[name="atena_no"]');
   if (first && document.activeElement !== first) { first.focus(); }

@@ -6,7 +6,9 @@
   var url = box.getAttribute("data-status-url");
   function fmt(n) { return Number(n || 0).toLocaleString("ja-JP"); }
   function update(job) {
-    document.getElementById("job-status").textContent = job.status_label;
+    var badge = document.getElementById("job-status");
+    badge.textContent = job.status_label;
+    badge.className = "badge job-" + job.status;
     document.getElementById("job-count").textContent = fmt(job.read) + " / 約" + fmt(job.total_rows) + "行";
     var bar = document.getElementById("job-progress");
     bar.value = job.percent; bar.textContent = job.percent + "%";
