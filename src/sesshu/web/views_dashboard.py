@@ -26,7 +26,7 @@ def dashboard_context(request: Request, session, *, refresh: bool = False) -> di
 
     jst = d.computed_at.replace(tzinfo=timezone.utc).astimezone(JST)
     return {"dash": d, "computed_jst": f"{jst:%m月%d日 %H:%M}", "charts": {
-        "months": charts.bar_chart([(m[5:] + "月", n) for m, n in d.months], title="月別の接種記録の登録件数（直近12か月）"),
+        "months": charts.bar_chart([(f"{int(m[5:])}月", n) for m, n in d.months], title="月別の接種記録の登録件数（直近12か月）"),
         "coverage": charts.coverage_grid(cov.cohorts, cov.groups, cov.residents, cov.covered,
                                          title="生まれ年度別・ワクチン別の接種率（住民のうち1回以上の記録がある方の割合）"),
         "errors": charts.bar_chart([(f"#{b['id']}", b["rate"]) for b in d.batches], title="予診票の取込ごとのエラー率",
