@@ -22,6 +22,7 @@ from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
+from sesshu.jobs import cli as jobs_cli
 from sesshu.mynumber import cli as mynumber_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
@@ -41,6 +42,7 @@ app.add_typer(user_app, name="user")
 register_account_commands(user_app)
 app.add_typer(demo_app, name="demo")
 approvals_cli.register(app)
+jobs_cli.register(app)
 mynumber_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 

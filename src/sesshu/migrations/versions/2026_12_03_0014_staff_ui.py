@@ -1,14 +1,14 @@
 """staff_ui: per-user date style; indexes for the dashboard's aggregates
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03 09:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
