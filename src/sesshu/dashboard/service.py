@@ -73,6 +73,10 @@ def fiscal_year(d: date) -> int:
     return d.year if d.month >= 4 else d.year - 1
 
 
+def _next_month(d: date) -> date:
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
 def _month_starts(today: date, n: int) -> list[date]:
     out, y, m = [], today.year, today.month
     for _ in range(n):
@@ -130,13 +134,12 @@ def _recompute_in_background(db: Database, today: date, key: tuple) -> None:
 def _compute(db: Database, today: date) -> Dashboard:
     starts = _month_starts(today, 12)
     with db.transaction() as s:
-        dialect = s.get_bind().dialect.name
+        # One range count per month on the created_at index (no per-row date function).
         created = VaccinationRecord.created_at
-        month = func.strftime("%Y-%m", created) if dialect == "sqlite" else func.to_char(created, "YYYY-MM")
-        per_month = dict(s.execute(
-            select(month, func.count()).where(created >= datetime.combine(starts[0], datetime.min.time()))
-            .group_by(text("1"))).all())
-        months = [(f"{m:%Y-%m}", int(per_month.get(f"{m:%Y-%m}", 0))) for m in starts]
+        bounds = [datetime.combine(m, datetime.min.time()) for m in [*starts, _next_month(starts[-1])]]
+        months = [(f"{m:%Y-%m}", int(s.execute(select(func.count()).select_from(VaccinationRecord)
+                                               .where(created >= lo, created < hi)).scalar_one()))
+                  for m, lo, hi in zip(starts, bounds, bounds[1:])]
         residents = s.execute(select(func.count()).select_from(Person)
                               .where(Person.registry_status == "resident")).scalar_one()
         records_total = s.execute(select(func.count()).select_from(VaccinationRecord)
