@@ -32,3 +32,15 @@ def jdate_text(d: date | None) -> str:
     """One line: 令和5年8月3日（2023-08-03）, or 2023-08-03（令和5年8月3日）."""
     first, second = date_pair(d)
     return f"{first}（{second}）" if first else ""
+
+
+def jst(dt) -> str:
+    """A stored UTC timestamp (naive) as Japan time: 2026-12-03 18:24."""
+    from datetime import datetime, timezone
+
+    from sesshu.clock import JST
+
+    if not isinstance(dt, datetime):
+        return ""
+    aware = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return f"{aware.astimezone(JST):%Y-%m-%d %H:%M}"
