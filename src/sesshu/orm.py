@@ -26,9 +26,11 @@ def load_all_models() -> MetaData:
     from sesshu.certificates import models as _certificates  # noqa: F401
     from sesshu.billing import models as _billing  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
+    from sesshu.dashboard import models as _dashboard  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
+    from sesshu.preferences import models as _preferences  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
     from sesshu.tickets import models as _tickets  # noqa: F401
 

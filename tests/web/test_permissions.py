@@ -141,9 +141,44 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/billing/{month}/returns.pdf"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         ("GET", "/billing/{month}/summary.csv"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         ("GET", "/billing/{month}/zengin.txt"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/records/new"): lambda: {"params": {"atena_no": atena}},
+        ("POST", "/records/new"): lambda: form(atena_no=atena, vaccinated_on="R3.5.1", vaccine_code="PCV"),
+        ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),
+        ("GET", "/imports"): lambda: {},
+        ("POST", "/imports/records"): lambda: {**form(), "files": {"file": ("rec.csv", _records_csv(), "text/csv")}},
+        ("GET", "/imports/jobs/{job_id}"): lambda: {"path": {"job_id": _import_job(ctx)}},
+        ("GET", "/imports/jobs/{job_id}/status"): lambda: {"path": {"job_id": _import_job(ctx)}},
+        ("GET", "/imports/jobs/{job_id}/rejects"): lambda: {"path": {"job_id": _import_job(ctx)}},
+        ("GET", "/account/settings"): lambda: {},
+        ("POST", "/account/settings"): lambda: form(date_style="western"),
+        ("GET", "/dashboard"): lambda: {},
+        ("GET", "/search/results"): lambda: {"params": {"kana": "ヤマダ"}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
+
+
+def _records_csv() -> bytes:
+    from tests.helpers import RECORD_HEADER
+
+    return (RECORD_HEADER + "\n1001,BCG,,1,,R2.9.1,接種,,,,,,,,,,,,,,\n9999,BCG,,1,,R2.9.1,接種,,,,,,,,,,,,,,\n").encode("cp932")
+
+
+def _import_job(ctx: dict) -> str:
+    """A finished import (with one rejected row) by the signed-in user, or any id for other roles."""
+    import time
+
+    if not has_permission(ctx["role"], "record.import"):
+        return "not-a-job-0000"
+    if "job" not in ctx:
+        r = ctx["client"].post("/imports/records", data={"csrf_token": ctx["csrf"]},
+                               files={"file": ("rec2.csv", _records_csv(), "text/csv")})
+        ctx["job"] = r.headers["location"].rsplit("/", 1)[1]
+        for _ in range(200):
+            if ctx["client"].get(f"/imports/jobs/{ctx['job']}/status").json()["finished"]:
+                break
+            time.sleep(0.05)
+    return ctx["job"]
 
 
 def _approval(ctx: dict, *, mine: bool = False) -> int:

@@ -13,6 +13,7 @@ PERMISSIONS = {
     "person.verify_my_number": "個人番号確認（提示された番号と4情報の照合）",
     "record.import": "予診票・住基ファイルの取込",
     "record.correct": "接種記録の職権修正・取消",
+    "record.enter": "予診票の手入力（接種記録の登録）",
     "audit.view": "操作記録の閲覧・検証",
     "user.manage": "職員アカウントの管理",
     # Four-eyes: what needs a second person is requested by one user and decided by another.
@@ -31,11 +32,11 @@ ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number", "ticket.issue", "certificate.issue"},
+                        "person.verify_my_number", "ticket.issue", "certificate.issue", "record.enter"},
     },
     "supervisor": {
         "label": "上長",
-        "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
+        "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct", "record.enter",
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
                         "ticket.issue", "certificate.issue", "notice.run"},
     },

@@ -75,3 +75,15 @@ def import_masters(db: Database, *, kind: str, path: Path, actor: Actor,
     finally:
         rejects.close()
     return summary
+
+
+def master_names(db: Database, *, limit: int = 2000) -> dict[str, dict[str, str]]:
+    """{kind: {code: name}} of the active masters, for the entry form's suggestions (no personal data)."""
+    with db.transaction() as s:
+        out = {}
+        for kind, (model, _label) in KINDS.items():
+            q = select(model.code, model.name)
+            if hasattr(model, "active"):
+                q = q.where(model.active)
+            out[kind] = dict(s.execute(q.order_by(model.code).limit(limit)).all())
+        return out

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timezone
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
@@ -69,13 +71,15 @@ def load_masters(s: Session) -> Masters:
 
 
 def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor,
-                   rejects_path: Path | None = None) -> ImportSummary:
+                   rejects_path: Path | None = None,
+                   progress: Callable[[int], None] | None = None) -> ImportSummary:
     """Import a batch of 予診票 rows returned by clinics.
 
     Good rows are stored, bad rows go to the rejects file with their line number and a Japanese
     reason, rows already on the ledger are counted as duplicates. The file is one transaction: a
     crash or kill part-way leaves no half batch, and importing the same file again stores nothing.
     Stored persons are queued for the schedule engine (evaluate_pending).
+    progress, if given, is called with the rows read so far after each chunk (the web's progress bar).
     """
     facts = inspect_file(path)
     source = CsvSource(path, facts=facts, required=RECORD_REQUIRED, known=RECORD_HEADERS)
@@ -108,6 +112,8 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
                     rejects.flush()
                     chunk = []
+                    if progress is not None:
+                        progress(summary.read)
             rejects.header = source.header
             if chunk:
                 _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
@@ -363,6 +369,30 @@ class PersonHistory:
     as_of: date
     names: dict[str, dict[str, str]]  # master names for the codes on these records
     conditions: list  # ConditionOut rows (sesshu.conditions), newest first, history included
+    household: list = field(default_factory=list)  # HouseholdMember: others with the same 世帯番号
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    atena_no: str
+    name: str
+    name_kana: str
+    sex: str
+    birth_date: date
+    relationship: str
+    registry_status: str
+
+
+def _household(s: Session, actor: Actor, p: Person, limit: int = 30) -> list[HouseholdMember]:
+    """The other members of the person's household that the actor's 事務 may see."""
+    if not p.household_no:
+        return []
+    q = select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.relationship,
+               Person.registry_status).where(Person.household_no == p.household_no, Person.atena_no != p.atena_no)
+    visible = access.person_filter(access.scope_of(s, actor), Person.atena_no)
+    if visible is not None:
+        q = q.where(visible)
+    return [HouseholdMember(*r) for r in s.execute(q.order_by(Person.birth_date, Person.atena_no).limit(limit))]
 
 
 def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: str,
@@ -382,11 +412,15 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
             as_of = today_jst()
             result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of,
                                                      spans=load_spans(s, [atena_no]).get(atena_no, ()))
-            audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose,
-                         detail={"records": len(records)})
+            household = _household(s, actor, p)
+            detail = {"records": len(records)}
+            if household:  # their names and birth dates are on the page too
+                detail["household"] = [m.atena_no for m in household]
+            audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose, detail=detail)
             found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
                                   verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of,
-                                  names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of))
+                                  names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of),
+                                  household=household)
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found
@@ -474,3 +508,175 @@ def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: i
         audit.AuditEvent("record.reassign_in", to_atena_no, "接種記録の付け替え（別人への移動）", detail),
     ])
     return RecordOut.model_validate(r, from_attributes=True)
+
+
+# --- 手入力: one returned 予診票 typed in by a clerk -------------------------------------------------
+
+# Form field → 予診票 CSV header: hand entry reads exactly what an import reads (ledger/rows.py),
+# so a value the import refuses is refused here with the same Japanese reason.
+ENTRY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("vaccinated_on", "接種年月日"), ("vaccine_code", "接種種別"), ("term", "期"), ("dose_no", "回数"),
+    ("category", "接種区分"), ("screening_result", "予診区分"), ("institution_code", "接種医療機関コード"),
+    ("doctor_code", "接種医師コード"), ("screening_institution_code", "予診医療機関コード"),
+    ("screening_doctor_code", "予診医師コード"), ("venue_code", "実施場所コード"),
+    ("manufacturer_code", "ワクチン会社"), ("lot_no", "LotNo"), ("dose_volume_ml", "接種量"),
+    ("billing_month", "請求月"), ("first_product", "初回ワクチン区分"), ("dt_kind", "二混合区分"),
+    ("former_municipality", "合併前市町村"), ("ticket_no", "券番号"), ("remarks", "備考"),
+)
+ENTRY_FIELD_NAMES = ("atena_no",) + tuple(name for name, _ in ENTRY_FIELDS)
+
+
+@dataclass
+class EntryVerdict:
+    """What the schedule engine says of the dose being typed (or just saved)."""
+
+    status: str  # valid / voluntary / invalid
+    dose_number: int | None
+    codes: tuple[str, ...]
+    reasons: tuple[str, ...]
+    eligibility: object | None = None  # the vaccine's EligibilityResult before this dose
+
+
+@dataclass
+class EntryCheck:
+    """The answer to a form being typed: the person, the first input problem, the engine's verdict."""
+
+    person: PersonOut | None = None
+    error: str = ""
+    error_field: str = ""
+    duplicate: bool = False
+    verdict: EntryVerdict | None = None
+    values: dict | None = None
+
+
+@dataclass
+class EnteredRecord:
+    record: RecordOut
+    verdict: EntryVerdict
+    person: PersonOut
+
+
+def entry_error_field(message: str) -> str:
+    """The form field a Japanese entry message is about (the messages start with the CSV header)."""
+    for name, header in ENTRY_FIELDS:
+        if message.startswith(header):
+            return name
+    if "宛名番号" in message or "登録されていません" in message:
+        return "atena_no"
+    if "生年月日" in message or "接種年月日" in message:
+        return "vaccinated_on"
+    return ""
+
+
+def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
+    """(record fields, error, field) from the form; the first problem, named as on the form."""
+    atena = (raw.get("atena_no") or "").strip()
+    row = {header: raw.get(name, "") or "" for name, header in ENTRY_FIELDS}
+    row["宛名番号"] = atena
+    if not atena:
+        return None, "宛名番号を入力してください", "atena_no"
+    if not (row["接種年月日"] or "").strip():
+        return None, "接種年月日を入力してください", "vaccinated_on"
+    if not (row["接種種別"] or "").strip():
+        return None, "接種種別を選んでください", "vaccine_code"
+    try:
+        values = parse_record_row(row, masters=masters, today=today_jst())
+    except RowError as e:
+        message = str(e)
+        return None, message, entry_error_field(message)
+    if not values["category"]:  # blank: the vaccine's usual category (定期A類 for MR …)
+        values["category"] = masters.vaccines.get(values["vaccine_code"], "")
+    if not values["screening_result"]:
+        values["screening_result"] = "vaccinated"
+    return values, "", ""
+
+
+def _dose_verdict(s: Session, p: Person, values: dict, existing: list) -> EntryVerdict:
+    """The engine's verdict on the new dose among the person's active records (id 0 = the new one)."""
+    probe = type("Probe", (), {"id": 0, "vaccine_code": values["vaccine_code"],
+                               "vaccinated_on": values["vaccinated_on"]})()
+    as_of = today_jst()
+    spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
+    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans)
+    before = evaluate_rows(p.birth_date, p.sex, existing, values["vaccinated_on"],
+                           lines=frozenset({values["vaccine_code"]}), spans=spans)
+    line = next((e for e in before.eligibility if e.vaccine == values["vaccine_code"]), None)
+    v = result.verdicts[0]
+    return EntryVerdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons,
+                        eligibility=line)
+
+
+def _visible_person(s: Session, actor: Actor, keys, atena_no: str) -> tuple[Person, PersonOut]:
+    p = s.get(Person, atena_no) if atena_no.isascii() and atena_no.isdigit() else None
+    if p is None:
+        raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+    access.check_visible(s, actor, atena_no)
+    return p, PersonOut.from_row(p, reveal_last4(keys, p))
+
+
+def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str]) -> EntryCheck:
+    """The verdict shown while a 予診票 is being typed: nothing is stored, the look-up is audited."""
+    keys = load_keyring(settings)
+    atena_no = (raw.get("atena_no") or "").strip()
+    out = EntryCheck()
+    with db.transaction() as s:
+        masters = load_masters(s)
+        values, out.error, out.error_field = _entry_values(raw, masters)
+        if not atena_no or (values is None and out.error_field == "atena_no"):
+            return out
+        try:
+            p, out.person = _visible_person(s, actor, keys, atena_no)
+        except access.OutOfScope:
+            raise  # put on record by the caller, answered like a missing person
+        except NotFound as e:
+            audit.record(s, actor, "person.view_missing", atena_no=atena_no[:15], purpose="予診票の入力（対象者の確認）")
+            return EntryCheck(error=e.message, error_field="atena_no")
+        audit.record(s, actor, "record.entry_check", atena_no=atena_no, purpose="予診票の入力（接種の判定）",
+                     detail={"vaccine": values["vaccine_code"] if values else ""})
+        if values is None:
+            return out
+        out.values = values
+        if values["vaccinated_on"] < p.birth_date:
+            out.error, out.error_field = f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です", "vaccinated_on"
+            return out
+        existing = person_records(s, atena_no)
+        out.duplicate = any(r.vaccine_code == values["vaccine_code"] and r.vaccinated_on == values["vaccinated_on"]
+                            for r in existing)
+        out.verdict = _dose_verdict(s, p, values, existing)
+    return out
+
+
+def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str]) -> EnteredRecord:
+    """Store one hand-entered 予診票: the record, its エラーコード from the engine and the audit row,
+    in one transaction. The same person, vaccine and date twice is refused (as an import skips it)."""
+    keys = load_keyring(settings)
+    atena_no = (raw.get("atena_no") or "").strip()
+    with db.transaction() as s:
+        masters = load_masters(s)
+        values, error, _field = _entry_values(raw, masters)
+        if values is None:
+            raise InvalidInput(error)
+        p, person = _visible_person(s, actor, keys, atena_no)
+        if values["vaccinated_on"] < p.birth_date:
+            raise InvalidInput(f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です")
+        clash = s.execute(select(VaccinationRecord.id).where(
+            VaccinationRecord.atena_no == atena_no, VaccinationRecord.vaccine_code == values["vaccine_code"],
+            VaccinationRecord.vaccinated_on == values["vaccinated_on"], VaccinationRecord.status == "active")).first()
+        if clash:
+            raise Conflict(f"{DUPLICATE_REASON}（記録 {clash[0]}）")
+        now = utcnow()
+        r = VaccinationRecord(**values, status="active", created_at=now, updated_at=now, created_by=actor.label,
+                              error_code="")
+        s.add(r)
+        try:
+            s.flush()
+        except IntegrityError:  # another clerk saved the same 予診票 a moment ago
+            raise Conflict(DUPLICATE_REASON) from None
+        reevaluate_persons(s, [atena_no], today_jst())
+        s.refresh(r)
+        existing = [x for x in person_records(s, atena_no) if x.id != r.id]
+        verdict = _dose_verdict(s, p, values, existing)
+        audit.record(s, actor, "record.enter", atena_no=atena_no, purpose="予診票の入力",
+                     detail={"record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on,
+                             "error_code": r.error_code})
+        return EnteredRecord(record=RecordOut.model_validate(r, from_attributes=True), verdict=verdict, person=person)

@@ -31,6 +31,10 @@ from sesshu.web import views_audit
 from sesshu.web import views_conditions
 from sesshu.tickets import views as tickets_views
 from sesshu.billing import views as billing_views
+from sesshu.web import dates, views_entry
+from sesshu.web import views_imports
+from sesshu.web import views_preferences
+from sesshu.web import views_dashboard
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -110,6 +114,9 @@ def _templates() -> Jinja2Templates:
     env = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["wareki"] = lambda d: to_wareki(d) if isinstance(d, date) else ""
+    env.filters["jdate_text"] = dates.jdate_text
+    env.filters["jst"] = dates.jst
+    env.globals.update(date_pair=dates.date_pair, range_pair=dates.range_pair)
     env.globals.update(CATEGORIES=CATEGORIES, SCREENING_RESULTS=SCREENING_RESULTS,
                        REGISTRY_STATUSES=REGISTRY_STATUSES, FIELD_LABELS=FIELD_LABELS)
     return Jinja2Templates(env=env)
@@ -228,6 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = _templates()
     app.state.vaccines = {v["code"]: v["name"] for v in load_vaccine_data()}
     # secure_cookies is set when sesshu runs behind the city's TLS terminator.
+    app.add_middleware(views_imports.UploadLimit)
     app.add_middleware(SecurityHeaders, behind_tls=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     _install_error_handlers(app)
@@ -242,5 +250,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_audit.router)
     app.include_router(tickets_views.router)
     app.include_router(billing_views.router)
+    app.include_router(views_entry.router)  # before views_persons: /records/new is not a record id
+    app.include_router(views_imports.router)
+    app.include_router(views_preferences.router)
+    app.include_router(views_dashboard.router)
     app.include_router(views_api.router)
     return app

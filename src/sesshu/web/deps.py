@@ -300,7 +300,15 @@ def render(request: Request, template: str, context: dict | None = None, *, stat
         "municipality_name": get_settings(request).municipality_name,
     }
     ctx.update(context or {})
-    return request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    from sesshu.preferences.service import date_style
+    from sesshu.web.dates import DATE_STYLE
+
+    # Dates in the user's style (和暦 or 西暦 first): the template is rendered right here.
+    token = DATE_STYLE.set(date_style(get_db(request), signed_in.user_id if signed_in else None))
+    try:
+        return request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    finally:
+        DATE_STYLE.reset(token)
 
 
 def route_table(app) -> list[tuple[str, str, str | None]]:

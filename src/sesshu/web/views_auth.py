@@ -146,7 +146,9 @@ def logout(request: Request, session: CurrentSession):
 
 @router.get("/")
 def home(request: Request, session: CurrentSession):
-    return render(request, "home.html", {})
+    from sesshu.web.views_dashboard import dashboard_context
+
+    return render(request, "home.html", dashboard_context(request, session))
 
 
 @health_router.get("/healthz")

@@ -40,9 +40,24 @@ NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種�
 @router.get("/search")
 def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
                 session=Depends(require("person.search")), page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    return _search(request, query, session, page, "search.html", submitted=bool(request.query_params))
+
+
+@router.get("/search/results")
+def search_results(request: Request, query: Annotated[SearchQuery, Depends()],
+                   session=Depends(require("person.search")), page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    """The results part of the search page, for the as-you-type search (search.js)."""
+    if not query.as_params():
+        return render(request, "_search_results.html", {"result": None, "error": "", "q": query})
+    response = _search(request, query, session, page, "_search_results.html", submitted=True)
+    response.status_code = 200  # a form error is shown in place, not as a failed request
+    return response
+
+
+def _search(request: Request, query: SearchQuery, session, page: int, template: str, *, submitted: bool):
     ctx = {"q": query, "result": None, "error": "", "vaccines": request.app.state.vaccines,
            "query_string": urlencode(query.as_params())}
-    if request.query_params:  # the form was submitted (even if empty)
+    if submitted:  # the form was submitted (even if empty)
         try:
             ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
                                            page=page, per_page=get_settings(request).search_page_size)
@@ -50,8 +65,8 @@ def search_page(request: Request, query: Annotated[SearchQuery, Depends()],
             raise  # refused and put on record by the app's handler, not shown as a form error
         except DomainError as e:
             ctx["error"] = e.message
-            return render(request, "search.html", ctx, status_code=400)
-    return render(request, "search.html", ctx)
+            return render(request, template, ctx, status_code=400)
+    return render(request, template, ctx)
 
 
 @router.post("/search/export")
@@ -83,7 +98,30 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
         "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
+        "household": history.household, "SEXES": {"M": "男", "F": "女"},
+        "timeline": _timeline(history, request.app.state.vaccines),
     })
+
+
+def _timeline(history, vaccines: dict):
+    """Doses against the legal and standard windows, per vaccine: those with a dose or open now."""
+    from sesshu.web.charts import timeline
+
+    lines = {e.vaccine: e for e in history.eligibility}
+    doses: dict[str, list] = {}
+    for r in history.records:
+        v = history.verdicts.get(r.id)
+        doses.setdefault(r.vaccine_code, []).append((r.vaccinated_on, v.status if v else ""))
+    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if _is_open(e, history.as_of)), *doses]))
+    rows = []
+    for code in codes:
+        e = lines.get(code)
+        rows.append({"label": vaccines.get(code, code), "doses": doses.get(code, []),
+                     "earliest": e.earliest if e else None, "legal_until": e.legal_until if e else None,
+                     "standard_from": e.standard_from if e else None,
+                     "standard_until": e.standard_until if e else None})
+    return timeline(birth=history.person.birth_date, as_of=history.as_of, rows=rows,
+                    title="接種の時系列（定期接種の期間・標準的な接種期間と接種日）")
 
 
 def _latest_doses(records) -> dict:

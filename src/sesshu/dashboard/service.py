@@ -1,0 +1,181 @@
+"""The staff dashboard: counts over the whole ledger, no personal data.
+
+- records entered per month (created_at, the last 12 months),
+- coverage by vaccine and birth cohort (年度 of birth): residents with at least one active record,
+- import error rates (import_batch).
+
+Each figure is one aggregate query on an index (see dashboard/models.py). The result is cached on
+the Database object; when it is out of date and took long to compute, the page gets the previous
+figures (with the time they were computed) while a background thread recomputes them — see
+dashboard(). Nothing here is personal data.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import case, exists, func, select, text
+
+from sesshu.clock import utcnow
+from sesshu.db import Database
+from sesshu.ledger.models import EvaluationQueue, ImportBatch, VaccinationRecord
+from sesshu.registry.models import Person
+
+CACHE_SECONDS = 300
+# Childhood vaccines shown in the coverage grid: (label, codes counted for it).
+COVERAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("B型肝炎", ("HEPB",)),
+    ("ロタ", ("ROTA1", "ROTA5")),
+    ("ヒブ", ("HIB", "DPTIPVHIB")),
+    ("小児肺炎球菌", ("PCV",)),
+    ("4種・5種混合", ("DPTIPV", "DPTIPVHIB")),
+    ("BCG", ("BCG",)),
+    ("MR", ("MR",)),
+    ("水痘", ("VAR",)),
+)
+COHORTS = 7
+
+
+@dataclass
+class Coverage:
+    cohorts: list[int]  # 年度 of birth, newest first
+    groups: list[str]
+    residents: dict[int, int]  # cohort → residents born in it
+    covered: dict[tuple[int, str], int]  # (cohort, group) → residents with a record
+
+
+@dataclass
+class Dashboard:
+    computed_at: datetime
+    seconds: float
+    residents: int
+    records_total: int
+    records_this_month: int
+    queue: int
+    months: list[tuple[str, int]]  # ("2026-01", n) oldest first
+    coverage: Coverage
+    batches: list[dict] = field(default_factory=list)  # oldest first
+
+
+_lock = threading.Lock()
+
+
+def _fingerprint(db: Database) -> tuple:
+    """Changes whenever a record is entered or a file imported (two primary-key look-ups)."""
+    with db.transaction() as s:
+        return (s.execute(select(func.max(VaccinationRecord.id))).scalar(),
+                s.execute(select(func.max(ImportBatch.id))).scalar())
+
+
+def fiscal_year(d: date) -> int:
+    return d.year if d.month >= 4 else d.year - 1
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
+def _month_starts(today: date, n: int) -> list[date]:
+    out, y, m = [], today.year, today.month
+    for _ in range(n):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return list(reversed(out))
+
+
+SYNC_LIMIT_SECONDS = 0.15
+
+
+def dashboard(db: Database, *, today: date, refresh: bool = False) -> Dashboard:
+    """The figures. Recomputed when a record or a batch was added or CACHE_SECONDS passed (voids,
+    registry changes); while a recomputation that takes longer than SYNC_LIMIT_SECONDS runs in the
+    background, the previous figures are served (the page shows when they were computed), so the
+    home page never waits for the aggregates except on the first visit after the server starts.
+    The cache lives on the Database object: one per server process."""
+    key = (today, _fingerprint(db))
+    with _lock:
+        hit = getattr(db, "_sesshu_dashboard", None)
+    if hit and not refresh:
+        fresh = hit[1] == key and time.monotonic() - hit[0] < CACHE_SECONDS
+        if fresh:
+            return hit[2]
+        if hit[2].seconds > SYNC_LIMIT_SECONDS:
+            _recompute_in_background(db, today, key)
+            return hit[2]
+    return _recompute(db, today, key)
+
+
+def _recompute(db: Database, today: date, key: tuple) -> Dashboard:
+    started = time.perf_counter()
+    result = _compute(db, today)
+    result.seconds = time.perf_counter() - started
+    with _lock:
+        db._sesshu_dashboard = (time.monotonic(), key, result)
+    return result
+
+
+def _recompute_in_background(db: Database, today: date, key: tuple) -> None:
+    with _lock:
+        if getattr(db, "_sesshu_dashboard_running", False):
+            return
+        db._sesshu_dashboard_running = True
+
+    def run() -> None:
+        try:
+            _recompute(db, today, key)
+        finally:
+            db._sesshu_dashboard_running = False
+
+    threading.Thread(target=run, daemon=True, name="dashboard").start()
+
+
+def _compute(db: Database, today: date) -> Dashboard:
+    starts = _month_starts(today, 12)
+    with db.transaction() as s:
+        # One range count per month on the created_at index (no per-row date function).
+        created = VaccinationRecord.created_at
+        bounds = [datetime.combine(m, datetime.min.time()) for m in [*starts, _next_month(starts[-1])]]
+        months = [(f"{m:%Y-%m}", int(s.execute(select(func.count()).select_from(VaccinationRecord)
+                                               .where(created >= lo, created < hi)).scalar_one()))
+                  for m, lo, hi in zip(starts, bounds, bounds[1:])]
+        residents = s.execute(select(func.count()).select_from(Person)
+                              .where(Person.registry_status == "resident")).scalar_one()
+        records_total = s.execute(select(func.count()).select_from(VaccinationRecord)
+                                  .where(VaccinationRecord.status == "active")).scalar_one()
+        queue = s.execute(select(func.count()).select_from(EvaluationQueue)).scalar_one()
+        coverage = _coverage(s, today)
+        batches = [
+            {"id": b.id, "file_name": b.file_name, "read": b.rows_read, "rejected": b.rows_rejected,
+             "duplicates": b.rows_duplicate, "finished_at": b.finished_at,
+             "rate": (b.rows_rejected / b.rows_read) if b.rows_read else 0.0}
+            for b in s.execute(select(ImportBatch).where(ImportBatch.kind == "records",
+                                                         ImportBatch.finished_at.is_not(None))
+                               .order_by(ImportBatch.id.desc()).limit(12)).scalars()]
+    return Dashboard(computed_at=utcnow(), seconds=0.0, residents=residents, records_total=records_total,
+                     records_this_month=months[-1][1], queue=queue, months=months, coverage=coverage,
+                     batches=list(reversed(batches)))
+
+
+def _coverage(s, today: date) -> Coverage:
+    """One pass over the residents born in the cohorts (birth_date index); for each vaccine group an
+    EXISTS probe on (vaccine_code, atena_no, status) — the index of migration 0014."""
+    newest = fiscal_year(today)
+    cohorts = [newest - i for i in range(COHORTS)]
+    first, end = date(cohorts[-1], 4, 1), date(newest + 1, 4, 1)
+    cohort = case(*[(Person.birth_date >= date(y, 4, 1), y) for y in cohorts], else_=0)
+    has = [func.sum(case((exists().where(VaccinationRecord.vaccine_code.in_(codes),
+                                          VaccinationRecord.atena_no == Person.atena_no,
+                                          VaccinationRecord.status == "active"), 1), else_=0))
+           for _label, codes in COVERAGE_GROUPS]
+    rows = s.execute(select(cohort, func.count(), *has)
+                     .where(Person.birth_date >= first, Person.birth_date < end, Person.registry_status == "resident")
+                     .group_by(text("1"))).all()
+    residents, covered = {}, {}
+    for row in rows:
+        y = int(row[0])
+        residents[y] = row[1]
+        for (label, _codes), n in zip(COVERAGE_GROUPS, row[2:]):
+            covered[(y, label)] = int(n or 0)
+    return Coverage(cohorts=cohorts, groups=[g for g, _ in COVERAGE_GROUPS], residents=residents, covered=covered)

@@ -1,0 +1,111 @@
+"""Pages: upload a 予診票 CSV, follow the import's progress, download the rows that were refused."""
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from sesshu.domain.errors import InvalidInput
+from sesshu.imports.uploads import MAX_UPLOAD_BYTES, ImportJobs, recent_batches
+from sesshu.web.deps import get_db, get_settings, render, require
+
+router = APIRouter(include_in_schema=False)
+UPLOAD_PATH = "/imports/records"
+JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,40}$")]
+KINDS = {"records": "予診票", "registry": "住基", "institutions": "医療機関", "doctors": "医師", "venues": "実施場所",
+         "manufacturers": "ワクチン会社"}
+
+
+def jobs(request: Request) -> ImportJobs:
+    if not hasattr(request.app.state, "import_jobs"):
+        request.app.state.import_jobs = ImportJobs()
+    return request.app.state.import_jobs
+
+
+class UploadLimit:
+    """Refuses an upload larger than MAX_UPLOAD_BYTES before it is read (Content-Length), and stops
+    one that turns out larger while streaming. Only the upload route accepts a file at all."""
+
+    def __init__(self, app, max_bytes: int = MAX_UPLOAD_BYTES + 64 * 1024):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != UPLOAD_PATH or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await _too_large(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise InvalidInput("ファイルが大きすぎます")
+            return message
+
+        return await self.app(scope, limited, send)
+
+
+async def _too_large(scope, receive, send):
+    mb = MAX_UPLOAD_BYTES // (1024 * 1024)
+    page = (f'<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>ファイルが大きすぎます</title>'
+            f'<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow">'
+            f'<h1>取り込めませんでした</h1><p class="msg error" role="alert">ファイルが大きすぎます（{mb}MBまで）。'
+            f'分割して取り込んでください</p><p><a href="/imports">取込の画面に戻る</a></p></section></main></body></html>')
+    await HTMLResponse(page, status_code=413)(scope, receive, send)
+
+
+def _page(request: Request, session, *, error: str = "", status_code: int = 200):
+    return render(request, "imports.html", {
+        "error": error, "jobs": [j.as_dict() for j in jobs(request).mine(session.actor)],
+        "batches": recent_batches(get_db(request)), "KINDS": KINDS, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+    }, status_code=status_code)
+
+
+@router.get("/imports")
+def imports_page(request: Request, session=Depends(require("record.import"))):
+    return _page(request, session)
+
+
+@router.post(UPLOAD_PATH)
+async def upload_records(request: Request, session=Depends(require("record.import"))):
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _page(request, session, error="取り込む予診票のCSVファイルを選んでください", status_code=400)
+    try:
+        job = jobs(request).start(get_db(request), get_settings(request), actor=session.actor,
+                                  file_name=upload.filename, stream=upload.file)
+    except InvalidInput as e:
+        return _page(request, session, error=e.message, status_code=400)
+    finally:
+        await upload.close()
+    return RedirectResponse(f"/imports/jobs/{job.id}", status_code=303)
+
+
+@router.get("/imports/jobs/{job_id}")
+def job_page(request: Request, job_id: JobId, session=Depends(require("record.import"))):
+    request.state.back_url = "/imports"
+    job = jobs(request).get(job_id, session.actor)
+    return render(request, "import_job.html", {"job": job.as_dict()})
+
+
+@router.get("/imports/jobs/{job_id}/status")
+def job_status(request: Request, job_id: JobId, session=Depends(require("record.import"))):
+    return JSONResponse(jobs(request).get(job_id, session.actor).as_dict())
+
+
+@router.get("/imports/jobs/{job_id}/rejects")
+def job_rejects(request: Request, job_id: JobId, session=Depends(require("record.import"))):
+    request.state.back_url = f"/imports/jobs/{job_id}"
+    filename, content = jobs(request).rejects(get_db(request), job_id, session.actor)
+    return Response(content=content, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=\"rejects.csv\"; "
+                                                    f"filename*=UTF-8''{quote(filename)}"})
