@@ -22,8 +22,12 @@ from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
+<<<<<<< HEAD
 from sesshu.hub import cli as hub_cli
 from sesshu.linkage import cli as linkage_cli
+=======
+from sesshu.jobs import cli as jobs_cli
+>>>>>>> main
 from sesshu.mynumber import cli as mynumber_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
@@ -43,6 +47,7 @@ app.add_typer(user_app, name="user")
 register_account_commands(user_app)
 app.add_typer(demo_app, name="demo")
 approvals_cli.register(app)
+jobs_cli.register(app)
 mynumber_cli.register(app)
 linkage_cli.register(app)
 hub_cli.register(app)

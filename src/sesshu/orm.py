@@ -25,6 +25,7 @@ def load_all_models() -> MetaData:
     from sesshu.auth import models as _auth  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
     from sesshu.hub import models as _hub  # noqa: F401
+    from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.linkage import models as _linkage  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401

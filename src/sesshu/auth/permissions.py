@@ -61,6 +61,8 @@ CLI_COMMANDS: dict[str, str] = {
     "demo load": "system.operate",
     "demo totp": "system.operate",
     "record evaluate": "system.operate",
+    "jobs list": "system.operate",
+    "jobs show": "system.operate",
     "import registry": "record.import",
     "import records": "record.import",
     "import masters": "record.import",

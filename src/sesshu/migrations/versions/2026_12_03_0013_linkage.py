@@ -1,7 +1,7 @@
 """linkage: 副本, inquiries, provisions, 情報提供等記録, nonces; the hub tables
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03 09:07:44.603286
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Payments shared by every feature that pays money out: 委託料 (billing), relief benefits (relief)."""

@@ -1,0 +1,257 @@
+"""A4 documents laid out in millimetres from the top-left corner, as paper forms are specified.
+
+`PdfDocument` wraps a reportlab canvas: text in the embedded Japanese fonts, lines and boxes, tables,
+QR codes (vector, model 2), NW-7 (Codabar) bars and OCR-B lines. `finish()` returns the bytes and their
+SHA-256 — the hash that goes into the print log.
+
+`SplitPdfWriter` is for batch runs (notices for tens of thousands of persons): a reportlab canvas keeps
+its pages in memory until saved, so a run is cut into files of at most `max_units` units (a unit = one
+person's pages) and memory stays flat whatever the run's size. Each file is written to a temporary name
+and renamed when complete, so a file with the final name is never half written.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from reportlab.graphics.barcode import common, qrencoder
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen import canvas
+
+from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
+
+PAGE_WIDTH_MM = A4[0] / mm   # 210
+PAGE_HEIGHT_MM = A4[1] / mm  # 297
+
+
+@dataclass(frozen=True)
+class PrintedPdf:
+    content: bytes
+    sha256: str
+    pages: int
+
+    media_type = "application/pdf"
+
+
+class PdfDocument:
+    """One PDF. Coordinates are millimetres from the page's top-left corner; `y` is a text's baseline."""
+
+    def __init__(self, *, title: str, author: str, subject: str = "", target=None):
+        register_fonts()
+        self._buffer = target if target is not None else io.BytesIO()
+        # invariant=1: no creation timestamp or random id, so the same content gives the same bytes
+        # (a reprint can be matched to the print log by its hash).
+        self.canvas = canvas.Canvas(self._buffer, pagesize=A4, invariant=1, pageCompression=1,
+                                    initialFontName=GOTHIC, initialFontSize=10.5)
+        self.canvas.setTitle(title)
+        self.canvas.setAuthor(author)
+        self.canvas.setSubject(subject)
+        self.canvas.setCreator("sesshu")
+        self.pages = 0
+        self._page_open = False
+
+    # --- pages ---------------------------------------------------------------------------------------
+    def new_page(self) -> None:
+        if self._page_open:
+            self.canvas.showPage()
+        self._page_open = True
+        self.pages += 1
+
+    def _ensure_page(self) -> None:
+        if not self._page_open:
+            self.new_page()
+
+    # --- drawing -------------------------------------------------------------------------------------
+    @staticmethod
+    def _xy(x_mm: float, y_mm: float) -> tuple[float, float]:
+        return x_mm * mm, (PAGE_HEIGHT_MM - y_mm) * mm
+
+    def text(self, x: float, y: float, value: str, *, size: float = 10.5, font: str = GOTHIC,
+             align: str = "left") -> None:
+        """One line of text with its baseline at (x, y). align: left / right / center (x is that edge)."""
+        self._ensure_page()
+        c = self.canvas
+        c.setFont(font, size)
+        px, py = self._xy(x, y)
+        if align == "right":
+            c.drawRightString(px, py, value)
+        elif align == "center":
+            c.drawCentredString(px, py, value)
+        else:
+            c.drawString(px, py, value)
+
+    def lines(self, x: float, y: float, values: list[str], *, size: float = 10.5, font: str = GOTHIC,
+              leading: float | None = None) -> float:
+        """Several lines downwards from baseline y; returns the baseline after the last one."""
+        step = leading if leading is not None else size * 0.3528 * 1.6  # pt → mm, 1.6 line spacing
+        for value in values:
+            self.text(x, y, value, size=size, font=font)
+            y += step
+        return y
+
+    def spaced_text(self, x: float, y: float, value: str, *, pitch: float, size: float, font: str = OCRB) -> None:
+        """Characters at a fixed pitch (mm), as OCR lines and pre-printed digit boxes need."""
+        for i, ch in enumerate(value):
+            self.text(x + i * pitch, y, ch, size=size, font=font)
+
+    def line(self, x1: float, y1: float, x2: float, y2: float, *, width: float = 0.5, dash: tuple | None = None) -> None:
+        self._ensure_page()
+        c = self.canvas
+        c.setLineWidth(width)
+        c.setDash(*dash) if dash else c.setDash()
+        c.line(*self._xy(x1, y1), *self._xy(x2, y2))
+        c.setDash()
+
+    def box(self, x: float, y: float, w: float, h: float, *, width: float = 0.5, fill_gray: float | None = None) -> None:
+        """A rectangle whose top-left corner is (x, y)."""
+        self._ensure_page()
+        c = self.canvas
+        c.setLineWidth(width)
+        px, py = self._xy(x, y + h)
+        if fill_gray is not None:
+            c.setFillGray(fill_gray)
+            c.rect(px, py, w * mm, h * mm, stroke=1, fill=1)
+            c.setFillGray(0)
+        else:
+            c.rect(px, py, w * mm, h * mm, stroke=1, fill=0)
+
+    def table(self, x: float, y: float, widths: list[float], rows: list[list[str]], *, row_height: float = 7,
+              size: float = 9, header: bool = True, align: list[str] | None = None, font: str = GOTHIC) -> float:
+        """A ruled table from top-left (x, y); the first row is shaded when `header`. Cells are cut to their
+        width (never overflow into the next). Returns the y below the table."""
+        total = sum(widths)
+        for r, row in enumerate(rows):
+            top = y + r * row_height
+            self.box(x, top, total, row_height, width=0.4, fill_gray=0.9 if header and r == 0 else None)
+            cx = x
+            for i, (w, cell) in enumerate(zip(widths, row)):
+                if i:
+                    self.line(cx, top, cx, top + row_height, width=0.4)
+                kind = (align[i] if align else "left") if not (header and r == 0) else "center"
+                value = fit_text(str(cell), font, size, w - 2)
+                baseline = top + row_height / 2 + size * 0.3528 * 0.35
+                if kind == "right":
+                    self.text(cx + w - 1, baseline, value, size=size, font=font, align="right")
+                elif kind == "center":
+                    self.text(cx + w / 2, baseline, value, size=size, font=font, align="center")
+                else:
+                    self.text(cx + 1, baseline, value, size=size, font=font)
+                cx += w
+        return y + len(rows) * row_height
+
+    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M") -> None:
+        """A QR code (model 2) whose top-left corner is (x, y), `size` mm square including the 4-module
+        quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image)."""
+        self._ensure_page()
+        code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
+        code.addData(data)
+        code.make()
+        count = code.getModuleCount()
+        cell = size / (count + 8)
+        c = self.canvas
+        c.setFillGray(0)
+        for r, row in enumerate(code.modules):
+            col = 0
+            for dark, run in itertools.groupby(bool(v) for v in row):
+                n = len(list(run))
+                if dark:
+                    px, py = self._xy(x + (col + 4) * cell, y + (r + 5) * cell)
+                    c.rect(px, py, n * cell * mm, cell * mm, stroke=0, fill=1)
+                col += n
+
+    def nw7(self, x: float, y: float, data: str, *, height: float = 10, bar_width: float = 0.3) -> None:
+        """An NW-7 (Codabar) barcode, start/stop character A, whose top-left corner is (x, y)."""
+        self._ensure_page()
+        bars = common.Codabar(value=f"A{data}A", barHeight=height * mm, barWidth=bar_width * mm,
+                              checksum=0, quiet=0, humanReadable=0)
+        bars.drawOn(self.canvas, *self._xy(x, y + height))
+
+    # --- output --------------------------------------------------------------------------------------
+    def finish(self) -> PrintedPdf:
+        self._ensure_page()
+        self.canvas.showPage()
+        self.canvas.save()
+        if not isinstance(self._buffer, io.BytesIO):
+            raise TypeError("finish() returns bytes only for in-memory documents; use SplitPdfWriter for files")
+        content = self._buffer.getvalue()
+        return PrintedPdf(content=content, sha256=hashlib.sha256(content).hexdigest(), pages=self.pages)
+
+
+def fit_text(value: str, font: str, size: float, width_mm: float) -> str:
+    """The value cut (with …) so it fits `width_mm`."""
+    if pdfmetrics.stringWidth(value, font, size) <= width_mm * mm:
+        return value
+    while value and pdfmetrics.stringWidth(value + "…", font, size) > width_mm * mm:
+        value = value[:-1]
+    return value + "…"
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    path: Path
+    sha256: str
+    pages: int
+    units: int
+
+
+class SplitPdfWriter:
+    """Writes units (one person's pages each) into files `{stem}-001.pdf`, `-002`, … of at most `max_units`.
+
+    `draw(doc)` callbacks add a unit's pages to the current document. Files appear under their final
+    name only when complete.
+    """
+
+    def __init__(self, out_dir: Path, stem: str, *, title: str, author: str, max_units: int = 1000,
+                 first_index: int = 1):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.stem, self.title, self.author, self.max_units = stem, title, author, max_units
+        self.index = first_index - 1
+        self.files: list[WrittenFile] = []
+        self._doc: PdfDocument | None = None
+        self._units = 0
+        self._tmp: Path | None = None
+
+    def file_name(self, index: int) -> str:
+        return f"{self.stem}-{index:03d}.pdf"
+
+    def add(self, draw: Callable[[PdfDocument], None]) -> None:
+        if self._doc is None:
+            self._open()
+        draw(self._doc)
+        self._units += 1
+        if self._units >= self.max_units:
+            self._close()
+
+    def _open(self) -> None:
+        self.index += 1
+        self._tmp = self.out_dir / (self.file_name(self.index) + ".part")
+        self._handle = open(self._tmp, "wb")
+        self._doc = PdfDocument(title=f"{self.title}（{self.index}）", author=self.author, target=self._handle)
+        self._units = 0
+
+    def _close(self) -> None:
+        doc, tmp = self._doc, self._tmp
+        doc._ensure_page()
+        doc.canvas.showPage()
+        doc.canvas.save()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        final = self.out_dir / self.file_name(self.index)
+        os.replace(tmp, final)
+        digest = hashlib.sha256(final.read_bytes()).hexdigest()
+        self.files.append(WrittenFile(path=final, sha256=digest, pages=doc.pages, units=self._units))
+        self._doc, self._tmp = None, None
+
+    def close(self) -> list[WrittenFile]:
+        if self._doc is not None:
+            self._close()
+        return self.files

@@ -1,0 +1,55 @@
+"""Layout pieces every mailed document shares: the address block for a window envelope, Japanese wrapping."""
+from __future__ import annotations
+
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+
+from sesshu.printing.document import PdfDocument
+from sesshu.printing.fonts import GOTHIC
+
+# 長形3号 window envelope (A4 folded in three): the window is about 90 × 45 mm, 20–25 mm from the left
+# and 12–15 mm from the top edge of the folded sheet. The block is kept inside (x, y, width, height) with a
+# margin on every side so it stays visible whichever way the sheet shifts in the envelope.
+ADDRESS_WINDOW = (25.0, 16.0, 85.0, 38.0)
+
+# Characters that may not start a line (行頭禁則) in Japanese typesetting (JIS X 4051, simplified).
+_NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
+
+
+def wrap_text(value: str, font: str, size: float, width_mm: float) -> list[str]:
+    """Lines of at most `width_mm`, broken between any two characters (Japanese has no spaces), keeping
+    closing punctuation and small kana off the start of a line. Newlines in `value` are kept."""
+    width = width_mm * mm
+    out: list[str] = []
+    for paragraph in value.split("\n"):
+        line = ""
+        for ch in paragraph:
+            if line and pdfmetrics.stringWidth(line + ch, font, size) > width and ch not in _NO_LINE_START:
+                out.append(line)
+                line = ch
+            else:
+                line += ch
+        out.append(line)
+    return out
+
+
+def address_block(doc: PdfDocument, *, postal_code: str, address: str, name: str, honorific: str = "様",
+                  window: tuple[float, float, float, float] = ADDRESS_WINDOW) -> None:
+    """〒, address (wrapped) and name with 様, placed inside the envelope window."""
+    x, y, w, h = window
+    postal = postal_code.strip()
+    if postal and "-" not in postal and len(postal) == 7:
+        postal = f"{postal[:3]}-{postal[3:]}"
+    baseline = y + 5
+    if postal:
+        doc.text(x, baseline, f"〒{postal}", size=10)
+        baseline += 6
+    for line in wrap_text(address, GOTHIC, 10.5, w)[:3]:
+        doc.text(x, baseline, line, size=10.5)
+        baseline += 5.5
+    baseline = max(baseline + 3, y + 24)
+    size = 14
+    label = f"{name}　{honorific}" if honorific else name
+    while size > 9 and pdfmetrics.stringWidth(label, GOTHIC, size) > w * mm:
+        size -= 0.5
+    doc.text(x, min(baseline, y + h - 2), label, size=size)

@@ -1,0 +1,72 @@
+"""Shared PDF printing: embedded Japanese fonts, text that can be extracted, QR that scans back."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from sesshu.printing import MINCHO, OCRB, PdfDocument, SplitPdfWriter, address_block, wrap_text
+
+
+def _pdf(tmp_path: Path) -> Path:
+    doc = PdfDocument(title="テスト文書", author="熊谷市")
+    address_block(doc, postal_code="3600001", address="埼玉県熊谷市宮町一丁目1番地", name="山田　太郎")
+    doc.text(20, 80, "予防接種のお知らせ", size=16, font=MINCHO)
+    doc.table(20, 90, [40, 60], [["接種日", "ワクチン"], ["令和5年8月3日", "麻しん風しん混合"]])
+    doc.text(20, 140, "112020112345678901", size=12, font=OCRB)
+    doc.qr(150, 120, 30, "112020112345678901")
+    printed = doc.finish()
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(printed.content)
+    assert printed.pages == 1 and len(printed.sha256) == 64
+    return path
+
+
+def test_fonts_are_embedded(tmp_path):
+    out = subprocess.run(["pdffonts", str(_pdf(tmp_path))], capture_output=True, text=True, check=True).stdout
+    rows = out.splitlines()[2:]
+    names = {r.split()[0].split("+")[-1] for r in rows}
+    assert {"IPAexGothic", "IPAexMincho", "OCRB-Regular"} <= names
+    assert all(" yes " in r for r in rows), out  # every font embedded, none left to the viewer
+
+
+def test_text_is_extractable(tmp_path):
+    text = subprocess.run(["pdftotext", "-layout", str(_pdf(tmp_path)), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    for expected in ("〒360-0001", "埼玉県熊谷市宮町一丁目1番地", "山田", "太郎", "様", "予防接種のお知らせ",
+                     "麻しん風しん混合", "112020112345678901"):
+        assert expected in text
+
+
+def test_qr_scans_back(tmp_path):
+    pdf = _pdf(tmp_path)
+    subprocess.run(["pdftoppm", "-r", "200", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "112020112345678901"
+
+
+def test_same_content_gives_the_same_bytes():
+    def build():
+        doc = PdfDocument(title="同じ", author="熊谷市")
+        doc.text(20, 20, "同じ内容")
+        return doc.finish()
+    assert build().sha256 == build().sha256
+
+
+def test_split_writer_cuts_a_run_into_files(tmp_path):
+    writer = SplitPdfWriter(tmp_path, "notices", title="通知", author="熊谷市", max_units=2)
+    for i in range(5):
+        writer.add(lambda doc, i=i: (doc.new_page(), doc.text(20, 20, f"{i}人目")))
+    files = writer.close()
+    assert [f.path.name for f in files] == ["notices-001.pdf", "notices-002.pdf", "notices-003.pdf"]
+    assert [f.units for f in files] == [2, 2, 1]
+    assert not list(tmp_path.glob("*.part"))
+    text = subprocess.run(["pdftotext", str(files[1].path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "2人目" in text and "3人目" in text
+
+
+def test_japanese_wrapping_keeps_punctuation_off_the_line_start():
+    lines = wrap_text("予防接種を受ける前に、必ず予診票をお読みください。", "IPAexGothic", 10.5, 30)
+    assert len(lines) > 1
+    assert all(not line.startswith(("、", "。")) for line in lines)
+    assert "".join(lines) == "予防接種を受ける前に、必ず予診票をお読みください。"
