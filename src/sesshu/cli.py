@@ -22,12 +22,9 @@ from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
-<<<<<<< HEAD
 from sesshu.hub import cli as hub_cli
-from sesshu.linkage import cli as linkage_cli
-=======
 from sesshu.jobs import cli as jobs_cli
->>>>>>> main
+from sesshu.linkage import cli as linkage_cli
 from sesshu.mynumber import cli as mynumber_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
