@@ -6,11 +6,13 @@ are refused; the hub's database holds nothing readable about anyone."""
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sesshu.approvals import service as approvals
+from sesshu.audit.models import AuditEntry
 from sesshu.demo.linkage_world import OPERATOR, World, json_of, publish_copies
 from sesshu.ledger.service import person_history
 from sesshu.linkage import service as linkage
@@ -70,6 +72,7 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     linkage.set_manual_only(a.db, actor=OPERATOR, atena_no=TARO_A, manual_only=True, reason="DV等支援措置")
     publish_copies(a, clerk, clerk2, boss)
     world.start_daemon(a)
+    world.start_daemon(b)
 
     # 転出 at A gives a one-time code that travels with the 転入通知; B links its own 符号 with it.
     code = a.run("linkage", "move-out", HANAKO_A).stdout.strip()
@@ -107,8 +110,7 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
                                                   decision="disclose", reason="本人の同意を確認")
     approvals.approve(a.db, a.settings, actor=boss, approval_id=approval_id, expected_version=1)
 
-    def taro_answered():
-        b.run("linkage", "sync")
+    def taro_answered():  # B's daemon imports the answer once A's daemon has sent it
         return [q for q in linkage.list_inquiries(b.db, actor=b_clerk) if q.atena_no == TARO_B][0].status == "answered"
 
     _wait_for(taro_answered)
@@ -140,6 +142,22 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     with pytest.raises(HubError) as forged:
         client.post_envelope("inquiry", tampered)
     assert forged.value.code == "E_SIGNATURE" and forged.value.status == 400
+
+    # Inquiry results are deleted after their period (the ledger records stay); the deletion is logged.
+    assert linkage.result_payload(b.db, b.settings, actor=b_clerk, inquiry_id=answered["id"])["records"]
+    later = (date.today() + timedelta(days=linkage.result_days(b.settings) + 1)).isoformat()
+    assert "照会結果 2 件" in b.run("linkage", "purge-results", "--as-of", later).stdout
+    assert linkage.result_payload(b.db, b.settings, actor=b_clerk, inquiry_id=answered["id"]) is None
+    with b.db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "linkage.purge_result")).scalar() == 2
+    assert len(person_history(b.db, b.settings, actor=b_clerk, atena_no=HANAKO_B).records) == 4
+    # 情報提供等記録 are kept for their period (7 years by default), then deleted too.
+    after = date.today() + timedelta(days=366 * linkage.record_years(b.settings) + 1)
+    assert linkage.purge_results(b.db, actor=OPERATOR, today=after - timedelta(days=365)) == {
+        "results": 0, "exchange_records": 0}
+    # B's five: Hanako requested + answered, Taro requested + answered, the refused relief_benefit inquiry.
+    assert linkage.purge_results(b.db, actor=OPERATOR, today=after) == {"results": 0, "exchange_records": 5}
 
     # The hub's storage holds no name, no 宛名番号, no 個人番号 (checkpoint the WAL into the file first).
     world.stop()

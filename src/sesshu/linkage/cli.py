@@ -196,10 +196,11 @@ def serve(once: bool = typer.Option(False, help="1回だけ実行して終了"))
 
 
 @linkage_app.command("purge-results")
-def purge_results_cmd() -> None:
+def purge_results_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
     """保存期間を過ぎた照会結果と情報提供等記録を削除します（削除は操作記録に残ります。cronで毎日実行）。"""
+    from sesshu.domain.wareki import parse_optional_date
     from sesshu.linkage.service import purge_results
 
     db, _, actor = _ctx()
-    out = purge_results(db, actor=actor)
+    out = purge_results(db, actor=actor, today=parse_optional_date(as_of, "基準日"))
     typer.echo(f"照会結果 {out['results']} 件、情報提供等記録 {out['exchange_records']} 件を削除しました")
