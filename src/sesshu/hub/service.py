@@ -227,6 +227,8 @@ def _inquiry(s, ctx, sender: HubBody, body: dict):
 def _poll(s, ctx, sender: HubBody, body: dict):
     """A body's mailbox: permits it must answer (with its own 符号 of the person) and sealed answers for it."""
     now = _naive(_now())
+    # A nonce older than twice the allowed skew can never be replayed (its timestamp is refused first).
+    s.execute(delete(LinkageNonce).where(LinkageNonce.seen_at < now - timedelta(seconds=2 * ctx.max_skew_seconds)))
     to_answer = []
     for p in s.execute(select(HubPermit).where(HubPermit.provider == sender.body_id,
                                                HubPermit.status == "issued", HubPermit.expires_at > now)

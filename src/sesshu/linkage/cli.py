@@ -176,6 +176,7 @@ def sync_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
 @linkage_app.command("serve")
 def serve(once: bool = typer.Option(False, help="1回だけ実行して終了")) -> None:
     """情報連携の常駐処理: 照会が届くたびに副本から自動で回答し、自分の照会への回答を取り込みます。"""
+    from sesshu.domain.errors import DomainError
     from sesshu.linkage.client import HubError, make_client
     from sesshu.linkage.service import sync
 
@@ -189,7 +190,9 @@ def serve(once: bool = typer.Option(False, help="1回だけ実行して終了"))
                 typer.echo(json.dumps(result.model_dump(), ensure_ascii=False), err=True)
         except HubError as e:
             typer.echo(f"中継機能: {e.reason}", err=True)
-            client._directory = None  # a body added to the hub meanwhile is seen on the next round
+            client.forget_directory()  # a body added to the hub meanwhile is seen on the next round
+        except DomainError as e:
+            typer.echo(f"エラー: {e.message}", err=True)
         if once:
             return
         time.sleep(settings.linkage_poll_ms / 1000)

@@ -67,6 +67,9 @@ class HubClient:
             self._directory = self._send("GET", "/v1/directory")
         return self._directory
 
+    def forget_directory(self) -> None:
+        self._directory = None
+
     def body(self, body_id: str) -> dict:
         for b in self.directory()["bodies"]:
             if b["body_id"] == body_id:

@@ -347,7 +347,15 @@ def sync(db: Database, settings: Settings, *, actor: Actor, client: HubClient | 
     summary.published_batches = publish_approved(db, actor=actor, client=client)
     mailbox = client.post("poll", {})
     for item in mailbox["permits"]:
-        outcome = _take_permit(db, settings, actor=actor, client=client, item=item)
+        try:
+            outcome = _take_permit(db, settings, actor=actor, client=client, item=item)
+        except EnvelopeError as e:  # a permit without the hub's valid signature is never answered
+            with db.transaction() as s:
+                audit.record(s, actor, "linkage.permit_refused", purpose=PURPOSE,
+                             detail={"permit_id": str(item.get("permit", {}).get("permit_id", ""))[:40],
+                                     "reason": e.reason})
+            summary.refused += 1
+            continue
         if outcome == "held":
             summary.held += 1
         elif outcome == "sent":
