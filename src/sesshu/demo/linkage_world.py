@@ -182,6 +182,46 @@ class World:
                 city.db.dispose()
 
 
+# Two residents of A who move to B. 秩父 太郎 is under a DV support measure at A: 自動応答不可.
+HANAKO_A, HANAKO_B = "3141592653", "5772156649"
+TARO_A, TARO_B = "2718281828", "1618033988"
+HANAKO_NUMBER, TARO_NUMBER = "876543210989", "765432109875"  # valid check digits, synthetic
+PERMITS = [{"requester": "112089", "task": "yobo_sesshu", "provider": "112020", "info": "vaccination_history",
+            "legal_basis": "番号法第19条第8号・主務省令（予防接種の実施に関する情報）"}]
+
+
+def load_people(world: "World") -> None:
+    """A's registry and ledger (the two have moved out), B's registry (they moved in)."""
+    world.a.load_registry([
+        f"{HANAKO_A},{HANAKO_NUMBER},熊谷 花子,クマガヤ ハナコ,女,2024-04-10,,熊谷市宮町1-1,,,,,転出,転出,2025-03-31",
+        f"{TARO_A},{TARO_NUMBER},秩父 太郎,チチブ タロウ,男,2023-05-01,,熊谷市本町2-2,,,,,転出,転出,2025-03-31"])
+    world.a.load_records([
+        f"{HANAKO_A},HIB,,1,,2024-06-10,,,,,,,,HB001,0.5,,,,,,",
+        f"{HANAKO_A},HIB,,2,,2024-07-10,,,,,,,,HB002,0.5,,,,,,",
+        f"{HANAKO_A},HIB,,3,,2024-08-10,,,,,,,,HB003,0.5,,,,,,",
+        f"{HANAKO_A},BCG,,1,,2024-09-02,,,,,,,,BC001,,,,,,,",
+        f"{TARO_A},MR,1,1,,2024-05-02,,,,,,,,MR001,0.5,,,,,,"])
+    world.b.load_registry([
+        f"{HANAKO_B},{HANAKO_NUMBER},熊谷 花子,クマガヤ ハナコ,女,2024-04-10,,深谷市仲町3-3,,,,,住民,転入,2025-04-01",
+        f"{TARO_B},{TARO_NUMBER},秩父 太郎,チチブ タロウ,男,2023-05-01,,深谷市西島4-4,,,,,住民,転入,2025-04-01"])
+
+
+def personal_strings() -> list[str]:
+    """What must never be readable in the hub's storage."""
+    return ["熊谷 花子", "クマガヤ", "秩父 太郎", "チチブ", HANAKO_A, HANAKO_B, TARO_A, TARO_B, HANAKO_NUMBER,
+            TARO_NUMBER, "HB001", "2024-06-10", "宮町", "仲町"]
+
+
+def hub_storage(world: "World") -> bytes:
+    """The hub database's bytes (after a WAL checkpoint, with any WAL left)."""
+    import sqlite3
+
+    con = sqlite3.connect(world.hub_db_path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return b"".join(p.read_bytes() for p in sorted(world.hub_db_path.parent.glob("hub.db*")))
+
+
 def publish_copies(city: City, preparer: Actor, checker: Actor, approver: Actor) -> int:
     """Three people: one prepares the 副本 batch, a second checks it, a supervisor approves it."""
     from sesshu.approvals import service as approvals
