@@ -73,6 +73,11 @@ class InquiryOut(BaseModel):
         return INQUIRY_STATUSES.get(self.status, self.status)
 
 
+OUTCOMES = {"requested": "照会（許可証発行）", "answered": "回答受領", "refused": "拒否", "held": "保留（自動応答不可）",
+            "provided": "提供", "withheld": "不開示"}
+DIRECTIONS = {"inquiry": "照会", "provision": "提供"}
+
+
 class ExchangeOut(BaseModel):
     """One 情報提供等記録 line: who asked whom, when, for what, under which permit, and the outcome."""
 
@@ -91,6 +96,26 @@ class ExchangeOut(BaseModel):
     occurred_at: datetime
     detail: str
     keep_until: date
+
+    @property
+    def direction_label(self) -> str:
+        return DIRECTIONS.get(self.direction, self.direction)
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOMES.get(self.outcome, self.outcome)
+
+    @property
+    def task_label(self) -> str:
+        from sesshu.access.tasks import TASKS
+
+        return TASKS[self.task].label if self.task in TASKS else self.task
+
+    @property
+    def info_label(self) -> str:
+        from sesshu.linkage.rules import load_rules
+
+        return load_rules().info.get(self.info, {}).get("label", self.info)
 
 
 class SyncSummary(BaseModel):

@@ -300,7 +300,7 @@ def inquire(db: Database, settings: Settings, *, actor: Actor, atena_no: str, pr
             q = s.get(LinkageInquiry, inquiry_id)
             q.status, q.refusal = "refused", reason[:400]
             _exchange(s, settings, actor=actor, atena_no=atena_no, direction="inquiry", counterpart=provider,
-                      outcome="refused", detail=f"{e.code} {reason}", task=task, info=info)
+                      outcome="refused", detail=reason, task=task, info=info)
             audit.record(s, actor, "linkage.inquiry_refused", atena_no=atena_no, purpose=PURPOSE,
                          detail={"inquiry_id": inquiry_id, "code": e.code, "reason": reason})
         raise Forbidden(f"照会は拒否されました: {reason}") from None
