@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sesshu.clock import utcnow
@@ -24,7 +24,7 @@ def person_code(s: Session, atena_no: str, *, create: bool = True) -> LinkagePer
     return row
 
 
-def copy_items(r: VaccinationRecord, names: dict[str, dict[str, str]]) -> dict:
+def copy_items(r, names: dict[str, dict[str, str]]) -> dict:
     """The statutory items of one record, and only those (data/linkage.yaml copy_items)."""
     values = {
         "vaccine_code": r.vaccine_code, "term": r.term, "dose_no": r.dose_no, "category": r.category,
@@ -42,24 +42,40 @@ def master_names(s: Session) -> dict[str, dict[str, str]]:
             "institution": dict(s.execute(select(Institution.code, Institution.name)).all())}
 
 
-def pending_changes(s: Session) -> list[tuple[VaccinationRecord, str, bool]]:
-    """(record, change, manual_only) for every record whose published 副本 is missing or out of date:
-    new records, corrected ones (version or 自動応答不可 flag changed) and voided ones (差分)."""
-    current = {c.record_id: c for c in s.execute(select(ProvisionCopy).where(ProvisionCopy.current)).scalars()}
+def pending_changes(s: Session) -> list[tuple]:
+    """(record row, change, manual_only) for every record whose published 副本 is missing or out of
+    date: new records, corrected ones (version or 自動応答不可 flag changed) and voided ones (差分).
+    Plain rows, not ORM objects: a city's whole ledger is read here."""
+    current = {rid: (version, change, manual) for rid, version, change, manual in s.execute(
+        select(ProvisionCopy.record_id, ProvisionCopy.record_version, ProvisionCopy.change,
+               ProvisionCopy.manual_only).where(ProvisionCopy.current))}
     flags = dict(s.execute(select(LinkagePersonCode.atena_no, LinkagePersonCode.manual_only)).all())
     out = []
-    for r in s.execute(select(VaccinationRecord).order_by(VaccinationRecord.atena_no,
-                                                          VaccinationRecord.id)).scalars():
+    table = VaccinationRecord.__table__
+    for r in s.execute(select(table).order_by(table.c.atena_no, table.c.id)):
         c = current.get(r.id)
         manual = bool(flags.get(r.atena_no, False))
         if r.status == "active":
             if c is None:
                 out.append((r, "new", manual))
-            elif c.change == "void" or c.record_version != r.version or c.manual_only != manual:
+            elif c[1] == "void" or c[0] != r.version or bool(c[2]) != manual:
                 out.append((r, "correct", manual))
-        elif c is not None and c.change != "void":
+        elif c is not None and c[1] != "void":
             out.append((r, "void", manual))
     return out
+
+
+def ensure_codes(s: Session, atena_nos: list[str]) -> None:
+    """Give every one of these persons a 符号 (in bulk; existing ones are kept)."""
+    have = set()
+    for i in range(0, len(atena_nos), 500):
+        have.update(s.execute(select(LinkagePersonCode.atena_no).where(
+            LinkagePersonCode.atena_no.in_(atena_nos[i:i + 500]))).scalars())
+    now = utcnow()
+    rows = [{"atena_no": a, "fugo": secrets.token_hex(16), "manual_only": False, "manual_reason": "", "created_at": now}
+            for a in atena_nos if a not in have]
+    for i in range(0, len(rows), 1000):
+        s.execute(insert(LinkagePersonCode.__table__), rows[i:i + 1000])
 
 
 def current_copies(s: Session, atena_no: str) -> list[ProvisionCopy]:

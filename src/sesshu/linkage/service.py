@@ -12,7 +12,7 @@ import json
 import time
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
@@ -120,12 +120,12 @@ def prepare_batch(db: Database, *, actor: Actor) -> BatchOut:
         s.add(batch)
         s.flush()
         names = cp.master_names(s)
-        for r, change, manual in changes:
-            cp.person_code(s, r.atena_no)
-            s.add(ProvisionCopy(batch_id=batch.id, atena_no=r.atena_no, record_id=r.id, record_version=r.version,
-                                change=change, items=json.dumps(cp.copy_items(r, names), ensure_ascii=False),
-                                manual_only=manual, current=False))
-        s.flush()
+        cp.ensure_codes(s, list(dict.fromkeys(r.atena_no for r, _, _ in changes)))
+        rows = [{"batch_id": batch.id, "atena_no": r.atena_no, "record_id": r.id, "record_version": r.version,
+                 "change": change, "items": json.dumps(cp.copy_items(r, names), ensure_ascii=False),
+                 "manual_only": manual, "current": False} for r, change, manual in changes]
+        for i in range(0, len(rows), 2000):
+            s.execute(insert(ProvisionCopy.__table__), rows[i:i + 2000])
         counts = {k: sum(1 for _, c, _ in changes if c == k) for k in ("new", "correct", "void")}
         audit.record(s, actor, "linkage.prepare", purpose=PURPOSE,
                      detail={"batch_id": batch.id, "copies": len(changes), "persons": batch.persons,
@@ -184,15 +184,14 @@ def apply_publish(s: Session, p: dict, actor: Actor, approval_id: int | None) ->
         raise Conflict("副本の登録の状態が変わりました。作成し直してください")
     if actor.label in (b.prepared_by, b.checked_by):
         raise Forbidden("作成・確認した職員は承認できません")
-    batch_copies = s.execute(select(ProvisionCopy).where(ProvisionCopy.batch_id == b.id)).scalars().all()
-    versions = dict(s.execute(select(VaccinationRecord.id, VaccinationRecord.version).where(
-        VaccinationRecord.id.in_([c.record_id for c in batch_copies]))).all())
-    if any(versions.get(c.record_id) != c.record_version for c in batch_copies):
+    in_batch = select(ProvisionCopy.record_id).where(ProvisionCopy.batch_id == b.id)
+    stale = s.execute(select(ProvisionCopy.id).join(VaccinationRecord, VaccinationRecord.id == ProvisionCopy.record_id)
+                      .where(ProvisionCopy.batch_id == b.id, VaccinationRecord.version != ProvisionCopy.record_version)
+                      .limit(1)).first()
+    if stale:
         raise Conflict("作成後に台帳が変更されました。副本を作成し直してください")
-    record_ids = [c.record_id for c in batch_copies]
-    for i in range(0, len(record_ids), 500):
-        s.execute(update(ProvisionCopy).where(ProvisionCopy.record_id.in_(record_ids[i:i + 500]),
-                                              ProvisionCopy.current).values(current=False))
+    s.execute(update(ProvisionCopy).where(ProvisionCopy.current, ProvisionCopy.record_id.in_(in_batch))
+              .values(current=False))
     s.execute(update(ProvisionCopy).where(ProvisionCopy.batch_id == b.id).values(current=True))
     b.status, b.approved_by, b.approved_at, b.approval_id = "approved", actor.label, utcnow(), approval_id
     s.flush()
