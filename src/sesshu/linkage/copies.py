@@ -13,6 +13,10 @@ from sesshu.linkage.models import LinkagePersonCode, ProvisionCopy
 from sesshu.linkage.rules import load_rules
 
 
+# One encoder for every copy (json.dumps with options builds a new one per call).
+ITEMS_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def person_code(s: Session, atena_no: str, *, create: bool = True) -> LinkagePersonCode | None:
     """This city's 符号 for the person, created on first need: 128 random bits, nothing derived."""
     row = s.get(LinkagePersonCode, atena_no)

@@ -122,7 +122,7 @@ def prepare_batch(db: Database, *, actor: Actor) -> BatchOut:
         names = cp.master_names(s)
         cp.ensure_codes(s, list(dict.fromkeys(r.atena_no for r, _, _ in changes)))
         rows = [{"batch_id": batch.id, "atena_no": r.atena_no, "record_id": r.id, "record_version": r.version,
-                 "change": change, "items": json.dumps(cp.copy_items(r, names), ensure_ascii=False),
+                 "change": change, "items": cp.ITEMS_JSON.encode(cp.copy_items(r, names)),
                  "manual_only": manual, "current": False} for r, change, manual in changes]
         for i in range(0, len(rows), 2000):
             s.execute(insert(ProvisionCopy.__table__), rows[i:i + 2000])
