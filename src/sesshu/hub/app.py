@@ -1,8 +1,11 @@
 """The hub's HTTP interface: GET /v1/directory and one POST per message kind (signed envelopes)."""
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from sesshu.hub.service import KINDS, HubContext, HubRefusal, directory, handle
 from sesshu.linkage.envelope import EnvelopeError
@@ -28,13 +31,9 @@ def create_hub_app(ctx: HubContext) -> FastAPI:
             if len(raw) > _MAX_BODY:
                 return JSONResponse({"error": "E_TOO_LARGE", "message": "電文が大きすぎます"}, status_code=413)
             try:
-                import json
-
                 env = json.loads(raw)
             except ValueError:
                 return JSONResponse({"error": "E_FORMAT", "message": "電文がJSONとして読めません"}, status_code=400)
-            from starlette.concurrency import run_in_threadpool
-
             try:
                 return await run_in_threadpool(handle, ctx, kind, env)
             except HubRefusal as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
