@@ -24,7 +24,9 @@ from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
+from sesshu.hub import cli as hub_cli
 from sesshu.jobs import cli as jobs_cli
+from sesshu.linkage import cli as linkage_cli
 from sesshu.mynumber import cli as mynumber_cli
 from sesshu.tickets import cli as tickets_cli
 from sesshu.certificates import cli as certificates_cli
@@ -52,6 +54,8 @@ backup_cli.register(app)
 mynumber_cli.register(app)
 tickets_cli.register(app)
 certificates_cli.register(app)
+linkage_cli.register(app)
+hub_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 
 

@@ -53,10 +53,24 @@ class Settings:
     closed_days: str = "12-29,12-30,12-31,01-01,01-02,01-03"
     audit_view_limit: int = 100
     audit_view_median_factor: int = 3
+    # Information linkage (docs/linkage.md): the hub's URL (empty: linkage is not set up), this body's
+    # code on the network (empty: municipality_code), how long 情報提供等記録 and inquiry results are
+    # kept (0: the periods of linkage/data/linkage.yaml), the provider poller's interval, and the clock
+    # skew a signed message may have.
+    linkage_hub_url: str = ""
+    linkage_body_id: str = ""
+    linkage_record_retention_years: int = 0
+    linkage_result_retention_days: int = 0
+    linkage_poll_ms: int = 1000
+    linkage_max_skew_seconds: int = 300
 
     @property
     def resolved_key_dir(self) -> Path:
         return self.key_dir or (self.var_dir / "keys")
+
+    @property
+    def resolved_linkage_body_id(self) -> str:
+        return self.linkage_body_id or self.municipality_code
 
     @property
     def resolved_database_url(self) -> str:

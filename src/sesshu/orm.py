@@ -27,8 +27,10 @@ def load_all_models() -> MetaData:
     from sesshu.billing import models as _billing  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
     from sesshu.dashboard import models as _dashboard  # noqa: F401
+    from sesshu.hub import models as _hub  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
+    from sesshu.linkage import models as _linkage  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.preferences import models as _preferences  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401

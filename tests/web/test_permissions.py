@@ -153,6 +153,16 @@ def _cases(ctx: dict) -> dict:
         ("POST", "/account/settings"): lambda: form(date_style="western"),
         ("GET", "/dashboard"): lambda: {},
         ("GET", "/search/results"): lambda: {"params": {"kana": "ヤマダ"}},
+        ("GET", "/linkage"): lambda: {},
+        ("POST", "/linkage/batches"): lambda: form(),
+        ("POST", "/linkage/batches/{batch_id}/check"): lambda: {"path": {"batch_id": _batch(ctx)},
+                                                                **form(expected_version="1")},
+        ("POST", "/linkage/provisions/{provision_id}/decision"): lambda: {
+            "path": {"provision_id": _held_provision(ctx)}, **form(decision="disclose", reason="権限の確認")},
+        ("GET", "/persons/{atena_no}/linkage"): lambda: {"path": {"atena_no": atena}},
+        # No hub is set up here: the page answers with the reason (a redirect), never an error.
+        ("POST", "/persons/{atena_no}/linkage/inquire"): lambda: {"path": {"atena_no": atena},
+                                                                  **form(provider="112089")},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -251,6 +261,26 @@ def _billing_institution(ctx: dict) -> str:
         if s.get(Institution, "1110209999") is None:
             s.add(Institution(code="1110209999", name="権限確認クリニック", active=True))
     return "1110209999"
+def _batch(ctx: dict) -> int:
+    """A 副本 batch prepared by someone else (the operator's batch job), waiting for its check."""
+    from sesshu.linkage.service import prepare_batch
+    from tests.web.conftest import ADMIN
+
+    return prepare_batch(ctx["db"], actor=ADMIN).id
+
+
+def _held_provision(ctx: dict) -> int:
+    """A provision held as 自動応答不可, as the linkage daemon leaves it when such a permit arrives."""
+    from sesshu.clock import utcnow
+    from sesshu.linkage.models import LinkageProvision
+
+    with ctx["db"].transaction() as s:
+        row = LinkageProvision(permit_id="P-permission-check", atena_no=ctx["atena_no"], requester="112089",
+                               task="yobo_sesshu", info="vaccination_history", status="held", decision="",
+                               received_at=utcnow())
+        s.add(row)
+        s.flush()
+        return row.id
 
 
 def _condition(ctx: dict) -> int:

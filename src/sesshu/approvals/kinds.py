@@ -231,6 +231,25 @@ def _apply_subsidy_override(s: Session, p: dict, ctx: Context) -> str:
 
 
 _SUBSIDY_LABELS = {"exempt": "免除（自己負担なし）", "not_exempt": "免除なし", "undetermined": "判定不能"}
+# --- 情報連携: 副本の登録 and 自動応答不可の提供 (sesshu.linkage) ---------------------------------------
+
+def _linkage():
+    from sesshu.linkage import service
+
+    return service
+
+
+_DECISIONS = {"disclose": "提供する", "withhold": "不開示とする"}
+
+
+def _publish_details(p: dict) -> list[tuple[str, str]]:
+    return [("副本の登録", f"登録 {p['batch_id']}"), ("副本の件数", f"{p['copies']} 件（{p['persons']} 人）"),
+            ("作成した職員", p["prepared_by"]), ("確認した職員", p["checked_by"])]
+
+
+def _manual_details(p: dict) -> list[tuple[str, str]]:
+    return [("提供", f"提供 {p['provision_id']}（提供許可証 {p['permit_id']}）"), ("照会した団体", p["requester"]),
+            ("宛名番号", p["atena_no"] or "該当者なし"), ("判断", _DECISIONS[p["decision"]])]
 
 
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
@@ -262,6 +281,21 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
                            ("税情報との突合の結果", f"{_SUBSIDY_LABELS[p['matched']]}（{p['matched_reason']}）")],
         atena_nos=lambda p: [p["atena_no"]], apply=_apply_subsidy_override,
         outcome_atena_no=lambda p, result: p["atena_no"] if result else None),
+    ApprovalKind(
+        code="linkage_publish", label="副本の登録（中間サーバー）", permission="linkage.prepare",
+        validate=lambda s, raw, ctx: _linkage().validate_check(s, raw, ctx.actor),
+        summary=lambda p: f"副本の登録 {p['batch_id']}（{p['copies']} 件・{p['persons']} 人）",
+        subject=lambda p: f"batch:{p['batch_id']}", details=_publish_details, atena_nos=lambda p: [],
+        apply=lambda s, p, ctx: _linkage().apply_publish(s, p, ctx.actor, ctx.approval_id),
+        outcome_atena_no=lambda p, result: None),
+    ApprovalKind(
+        code="linkage_manual_provision", label="自動応答不可の情報提供", permission="linkage.prepare",
+        validate=lambda s, raw, ctx: _linkage().validate_manual(s, raw, ctx.actor),
+        summary=lambda p: f"自動応答不可の提供 {p['provision_id']}（{p['requester']}・{_DECISIONS[p['decision']]}）",
+        subject=lambda p: f"provision:{p['provision_id']}", details=_manual_details,
+        atena_nos=lambda p: [p["atena_no"]] if p["atena_no"] else [],
+        apply=lambda s, p, ctx: _linkage().apply_manual(s, p, ctx.actor, ctx.approval_id),
+        outcome_atena_no=lambda p, result: p["atena_no"]),
 )}
 
 

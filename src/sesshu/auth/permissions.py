@@ -19,6 +19,10 @@ PERMISSIONS = {
     # Four-eyes: what needs a second person is requested by one user and decided by another.
     "approval.request": "承認が必要な登録の申請・取下げ（住登外者の登録など）",
     "approval.decide": "他の職員の申請の承認・却下",
+    # 情報連携 (中間サーバー): 副本 and 自動応答不可 decisions are requested here and approved with approval.decide.
+    "linkage.prepare": "副本の作成・確認、自動応答不可の提供の判断申請、転出入の紐付け",
+    "linkage.inquire": "他団体への情報照会",
+    "linkage.view": "情報連携の状況・情報提供等記録の閲覧",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
     "ticket.issue": "接種券・予診票の個別発行（転入・再発行）と無効化",
     "notice.run": "個別通知（予診票・接種券）の一括作成",
@@ -32,13 +36,15 @@ ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number", "ticket.issue", "certificate.issue", "record.enter"},
+                        "person.verify_my_number", "ticket.issue", "certificate.issue", "record.enter",
+                        "linkage.prepare", "linkage.inquire", "linkage.view"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct", "record.enter",
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
-                        "ticket.issue", "certificate.issue", "notice.run"},
+                        "ticket.issue", "certificate.issue", "notice.run",
+                        "linkage.prepare", "linkage.inquire", "linkage.view"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -115,6 +121,20 @@ CLI_COMMANDS: dict[str, str] = {
     "billing tax import": "billing.run",
     "billing claims import": "billing.run",
     "billing subsidy decide": "billing.run",
+    "hub serve": "system.operate",
+    "linkage card": "system.operate",
+    "linkage serve": "system.operate",
+    "linkage sync": "system.operate",
+    "linkage purge-results": "system.operate",
+    "linkage prepare": "linkage.prepare",
+    "linkage batches": "linkage.view",
+    "linkage manual-only": "linkage.prepare",
+    "linkage move-out": "linkage.prepare",
+    "linkage move-in": "linkage.prepare",
+    "linkage inquire": "linkage.inquire",
+    "linkage inquiries": "linkage.view",
+    "linkage provisions": "linkage.view",
+    "linkage exchanges": "linkage.view",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

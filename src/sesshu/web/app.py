@@ -35,6 +35,7 @@ from sesshu.web import dates, views_entry
 from sesshu.web import views_imports
 from sesshu.web import views_preferences
 from sesshu.web import views_dashboard
+from sesshu.linkage import views as linkage_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -254,5 +255,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_imports.router)
     app.include_router(views_preferences.router)
     app.include_router(views_dashboard.router)
+    app.include_router(linkage_views.router)
     app.include_router(views_api.router)
     return app
