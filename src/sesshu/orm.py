@@ -28,5 +28,6 @@ def load_all_models() -> MetaData:
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
+    from sesshu.retention import models as _retention  # noqa: F401
 
     return Base.metadata

@@ -43,6 +43,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("person", "my_number_enc", "atena_no", lambda r: r.atena_no, ("atena_no",)),
     EncryptedColumn("staff_user", "totp_secret_enc", "id", lambda r: f"totp:{r.login_id}", ("login_id",)),
     EncryptedColumn("approval_request", "payload_enc", "id", lambda r: f"approval:{r.payload_ref}", ("payload_ref",)),
+    EncryptedColumn("person_data_key", "key_enc", "atena_no", lambda r: f"person-key:{r.atena_no}", ("atena_no",)),
 )
 
 
