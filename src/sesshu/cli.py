@@ -24,6 +24,7 @@ from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
 from sesshu.jobs import cli as jobs_cli
 from sesshu.mynumber import cli as mynumber_cli
+from sesshu.retention import cli as retention_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -44,6 +45,7 @@ app.add_typer(demo_app, name="demo")
 approvals_cli.register(app)
 jobs_cli.register(app)
 mynumber_cli.register(app)
+retention_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 
 

@@ -26,6 +26,7 @@ from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry import service as registry
 from sesshu.registry.models import SEXES, Person
 from sesshu.registry.rows import normalize_kana
+from sesshu.retention import approval as retention_approval
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,11 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         subject=lambda p: f"record:{p['record_id']}", details=_reassign_details,
         atena_nos=lambda p: [p["from_atena_no"], p["to_atena_no"]], apply=_apply_reassign,
         outcome_atena_no=lambda p, result: p["to_atena_no"] if result else None),
+    ApprovalKind(
+        code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
+        validate=retention_approval.validate, summary=retention_approval.summary,
+        subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
+        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),
 )}
 
 

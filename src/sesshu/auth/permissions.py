@@ -19,6 +19,7 @@ PERMISSIONS = {
     "approval.request": "承認が必要な登録の申請・取下げ（住登外者の登録など）",
     "approval.decide": "他の職員の申請の承認・却下",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
+    "retention.manage": "保存期間を過ぎたデータの確認・消去の申請",
 }
 
 ROLES: dict[str, dict] = {
@@ -30,7 +31,8 @@ ROLES: dict[str, dict] = {
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
-                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number"},
+                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
+                        "retention.manage"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -86,6 +88,8 @@ CLI_COMMANDS: dict[str, str] = {
     "user enable": "user.manage",
     "user set": "user.manage",
     "schedule evaluate": "",
+    "retention due": "retention.manage",
+    "retention purge": "retention.manage",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 
