@@ -53,6 +53,9 @@ class Settings:
     closed_days: str = "12-29,12-30,12-31,01-01,01-02,01-03"
     audit_view_limit: int = 100
     audit_view_median_factor: int = 3
+    # 開示請求: the disclosure package names the staff who accessed the person's data only when true
+    # (otherwise department and role).
+    disclosure_show_staff_names: bool = False
 
     @property
     def resolved_key_dir(self) -> Path:

@@ -24,6 +24,7 @@ def load_all_models() -> MetaData:
     from sesshu.audit import models as _audit  # noqa: F401
     from sesshu.auth import models as _auth  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
+    from sesshu.disclosure import models as _disclosure  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401

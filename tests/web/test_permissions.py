@@ -114,6 +114,9 @@ def _cases(ctx: dict) -> dict:
             "path": {"login_id": _lifecycle_target(ctx)}, **form(valid_until=_next_valid_until(ctx), reason="権限の確認")},
         ("POST", "/admin/accounts/{login_id}/role"): lambda: {
             "path": {"login_id": _lifecycle_target(ctx)}, **form(role=_other_role(ctx), reason="権限の確認")},
+        ("GET", "/retention"): lambda: {},
+        ("POST", "/retention/request"): lambda: (_long_deceased(ctx), form(category="ledger_deceased",
+                                                                             reason="権限の確認"))[1],
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -137,6 +140,20 @@ def _approval(ctx: dict, *, mine: bool = False) -> int:
                            raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
                                 "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
     return out.id
+
+
+def _long_deceased(ctx: dict) -> None:
+    """A person who died long past the ledger's retention period, so an erasure may be requested."""
+    from datetime import date
+
+    from sesshu.clock import utcnow
+    from sesshu.registry.models import Person
+
+    with ctx["db"].transaction() as s:
+        if s.get(Person, "1999") is None:
+            s.add(Person(atena_no="1999", name="故人 権限", name_key="故人権限", name_kana="コジン ケンゲン",
+                         kana_key="コジンケンゲン", sex="M", birth_date=date(1930, 1, 1), registry_status="deceased",
+                         died_on=date(2010, 1, 1), created_at=utcnow(), updated_at=utcnow()))
 
 
 def _condition(ctx: dict) -> int:

@@ -20,19 +20,20 @@ PERMISSIONS = {
     "approval.decide": "他の職員の申請の承認・却下",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
     "retention.manage": "保存期間を過ぎたデータの確認・消去の申請",
+    "disclosure.manage": "問合せ受付票・開示・訂正・利用停止請求の受付と対応",
 }
 
 ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number"},
+                        "person.verify_my_number", "disclosure.manage"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
-                        "retention.manage"},
+                        "retention.manage", "disclosure.manage"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -90,6 +91,11 @@ CLI_COMMANDS: dict[str, str] = {
     "schedule evaluate": "",
     "retention due": "retention.manage",
     "retention purge": "retention.manage",
+    "inquiry receive": "disclosure.manage",
+    "inquiry list": "disclosure.manage",
+    "inquiry answer": "disclosure.manage",
+    "inquiry suspend": "disclosure.manage",
+    "inquiry package": "disclosure.manage",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 
