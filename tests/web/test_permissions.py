@@ -117,6 +117,18 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/retention"): lambda: {},
         ("POST", "/retention/request"): lambda: (_long_deceased(ctx), form(category="ledger_deceased",
                                                                              reason="権限の確認"))[1],
+        ("GET", "/inquiries"): lambda: {},
+        ("POST", "/inquiries"): lambda: form(kind="inquiry", channel="phone", requester_name="権限 確認",
+                                             requester_relation="other", identity_method="none", question="権限の確認"),
+        ("GET", "/inquiries/{inquiry_id}"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
+        ("POST", "/inquiries/{inquiry_id}/answer"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "inquiry")}, **form(expected_version="1", answer="権限の確認")},
+        ("POST", "/inquiries/{inquiry_id}/suspend"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "suspension", atena_no=_long_deceased(ctx) or "1999")}, **form()},
+        ("POST", "/inquiries/{inquiry_id}/correct"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "correction")},
+            **form(record=f"{rec}:{version()}", field="lot_no", value=f"INQ{version()}")},
+        ("GET", "/inquiries/{inquiry_id}/package.pdf"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -140,6 +152,16 @@ def _approval(ctx: dict, *, mine: bool = False) -> int:
                            raw={"name": "権限 確認", "name_kana": "ケンゲン カクニン", "sex": "F",
                                 "birth_date": f"2018-01-{ctx['approvals']:02d}", "address": "熊谷市宮町1-1"})
     return out.id
+
+
+def _inquiry(ctx: dict, kind: str, atena_no: str | None = None) -> int:
+    """A 受付票 taken at the counter (by the operator: any role may then be tried on it)."""
+    from sesshu.disclosure.service import receive
+    from tests.web.conftest import ADMIN
+
+    return receive(ctx["db"], actor=ADMIN, kind=kind, atena_no="" if kind == "inquiry" else atena_no or ctx["atena_no"],
+                   channel="counter", requester_name="権限 確認", requester_relation="self",
+                   identity_method="none" if kind == "inquiry" else "mynumber_card", question="権限の確認").id
 
 
 def _long_deceased(ctx: dict) -> None:
