@@ -29,6 +29,7 @@ def load_all_models() -> MetaData:
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
+    from sesshu.relief import models as _relief  # noqa: F401
     from sesshu.retention import models as _retention  # noqa: F401
 
     return Base.metadata

@@ -21,19 +21,21 @@ PERMISSIONS = {
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
     "retention.manage": "保存期間を過ぎたデータの確認・消去の申請",
     "disclosure.manage": "問合せ受付票・開示・訂正・利用停止請求の受付と対応",
+    # Relief cases need this permission AND an assignment to the relief 事務 (kenko_higai_kyusai).
+    "relief.manage": "健康被害救済の案件・給付の管理（健康被害救済の事務の担当者のみ）",
 }
 
 ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number", "disclosure.manage"},
+                        "person.verify_my_number", "disclosure.manage", "relief.manage"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
-                        "retention.manage", "disclosure.manage"},
+                        "retention.manage", "disclosure.manage", "relief.manage"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -96,6 +98,10 @@ CLI_COMMANDS: dict[str, str] = {
     "inquiry answer": "disclosure.manage",
     "inquiry suspend": "disclosure.manage",
     "inquiry package": "disclosure.manage",
+    "relief list": "relief.manage",
+    "relief show": "relief.manage",
+    "relief payments": "relief.manage",
+    "relief zengin": "relief.manage",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

@@ -57,7 +57,19 @@ _PERSON_CATEGORIES = {
 
 # Reasons a due person is still kept (e.g. an open relief case, a pending disclosure request): other
 # features add a function (session, atena_nos) -> {atena_no: reason}. Kept persons are listed, not erased.
-HOLDS: list[Callable[[Session, list[str]], dict[str, str]]] = []
+def _relief_hold(s: Session, atena_nos: list[str]) -> dict[str, str]:
+    """A person with a 健康被害救済 case is kept: pensions (遺族年金) outlive the person, and relief
+    files have their own retention under the city's 文書管理規程."""
+    from sesshu.relief.models import ReliefCase
+
+    held: dict[str, str] = {}
+    for i in range(0, len(atena_nos), 500):
+        for a in s.execute(select(ReliefCase.atena_no).where(ReliefCase.atena_no.in_(atena_nos[i:i + 500]))).scalars():
+            held[a] = "健康被害救済の案件があるため保持"
+    return held
+
+
+HOLDS: list[Callable[[Session, list[str]], dict[str, str]]] = [_relief_hold]
 
 
 def linkage_due(s: Session, rule: RetentionRule, today: date) -> list[str]:
