@@ -129,6 +129,14 @@ def _cases(ctx: dict) -> dict:
             "path": {"inquiry_id": _inquiry(ctx, "correction")},
             **form(record=f"{rec}:{version()}", field="lot_no", value=f"INQ{version()}")},
         ("GET", "/inquiries/{inquiry_id}/package.pdf"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
+        ("GET", "/relief"): lambda: (_relief_staff(ctx), {})[1],
+        ("POST", "/relief"): lambda: (_relief_staff(ctx), form(
+            atena_no=atena, vaccine_class="A", claimant_name="権限 確認", claimant_relation="本人",
+            claim_medical_expenses="1", doc_claim_form="1"))[1],
+        ("GET", "/relief/payments"): lambda: (_relief_staff(ctx), {"params": {"month": "2026-11"}})[1],
+        ("GET", "/relief/{case_id}"): lambda: {"path": {"case_id": _relief_case(ctx)}},
+        ("POST", "/relief/{case_id}/steps"): lambda: {
+            "path": {"case_id": _relief_case(ctx)}, **form(expected_version="1", step="note", note="権限の確認")},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -162,6 +170,30 @@ def _inquiry(ctx: dict, kind: str, atena_no: str | None = None) -> int:
     return receive(ctx["db"], actor=ADMIN, kind=kind, atena_no="" if kind == "inquiry" else atena_no or ctx["atena_no"],
                    channel="counter", requester_name="権限 確認", requester_relation="self",
                    identity_method="none" if kind == "inquiry" else "mynumber_card", question="権限の確認").id
+
+
+def _relief_staff(ctx: dict) -> None:
+    """Relief cases need the relief 事務 besides the permission: assign the signed-in user to it."""
+    from sesshu.access.service import assign
+    from tests.web.conftest import ADMIN
+
+    if has_permission(ctx["role"], "relief.manage") and not ctx.get("relief_assigned"):
+        assign(ctx["db"], actor=ADMIN, login_id=ctx["staff"].login_id, task_code="kenko_higai_kyusai",
+               department="健康づくり課")
+        ctx["relief_assigned"] = True
+
+
+def _relief_case(ctx: dict) -> int:
+    """A relief case received (by the operator) for the person; the user is on the relief 事務."""
+    from datetime import date
+
+    from sesshu.relief.service import open_case
+    from tests.web.conftest import ADMIN
+
+    _relief_staff(ctx)
+    return open_case(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], record_id=None, vaccine_class="A",
+                     claimant_name="権限 確認", claimant_relation="本人", claimed=["medical_expenses"],
+                     received_on=date(2026, 1, 5), documents=["claim_form"]).id
 
 
 def _long_deceased(ctx: dict) -> None:
