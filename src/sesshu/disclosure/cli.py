@@ -23,7 +23,8 @@ def _db():
 
 
 def _show(i) -> None:
-    due = f"期限 {i.due_on.isoformat()}（残り {i.days_left} 日）" if i.days_left is not None else (
+    left = (f"残り {i.days_left} 日" if i.days_left >= 0 else f"{-i.days_left} 日超過") if i.days_left is not None else ""
+    due = f"期限 {i.due_on.isoformat()}（{left}）" if left else (
         f"期限 {i.due_on.isoformat()}" if i.due_on else "期限なし")
     typer.echo(f"{i.id:>6}  {i.kind_label:<6} {i.status_label:<5} 受付 {i.received_on.isoformat()}  {due}  "
                f"宛名番号 {i.atena_no or '-'}  {i.requester_relation}・{i.identity_method}")

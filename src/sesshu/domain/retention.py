@@ -27,7 +27,7 @@ def retention_rules() -> dict[str, RetentionRule]:
     text = resources.files("sesshu").joinpath("data/retention.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)["categories"]
     return {code: RetentionRule(code=code, label=v["label"], anchor=v["anchor"], years=int(v["years"]),
-                                enabled=bool(v["enabled"]), source=" ".join(str(v["source"]).split()))
+                                enabled=bool(v["enabled"]), source=str(v["source"]).strip())
             for code, v in raw.items()}
 
 

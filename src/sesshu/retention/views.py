@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from sesshu.approvals import service as approvals
-from sesshu.approvals.models import ApprovalRequest
+from sesshu.approvals.models import STATUSES, ApprovalRequest
 from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError
 from sesshu.retention import service as retention
@@ -23,7 +23,8 @@ def _page(request: Request, session, *, error: str = "", status_code: int = 200)
         purges = s.query(ApprovalRequest).filter(ApprovalRequest.kind == retention.APPROVAL_KIND) \
             .order_by(ApprovalRequest.id.desc()).limit(20).all()
     return render(request, "retention.html", {"categories": categories, "purges": purges, "error": error,
-                                              "today": today_jst()}, status_code=status_code)
+                                              "today": today_jst(), "statuses": STATUSES},
+                  status_code=status_code)
 
 
 @router.get("/retention")
