@@ -30,6 +30,9 @@ from sesshu.linkage import cli as linkage_cli
 from sesshu.mynumber import cli as mynumber_cli
 from sesshu.tickets import cli as tickets_cli
 from sesshu.certificates import cli as certificates_cli
+from sesshu.retention import cli as retention_cli
+from sesshu.disclosure import cli as disclosure_cli
+from sesshu.relief import cli as relief_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -56,6 +59,9 @@ tickets_cli.register(app)
 certificates_cli.register(app)
 linkage_cli.register(app)
 hub_cli.register(app)
+retention_cli.register(app)
+disclosure_cli.register(app)
+relief_cli.register(app)
 conditions_cli.register(person_app)  # person condition
 
 

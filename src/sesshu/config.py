@@ -63,6 +63,9 @@ class Settings:
     linkage_result_retention_days: int = 0
     linkage_poll_ms: int = 1000
     linkage_max_skew_seconds: int = 300
+    # 開示請求: the disclosure package names the staff who accessed the person's data only when true
+    # (otherwise department and role).
+    disclosure_show_staff_names: bool = False
 
     @property
     def resolved_key_dir(self) -> Path:

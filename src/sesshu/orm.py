@@ -28,6 +28,7 @@ def load_all_models() -> MetaData:
     from sesshu.conditions import models as _conditions  # noqa: F401
     from sesshu.dashboard import models as _dashboard  # noqa: F401
     from sesshu.hub import models as _hub  # noqa: F401
+    from sesshu.disclosure import models as _disclosure  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401
     from sesshu.ledger import models as _ledger  # noqa: F401
     from sesshu.linkage import models as _linkage  # noqa: F401
@@ -35,5 +36,7 @@ def load_all_models() -> MetaData:
     from sesshu.preferences import models as _preferences  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
     from sesshu.tickets import models as _tickets  # noqa: F401
+    from sesshu.relief import models as _relief  # noqa: F401
+    from sesshu.retention import models as _retention  # noqa: F401
 
     return Base.metadata

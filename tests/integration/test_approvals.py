@@ -21,6 +21,7 @@ from sesshu.ledger.evaluation import reevaluate_persons
 from sesshu.ledger.models import VaccinationRecord, VaccinationRecordHistory
 from sesshu.registry.models import Person
 from sesshu.registry.service import import_registry, my_number_hash
+from sesshu.retention.personkeys import open_number
 from tests.helpers import REGISTRY_HEADER, my_number, write
 
 ADMIN = Actor(login_id="setup", kind="os", role="operator")
@@ -79,7 +80,7 @@ def test_non_resident_is_created_only_when_another_user_approves(db, settings, s
         assert (p.name, p.name_kana, p.sex, p.birth_date) == ("熊谷　花子", "クマガヤ ハナコ", "F", date(2020, 6, 15))
         assert p.registry_status == "non_resident"
         assert p.my_number_hmac == my_number_hash(keys, NUMBER)
-        assert keys.decrypt(p.my_number_enc, aad=p.atena_no) == NUMBER
+        assert open_number(s, keys, p.atena_no, p.my_number_enc) == NUMBER
     actions = _actions(db)
     assert actions.index("approval.request") < actions.index("registry.register_non_resident") \
         < actions.index("approval.approve")

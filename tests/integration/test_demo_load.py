@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from sesshu.retention.personkeys import open_number
 from sesshu.audit.models import AuditEntry
 from sesshu.audit.service import verify_chain
 from sesshu.auth.models import StaffUser
@@ -94,7 +95,7 @@ def test_load_writes_a_consistent_city_with_audit_and_demo_accounts(db, settings
         records = s.execute(select(VaccinationRecord)).scalars().all()
         assert len(persons) == RESIDENTS and len(records) == summary.records
         assert s.execute(select(func.count()).select_from(Institution)).scalar_one() == summary.institutions
-        numbers = [keys.decrypt(p.my_number_enc, aad=p.atena_no) for p in persons.values()]
+        numbers = [open_number(s, keys, p.atena_no, p.my_number_enc) for p in persons.values()]
         loads = s.execute(select(AuditEntry).where(AuditEntry.action == "demo.load")).scalars().all()
         users = {u.login_id: u for u in s.execute(select(StaffUser)).scalars()}
     assert len(set(numbers)) == RESIDENTS and all(my_number.is_valid(n) for n in numbers)

@@ -163,6 +163,29 @@ def _cases(ctx: dict) -> dict:
         # No hub is set up here: the page answers with the reason (a redirect), never an error.
         ("POST", "/persons/{atena_no}/linkage/inquire"): lambda: {"path": {"atena_no": atena},
                                                                   **form(provider="112089")},
+        ("GET", "/retention"): lambda: {},
+        ("POST", "/retention/request"): lambda: (_long_deceased(ctx), form(category="ledger_deceased",
+                                                                             reason="権限の確認"))[1],
+        ("GET", "/inquiries"): lambda: {},
+        ("POST", "/inquiries"): lambda: form(kind="inquiry", channel="phone", requester_name="権限 確認",
+                                             requester_relation="other", identity_method="none", question="権限の確認"),
+        ("GET", "/inquiries/{inquiry_id}"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
+        ("POST", "/inquiries/{inquiry_id}/answer"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "inquiry")}, **form(expected_version="1", answer="権限の確認")},
+        ("POST", "/inquiries/{inquiry_id}/suspend"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "suspension", atena_no=_long_deceased(ctx) or "1999")}, **form()},
+        ("POST", "/inquiries/{inquiry_id}/correct"): lambda: {
+            "path": {"inquiry_id": _inquiry(ctx, "correction")},
+            **form(record=f"{rec}:{version()}", field="lot_no", value=f"INQ{version()}")},
+        ("GET", "/inquiries/{inquiry_id}/package.pdf"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
+        ("GET", "/relief"): lambda: (_relief_staff(ctx), {})[1],
+        ("POST", "/relief"): lambda: (_relief_staff(ctx), form(
+            atena_no=atena, vaccine_class="A", claimant_name="権限 確認", claimant_relation="本人",
+            claim_medical_expenses="1", doc_claim_form="1"))[1],
+        ("GET", "/relief/payments"): lambda: (_relief_staff(ctx), {"params": {"month": "2026-11"}})[1],
+        ("GET", "/relief/{case_id}"): lambda: {"path": {"case_id": _relief_case(ctx)}},
+        ("POST", "/relief/{case_id}/steps"): lambda: {
+            "path": {"case_id": _relief_case(ctx)}, **form(expected_version="1", step="note", note="権限の確認")},
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -281,6 +304,52 @@ def _held_provision(ctx: dict) -> int:
         s.add(row)
         s.flush()
         return row.id
+def _inquiry(ctx: dict, kind: str, atena_no: str | None = None) -> int:
+    """A 受付票 taken at the counter (by the operator: any role may then be tried on it)."""
+    from sesshu.disclosure.service import receive
+    from tests.web.conftest import ADMIN
+
+    return receive(ctx["db"], actor=ADMIN, kind=kind, atena_no="" if kind == "inquiry" else atena_no or ctx["atena_no"],
+                   channel="counter", requester_name="権限 確認", requester_relation="self",
+                   identity_method="none" if kind == "inquiry" else "mynumber_card", question="権限の確認").id
+
+
+def _relief_staff(ctx: dict) -> None:
+    """Relief cases need the relief 事務 besides the permission: assign the signed-in user to it."""
+    from sesshu.access.service import assign
+    from tests.web.conftest import ADMIN
+
+    if has_permission(ctx["role"], "relief.manage") and not ctx.get("relief_assigned"):
+        assign(ctx["db"], actor=ADMIN, login_id=ctx["staff"].login_id, task_code="kenko_higai_kyusai",
+               department="健康づくり課")
+        ctx["relief_assigned"] = True
+
+
+def _relief_case(ctx: dict) -> int:
+    """A relief case received (by the operator) for the person; the user is on the relief 事務."""
+    from datetime import date
+
+    from sesshu.relief.service import open_case
+    from tests.web.conftest import ADMIN
+
+    _relief_staff(ctx)
+    return open_case(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], record_id=None, vaccine_class="A",
+                     claimant_name="権限 確認", claimant_relation="本人", claimed=["medical_expenses"],
+                     received_on=date(2026, 1, 5), documents=["claim_form"]).id
+
+
+def _long_deceased(ctx: dict) -> None:
+    """A person who died long past the ledger's retention period, so an erasure may be requested."""
+    from datetime import date
+
+    from sesshu.clock import utcnow
+    from sesshu.registry.models import Person
+
+    with ctx["db"].transaction() as s:
+        if s.get(Person, "1999") is None:
+            s.add(Person(atena_no="1999", name="故人 権限", name_key="故人権限", name_kana="コジン ケンゲン",
+                         kana_key="コジンケンゲン", sex="M", birth_date=date(1930, 1, 1), registry_status="deceased",
+                         died_on=date(2010, 1, 1), created_at=utcnow(), updated_at=utcnow()))
 
 
 def _condition(ctx: dict) -> int:

@@ -26,6 +26,7 @@ from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry import service as registry
 from sesshu.registry.models import SEXES, Person
 from sesshu.registry.rows import normalize_kana
+from sesshu.retention import approval as retention_approval
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,11 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         atena_nos=lambda p: [p["atena_no"]] if p["atena_no"] else [],
         apply=lambda s, p, ctx: _linkage().apply_manual(s, p, ctx.actor, ctx.approval_id),
         outcome_atena_no=lambda p, result: p["atena_no"]),
+    ApprovalKind(
+        code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
+        validate=retention_approval.validate, summary=retention_approval.summary,
+        subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
+        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),
 )}
 
 

@@ -103,6 +103,20 @@ ACTION_LABELS = {
     "user.self_change_refused": "自身のアカウントの停止・変更の試行",
     "demo.load": "デモデータの作成",
     "print": "印刷",
+    "retention.due": "保存期間経過データの確認",
+    "retention.erase": "保存期間経過データの消去（処理単位）",
+    "retention.purge": "保存期間経過データの消去（完了・記録）",
+    "inquiry.receive": "問合せ・請求の受付",
+    "inquiry.answer": "問合せ・請求への回答",
+    "inquiry.list": "受付票の一覧",
+    "inquiry.view": "受付票の閲覧",
+    "inquiry.correct": "訂正請求による記録の訂正",
+    "inquiry.suspend": "利用停止請求による利用停止",
+    "suspension.refused": "利用停止中のため利用を拒否",
+    "relief.case_view": "健康被害救済の案件の閲覧",
+    "relief.step": "健康被害救済の手続の記録",
+    "relief.open": "健康被害救済の案件の受付",
+    "relief.payments": "健康被害救済の給付の支払",
 }
 
 _ACTION = re.compile(r"^[a-z_]{1,20}\.[a-z_]{1,30}$")

@@ -30,6 +30,10 @@ PERMISSIONS = {
     # 委託料の支払い (sesshu.billing): the billing staff's own pages and commands.
     "billing.view": "委託料の計算結果・返戻・支払明細の閲覧と出力",
     "billing.run": "委託料の月次処理（計算・締め・取込・費用助成の判定）",
+    "retention.manage": "保存期間を過ぎたデータの確認・消去の申請",
+    "disclosure.manage": "問合せ受付票・開示・訂正・利用停止請求の受付と対応",
+    # Relief cases need this permission AND an assignment to the relief 事務 (kenko_higai_kyusai).
+    "relief.manage": "健康被害救済の案件・給付の管理（健康被害救済の事務の担当者のみ）",
 }
 
 ROLES: dict[str, dict] = {
@@ -37,14 +41,15 @@ ROLES: dict[str, dict] = {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
                         "person.verify_my_number", "ticket.issue", "certificate.issue", "record.enter",
-                        "linkage.prepare", "linkage.inquire", "linkage.view"},
+                        "linkage.prepare", "linkage.inquire", "linkage.view", "disclosure.manage", "relief.manage"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct", "record.enter",
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
                         "ticket.issue", "certificate.issue", "notice.run",
-                        "linkage.prepare", "linkage.inquire", "linkage.view"},
+                        "linkage.prepare", "linkage.inquire", "linkage.view",
+                        "retention.manage", "disclosure.manage", "relief.manage"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -135,6 +140,17 @@ CLI_COMMANDS: dict[str, str] = {
     "linkage inquiries": "linkage.view",
     "linkage provisions": "linkage.view",
     "linkage exchanges": "linkage.view",
+    "retention due": "retention.manage",
+    "retention purge": "retention.manage",
+    "inquiry receive": "disclosure.manage",
+    "inquiry list": "disclosure.manage",
+    "inquiry answer": "disclosure.manage",
+    "inquiry suspend": "disclosure.manage",
+    "inquiry package": "disclosure.manage",
+    "relief list": "relief.manage",
+    "relief show": "relief.manage",
+    "relief payments": "relief.manage",
+    "relief zengin": "relief.manage",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

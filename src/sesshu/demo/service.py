@@ -28,6 +28,7 @@ from sesshu.ledger.models import Doctor, Institution, Lot, Manufacturer, Product
 from sesshu.ledger.reference import sync_reference_data
 from sesshu.registry.models import Person
 from sesshu.registry.service import my_number_hash
+from sesshu.retention import personkeys
 from sesshu.access.tasks import DEFAULT_DEPARTMENT, TASKS
 from sesshu.auth.permissions import has_permission
 
@@ -94,6 +95,7 @@ def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int,
         now = utcnow()
         persons: list[dict] = []
         records: list[dict] = []
+        key_rows: list[dict] = []  # per-person data keys (sesshu.retention.personkeys)
         lots: set[str] = set()
         record_stamp = dict(status="active", version=1, import_batch_id=None, created_by=actor.label,
                             error_code="", created_at=now, updated_at=now, tuberculin_result="",
@@ -101,9 +103,12 @@ def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int,
         for household in generate_city(residents=residents, seed=seed, as_of=as_of, masters=masters):
             if household.household_no:
                 summary.households += 1
+            numbers = {p["atena_no"]: p.pop("my_number") for p in household.persons}
+            sealed, new_keys = personkeys.seal_new(keys, numbers)
+            key_rows.extend(new_keys)
             for p in household.persons:
-                number = p.pop("my_number")
-                p.update(my_number_enc=keys.encrypt(number, aad=p["atena_no"]),
+                number = numbers[p["atena_no"]]
+                p.update(my_number_enc=sealed[p["atena_no"]],
                          my_number_hmac=my_number_hash(keys, number), version=1, created_at=now, updated_at=now)
                 summary.persons_by_status[p["registry_status"]] = summary.persons_by_status.get(
                     p["registry_status"], 0) + 1
@@ -114,11 +119,13 @@ def load_demo(db: Database, settings: Settings, *, actor: Actor, residents: int,
                     lots.add(r["lot_no"])
                 records.append(r)
             if len(persons) >= CHUNK_ROWS:
+                personkeys.insert_key_rows(s, key_rows)
                 summary.persons += _flush(s, Person, persons)
             if len(records) >= CHUNK_ROWS:
                 # Records refer to persons: write the persons pending first.
                 summary.persons += _flush(s, Person, persons)
                 summary.records += _flush(s, VaccinationRecord, records)
+        personkeys.insert_key_rows(s, key_rows)
         summary.persons += _flush(s, Person, persons)
         summary.records += _flush(s, VaccinationRecord, records)
         summary.lots = _insert_lots(s, lots)

@@ -13,6 +13,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.conditions.facts import conditions_on, load_resident_spans
 from sesshu.db import Database
+from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, default_rules, evaluate
 from sesshu.exports import service as exports
@@ -92,9 +93,12 @@ def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
                    purpose: str = "対象者選定") -> list[TargetRow]:
     line, until = _window(vaccine, as_of, within_days)
     with db.transaction() as s:
-        rows = _collect(s, line, as_of, until)
+        found = _collect(s, line, as_of, until)
+        # 利用停止請求: persons who asked to stop use are left out, each refusal on record.
+        rows = drop_suspended(s, actor, found, use="targets.select", detail={"vaccine": line})
         audit.record(s, actor, "targets.select", purpose=purpose,
-                     detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows)})
+                     detail={"vaccine": line, "as_of": as_of, "within_days": within_days, "rows": len(rows),
+                             "suspended_skipped": len(found) - len(rows)})
     return rows
 
 
@@ -104,7 +108,8 @@ def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
     purpose = exports.prepare(actor, purpose=purpose, password=password)
     line, until = _window(vaccine, as_of, within_days)
     with db.transaction() as s:
-        rows = _collect(s, line, as_of, until)
+        rows = drop_suspended(s, actor, _collect(s, line, as_of, until), use="targets.export",
+                              detail={"vaccine": line})
         return exports.export_csv(s, actor, action="targets.export", csv_text=targets_csv(rows), rows=len(rows),
                                   purpose=purpose, password=password, stem=f"targets_{line}_{as_of:%Y%m%d}",
                                   detail={"vaccine": line, "as_of": as_of, "within_days": within_days})

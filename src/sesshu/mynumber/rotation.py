@@ -44,6 +44,7 @@ ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn("staff_user", "totp_secret_enc", "id", lambda r: f"totp:{r.login_id}", ("login_id",)),
     EncryptedColumn("approval_request", "payload_enc", "id", lambda r: f"approval:{r.payload_ref}", ("payload_ref",)),
     EncryptedColumn("linkage_inquiry", "result_enc", "id", lambda r: f"linkage_result:{r.id}", ("id",)),
+    EncryptedColumn("person_data_key", "key_enc", "atena_no", lambda r: f"person-key:{r.atena_no}", ("atena_no",)),
 )
 
 

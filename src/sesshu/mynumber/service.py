@@ -35,6 +35,7 @@ from sesshu.mynumber.models import MyNumberVerification
 from sesshu.registry.models import Person
 from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import my_number_hash
+from sesshu.retention import personkeys
 
 REVEAL_PERMISSION = "person.reveal_my_number"
 # Why a full 個人番号 may be shown in this 事務 (番号法 第9条・別表第一, 第19条).
@@ -98,7 +99,7 @@ def reveal_my_number(db: Database, settings: Settings, *, actor: Actor, atena_no
         p = _person(s, actor, atena_no)
         if p.my_number_enc is None:
             raise NotFound("この方の個人番号は登録されていません")
-        number = keys.decrypt(p.my_number_enc, aad=p.atena_no)
+        number = personkeys.open_number(s, keys, p.atena_no, p.my_number_enc)
         seq = audit.record(s, actor, "mynumber.reveal", atena_no=p.atena_no, purpose=purpose,
                            detail={"purpose_code": purpose_code, "reason": reason})
         return RevealedNumber(atena_no=p.atena_no, name=p.name, number=number, purpose=purpose, audit_seq=seq)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
@@ -25,6 +25,7 @@ from sesshu.registry.models import Person, PersonHistory
 from sesshu.registry.rows import NON_RESIDENT_PREFIX, NON_RESIDENT_WIDTH, REGISTRY_HEADERS, REGISTRY_REQUIRED, RowError, parse_registry_row
 from sesshu.registry.schemas import PersonOut
 from sesshu.tickets.lifecycle import invalidate_departed
+from sesshu.retention import personkeys
 
 _COMPARED = (
     "name", "name_key", "name_kana", "kana_key", "sex", "birth_date", "postal_code", "address", "phone", "household_no",
@@ -113,6 +114,11 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
     now = utcnow()
     inserts, events, histories = [], [], []
     departed: dict[str, str] = {}
+    # Each 個人番号 is sealed with its person's own data key (crypto-shredded at erasure).
+    sealed = personkeys.seal_numbers(s, keys, {
+        f["atena_no"]: f["_my_number"] for _, f in chunk
+        if f["_hash"] and (owner_of_hash.get(f["_hash"]) in (None, f["atena_no"]))
+        and (f["atena_no"] not in existing or f["_hash"] != existing[f["atena_no"]].my_number_hmac)})
     for row, f in chunk:
         owner = owner_of_hash.get(f["_hash"]) if f["_hash"] else None
         if owner and owner != f["atena_no"]:
@@ -122,7 +128,7 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
         if old is None:
             values = {k: v for k, v in f.items() if not k.startswith("_")}
             values.update(my_number_hmac=f["_hash"], version=1, created_at=now, updated_at=now,
-                          my_number_enc=keys.encrypt(f["_my_number"], aad=f["atena_no"]) if f["_my_number"] else None)
+                          my_number_enc=sealed.get(f["atena_no"]) if f["_my_number"] else None)
             for k in ("moved_in_on", "moved_out_on", "died_on"):
                 values.setdefault(k, None)
             inserts.append(values)
@@ -137,7 +143,7 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
             continue
         if mn_changed:
             changes["my_number_hmac"] = f["_hash"]
-            changes["my_number_enc"] = keys.encrypt(f["_my_number"], aad=f["atena_no"])
+            changes["my_number_enc"] = sealed[f["atena_no"]]
         old_values = {k: getattr(old, k) for k in changes if k not in ("my_number_enc", "my_number_hmac")}
         if mn_changed:
             old_values["個人番号"] = "変更あり" if old.my_number_hmac else "新規登録"
@@ -164,7 +170,7 @@ def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int
 def reveal_last4(keys: KeyRing, person) -> str:
     if person.my_number_enc is None:
         return ""
-    return mn_rules.mask(keys.decrypt(person.my_number_enc, aad=person.atena_no))
+    return mn_rules.mask(personkeys.open_number(object_session(person), keys, person.atena_no, person.my_number_enc))
 
 
 def find_by_my_number(db: Database, settings: Settings, *, actor: Actor, number: str, purpose: str) -> PersonOut:
@@ -249,7 +255,7 @@ def register_non_resident(s: Session, keys: KeyRing, actor: Actor, fields: dict,
             postal_code=fields["postal_code"], address=fields["address"], phone=fields["phone"],
             registry_status="non_resident", change_reason="住登外登録", changed_on=today_jst(),
             my_number_hmac=my_number_hash(keys, fields["my_number"]) if fields["my_number"] else None,
-            my_number_enc=keys.encrypt(fields["my_number"], aad=atena_no) if fields["my_number"] else None,
+            my_number_enc=None,
             created_at=now, updated_at=now)
         try:
             # A concurrent registration may take the same number first (PostgreSQL): check again and
@@ -257,6 +263,9 @@ def register_non_resident(s: Session, keys: KeyRing, actor: Actor, fields: dict,
             with s.begin_nested():
                 s.add(person)
                 s.flush()
+                if fields["my_number"]:
+                    person.my_number_enc = personkeys.seal_number(s, keys, atena_no, fields["my_number"])
+                    s.flush()
             break
         except IntegrityError:
             continue

@@ -14,6 +14,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.clock import today_jst
 from sesshu.db import Database
+from sesshu.disclosure.suspension import log_refusals, suspended_among
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean, clean_address, clean_name, kana_key, prefix_upper_bound
 from sesshu.exports import service as exports
@@ -190,13 +191,32 @@ def export_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, purp
     count = 0
     with db.transaction() as s:
         scope = access.require_some_task(s, actor)
-        for r in _iter_rows(s, c, scope):
-            w.writerow([r.atena_no, r.name, r.name_kana, r.sex_label, r.birth_date.isoformat(), r.address,
-                        r.registry_status_label])
-            count += 1
+        stopped: list[str] = []
+        for chunk in _chunks(_iter_rows(s, c, scope), 2000):
+            # 利用停止請求: a person who asked to stop use is not written to files; each refusal is logged.
+            suspended = suspended_among(s, (r.atena_no for r in chunk))
+            for r in chunk:
+                if r.atena_no in suspended:
+                    stopped.append(r.atena_no)
+                    continue
+                w.writerow([r.atena_no, r.name, r.name_kana, r.sex_label, r.birth_date.isoformat(), r.address,
+                            r.registry_status_label])
+                count += 1
+        log_refusals(s, actor, stopped, use="person.export")
         return exports.export_csv(s, actor, action="person.export", csv_text=buf.getvalue(), rows=count,
                                   purpose=purpose, password=password, stem=f"persons_{today_jst():%Y%m%d}",
-                                  detail={"criteria": c.as_detail()})
+                                  detail={"criteria": c.as_detail(), "suspended_skipped": len(stopped)})
+
+
+def _chunks(rows: Iterator[PersonRow], size: int) -> Iterator[list[PersonRow]]:
+    chunk: list[PersonRow] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _iter_rows(s, c: SearchCriteria, scope: access.Scope) -> Iterator[PersonRow]:

@@ -36,6 +36,9 @@ from sesshu.web import views_imports
 from sesshu.web import views_preferences
 from sesshu.web import views_dashboard
 from sesshu.linkage import views as linkage_views
+from sesshu.retention import views as retention_views
+from sesshu.disclosure import views as disclosure_views
+from sesshu.relief import views as relief_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -256,5 +259,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_preferences.router)
     app.include_router(views_dashboard.router)
     app.include_router(linkage_views.router)
+    app.include_router(retention_views.router)
+    app.include_router(disclosure_views.router)
+    app.include_router(relief_views.router)
     app.include_router(views_api.router)
     return app
