@@ -70,3 +70,15 @@ def test_japanese_wrapping_keeps_punctuation_off_the_line_start():
     assert len(lines) > 1
     assert all(not line.startswith(("、", "。")) for line in lines)
     assert "".join(lines) == "予防接種を受ける前に、必ず予診票をお読みください。"
+
+
+def test_qr_segments_in_byte_and_numeric_mode_scan_back_as_one_text(tmp_path):
+    doc = PdfDocument(title="QR", author="熊谷市")
+    digits = "5676290952432060346029243740446031222959532654603460292540772804336028702864716745"
+    doc.qr_segments(20, 20, 60, [("byte", "shc:/"), ("numeric", digits)], level="L")
+    pdf = tmp_path / "qr.pdf"
+    pdf.write_bytes(doc.finish().content)
+    subprocess.run(["pdftoppm", "-r", "200", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "shc:/" + digits

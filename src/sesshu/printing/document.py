@@ -27,6 +27,7 @@ from reportlab.pdfgen import canvas
 
 from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
 
+_QR_MODES = {"byte": qrencoder.QR8bitByte, "numeric": qrencoder.QRNumber}
 PAGE_WIDTH_MM = A4[0] / mm   # 210
 PAGE_HEIGHT_MM = A4[1] / mm  # 297
 
@@ -149,9 +150,18 @@ class PdfDocument:
     def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M") -> None:
         """A QR code (model 2) whose top-left corner is (x, y), `size` mm square including the 4-module
         quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image)."""
+        self.qr_segments(x, y, size, [("auto", data)], level=level)
+
+    def qr_segments(self, x: float, y: float, size: float, segments: list[tuple[str, str]], *,
+                    level: str = "M") -> None:
+        """A QR code made of explicit data segments, each (mode, text) with mode byte / numeric / auto.
+
+        Some formats fix the segments: a SMART Health Card is "shc:/" in byte mode followed by its digits
+        in numeric mode (one segment per mode keeps the code small enough for a 40 mm print)."""
         self._ensure_page()
         code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
-        code.addData(data)
+        for mode, text in segments:
+            code.addData(_QR_MODES[mode](text) if mode != "auto" else text)
         code.make()
         count = code.getModuleCount()
         cell = size / (count + 8)
