@@ -22,6 +22,7 @@ from sesshu.db import Database, make_database
 from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
+from sesshu.fhir import cli as fhir_cli
 from sesshu.jobs import cli as jobs_cli
 from sesshu.mynumber import cli as mynumber_cli
 
@@ -45,6 +46,7 @@ approvals_cli.register(app)
 jobs_cli.register(app)
 mynumber_cli.register(app)
 conditions_cli.register(person_app)  # person condition
+fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys
 
 
 def _db() -> tuple[Database, object]:

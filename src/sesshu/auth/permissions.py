@@ -18,6 +18,7 @@ PERMISSIONS = {
     # Four-eyes: what needs a second person is requested by one user and decided by another.
     "approval.request": "承認が必要な登録の申請・取下げ（住登外者の登録など）",
     "approval.decide": "他の職員の申請の承認・却下",
+    "certificate.issue": "接種証明書（SMART Health Card）の発行",
     "system.operate": "システムの運用（データベース更新・鍵の更新・起動・デモ）",
 }
 
@@ -25,12 +26,13 @@ ROLES: dict[str, dict] = {
     "clerk": {
         "label": "担当職員",
         "permissions": {"person.search", "person.view", "record.import", "approval.request",
-                        "person.verify_my_number"},
+                        "person.verify_my_number", "certificate.issue"},
     },
     "supervisor": {
         "label": "上長",
         "permissions": {"person.search", "person.view", "person.export", "record.import", "record.correct",
-                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number"},
+                        "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
+                        "certificate.issue"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -86,6 +88,12 @@ CLI_COMMANDS: dict[str, str] = {
     "user enable": "user.manage",
     "user set": "user.manage",
     "schedule evaluate": "",
+    "fhir export": "person.export",
+    "fhir import": "record.import",
+    "shc issue": "certificate.issue",
+    "shc verify": "",
+    "shc keys": "system.operate",
+    "shc rotate-key": "system.operate",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

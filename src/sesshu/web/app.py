@@ -29,6 +29,7 @@ from sesshu.web import views_approvals
 from sesshu.web import views_mynumber
 from sesshu.web import views_audit
 from sesshu.web import views_conditions
+from sesshu.fhir import views as fhir_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -236,4 +237,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)
     app.include_router(views_api.router)
+    app.include_router(fhir_views.router)
+    app.include_router(fhir_views.public_router)  # /.well-known/jwks.json, no session
     return app
