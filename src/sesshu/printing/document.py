@@ -147,13 +147,14 @@ class PdfDocument:
                 cx += w
         return y + len(rows) * row_height
 
-    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M") -> None:
+    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M") -> int:
         """A QR code (model 2) whose top-left corner is (x, y), `size` mm square including the 4-module
-        quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image)."""
-        self.qr_segments(x, y, size, [("auto", data)], level=level)
+        quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image).
+        Returns the QR version (1–40) it needed."""
+        return self.qr_segments(x, y, size, [("auto", data)], level=level)
 
     def qr_segments(self, x: float, y: float, size: float, segments: list[tuple[str, str]], *,
-                    level: str = "M") -> None:
+                    level: str = "M") -> int:
         """A QR code made of explicit data segments, each (mode, text) with mode byte / numeric / auto.
 
         Some formats fix the segments: a SMART Health Card is "shc:/" in byte mode followed by its digits
@@ -175,6 +176,7 @@ class PdfDocument:
                     px, py = self._xy(x + (col + 4) * cell, y + (r + 5) * cell)
                     c.rect(px, py, n * cell * mm, cell * mm, stroke=0, fill=1)
                 col += n
+        return code.version
 
     def nw7(self, x: float, y: float, data: str, *, height: float = 10, bar_width: float = 0.3) -> None:
         """An NW-7 (Codabar) barcode, start/stop character A, whose top-left corner is (x, y)."""
