@@ -1,6 +1,7 @@
 """SMART Health Card certificates: issue (file, PDF), scan the printed QR, verify, rotate the key."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 
@@ -12,7 +13,10 @@ from sesshu.config import load_settings
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.shc import CardError
 from sesshu.fhir import shc_keys
-from sesshu.fhir.shc import issue_card, verify_card
+from sesshu.fhir.shc import describe, issue_cards, verify_card
+from sesshu.ledger.service import import_records
+from sesshu.registry.service import import_registry
+from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, write
 from tests.integration.test_cli import run
 from tests.integration.test_fhir_export_import import OPS, city  # noqa: F401 — the fixture
 
@@ -46,11 +50,11 @@ def test_cli_issues_a_pdf_whose_qr_scans_and_verifies(city, settings, tmp_path):
 
 
 def test_issue_and_print_are_on_record(city, db, settings, tmp_path):  # noqa: F811
-    card = issue_card(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
+    [card] = issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
     with db.transaction() as s:
         entry = s.execute(select(AuditEntry).where(AuditEntry.action == "shc.issue")).scalar_one()
     detail = json.loads(entry.detail)
-    assert entry.atena_no == city and detail["kid"] == card.kid and detail["sha256"] == card.sha256
+    assert entry.atena_no == city and detail["kid"] == card.kid and detail["sha256"] == [card.sha256]
     assert detail["immunizations"] == 2
     r = run(settings, "shc", "issue", city, "--pdf", str(tmp_path / "c.pdf"))
     assert r.returncode == 0, r.stderr
@@ -60,10 +64,10 @@ def test_issue_and_print_are_on_record(city, db, settings, tmp_path):  # noqa: F
 
 
 def test_key_rotation_keeps_old_cards_verifiable_and_destroys_the_old_private_key(city, db, settings):  # noqa: F811
-    old = issue_card(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
+    [old] = issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
     r = run(settings, "shc", "rotate-key")
     assert r.returncode == 0, r.stderr
-    new = issue_card(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
+    [new] = issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
     assert new.kid != old.kid
     assert not (shc_keys.key_dir(settings) / f"{old.kid}.key.pem").exists()
     assert [k["kid"] for k in shc_keys.jwks(settings)["keys"]] == [new.kid, old.kid]
@@ -89,7 +93,7 @@ def test_a_card_of_another_issuer_is_refused_unless_its_keys_are_given(tmp_path)
 
 
 def test_tampered_qr_text_is_refused(city, db, settings):  # noqa: F811
-    card = issue_card(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
+    [card] = issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
     digits = card.qr_text[5:]
     header_end = card.jws.index(".") * 2 + 2
     flipped = digits[:header_end + 10] + ("1" if digits[header_end + 10] != "1" else "2") + digits[header_end + 11:]
@@ -99,4 +103,18 @@ def test_tampered_qr_text_is_refused(city, db, settings):  # noqa: F811
 
 def test_a_person_without_vaccinations_gets_no_card(city, db, settings):  # noqa: F811
     with pytest.raises(InvalidInput, match="証明書に載せる接種記録がありません"):
-        issue_card(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api", vaccines=("MR",))
+        issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api", vaccines=("MR",))
+
+
+def test_a_history_too_long_for_one_qr_becomes_one_card_per_vaccine(db, settings, tmp_path):
+    write(tmp_path / "reg.csv", REGISTRY_HEADER + "\n1002,,鈴木　花子,スズキ ハナコ,女,1950-05-05,,熊谷市宮町2-2,,,,,,,\n")
+    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=OPS).accepted == 1
+    lot = lambda v, i: hashlib.sha1(f"{v}{i}".encode()).hexdigest()[:8].upper()  # noqa: E731 — real lots vary
+    rows = [f"1002,FLU_ELDER,,1,定期B類,{2010 + i}-10-15,接種,,,,,,,{lot('F', i)},0.5,,,,,," for i in range(15)]
+    rows += [f"1002,COVID,,{i + 1},定期B類,{2010 + i}-11-20,接種,,,,,,,{lot('C', i)},0.3,,,,,," for i in range(15)]
+    write(tmp_path / "rec.csv", RECORD_HEADER + "\n" + "\n".join(rows) + "\n")
+    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPS).accepted == 30
+    cards = issue_cards(db, settings, actor=OPS, atena_no="1002", purpose="本人の請求", channel="api")
+    assert len(cards) == 2 and all(len(c.jws) <= 1195 for c in cards)
+    codes = [{i["codes"][0] for i in describe(verify_card(settings, c.qr_text))["immunizations"]} for c in cards]
+    assert codes == [{"urn:sesshu:fhir:cs:vaccine|FLU_ELDER"}, {"urn:sesshu:fhir:cs:vaccine|COVID"}]

@@ -8,18 +8,26 @@ from sesshu.printing import MINCHO, PdfDocument, PrintedPdf
 MIN_QR_MM = 40  # the spec aims for QRs usable at 40 mm × 40 mm
 
 
-def draw_shc_qr(doc: PdfDocument, x: float, y: float, size: float, text: str) -> None:
+def draw_shc_qr(doc: PdfDocument, x: float, y: float, size: float, text: str) -> int:
     """The card's QR at top-left (x, y), `size` mm square: "shc:/" in byte mode, the digits in numeric
-    mode, error correction L (what the spec prescribes; a V22 code then holds a 1195-character JWS)."""
+    mode, error correction L (what the spec prescribes; a V22 code then holds a 1195-character JWS).
+    Returns the QR version."""
     if not text.startswith(shc.QR_PREFIX):
         raise ValueError("not a shc:/ text")
-    doc.qr_segments(x, y, size, [("byte", shc.QR_PREFIX), ("numeric", text[len(shc.QR_PREFIX):])], level="L")
+    return doc.qr_segments(x, y, size, [("byte", shc.QR_PREFIX), ("numeric", text[len(shc.QR_PREFIX):])],
+                           level="L")
 
 
-def card_pdf(card, *, municipality: str) -> PrintedPdf:
-    """One A4 page: title, the person, the doses, and the QR (sesshu.fhir.shc.Card)."""
+def card_pdf(cards, *, municipality: str) -> PrintedPdf:
+    """One A4 page per card (sesshu.fhir.shc.Card): title, the person, the doses, and the QR."""
     doc = PdfDocument(title="予防接種証明書（SMART Health Card）", author=municipality,
                       subject="SMART Health Card")
+    for i, card in enumerate(cards):
+        _page(doc, card, municipality=municipality, index=i + 1, total=len(cards))
+    return doc.finish()
+
+
+def _page(doc: PdfDocument, card, *, municipality: str, index: int, total: int) -> None:
     doc.new_page()
     doc.text(105, 28, "予防接種証明書", size=20, font=MINCHO, align="center")
     doc.text(105, 36, "Certificate of Vaccination (SMART Health Card)", size=10, align="center")
@@ -39,5 +47,6 @@ def card_pdf(card, *, municipality: str) -> PrintedPdf:
         f"鍵ID: {card.kid[:22]}…",
         f"発行日時: {card.issued_at.astimezone().strftime('%Y-%m-%d %H:%M')}",
     ], size=8.5)
+    if total > 1:
+        doc.text(20, 285, f"{index} / {total}（接種種別ごとのカード）", size=9)
     doc.text(190, 285, municipality, size=11, font=MINCHO, align="right")
-    return doc.finish()

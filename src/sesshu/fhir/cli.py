@@ -103,26 +103,31 @@ def shc_issue(atena_no: str,
               pdf: Optional[Path] = typer.Option(None, "--pdf", help="QRと接種記録を載せた証明書PDFの出力先"),
               vaccine: list[str] = typer.Option([], "--vaccine", help="載せる接種種別（複数指定可、省略時はすべて）"),
               purpose: str = typer.Option("接種証明書の発行（本人の請求）", help="利用目的（記録されます）")) -> None:
-    """SMART Health Card を発行します（--out でカードファイル、--pdf で証明書PDF、どちらもなければQR文字列を表示）。"""
-    from sesshu.fhir.shc import FILE_MEDIA_TYPE, issue_card, issue_card_pdf
+    """SMART Health Card を発行します（--out でカードファイル、--pdf で証明書PDF、どちらもなければQR文字列を表示）。
+
+    1つのQRに収まらないときは接種種別ごとのカードに分けます。"""
+    from sesshu.fhir.shc import FILE_MEDIA_TYPE, card_file, issue_card_pdf, issue_cards
 
     db, settings = _db()
     actor = os_actor()
     if pdf is not None:
         if pdf.exists():
             raise InvalidInput(f"出力先のファイルが既にあります（上書きはしません）: {pdf}")
-        card, printed = issue_card_pdf(db, settings, actor=actor, atena_no=atena_no, purpose=purpose,
-                                       vaccines=_vaccines(vaccine))
+        cards, printed = issue_card_pdf(db, settings, actor=actor, atena_no=atena_no, purpose=purpose,
+                                        vaccines=_vaccines(vaccine))
         _write_new(pdf, printed.content)
-        typer.echo(f"証明書PDFを出力しました: {pdf}（接種 {len(card.doses)} 件、SHA-256 {printed.sha256}）")
+        typer.echo(f"証明書PDFを出力しました: {pdf}（カード {len(cards)} 枚、{printed.pages} ページ、"
+                   f"SHA-256 {printed.sha256}）")
     if out is not None or pdf is None:
-        card = issue_card(db, settings, actor=actor, atena_no=atena_no, purpose=purpose,
-                          channel="file" if out else "cli", vaccines=_vaccines(vaccine))
+        cards = issue_cards(db, settings, actor=actor, atena_no=atena_no, purpose=purpose,
+                            channel="file" if out else "cli", vaccines=_vaccines(vaccine))
         if out is not None:
-            _write_new(out, card.file_content())
-            typer.echo(f"カードを出力しました: {out}（{FILE_MEDIA_TYPE}、接種 {len(card.doses)} 件、鍵ID {card.kid}）")
+            _write_new(out, card_file(cards))
+            typer.echo(f"カードを出力しました: {out}（{FILE_MEDIA_TYPE}、カード {len(cards)} 枚、"
+                       f"接種 {sum(len(c.doses) for c in cards)} 件、鍵ID {cards[0].kid}）")
         else:
-            typer.echo(card.qr_text)
+            for c in cards:
+                typer.echo(c.qr_text)
 
 
 @shc_app.command("verify")
@@ -137,18 +142,19 @@ def shc_verify(source: str = typer.Argument(..., help="カードファイル、Q
     settings = load_settings()
     keys = json.loads(jwks.read_text(encoding="utf-8")) if jwks else None
     try:
-        card = verify_input(settings, source, jwks=keys, issuers=tuple(issuer) or None)
+        cards = verify_input(settings, source, jwks=keys, issuers=tuple(issuer) or None)
     except CardError as e:
         typer.echo(f"検証できません: {e}", err=True)
         raise typer.Exit(1)
-    info = describe(card)
+    infos = [describe(c) for c in cards]
     if as_json:
-        typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(infos[0] if len(infos) == 1 else infos, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"署名は有効です。発行者 {info['issuer']}（鍵ID {info['kid']}）、発行 {info['issued_at']}")
-    typer.echo(f"  {info['name']}  生年月日 {info['birth_date']}")
-    for imm in info["immunizations"]:
-        typer.echo(f"  {imm['date']}  {', '.join(imm['codes'])}  {imm['lot'] or ''}  {imm['performer'] or ''}")
+    for info in infos:
+        typer.echo(f"署名は有効です。発行者 {info['issuer']}（鍵ID {info['kid']}）、発行 {info['issued_at']}")
+        typer.echo(f"  {info['name']}  生年月日 {info['birth_date']}")
+        for imm in info["immunizations"]:
+            typer.echo(f"  {imm['date']}  {', '.join(imm['codes'])}  {imm['lot'] or ''}  {imm['performer'] or ''}")
 
 
 @shc_app.command("rotate-key")

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sesshu.fhir import shc_keys
 from sesshu.fhir.service import MEDIA_TYPE, export_person
-from sesshu.fhir.shc import issue_card, issue_card_pdf
+from sesshu.fhir.shc import issue_card_pdf, issue_cards
 from sesshu.web.deps import get_db, get_settings, require
 
 router = APIRouter(tags=["fhir"])
@@ -31,17 +31,18 @@ def fhir_everything(request: Request, atena_no: AtenaNo, purpose: Purpose = "FHI
 @router.get("/api/v1/persons/{atena_no}/shc", summary="接種証明書（SMART Health Card）とQRの文字列")
 def shc_card(request: Request, atena_no: AtenaNo, purpose: Purpose = "接種証明書の発行（本人の請求）",
              vaccine: Vaccines = [], session=Depends(require("certificate.issue"))):
-    card = issue_card(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
-                      purpose=purpose, channel="api", vaccines=tuple(v.upper() for v in vaccine))
-    return JSONResponse({"verifiableCredential": [card.jws], "qr_text": card.qr_text, "kid": card.kid,
-                         "issuer": card.issuer, "issued_at": card.issued_at.isoformat(),
-                         "immunizations": len(card.doses)})
+    cards = issue_cards(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+                        purpose=purpose, channel="api", vaccines=tuple(v.upper() for v in vaccine))
+    # The body is also a valid .smart-health-card file (its verifiableCredential array).
+    return JSONResponse({"verifiableCredential": [c.jws for c in cards], "qr_texts": [c.qr_text for c in cards],
+                         "kid": cards[0].kid, "issuer": cards[0].issuer, "issued_at": cards[0].issued_at.isoformat(),
+                         "immunizations": [len(c.doses) for c in cards]})
 
 
 @router.get("/api/v1/persons/{atena_no}/shc.pdf", summary="接種証明書（SMART Health Card）のPDF")
 def shc_card_pdf(request: Request, atena_no: AtenaNo, purpose: Purpose = "接種証明書の発行（本人の請求）",
                  vaccine: Vaccines = [], session=Depends(require("certificate.issue"))):
-    _card, printed = issue_card_pdf(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+    _cards, printed = issue_card_pdf(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
                                     purpose=purpose, vaccines=tuple(v.upper() for v in vaccine))
     return Response(printed.content, media_type=printed.media_type,
                     headers={"Content-Disposition": f'attachment; filename="shc-{atena_no}.pdf"'})
