@@ -162,12 +162,8 @@ def _master_resource(m: Mapping, kind: str, code: str, name: str) -> dict:
     rtype = _MASTER_RESOURCES[kind]
     out = {"resourceType": rtype, "id": f"{kind}-{code}",
            "identifier": [{"system": m.id_system(kind), "value": code}]}
-    if rtype == "Practitioner":
-        out["name"] = [{"text": name}] if name else []
-        if not name:
-            del out["name"]
-    elif name:
-        out["name"] = name
+    if name:
+        out["name"] = [{"text": name}] if rtype == "Practitioner" else name
     return out
 
 

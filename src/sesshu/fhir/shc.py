@@ -192,10 +192,12 @@ def verify_card(settings: Settings, text: str, **kw) -> shc.VerifiedCard:
 
 
 def verify_input(settings: Settings, source: str, **kw) -> list[shc.VerifiedCard]:
-    """`source` is a file path or the text itself (a QR text or JWS)."""
-    path = Path(source)
-    text = path.read_text(encoding="utf-8") if len(source) < 4096 and path.is_file() else source
-    return verify_cards(settings, text, **kw)
+    """`source` is the text itself (a shc:/ QR text or a JWS) or a file path."""
+    stripped = source.strip()
+    if stripped.startswith(shc.QR_PREFIX) or (stripped.startswith("ey") and stripped.count(".") == 2
+                                              and "/" not in stripped):
+        return verify_cards(settings, stripped, **kw)  # a QR text or a compact JWS, not a file name
+    return verify_cards(settings, Path(source).read_text(encoding="utf-8"), **kw)
 
 
 def rotate_key(db: Database, settings: Settings, *, actor: Actor) -> tuple[str, list[str]]:
