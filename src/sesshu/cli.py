@@ -25,6 +25,7 @@ from sesshu.domain.errors import DomainError
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports import cli as exports_cli
 from sesshu.hub import cli as hub_cli
+from sesshu.fhir import cli as fhir_cli
 from sesshu.jobs import cli as jobs_cli
 from sesshu.linkage import cli as linkage_cli
 from sesshu.mynumber import cli as mynumber_cli
@@ -63,6 +64,7 @@ retention_cli.register(app)
 disclosure_cli.register(app)
 relief_cli.register(app)
 conditions_cli.register(person_app)  # person condition
+fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys
 
 
 def _db() -> tuple[Database, object]:

@@ -43,6 +43,9 @@ class Settings:
     search_page_size: int = 50
     municipality_code: str = "112020"
     municipality_name: str = "熊谷市"
+    # SMART Health Cards: the issuer URL (iss) printed into every card; its /.well-known/jwks.json must
+    # serve sesshu's public keys. https and no trailing "/" in production.
+    shc_issuer: str = "http://localhost:8000"
     # Audit checkpoints: Base64 of a 32-byte Ed25519 private key (production: from a secret store);
     # empty = key file audit-signing-ed25519.pem in the key dir. Files go to var/audit-checkpoints.
     audit_signing_key: str = ""

@@ -83,3 +83,20 @@ def test_qr_with_a_fixed_mask_scans_back(tmp_path):
     for png in sorted(tmp_path.glob("m*.png")):
         out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
         assert out.strip() == "111120200000012345", png.name
+def test_qr_segments_in_byte_and_numeric_mode_scan_back_as_one_text(tmp_path):
+    doc = PdfDocument(title="QR", author="熊谷市")
+    digits = "5676290952432060346029243740446031222959532654603460292540772804336028702864716745"
+    doc.qr_segments(20, 20, 60, [("byte", "shc:/"), ("numeric", digits)], level="L")
+    pdf = tmp_path / "qr.pdf"
+    pdf.write_bytes(doc.finish().content)
+    subprocess.run(["pdftoppm", "-r", "200", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    png = next(tmp_path.glob("page*.png"))
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "shc:/" + digits
+
+
+def test_numeric_segment_keeps_a_long_digit_run_in_a_small_qr():
+    digits = "5" * 2390  # a 1195-character SMART Health Card
+    doc = PdfDocument(title="QR", author="熊谷市")
+    assert doc.qr_segments(20, 20, 40, [("byte", "shc:/"), ("numeric", digits)], level="L") == 22
+    assert doc.qr(20, 80, 40, "shc:/" + digits, level="L") > 30  # one byte-mode segment needs far more

@@ -14,7 +14,8 @@ from tests.web.test_audit_pages import audit_checkpoint_day
 
 # Public routes: the sign-in steps and the health check.
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"), ("POST", "/login/totp"), ("GET", "/healthz"),
-          ("GET", "/login/passkey"), ("POST", "/login/passkey/options"), ("POST", "/login/passkey/verify")}
+          ("GET", "/login/passkey"), ("POST", "/login/passkey/options"), ("POST", "/login/passkey/verify"),
+          ("GET", "/.well-known/jwks.json")}
 
 
 def _cases(ctx: dict) -> dict:
@@ -42,6 +43,9 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/api/v1/openapi.json"): lambda: {},
         ("GET", "/api/v1/persons"): lambda: {"params": {"kana": "ヤマダ"}},
         ("GET", "/api/v1/persons/{atena_no}"): lambda: {"path": {"atena_no": atena}},
+        ("GET", "/api/v1/fhir/Patient/{atena_no}/$everything"): lambda: {"path": {"atena_no": atena}},
+        ("GET", "/api/v1/persons/{atena_no}/shc"): lambda: {"path": {"atena_no": atena}},
+        ("GET", "/api/v1/persons/{atena_no}/shc.pdf"): lambda: {"path": {"atena_no": atena}},
         ("POST", "/api/v1/records/{record_id}/correct"): lambda: {
             "path": {"record_id": rec},
             **api({"expected_version": version(), "reason": "権限の確認", "changes": {"lot_no": f"API{version()}"}})},

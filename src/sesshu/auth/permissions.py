@@ -151,6 +151,12 @@ CLI_COMMANDS: dict[str, str] = {
     "relief show": "relief.manage",
     "relief payments": "relief.manage",
     "relief zengin": "relief.manage",
+    "fhir export": "person.export",
+    "fhir import": "record.import",
+    "shc issue": "certificate.issue",
+    "shc verify": "",
+    "shc keys": "system.operate",
+    "shc rotate-key": "system.operate",
 }
 OPERATOR_PERMISSIONS = frozenset(p for p in CLI_COMMANDS.values() if p)
 

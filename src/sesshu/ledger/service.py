@@ -127,6 +127,19 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
     return summary
 
 
+def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, summary: ImportSummary,
+                      rejects, queued: set[str]) -> None:
+    """Store rows already parsed by parse_record_row, as import_records does (for other file formats).
+
+    `rows`: (row, fields) pairs; a row has `line_no` and `raw` (what a reject line shows).
+    """
+    stamp = {"status": "active", "version": 1, "import_batch_id": batch_id, "created_by": actor.label,
+             "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
+             "tuberculin_size_v": None, "tuberculin_size_h": None}
+    if rows:
+        _store_chunk(s, rows, stamp, summary, rejects, queued)
+
+
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
                  queued: set[str], municipality: str) -> None:
     conn = s.connection()

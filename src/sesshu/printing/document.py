@@ -27,6 +27,7 @@ from reportlab.pdfgen import canvas
 
 from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
 
+_QR_MODES = {"byte": qrencoder.QR8bitByte, "numeric": qrencoder.QRNumber}
 PAGE_WIDTH_MM = A4[0] / mm   # 210
 PAGE_HEIGHT_MM = A4[1] / mm  # 297
 
@@ -158,15 +159,25 @@ class PdfDocument:
                 cx += w
         return y + len(rows) * row_height
 
-    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M", mask: int | None = None) -> None:
+    def qr(self, x: float, y: float, size: float, data: str, *, level: str = "M", mask: int | None = None) -> int:
         """A QR code (model 2) whose top-left corner is (x, y), `size` mm square including the 4-module
         quiet zone. Modules are drawn straight on the canvas as filled rectangles (vector, no image).
+        Returns the QR version (1–40) it needed.
 
         `mask` (0–7) fixes the mask pattern instead of trying all eight for the best score — most of the
         encoding time; every reader decodes any mask (batch runs print tens of thousands of codes)."""
+        return self.qr_segments(x, y, size, [("auto", data)], level=level, mask=mask)
+
+    def qr_segments(self, x: float, y: float, size: float, segments: list[tuple[str, str]], *,
+                    level: str = "M", mask: int | None = None) -> int:
+        """A QR code made of explicit data segments, each (mode, text) with mode byte / numeric / auto.
+
+        Some formats fix the segments: a SMART Health Card is "shc:/" in byte mode followed by its digits
+        in numeric mode (one segment per mode keeps the code small enough for a 40 mm print)."""
         self._ensure_page()
         code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
-        code.addData(data)
+        for mode, text in segments:
+            code.addData(_QR_MODES[mode](text) if mode != "auto" else text)
         if mask is None:
             code.make()
         else:
@@ -185,6 +196,7 @@ class PdfDocument:
                     px, py = self._xy(x + (col + 4) * cell, y + (r + 5) * cell)
                     c.rect(px, py, n * cell * mm, cell * mm, stroke=0, fill=1)
                 col += n
+        return code.version
 
     def nw7(self, x: float, y: float, data: str, *, height: float = 10, bar_width: float = 0.3) -> None:
         """An NW-7 (Codabar) barcode, start/stop character A, whose top-left corner is (x, y)."""

@@ -39,6 +39,7 @@ from sesshu.linkage import views as linkage_views
 from sesshu.retention import views as retention_views
 from sesshu.disclosure import views as disclosure_views
 from sesshu.relief import views as relief_views
+from sesshu.fhir import views as fhir_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -263,4 +264,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(disclosure_views.router)
     app.include_router(relief_views.router)
     app.include_router(views_api.router)
+    app.include_router(fhir_views.router)
+    app.include_router(fhir_views.public_router)  # /.well-known/jwks.json, no session
     return app

@@ -1,0 +1,148 @@
+"""FHIR export of a person and import into another city: same records, same checks as the CSV import."""
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+
+from sesshu.actor import Actor
+from sesshu.audit.models import AuditEntry
+from sesshu.config import load_settings
+from sesshu.db import make_database
+from sesshu.domain.errors import InvalidInput
+from sesshu.fhir.service import export_person, export_person_file, import_bundle
+from sesshu.ledger.models import Doctor, Institution, Manufacturer, VaccinationRecord, Venue
+from sesshu.ledger.service import import_records
+from sesshu.registry.models import Person
+from sesshu.registry.service import import_registry
+from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, my_number, write
+
+OPS = Actor(login_id="ops", kind="os", role="operator")
+COMPARED = ("vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result", "institution_code",
+            "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code",
+            "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind", "former_municipality",
+            "ticket_no", "remarks")
+
+
+@pytest.fixture
+def city(db, settings, tmp_path):
+    """A person with a 個人番号, three 予診票 rows (one 予診のみ) and the masters they name."""
+    write(tmp_path / "reg.csv", REGISTRY_HEADER + "\n"
+          f"1001,{my_number('11112222333')},山田　太郎,ヤマダ タロウ,男,2023-04-10,360-0001,熊谷市本町1-1,048-000-0000,"
+          "5001,世帯主,山田　太郎,住民,,\n")
+    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=OPS).accepted == 1
+    with db.transaction() as s:
+        s.add_all([Institution(code="C001", name="熊谷こどもクリニック"), Venue(code="V01", name="熊谷こどもクリニック"),
+                   Manufacturer(code="SANOFI", name="サノフィ株式会社")])
+        s.flush()
+        s.add(Doctor(code="D001", name="医師 一郎", institution_code="C001"))
+    write(tmp_path / "rec.csv", RECORD_HEADER + "\n"
+          "1001,HIB,初回,1,定期A類,R5.6.9,接種,C001,D001,C001,D001,V01,SANOFI,HB001,0.5,R5.7,アクトヒブ,,,T0001,\n"
+          "1001,HIB,初回,2,定期A類,R5.7.10,接種,C001,D001,,,V01,SANOFI,HB002,0.5,R5.8,アクトヒブ,,,,\n"
+          "1001,BCG,,,定期A類,R5.8.1,予診のみ,C001,D001,,,,,,,R5.9,,,,,発熱のため予診のみ\n")
+    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPS).accepted == 3
+    return "1001"
+
+
+def _records(db, atena_no):
+    with db.transaction() as s:
+        rows = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == atena_no)
+                         .order_by(VaccinationRecord.vaccinated_on)).scalars().all()
+        return [{k: getattr(r, k) for k in COMPARED} for r in rows]
+
+
+def test_export_is_a_valid_fhir_bundle_and_is_logged_as_an_export(city, db, settings):
+    exported = export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供", channel="api")
+    bundle = json.loads(exported.content)
+    Bundle.model_validate(bundle)
+    assert exported.immunizations == 3
+    assert [e["resource"]["status"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Immunization"] == \
+        ["completed", "completed", "not-done"]
+    assert my_number("11112222333") not in exported.content.decode()
+    with db.transaction() as s:
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "fhir.export")).scalar_one()
+    detail = json.loads(entry.detail)
+    assert entry.atena_no == city and entry.purpose == "他市への提供"
+    assert detail["channel"] == "api" and detail["sha256"] == exported.sha256 and detail["immunizations"] == 3
+
+
+def test_file_export_is_an_encrypted_zip_and_imports_back(city, db, settings, tmp_path):
+    exported = export_person_file(db, settings, actor=OPS, atena_no=city, purpose="他市への提供",
+                                  password="correct-horse-42")
+    assert exported.content[:2] == b"PK" and b"Immunization" not in exported.content
+    path = tmp_path / exported.filename
+    path.write_bytes(exported.content)
+    with pytest.raises(InvalidInput, match="パスワードが違います"):
+        import_bundle(db, settings, path=path, actor=OPS, password="wrong-password-1")
+    again = import_bundle(db, settings, path=path, actor=OPS, password="correct-horse-42")
+    assert (again.summary.read, again.summary.accepted, again.summary.duplicates) == (3, 0, 3)
+
+
+def test_import_into_an_empty_city_reproduces_the_person_and_records(city, db, settings, tmp_path,
+                                                                     sqlite_template):
+    path = tmp_path / "bundle.json"
+    path.write_bytes(export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供",
+                                   channel="cli").content)
+    other_var = tmp_path / "other-city"
+    other_var.mkdir()
+    shutil.copy(sqlite_template, other_var / "sesshu.db")
+    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
+    other = make_database(other_settings)
+    try:
+        result = import_bundle(other, other_settings, path=path, actor=OPS)
+        assert result.person_created and result.summary.accepted == 3 and result.rejects == []
+        assert result.masters_added == {"institution": 1, "doctor": 1, "venue": 1, "manufacturer": 1}
+        assert _records(other, city) == _records(db, city)
+        with other.transaction() as s:
+            p = s.get(Person, city)
+            assert (p.name, p.name_kana, p.sex, str(p.birth_date), p.address) == \
+                ("山田　太郎", "ヤマダ タロウ", "M", "2023-04-10", "熊谷市本町1-1")
+            assert p.my_number_enc is None  # the number never travelled
+            assert s.get(Institution, "C001").name == "熊谷こどもクリニック"
+            actions = s.execute(select(AuditEntry.action)).scalars().all()
+        assert "registry.register_from_fhir" in actions and "records.import" in actions
+        second = import_bundle(other, other_settings, path=path, actor=OPS)
+        assert (second.summary.accepted, second.summary.duplicates) == (0, 3)
+    finally:
+        other.dispose()
+
+
+def test_import_rejects_bad_entries_with_japanese_reasons_and_keeps_the_good(city, db, settings, tmp_path):
+    bundle = json.loads(export_person(db, settings, actor=OPS, atena_no=city, purpose="確認", channel="cli").content)
+    imms = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Immunization"]
+    imms[0]["occurrenceDateTime"] = "2099-01-01"
+    imms[1]["vaccineCode"]["coding"][0]["code"] = "NOPE"
+    imms[2]["occurrenceDateTime"] = "2024-02-01"
+    imms[2]["status"] = "completed"
+    result = import_bundle(db, settings, path=write(tmp_path / "b.json", json.dumps(bundle, ensure_ascii=False)),
+                           actor=OPS)
+    assert (result.summary.read, result.summary.accepted, result.summary.rejected) == (3, 1, 2)
+    reasons = [r["reason"] for r in result.rejects]
+    assert reasons == ["接種年月日が未来の日付です: 2099-01-01", "接種種別「NOPE」はマスタに登録されていません"]
+    assert result.rejects[0]["entry"].startswith("entry[1] Immunization/record-")
+    added = [r for r in _records(db, city) if str(r["vaccinated_on"]) == "2024-02-01"]
+    assert added and added[0]["vaccine_code"] == "BCG" and added[0]["screening_result"] == "vaccinated"
+
+
+def test_a_bundle_for_someone_else_changes_nothing(city, db, settings, tmp_path):
+    bundle = json.loads(export_person(db, settings, actor=OPS, atena_no=city, purpose="確認", channel="cli").content)
+    bundle["entry"][0]["resource"]["birthDate"] = "2022-01-01"
+    for e in bundle["entry"]:
+        if e["resource"]["resourceType"] == "Immunization":
+            e["resource"]["occurrenceDateTime"] = "2024-03-01"
+            break
+    before = _records(db, city)
+    with pytest.raises(InvalidInput, match="生年月日・性別が一致しません"):
+        import_bundle(db, settings, path=write(tmp_path / "b.json", json.dumps(bundle)), actor=OPS)
+    assert _records(db, city) == before
+
+
+def test_dose_volume_survives_as_millilitres(city, db, settings):
+    bundle = json.loads(export_person(db, settings, actor=OPS, atena_no=city, purpose="確認", channel="cli").content)
+    first = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Immunization")
+    assert first["doseQuantity"]["value"] == 0.5 and first["doseQuantity"]["code"] == "mL"
+    assert _records(db, city)[0]["dose_volume_ml"] == Decimal("0.50")
