@@ -27,6 +27,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,8 +187,9 @@ def create_backup(db: Database, settings: Settings, *, out: Path, actor: Actor) 
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(data)
             info.mode = 0o600
+            info.mtime = int(time.time())
             tar.addfile(info, io.BytesIO(data))
-            tar.add(payload, arcname=payload.name)
+            tar.add(payload, arcname=payload.name, filter=_private)
         os.chmod(partial, 0o600)
         # The file appears only once its creation is on record (the snapshot itself cannot hold the
         # entry: writing it would take the audit head lock for the whole dump and stop every writer).
@@ -199,6 +201,11 @@ def create_backup(db: Database, settings: Settings, *, out: Path, actor: Actor) 
                                  "rows": sum(t["rows"] for t in state["tables"].values())})
         os.replace(partial, out)
     return BackupResult(path=out, manifest=manifest)
+
+
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+    return info
 
 
 def _describe(url: str) -> str:
