@@ -63,7 +63,8 @@ def test_void_then_record_is_gone(client, db, make_staff, persons):
     assert client.get(f"/api/v1/persons/{persons['plain']}").json()["records"] == []
     again = client.post(f"/api/v1/records/{rec}/void", headers={"X-CSRF-Token": csrf},
                         json={"expected_version": 1, "reason": "二重登録"})
-    assert again.status_code == 404
+    # The clerk saw version 1 and the record was voided since: a conflict naming the newer state, not "not found".
+    assert again.status_code == 409 and again.json()["error"]["current"]["status"] == "voided"
 
 
 def test_malformed_body_is_422_without_echoing_input(client, db, make_staff, persons):

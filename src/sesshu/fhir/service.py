@@ -226,7 +226,8 @@ def import_bundle(db: Database, settings: Settings, *, path: Path, actor: Actor,
                     problem = str(e)
             summary.rejected += 1
             rejects.write(entry.index, "エラー", problem, [entry.label])
-        store_parsed_rows(s, rows, batch_id=batch.id, actor=actor, summary=summary, rejects=rejects, queued=set())
+        store_parsed_rows(s, rows, batch_id=batch.id, actor=actor, summary=summary, rejects=rejects, queued=set(),
+                          municipality=settings.municipality_code)
         close_batch(batch, summary)
         audit.record(s, actor, "records.import", atena_no=atena_no, purpose="FHIR Bundle の取込",
                      detail={"batch_id": batch.id, "file": path.name, "format": MEDIA_TYPE, "sha256": facts.sha256,

@@ -128,8 +128,9 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
 
 
 def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, summary: ImportSummary,
-                      rejects, queued: set[str]) -> None:
-    """Store rows already parsed by parse_record_row, as import_records does (for other file formats).
+                      rejects, queued: set[str], municipality: str) -> None:
+    """Store rows already parsed by parse_record_row, as import_records does (for other file formats),
+    券番号 checked against this municipality's tickets as in the CSV import.
 
     `rows`: (row, fields) pairs; a row has `line_no` and `raw` (what a reject line shows).
     """
@@ -137,7 +138,7 @@ def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, su
              "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
              "tuberculin_size_v": None, "tuberculin_size_h": None}
     if rows:
-        _store_chunk(s, rows, stamp, summary, rejects, queued)
+        _store_chunk(s, rows, stamp, summary, rejects, queued, municipality)
 
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
