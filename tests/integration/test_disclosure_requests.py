@@ -140,3 +140,19 @@ def test_suspended_person_is_left_out_of_targets_and_exports_and_each_refusal_lo
         refusals = s.execute(select(AuditEntry).where(AuditEntry.action == "suspension.refused")).scalars().all()
     assert [(e.atena_no, json.loads(e.detail)["use"]) for e in refusals] == [("3002", "targets.select"),
                                                                           ("3002", "person.export")]
+
+
+def test_disclosure_package_lists_the_persons_linkage_exchanges(city, settings, staff, tmp_path):
+    from datetime import date, datetime
+
+    from sesshu.linkage.models import LinkageExchange
+
+    with city.transaction() as s:
+        s.add(LinkageExchange(atena_no="3001", direction="provision", counterpart="113018", task="yobo_sesshu",
+                              info="vaccination_history", permit_id="P-1", outcome="provided", records=2,
+                              actor="os:hub", occurred_at=datetime(2026, 11, 30, 1, 0), detail="",
+                              keep_until=date(2033, 11, 30)))
+    req = _receive(city, staff["clerk"], "disclosure", question="情報連携の記録も見たい")
+    body = _pdf_text(disclosure_package(city, settings, actor=staff["clerk"], inquiry_id=req.id).content, tmp_path)
+    assert "4. 情報連携" in body and "2026-11-30 10:00" in body and "113018" in body and "提供" in body
+    assert "記録はありません" not in body.split("4. 情報連携")[1]

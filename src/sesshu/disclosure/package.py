@@ -6,6 +6,8 @@ only with SESSHU_DISCLOSURE_SHOW_STAFF_NAMES=true), 4 information-linkage exchan
 """
 from __future__ import annotations
 
+from datetime import timezone
+
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -37,12 +39,21 @@ OPERATOR_LABEL = "システム運用"
 
 
 def linkage_exchanges(s: Session, atena_no: str) -> list[dict]:
-    """情報提供ネットワークシステムを通じた照会・提供の記録 about the person.
+    """情報提供等記録 (番号法23条) about the person, oldest first, as the package prints them."""
+    from sqlalchemy import select
 
-    The linkage feature (issue 11) is built in parallel and will return here one dict per exchange
-    (date, direction, counterpart, 事務, 特定個人情報の項目). Until it lands there are none.
-    """
-    return []
+    from sesshu.clock import JST
+    from sesshu.linkage.models import LinkageExchange
+    from sesshu.linkage.schemas import ExchangeOut
+
+    rows = s.execute(select(LinkageExchange).where(LinkageExchange.atena_no == atena_no)
+                     .order_by(LinkageExchange.occurred_at, LinkageExchange.id)).scalars().all()
+    out = []
+    for r in map(ExchangeOut.model_validate, rows):
+        at = r.occurred_at.replace(tzinfo=timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+        out.append({"at": at, "direction": f"{r.direction_label}（{r.outcome_label}）", "counterpart": r.counterpart,
+                    "items": f"{r.task_label}・{r.info_label}"})
+    return out
 
 
 @dataclass(frozen=True)

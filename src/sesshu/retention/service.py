@@ -72,12 +72,6 @@ def _relief_hold(s: Session, atena_nos: list[str]) -> dict[str, str]:
 HOLDS: list[Callable[[Session, list[str]], dict[str, str]]] = [_relief_hold]
 
 
-def linkage_due(s: Session, rule: RetentionRule, today: date) -> list[str]:
-    """Exchange records / inquiry results past their period. The linkage feature (issue 11) owns those
-    tables; until it lands there is nothing to list."""
-    return []
-
-
 @dataclass
 class DueCategory:
     code: str
@@ -116,7 +110,8 @@ def due_in_session(s: Session, category: str, today: date) -> DueCategory:
     if not rule.enabled:
         return out
     if category not in _PERSON_CATEGORIES:
-        out.due = [(a, today) for a in linkage_due(s, rule, today)]
+        # Exchange records and inquiry results are erased by the linkage feature itself, on its own
+        # periods (`sesshu linkage purge-results`, settings linkage_*): nothing to list here.
         return out
     status, anchor = _PERSON_CATEGORIES[category]
     # A day's margin for 29 February; is_due decides exactly.
