@@ -3,12 +3,14 @@
     .venv/bin/python bench/bench_pages.py                       # 3,000 residents, SQLite
     .venv/bin/python bench/bench_pages.py --residents 200000    # the issue's size (loading takes minutes)
     .venv/bin/python bench/bench_pages.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/sesshu_bench
+    .venv/bin/python bench/bench_pages.py --residents 200000 --reuse   # measure again on the city loaded last time
 
 Loads the demo city (sesshu.demo) into a fresh database under bench/out/pages/ (or the given
-PostgreSQL database, which is emptied first), signs in through the real login forms, and requests
+PostgreSQL database, which is emptied first; --reuse keeps the city of the previous run with the same
+backend and size, upgraded to the current migrations), signs in through the real login forms, and requests
 each page --repeat times in-process (FastAPI TestClient: the whole server-side work — session,
 permission, service, audit row, template — without the network). Prints p50/p95/max per page and
-writes bench/out/pages.json. The target of issue 8 is < 200 ms per page at 200,000 residents.
+writes bench/out/pages-<backend>.json. The target of issue 8 is < 200 ms per page at 200,000 residents.
 """
 from __future__ import annotations
 
@@ -86,22 +88,37 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--database-url", default="", help="PostgreSQL URL (emptied first); default a fresh SQLite file")
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure on the city loaded by the previous run (same backend, size and seed)")
     args = ap.parse_args()
 
-    var = OUT / "pages"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
-    if args.database_url:
-        _fresh_pg(args.database_url)
+    backend = "postgresql" if args.database_url else "sqlite"
+    var = OUT / f"pages-{backend}"
+    city = {"residents": args.residents, "seed": args.seed, "database_url": args.database_url}
+    saved = var / "city.json"
+    reuse = args.reuse and saved.exists() and json.loads(saved.read_text())["city"] == city
+    if not reuse:
+        shutil.rmtree(var, ignore_errors=True)
+        var.mkdir(parents=True)
+        if args.database_url:
+            _fresh_pg(args.database_url)
     settings = load_settings(var_dir=var, database_url=args.database_url or f"sqlite:///{var / 'sesshu.db'}")
     upgrade(settings)
     db = make_database(settings)
-    sync_reference_data(db)
-    t = time.perf_counter()
-    summary = load_demo(db, settings, actor=BENCH, residents=args.residents, seed=args.seed, as_of=today_jst())
-    log(f"demo city: {summary.persons:,} persons, {summary.records:,} records in {time.perf_counter() - t:.0f} s "
-        f"({db.engine.dialect.name})")
-    secrets = {lg.login_id: lg.totp_secret for lg in summary.logins}
+    if reuse:
+        loaded = json.loads(saved.read_text())
+        secrets, persons, records = loaded["secrets"], loaded["persons"], loaded["records"]
+        log(f"demo city of the previous run: {persons:,} persons, {records:,} records ({db.engine.dialect.name})")
+    else:
+        sync_reference_data(db)
+        t = time.perf_counter()
+        summary = load_demo(db, settings, actor=BENCH, residents=args.residents, seed=args.seed, as_of=today_jst())
+        persons, records = summary.persons, summary.records
+        log(f"demo city: {persons:,} persons, {records:,} records in {time.perf_counter() - t:.0f} s "
+            f"({db.engine.dialect.name})")
+        secrets = {lg.login_id: lg.totp_secret for lg in summary.logins}
+        # Demo TOTP secrets of a throw-away bench database, kept next to it for --reuse.
+        saved.write_text(json.dumps({"city": city, "secrets": secrets, "persons": persons, "records": records}))
     with db.transaction() as s:
         # A child with several records: the person page's worst ordinary case.
         atena_no = s.execute(select(VaccinationRecord.atena_no).group_by(VaccinationRecord.atena_no)
@@ -148,9 +165,9 @@ def main() -> int:
         flag = "" if r["p95_ms"] < 200 else "  > 200 ms"
         log(f"{name:48} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['max_ms']:8.1f}{flag}")
     log(f"(dashboard's first computation, no cache: {cold:.0f} ms)")
-    out = {"residents": summary.persons, "records": summary.records, "backend": settings.database_url.split(":")[0],
+    out = {"residents": persons, "records": records, "backend": db.engine.dialect.name,
            "repeat": args.repeat, "pages": results}
-    (OUT / "pages.json").write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
+    (OUT / f"pages-{backend}.json").write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
     return 0
 
 

@@ -153,6 +153,8 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/imports/jobs/{job_id}"): lambda: {"path": {"job_id": _import_job(ctx)}},
         ("GET", "/imports/jobs/{job_id}/status"): lambda: {"path": {"job_id": _import_job(ctx)}},
         ("GET", "/imports/jobs/{job_id}/rejects"): lambda: {"path": {"job_id": _import_job(ctx)}},
+        ("POST", "/imports/jobs/{job_id}/rejects.zip"): lambda: {"path": {"job_id": _import_job(ctx)}, **form(
+            purpose="権限の確認", password="correct-horse-42", password_confirmation="correct-horse-42")},
         ("GET", "/account/settings"): lambda: {},
         ("POST", "/account/settings"): lambda: form(date_style="western"),
         ("GET", "/dashboard"): lambda: {},

@@ -1,21 +1,31 @@
 """予診票 files uploaded on the web: kept in a private directory, imported in a background thread.
 
 The import itself is `sesshu.ledger.service.import_records` (one transaction per file) followed by
-`evaluate_pending`, exactly as `sesshu import records` runs them. While it runs, the page polls the
-job's progress; afterwards the uploader may download the rejects (line number + Japanese reason).
-The uploaded file is removed once the import has finished, whatever the outcome; the rejects file is
-kept in the same private directory for a day. The upload and every rejects download are audited.
+`evaluate_pending`, exactly as `sesshu import records` runs them. The job — who uploaded what, its
+state, rows read, the summary — is a `batch_job` row (kind `records_upload`), so the page shows it
+after a reload or a restart. Killed mid-import (restart, crash), the file's transaction is rolled
+back by the database: the next look at the job finds its server process gone and says so (the ledger
+has none of the file's rows; the upload is removed, to be uploaded again). Killed while the schedule
+engine ran, the records are stored and the queue keeps the persons still to judge: the job is done
+and the next import or `sesshu record evaluate` continues the judgement.
+
+The uploaded file is removed once the import has finished, whatever the outcome; the rejects file
+stays in the same private directory for a day and leaves it only as sesshu.imports.rejects says:
+codes and reasons without personal data, or the full rows in an encrypted ZIP. Every download is audited.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import threading
-import time
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,23 +33,54 @@ from sqlalchemy import select
 
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.clock import utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain.errors import DomainError, InvalidInput, NotFound
+from sesshu.exports import service as exports
+from sesshu.imports import rejects as reject_file
+from sesshu.jobs.models import BatchJob
 from sesshu.ledger.models import ImportBatch
 
+KIND = "records_upload"
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # about a million 予診票 rows
-KEEP_SECONDS = 24 * 60 * 60
+KEEP = timedelta(days=1)
+SHOWN_REJECTS = 200
 FAILED_MESSAGE = "取込中にエラーが発生したため、このファイルは取り込まれていません（台帳は変更されていません）"
+INTERRUPTED_MESSAGE = ("サーバーの停止により取込が中断されました。このファイルの記録は1件も登録されていません"
+                       "（台帳は変更されていません）。もう一度ファイルを取り込んでください")
+EVALUATION_INTERRUPTED = ("記録は登録済みです。サーバーの停止によりスケジュール判定が中断されたため、"
+                          "残りの方の判定は次の取込または sesshu record evaluate で続きから行われます")
 STATUS_LABELS = {"queued": "待機中", "importing": "取込中", "evaluating": "スケジュール判定中", "done": "完了",
                  "failed": "失敗"}
+FINISHED = ("done", "failed")
+
+
+@lru_cache(maxsize=1)
+def _this_process() -> dict:
+    """Who runs an import: this server process (a token, not only the pid, which a restart may reuse)."""
+    return {"host": socket.gethostname(), "pid": os.getpid(), "token": secrets.token_hex(8)}
+
+
+def _process_gone(owner: dict) -> bool:
+    me = _this_process()
+    if owner.get("token") == me["token"] or owner.get("host") != me["host"]:
+        return False  # ours, or another server's, whose liveness we cannot see
+    if owner.get("pid") == me["pid"]:
+        return True  # same pid, other token: this process replaced the one that ran it
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
 
 
 @dataclass
 class ImportJob:
     id: str
     user_id: int | None
-    actor_label: str
     file_name: str
     size: int
     sha256: str
@@ -49,9 +90,16 @@ class ImportJob:
     summary: dict = field(default_factory=dict)
     evaluated_persons: int = 0
     message: str = ""
-    rejects_path: Path | None = None
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
+    created_at: object = None
+    finished_at: object = None
+
+    @classmethod
+    def of(cls, row: BatchJob) -> ImportJob:
+        params, result = json.loads(row.params), json.loads(row.result or "{}")
+        return cls(id=row.job_key, user_id=params["user_id"], file_name=params["file"], size=params["bytes"],
+                   sha256=params["sha256"], total_rows=row.total_units, status=row.status, read=row.done_units,
+                   summary=result.get("summary", {}), evaluated_persons=result.get("evaluated_persons", 0),
+                   message=result.get("message", ""), created_at=row.created_at, finished_at=row.finished_at)
 
     def as_dict(self) -> dict:
         percent = 100 if self.status == "done" else (
@@ -59,7 +107,7 @@ class ImportJob:
         return {"id": self.id, "status": self.status, "status_label": STATUS_LABELS[self.status],
                 "file_name": self.file_name, "total_rows": self.total_rows, "read": self.read, "percent": percent,
                 "summary": self.summary, "evaluated_persons": self.evaluated_persons, "message": self.message,
-                "finished": self.status in ("done", "failed")}
+                "finished": self.status in FINISHED}
 
 
 def upload_dir(settings: Settings) -> Path:
@@ -75,16 +123,27 @@ def _safe_name(name: str) -> str:
     return base or "upload.csv"
 
 
-class ImportJobs:
-    """The jobs of this server process (the results stay in import_batch and the audit log)."""
+def _update(db: Database, job_id: str, **values) -> None:
+    """One job's state, in its own transaction (the import's own transaction is still open)."""
+    result = values.pop("result", None)
+    with db.transaction() as s:
+        row = s.execute(select(BatchJob).where(BatchJob.kind == KIND, BatchJob.job_key == job_id)
+                        .with_for_update()).scalar_one()
+        for k, v in values.items():
+            setattr(row, k, v)
+        if result is not None:
+            row.result = json.dumps({**json.loads(row.result or "{}"), **result}, ensure_ascii=False)
+        row.updated_at = utcnow()
+        if row.status in FINISHED and row.finished_at is None:
+            row.finished_at = row.updated_at
 
-    def __init__(self) -> None:
-        self._jobs: dict[str, ImportJob] = {}
-        self._lock = threading.Lock()
+
+class ImportJobs:
+    """Web imports; their state is in batch_job, the work in a thread of this server process."""
 
     def start(self, db: Database, settings: Settings, *, actor: Actor, file_name: str, stream: BinaryIO,
               run_in_thread: bool = True) -> ImportJob:
-        self._clean(settings)
+        self._clean(db, settings)
         job_id = secrets.token_urlsafe(12)
         work = upload_dir(settings) / job_id
         work.mkdir(mode=0o700)
@@ -102,81 +161,131 @@ class ImportJobs:
                     out.write(block)
             if size == 0:
                 raise InvalidInput("ファイルが空です。予診票のCSVファイルを選んでください")
+            now = utcnow()
+            params = {"file": path.name, "bytes": size, "sha256": digest.hexdigest(), "user_id": actor.user_id,
+                      "server": _this_process()}
+            with db.transaction() as s:
+                s.add(BatchJob(kind=KIND, job_key=job_id, params=json.dumps(params, ensure_ascii=False),
+                               status="queued", chunk_size=settings.import_chunk_rows,
+                               total_units=max(lines - 1, 1), done_units=0, created_by=actor.label,
+                               created_at=now, updated_at=now, result=""))
+                audit.record(s, actor, "records.upload", purpose="予診票ファイルの受付（画面からの取込）",
+                             detail={"job": job_id, "file": path.name, "bytes": size, "sha256": params["sha256"]})
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        job = ImportJob(id=job_id, user_id=actor.user_id, actor_label=actor.label, file_name=path.name, size=size,
-                        sha256=digest.hexdigest(), total_rows=max(lines - 1, 1))
-        with db.transaction() as s:
-            audit.record(s, actor, "records.upload", purpose="予診票ファイルの受付（画面からの取込）",
-                         detail={"job": job_id, "file": path.name, "bytes": size, "sha256": job.sha256})
-        with self._lock:
-            self._jobs[job_id] = job
         if run_in_thread:
-            threading.Thread(target=self._run, args=(db, settings, actor, job, path), daemon=True,
+            threading.Thread(target=self._run, args=(db, settings, actor, job_id, path), daemon=True,
                              name=f"import-{job_id}").start()
         else:
-            self._run(db, settings, actor, job, path)
-        return job
+            self._run(db, settings, actor, job_id, path)
+        return self.get(db, job_id, actor)
 
-    def _run(self, db: Database, settings: Settings, actor: Actor, job: ImportJob, path: Path) -> None:
+    def _run(self, db: Database, settings: Settings, actor: Actor, job_id: str, path: Path) -> None:
         from sesshu.ledger.service import evaluate_pending, import_records
 
-        rejects = path.parent / "rejects.csv"
+        # SQLite has one writer: while the file's transaction is open nothing else can be written, so
+        # progress is stored only between the steps there; PostgreSQL gets it after every chunk.
+        progress = None if db.is_sqlite else (lambda n: _update(db, job_id, done_units=n))
         try:
-            job.status = "importing"
-            summary = import_records(db, settings, path=path, actor=actor, rejects_path=rejects,
-                                     progress=lambda n: setattr(job, "read", n))
-            job.read = summary.read
-            job.summary = summary.as_dict()
-            job.rejects_path = rejects
-            job.status = "evaluating"
-            job.evaluated_persons = evaluate_pending(db, actor=actor).persons
-            job.status = "done"
+            _update(db, job_id, status="importing")
+            summary = import_records(db, settings, path=path, actor=actor, rejects_path=path.parent / "rejects.csv",
+                                     progress=progress)
+            _update(db, job_id, status="evaluating", done_units=summary.read, result={"summary": summary.as_dict()})
+            evaluated = evaluate_pending(db, actor=actor).persons
+            _update(db, job_id, status="done", result={"evaluated_persons": evaluated})
         except DomainError as e:
-            job.status, job.message = "failed", e.message
+            _update(db, job_id, status="failed", result={"message": e.message})
         except Exception:  # noqa: BLE001 — the page must say so; the server log has the traceback
-            job.status, job.message = "failed", FAILED_MESSAGE
+            _update(db, job_id, status="failed", result={"message": FAILED_MESSAGE})
             raise
         finally:
-            job.finished = time.time()
             path.unlink(missing_ok=True)  # the upload never outlives its import
 
-    def get(self, job_id: str, actor: Actor) -> ImportJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None or job.user_id != actor.user_id:
-            raise NotFound("指定の取込はありません（サーバーの再起動後や、1日以上前の取込は表示できません）")
-        return job
+    def _recover(self, db: Database, settings: Settings, row: BatchJob) -> None:
+        """A job left unfinished by a server process that is gone (see the module docstring)."""
+        if row.status in FINISHED or not _process_gone(json.loads(row.params).get("server", {})):
+            return
+        if row.status == "evaluating":
+            _update(db, row.job_key, status="done", result={"message": EVALUATION_INTERRUPTED})
+        else:
+            _update(db, row.job_key, status="failed", result={"message": INTERRUPTED_MESSAGE})
+            # The upload, and the rejects the rolled-back import had begun to write.
+            shutil.rmtree(upload_dir(settings) / row.job_key, ignore_errors=True)
 
-    def mine(self, actor: Actor) -> list[ImportJob]:
-        with self._lock:
-            return sorted((j for j in self._jobs.values() if j.user_id == actor.user_id),
-                          key=lambda j: j.created, reverse=True)
+    def _row(self, db: Database, job_id: str, actor: Actor) -> BatchJob:
+        with db.transaction() as s:
+            row = s.execute(select(BatchJob).where(BatchJob.kind == KIND, BatchJob.job_key == job_id)).scalar_one_or_none()
+        if (row is None or json.loads(row.params)["user_id"] != actor.user_id
+                or (row.finished_at is not None and row.finished_at < utcnow() - KEEP)):
+            raise NotFound("指定の取込はありません（1日以上前の取込は、下の「最近の取込」で件数だけを確認できます）")
+        return row
 
-    def rejects(self, db: Database, job_id: str, actor: Actor) -> tuple[str, bytes]:
-        """The rejects CSV of a finished import, for its uploader; the download is on record."""
-        job = self.get(job_id, actor)
-        if job.status != "done" or job.rejects_path is None or not job.rejects_path.exists():
+    def get(self, db: Database, job_id: str, actor: Actor, settings: Settings | None = None) -> ImportJob:
+        row = self._row(db, job_id, actor)
+        if settings is not None and row.status not in FINISHED:
+            self._recover(db, settings, row)
+            row = self._row(db, job_id, actor)
+        return ImportJob.of(row)
+
+    def mine(self, db: Database, settings: Settings, actor: Actor) -> list[ImportJob]:
+        """The uploader's jobs of the last day, newest first."""
+        with db.transaction() as s:
+            rows = list(s.execute(select(BatchJob).where(BatchJob.kind == KIND, BatchJob.created_by == actor.label,
+                                                         BatchJob.created_at >= utcnow() - KEEP)
+                                  .order_by(BatchJob.id.desc()).limit(20)).scalars())
+        jobs = []
+        for row in rows:
+            if json.loads(row.params)["user_id"] != actor.user_id:
+                continue
+            jobs.append(self.get(db, row.job_key, actor, settings) if row.status not in FINISHED else ImportJob.of(row))
+        return jobs
+
+    def _rejects_path(self, db: Database, settings: Settings, job_id: str, actor: Actor) -> tuple[ImportJob, Path]:
+        job = self.get(db, job_id, actor, settings)
+        path = upload_dir(settings) / job_id / "rejects.csv"
+        if job.status != "done" or not path.exists():
             raise NotFound("取り込めなかった行のファイルはありません")
-        content = job.rejects_path.read_bytes()
-        rows = max(content.count(b"\n") - 1, 0)
+        return job, path
+
+    def shown_rejects(self, db: Database, settings: Settings, job_id: str, actor: Actor) -> list[reject_file.Reject]:
+        """The first refused rows for the page: line, 区分, code and reason — no personal data."""
+        try:
+            _job, path = self._rejects_path(db, settings, job_id, actor)
+        except NotFound:
+            return []
+        return reject_file.read_rejects(path, limit=SHOWN_REJECTS)
+
+    def rejects(self, db: Database, settings: Settings, job_id: str, actor: Actor) -> tuple[str, bytes]:
+        """The rejects without personal data (line, 区分, reason, code), for the uploader; on record."""
+        job, path = self._rejects_path(db, settings, job_id, actor)
+        rows = reject_file.read_rejects(path)
+        content = reject_file.reasons_csv(rows)
         with db.transaction() as s:
             audit.record(s, actor, "records.rejects_download", purpose="取り込めなかった予診票の確認",
-                         detail={"job": job.id, "batch_id": job.summary.get("batch_id"), "rows": rows,
-                                 "sha256": hashlib.sha256(content).hexdigest()})
-        stem = Path(job.file_name).stem
-        return f"{stem}_取込エラー.csv", content
+                         detail={"job": job.id, "batch_id": job.summary.get("batch_id"), "rows": len(rows),
+                                 "personal_data": False, "sha256": hashlib.sha256(content).hexdigest()})
+        return f"{Path(job.file_name).stem}_取込エラー.csv", content
 
-    def _clean(self, settings: Settings) -> None:
-        """Forget jobs (and remove their rejects) older than KEEP_SECONDS."""
-        cutoff = time.time() - KEEP_SECONDS
-        with self._lock:
-            old = [j for j in self._jobs.values() if j.finished and j.finished < cutoff]
-            for j in old:
-                del self._jobs[j.id]
-        for j in old:
-            shutil.rmtree(upload_dir(settings) / j.id, ignore_errors=True)
+    def export_rejects(self, db: Database, settings: Settings, job_id: str, actor: Actor, *, purpose: str,
+                       password: str, password_confirmation: str) -> exports.ExportedFile:
+        """The full refused rows as an AES-256 ZIP (sesshu.exports), for an uploader who may export."""
+        exports.prepare(actor, purpose=purpose, password=password, confirmation=password_confirmation)
+        job, path = self._rejects_path(db, settings, job_id, actor)
+        text, rows = reject_file.full_rows_csv(path)
+        with db.transaction() as s:
+            return exports.export_csv(s, actor, action="records.rejects_export", csv_text=text, rows=rows,
+                                      purpose=purpose, password=password,
+                                      stem=f"{Path(job.file_name).stem}_取込エラー",
+                                      detail={"job": job.id, "batch_id": job.summary.get("batch_id")})
+
+    def _clean(self, db: Database, settings: Settings) -> None:
+        """Remove the rejects of jobs finished more than KEEP ago (the job rows stay, counts only)."""
+        with db.transaction() as s:
+            old = list(s.execute(select(BatchJob.job_key).where(
+                BatchJob.kind == KIND, BatchJob.finished_at < utcnow() - KEEP)).scalars())
+        for job_id in old:
+            shutil.rmtree(upload_dir(settings) / job_id, ignore_errors=True)
 
 
 @dataclass

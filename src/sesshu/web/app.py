@@ -121,6 +121,7 @@ def _templates() -> Jinja2Templates:
     env.filters["wareki"] = lambda d: to_wareki(d) if isinstance(d, date) else ""
     env.filters["jdate_text"] = dates.jdate_text
     env.filters["jst"] = dates.jst
+    env.globals["jst"] = dates.jst
     env.globals.update(date_pair=dates.date_pair, range_pair=dates.range_pair)
     env.globals.update(CATEGORIES=CATEGORIES, SCREENING_RESULTS=SCREENING_RESULTS,
                        REGISTRY_STATUSES=REGISTRY_STATUSES, FIELD_LABELS=FIELD_LABELS)

@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from sesshu.domain.errors import InvalidInput
-from sesshu.imports.uploads import MAX_UPLOAD_BYTES, ImportJobs, recent_batches
-from sesshu.web.deps import get_db, get_settings, render, require
+from sesshu.imports.uploads import MAX_UPLOAD_BYTES, SHOWN_REJECTS, ImportJobs, recent_batches
+from sesshu.web.deps import get_db, get_settings, render, require, require_export_terminal
 
 router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/imports/records"
@@ -20,9 +20,14 @@ KINDS = {"records": "予診票", "registry": "住基", "institutions": "医療�
 
 
 def jobs(request: Request) -> ImportJobs:
+    """The job state is in the database; this object only starts the import threads."""
     if not hasattr(request.app.state, "import_jobs"):
         request.app.state.import_jobs = ImportJobs()
     return request.app.state.import_jobs
+
+
+def _attachment(filename: str, ascii_name: str) -> dict:
+    return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"}
 
 
 class UploadLimit:
@@ -64,7 +69,8 @@ async def _too_large(scope, receive, send):
 
 def _page(request: Request, session, *, error: str = "", status_code: int = 200):
     return render(request, "imports.html", {
-        "error": error, "jobs": [j.as_dict() for j in jobs(request).mine(session.actor)],
+        "error": error,
+        "jobs": [j.as_dict() for j in jobs(request).mine(get_db(request), get_settings(request), session.actor)],
         "batches": recent_batches(get_db(request)), "KINDS": KINDS, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
     }, status_code=status_code)
 
@@ -90,22 +96,46 @@ async def upload_records(request: Request, session=Depends(require("record.impor
     return RedirectResponse(f"/imports/jobs/{job.id}", status_code=303)
 
 
+def _job_page(request: Request, job_id: str, session, *, error: str = "", status_code: int = 200):
+    request.state.back_url = "/imports"
+    db, settings = get_db(request), get_settings(request)
+    job = jobs(request).get(db, job_id, session.actor, settings)
+    return render(request, "import_job.html", {
+        "job": job.as_dict(), "rejects": jobs(request).shown_rejects(db, settings, job_id, session.actor),
+        "shown_limit": SHOWN_REJECTS, "error": error}, status_code=status_code)
+
+
 @router.get("/imports/jobs/{job_id}")
 def job_page(request: Request, job_id: JobId, session=Depends(require("record.import"))):
-    request.state.back_url = "/imports"
-    job = jobs(request).get(job_id, session.actor)
-    return render(request, "import_job.html", {"job": job.as_dict()})
+    return _job_page(request, job_id, session)
 
 
 @router.get("/imports/jobs/{job_id}/status")
 def job_status(request: Request, job_id: JobId, session=Depends(require("record.import"))):
-    return JSONResponse(jobs(request).get(job_id, session.actor).as_dict())
+    return JSONResponse(jobs(request).get(get_db(request), job_id, session.actor, get_settings(request)).as_dict())
 
 
 @router.get("/imports/jobs/{job_id}/rejects")
 def job_rejects(request: Request, job_id: JobId, session=Depends(require("record.import"))):
+    """Line, 区分, reason and code only: no personal data, so a plain CSV."""
     request.state.back_url = f"/imports/jobs/{job_id}"
-    filename, content = jobs(request).rejects(get_db(request), job_id, session.actor)
-    return Response(content=content, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename=\"rejects.csv\"; "
-                                                    f"filename*=UTF-8''{quote(filename)}"})
+    filename, content = jobs(request).rejects(get_db(request), get_settings(request), job_id, session.actor)
+    return Response(content=content, media_type="text/csv; charset=utf-8", headers=_attachment(filename, "rejects.csv"))
+
+
+@router.post("/imports/jobs/{job_id}/rejects.zip")
+def job_rejects_export(request: Request, job_id: JobId,
+                       purpose: Annotated[str, Form(max_length=100)] = "",
+                       password: Annotated[str, Form(max_length=200)] = "",
+                       password_confirmation: Annotated[str, Form(max_length=200)] = "",
+                       session=Depends(require("person.export")), _terminal=Depends(require_export_terminal)):
+    """The full refused rows (personal data): only as the encrypted ZIP of sesshu.exports."""
+    request.state.back_url = f"/imports/jobs/{job_id}"
+    try:
+        exported = jobs(request).export_rejects(get_db(request), get_settings(request), job_id, session.actor,
+                                                purpose=purpose, password=password,
+                                                password_confirmation=password_confirmation)
+    except InvalidInput as e:
+        return _job_page(request, job_id, session, error=e.message, status_code=400)
+    return Response(content=exported.content, media_type=exported.media_type,
+                    headers=_attachment(exported.filename, "rejects.zip"))
