@@ -71,3 +71,25 @@ def test_the_dashboard_shows_the_running_counts(db, settings, operator, tmp_path
                           path=write(tmp_path / "rec.csv", RECORD_HEADER + "\n" + _line("1001", "HIB", "2023-06-09")))
     d = dashboard(db, today=today_jst(), refresh=True)
     assert (d.residents, d.records_total, d.records_this_month) == (1, 1, 1)
+
+
+def test_coverage_counts_residents_of_each_cohort_with_an_active_record(db, settings, operator, tmp_path):
+    from sesshu.dashboard.service import fiscal_year
+
+    year = fiscal_year(today_jst()) - 2
+    born = f"{year}-05-01"
+    registry = REGISTRY_HEADER + "\n" + "".join(
+        f"{atena},,子 {atena},コ {atena},女,{born},,熊谷市本町,,,,,{status},{reason},{on}\n"
+        for atena, status, reason, on in (("2001", "住民", "", ""), ("2002", "住民", "", ""), ("2003", "住民", "", ""),
+                                          ("2004", "転出", "転出", "2026-11-01")))
+    import_registry(db, settings, path=write(tmp_path / "reg.csv", registry), actor=operator)
+    day = f"{year + 1}-06-01"
+    records = RECORD_HEADER + "\n" + "\n".join(
+        [_line("2001", "HIB", day), _line("2001", "PCV", day), _line("2002", "DPTIPVHIB", day),
+         _line("2004", "HIB", day)]) + "\n"
+    ledger.import_records(db, settings, path=write(tmp_path / "rec.csv", records), actor=operator)
+    cov = dashboard(db, today=today_jst(), refresh=True).coverage
+    assert cov.residents[year] == 3
+    # ヒブ: 2001 (HIB) and 2002 (5種混合 counts for ヒブ and 4種・5種混合); the 転出 child is not a resident.
+    assert (cov.covered[(year, "ヒブ")], cov.covered[(year, "小児肺炎球菌")], cov.covered[(year, "4種・5種混合")],
+            cov.covered[(year, "MR")]) == (2, 1, 1, 0)

@@ -6,12 +6,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.orm import Base
+from sesshu.registry.models import Person
 
-# Records entered per month: a range over created_at, answered from the index alone.
-Index("ix_vaccination_record_created_at", VaccinationRecord.created_at)
 # Coverage: persons with a record of a vaccine — (vaccine, person) pairs from the index alone.
 Index("ix_vaccination_record_vaccine_atena", VaccinationRecord.vaccine_code, VaccinationRecord.atena_no,
       VaccinationRecord.status)
+# Coverage: the residents of the birth cohorts, read from the index alone (no person rows).
+Index("ix_person_birth_status_atena", Person.birth_date, Person.registry_status, Person.atena_no)
 
 
 class DashboardCount(Base):
