@@ -192,6 +192,9 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     page.get_by_role("button", name="取込を開始").click()
     expect(page.locator("#job-status")).to_have_text("完了", timeout=20000)
     expect(page.locator("#job-summary [data-key=rejected]")).to_have_text("2")
+    # The refused rows on screen (line, reason, code), without their personal data.
+    expect(page.locator("#rejects-table")).to_contain_text("宛名番号の方が住民記録にありません")
+    expect(page.locator("#rejects-table tbody tr")).to_have_count(2)
     shot(page, "10-import-done")
     with page.expect_download() as info:
         page.get_by_role("link", name="取り込めなかった行をダウンロード（CSV：行番号・理由付き）").click()
