@@ -20,12 +20,7 @@ def dashboard_context(request: Request, session, *, refresh: bool = False) -> di
         return {}
     d = dashboard(get_db(request), today=today_jst(), refresh=refresh)
     cov = d.coverage
-    from datetime import timezone
-
-    from sesshu.clock import JST
-
-    jst = d.computed_at.replace(tzinfo=timezone.utc).astimezone(JST)
-    return {"dash": d, "computed_jst": f"{jst:%m月%d日 %H:%M}", "charts": {
+    return {"dash": d, "charts": {
         "months": charts.bar_chart([(f"{int(m[5:])}月", n) for m, n in d.months], title="月別の接種記録の登録件数（直近12か月）"),
         "coverage": charts.coverage_grid(cov.cohorts, cov.groups, cov.residents, cov.covered,
                                          title="生まれ年度別・ワクチン別の接種率（住民のうち1回以上の記録がある方の割合）"),
