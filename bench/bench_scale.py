@@ -84,8 +84,8 @@ def cpu_seconds() -> float:
 class Stage:
     """Wall and CPU seconds of a block, and the load average when it ended (the machine is shared)."""
 
-    def __init__(self, figures: dict, name: str):
-        self.figures, self.name = figures, name
+    def __init__(self, figures: dict, name: str, save: Path | None = None):
+        self.figures, self.name, self.save = figures, name, save or Stage.default_save
 
     def __enter__(self):
         self.wall, self.cpu = time.perf_counter(), cpu_seconds()
@@ -98,6 +98,10 @@ class Stage:
             f["cpu_s_client"] = round(cpu_seconds() - self.cpu, 1)
             f["load_avg_1m"] = round(os.getloadavg()[0], 2)
             log(f"{self.name}: {json.dumps(f, ensure_ascii=False)}")
+            if self.save:  # every finished stage is on disk, so a run stopped later keeps its figures
+                self.save.write_text(json.dumps(self.figures, ensure_ascii=False, indent=2, default=str))
+
+    default_save: Path | None = None
 
 
 def sesshu_cli(args: list[str], env: dict) -> tuple[str, float]:
@@ -279,6 +283,7 @@ def main() -> None:
     work = OUT / f"scale-{n}"
     work.mkdir(parents=True, exist_ok=True)
     result_file = OUT / f"scale-{n}.json"
+    Stage.default_save = result_file
     figures: dict = json.loads(result_file.read_text()) if args.stages != "all" and result_file.exists() else {}
     figures |= {"residents": n, "cores": os.cpu_count(), "started": datetime.now(timezone.utc).isoformat()}
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
