@@ -126,27 +126,40 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     return v
 
 
-def _facts(s: Session, rows: list, extra: list, institution_codes: set[str], chunk_records) -> Facts:
-    """Lookups for a chunk. The chunk's own records are matched by a join on `chunk_records` (a long
-    IN list costs more than the query); the extra records of adjustments by their persons."""
+def _facts(s: Session, rows: list, extra: list, institution_codes: set[str]) -> Facts:
+    """Lookups for a chunk. The chunk's own records come with their person's queue entry and exemption
+    (`_chunk_rows`); the extra records of adjustments are looked up by their persons."""
     codes = sorted(c for c in institution_codes if c)
     institutions = dict(s.execute(select(Institution.code, Institution.active).where(Institution.code.in_(codes)))
                         .all()) if codes else {}
     accounts = frozenset(s.execute(select(InstitutionBankAccount.institution_code)
                                    .where(InstitutionBankAccount.institution_code.in_(codes))).scalars()) if codes else frozenset()
+    exempt = {(r.atena_no, int(r.exempt_year)) for r in rows if r.exempt_year is not None}
+    queued = {r.atena_no for r in rows if r.queued}
+    others = sorted({r.atena_no for r in extra})
     sd = SubsidyDecision
-    exempt_q = select(sd.atena_no, sd.fiscal_year).where(sd.status == "current", sd.outcome == EXEMPT)
-    exempt = {(a, int(y)) for a, y in s.execute(exempt_q.join(R, R.atena_no == sd.atena_no).where(chunk_records)
-                                                .distinct())}
-    queued = set(s.execute(select(EvaluationQueue.atena_no).join(R, R.atena_no == EvaluationQueue.atena_no)
-                           .where(chunk_records).distinct()).scalars())
-    others = sorted({r.atena_no for r in extra} - {r.atena_no for r in rows})
-    for i in range(0, len(others), 5000):  # adjustments: records outside the chunk's month selection
+    for i in range(0, len(others), 5000):  # adjustments: records of any month and fiscal year
         part = others[i:i + 5000]
-        exempt.update((a, int(y)) for a, y in s.execute(exempt_q.where(sd.atena_no.in_(part))))
+        exempt.update((a, int(y)) for a, y in s.execute(select(sd.atena_no, sd.fiscal_year).where(
+            sd.status == "current", sd.outcome == EXEMPT, sd.atena_no.in_(part))))
         queued.update(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(part))).scalars())
     return Facts(table=fee_table(), institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
                  queued=frozenset(queued))
+
+
+def _chunk_rows(s: Session, month: str, where) -> list:
+    """Records of the month (active, matching `where`), each with what the run needs besides it, in one round trip:
+    whether its person waits for the schedule engine, the fiscal year of a copay exemption in force for
+    its dose, and the month that already paid it (a fee line elsewhere)."""
+    sd, eq, paid = SubsidyDecision, EvaluationQueue, PaymentLine
+    return list(s.execute(
+        select(*_REC_COLS, eq.atena_no.is_not(None).label("queued"), sd.fiscal_year.label("exempt_year"),
+               paid.month.label("paid_in"))
+        .outerjoin(eq, eq.atena_no == R.atena_no)
+        .outerjoin(sd, and_(sd.atena_no == R.atena_no, sd.status == "current", sd.outcome == EXEMPT,
+                            sd.fiscal_year == _fiscal_year_of(R.vaccinated_on)))
+        .outerjoin(paid, and_(paid.record_id == R.id, paid.kind == "fee", paid.month != month))
+        .where(R.billing_month == month, R.status == "active", where)))
 
 
 # --- months --------------------------------------------------------------------------------------------
@@ -207,8 +220,7 @@ def _changed_paid_records(s: Session, month: str) -> dict[int, Paid]:
     sd = SubsidyDecision
     exempt_now = (select(sd.id).where(sd.atena_no == R.atena_no, sd.fiscal_year == _fiscal_year_of(R.vaccinated_on),
                                       sd.status == "current", sd.outcome == EXEMPT).exists())
-    copay_vaccines = sorted(v for v in {*s.execute(select(PaymentLine.vaccine_code).distinct()).scalars()}
-                            if table.has_copay(v))
+    copay_vaccines = table.copay_vaccines()
     if copay_vaccines:
         # The last line's flag against the decision now; a line of a record that was not payable then
         # (void, engine error) applied no exemption, and its record is looked at when that changes.
@@ -248,6 +260,7 @@ class BillingJob:
 
     def __init__(self) -> None:
         self._changed: dict[int, Paid] | None = None
+        self._screened: list | None = None
 
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         month = ctx.params["month"]
@@ -273,26 +286,31 @@ class BillingJob:
         run_id = s.execute(select(BillingRun.id).where(BillingRun.job_id == ctx.job_id)).scalar_one()
         codes = [u for u in units if u != NO_INSTITUTION_UNIT]
         wanted = set(codes)
-        conds = [R.institution_code.in_(codes),
-                 and_(R.screening_result == "screened_only", R.screening_institution_code.in_(codes))]
+        # Each part on its own index (an OR of them, or a condition on the screening clinic, would make
+        # every chunk read the whole month); 予診のみ records paid to their screening clinic are listed once.
+        if self._screened is None:
+            self._screened = s.execute(select(R.id, R.screening_institution_code).where(
+                R.billing_month == month, R.status == "active", R.screening_result == "screened_only",
+                R.screening_institution_code.is_not(None))).all()
+        parts = [R.institution_code.in_(codes)] if codes else []
         if NO_INSTITUTION_UNIT in units:
-            conds.append(R.institution_code.is_(None))
-        chunk_records = and_(R.billing_month == month, R.status == "active", or_(*conds))
-        rows = [r for r in s.execute(select(*_REC_COLS).where(chunk_records))
-                if (payee_of(r) or NO_INSTITUTION_UNIT) in units]
-        paid_elsewhere = dict(s.execute(
-            select(PaymentLine.record_id, PaymentLine.month).join(R, R.id == PaymentLine.record_id)
-            .where(chunk_records, PaymentLine.kind == "fee", PaymentLine.month != month)).all())
+            parts.append(R.institution_code.is_(None))
+        screened = [rid for rid, payee in self._screened if payee in wanted]
+        parts += [R.id.in_(screened[i:i + 5000]) for i in range(0, len(screened), 5000)]
+        found = {}
+        for part in parts:
+            found.update((r.id, r) for r in _chunk_rows(s, month, part))
+        rows = [r for _id, r in sorted(found.items()) if (payee_of(r) or NO_INSTITUTION_UNIT) in units]
         # Once per process, not per chunk: it reads every line of the closed months.
         if self._changed is None:
             self._changed = _changed_paid_records(s, month)
         changed = self._changed
         changed_rows = [r for r in _records(s, sorted(changed))
                         if wanted & (set(changed[r.id].amounts) | {payee_of(r)})]
-        facts = _facts(s, rows, changed_rows, wanted | {payee_of(r) for r in changed_rows}, chunk_records)
+        facts = _facts(s, rows, changed_rows, wanted | {payee_of(r) for r in changed_rows})
         lines, returns = [], []
         for r in rows:
-            v = judge(r, facts, paid_in=paid_elsewhere.get(r.id))
+            v = judge(r, facts, paid_in=r.paid_in)
             if v.fee is not None:
                 lines.append(_line(r, v, "fee", v.fee.amount, ""))
             else:
