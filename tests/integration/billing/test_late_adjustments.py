@@ -179,3 +179,22 @@ def test_a_dose_taken_back_in_a_closed_month_is_paid_again_when_judged_valid_aga
     close_month(db, actor=ACTOR, month=JAN)
     assert run_month(db, actor=ACTOR, month="2027-02", transfer_date=TRANSFER).outcome.result["adjustments"] == 0
     assert _fee_months(db, mr) == [NOV]
+
+
+def test_a_screening_only_record_is_paid_to_the_screening_clinic_in_its_own_chunk(db, settings, tmp_path):
+    from tests.helpers import RECORD_HEADER
+
+    close_november(db, settings, tmp_path)
+    cols = RECORD_HEADER.split(",")
+    values = dict.fromkeys(cols, "") | {"宛名番号": "2007", "接種種別": "DPTIPVHIB", "期": "1期初回", "回数": "1",
+                                        "接種区分": "定期A類", "接種年月日": "2026-11-10", "予診区分": "予診のみ",
+                                        "接種医療機関コード": C1, "予診医療機関コード": C2, "請求月": DEC}
+    body = RECORD_HEADER + "\n" + ",".join(values[c] for c in cols) + "\n"
+    assert import_records(db, settings, path=write(tmp_path / "dec.csv", body), actor=ACTOR).accepted == 1
+    evaluate_pending(db, actor=ACTOR)
+    result = run_month(db, actor=ACTOR, month=DEC, transfer_date=TRANSFER, chunk_size=1)
+    assert (result.outcome.result["paid_records"], result.outcome.result["returns"]) == (1, 0)
+    with db.transaction() as s:
+        [(inst, amount)] = s.execute(select(PaymentLine.institution_code, PaymentLine.amount)
+                                     .where(PaymentLine.month == DEC)).all()
+    assert (inst, amount) == (C2, 3740)
