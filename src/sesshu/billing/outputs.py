@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.billing.codes import reason_of
 from sesshu.billing.models import BillingReturn, BillingRun, InstitutionBankAccount, PaymentLine
 from sesshu.billing.reference import fee_table, payer
 from sesshu.billing.service import PURPOSE, _latest_run, _month_row, check_month, institution_totals
@@ -171,19 +172,34 @@ def _table(doc: PdfDocument, y: float, widths: list[float], rows: list[list[str]
 # --- returns ---------------------------------------------------------------------------------------------
 
 def return_rows(s: Session, month: str, *, institution_code: str | None = None) -> list[dict]:
+    """The 返戻 of the month, and the paid doses it takes back because the schedule engine judged them
+    invalid since (code R_TAKEN_BACK first, then the engine's codes), by clinic and 接種年月日."""
     q = (select(BillingReturn, Person.name, Person.birth_date, Institution.name.label("inst_name"))
          .join(Person, Person.atena_no == BillingReturn.atena_no)
          .outerjoin(Institution, Institution.code == BillingReturn.institution_code)
-         .where(BillingReturn.month == month)
-         .order_by(BillingReturn.institution_code, BillingReturn.vaccinated_on, BillingReturn.record_id))
+         .where(BillingReturn.month == month))
+    L = PaymentLine
+    back = (select(L, Person.name, Person.birth_date, Institution.name.label("inst_name"))
+            .join(Person, Person.atena_no == L.atena_no).outerjoin(Institution, Institution.code == L.institution_code)
+            .where(L.month == month, L.kind == "adjustment", L.amount < 0, L.record_status == "active",
+                   L.record_error_code != ""))
     if institution_code is not None:
         q = q.where(BillingReturn.institution_code == institution_code)
-    vaccines = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
-    return [{"institution_code": r.institution_code, "institution_name": inst_name or "（不明）",
-             "record_id": r.record_id, "atena_no": r.atena_no, "name": name, "birth_date": birth,
-             "vaccine": vaccines.get(r.vaccine_code, r.vaccine_code), "vaccine_code": r.vaccine_code, "term": r.term,
-             "vaccinated_on": r.vaccinated_on, "codes": r.codes, "reasons": r.reasons.split("\n")}
-            for r, name, birth, inst_name in s.execute(q)]
+        back = back.where(L.institution_code == institution_code)
+    vaccines = _vaccine_names(s)
+
+    def row(r, name, birth, inst_name, codes: str, reasons: list[str]) -> dict:
+        return {"institution_code": r.institution_code, "institution_name": inst_name or "（不明）",
+                "record_id": r.record_id, "atena_no": r.atena_no, "name": name, "birth_date": birth,
+                "vaccine": vaccines.get(r.vaccine_code, r.vaccine_code), "vaccine_code": r.vaccine_code, "term": r.term,
+                "vaccinated_on": r.vaccinated_on, "codes": codes, "reasons": reasons}
+
+    out = [row(r, name, birth, inst_name, r.codes, r.reasons.split("\n")) for r, name, birth, inst_name in s.execute(q)]
+    for ln, name, birth, inst_name in s.execute(back):
+        engine = [c for c in ln.record_error_code.split(",") if c]
+        out.append(row(ln, name, birth, inst_name, ",".join(["R_TAKEN_BACK", *engine]),
+                       [reason_of("R_TAKEN_BACK", f"{-ln.amount:,}円"), *(reason_of(c) for c in engine)]))
+    return sorted(out, key=lambda r: (r["institution_code"], r["vaccinated_on"], r["record_id"]))
 
 
 def returns_csv(rows: list[dict]) -> bytes:

@@ -152,6 +152,15 @@ def test_a_paid_dose_judged_again_after_a_history_import_is_taken_back_and_repai
     [(rid, inst, amount, note, _exempt)] = _adjustments(db, DEC)
     assert (rid, inst, amount) == (mr, C1, -MR_FEE)
     assert note == f"過誤調整: スケジュールの再判定により支払対象外（{code}）"
+    # The clinic sees why, in the returns list, the statement and the bank file.
+    out = tmp_path / "dec"
+    write_month_files(db, actor=ACTOR, month=DEC, out_dir=out, municipality="熊谷市")
+    [back] = list(csv.DictReader(io.StringIO((out / "returns.csv").read_text(encoding="utf-8-sig"))))
+    assert (back["記録番号"], back["宛名番号"], back["エラーコード"]) == (str(mr), "2001", f"R_TAKEN_BACK,{code}")
+    assert back["返戻理由"].startswith("支払済みの委託料を過誤調整で戻し入れます（スケジュールの再判定により支払対象外）（12,100円）")
+    assert "-12,100 円" in _pdftext(out / f"statement-{C1}.pdf")
+    assert "支払済みの委託料を過誤調整で戻し入れます" in _pdftext(out / "returns.pdf")
+    assert parse_zengin((out / "zengin.txt").read_bytes(), year=2026).transfers == []
     # The history record turns out to be someone else's: voided, October's dose is valid again. December
     # was computed before that, so it cannot be closed on those figures.
     _void_history(db, mr)
