@@ -145,6 +145,10 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/billing/{month}/returns.pdf"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         ("GET", "/billing/{month}/summary.csv"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
         ("GET", "/billing/{month}/zengin.txt"): lambda: {"path": {"month": _billing_month(ctx, "2026-05")}},
+        ("GET", "/billing/imports"): lambda: {},
+        ("POST", "/billing/imports/{kind}"): lambda: {"path": {"kind": "claims"}, **form(), "files": {"file": (
+            "claims.csv", f"請求月,医療機関コード,接種種別,件数,金額\n2026-08,{_billing_institution(ctx)},BCG,1,1000\n"
+            .encode("cp932"), "text/csv")}},
         ("GET", "/records/new"): lambda: {"params": {"atena_no": atena}},
         ("POST", "/records/new"): lambda: form(atena_no=atena, vaccinated_on="R3.5.1", vaccine_code="PCV"),
         ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),

@@ -15,6 +15,9 @@ RETURN_CODES = {
     "R_ALREADY_PAID": "この接種記録は既に支払済みです",
     "R_NO_FEE": "接種日時点の委託料単価が設定されていません",
     "R_NO_ACCOUNT": "医療機関の振込先口座が登録されていません",
+    # Not a return of this month's claim: a dose paid in an earlier month that the schedule engine has since
+    # judged invalid, taken back by a 過誤調整 line of this month (listed so the clinic sees why).
+    "R_TAKEN_BACK": "支払済みの委託料を過誤調整で戻し入れます（スケジュールの再判定により支払対象外）",
 }
 
 

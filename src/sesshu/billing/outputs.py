@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.billing.codes import reason_of
 from sesshu.billing.models import BillingReturn, BillingRun, InstitutionBankAccount, PaymentLine
 from sesshu.billing.reference import fee_table, payer
 from sesshu.billing.service import PURPOSE, _latest_run, _month_row, check_month, institution_totals
@@ -78,21 +79,20 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
     inst = s.get(Institution, institution_code)
     if inst is None:
         raise NotFound(f"医療機関コード {institution_code} は登録されていません")
-    lines = s.execute(select(PaymentLine).where(PaymentLine.month == month, PaymentLine.institution_code == institution_code)
-                      .order_by(PaymentLine.kind.desc(), PaymentLine.vaccine_code, PaymentLine.term, PaymentLine.id)).scalars().all()
-    returns = s.execute(select(BillingReturn).where(BillingReturn.month == month,
-                                                    BillingReturn.institution_code == institution_code)).scalars().all()
+    # Aggregated in the database: a clinic's month can hold thousands of fee lines.
+    L = PaymentLine
+    mine = (L.month == month, L.institution_code == institution_code)
+    groups: dict[tuple, list[int]] = {
+        (vac, term, scr, unit, copay, bool(exempt)): [int(n), int(amount)] for vac, term, scr, unit, copay, exempt, n, amount
+        in s.execute(select(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, func.count(),
+                            func.sum(L.amount)).where(*mine, L.kind == "fee")
+                     .group_by(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt))}
+    adjustments = s.execute(select(L.record_id, L.vaccine_code, L.vaccinated_on, L.note, L.amount)
+                            .where(*mine, L.kind == "adjustment").order_by(L.vaccine_code, L.term, L.id)).all()
+    returns = s.execute(select(func.count()).select_from(BillingReturn).where(
+        BillingReturn.month == month, BillingReturn.institution_code == institution_code)).scalar_one()
     account = s.get(InstitutionBankAccount, institution_code)
-    vaccines = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
-    groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    adjustments = []
-    for ln in lines:
-        if ln.kind == "fee":
-            key = (ln.vaccine_code, ln.term, ln.screening_result, ln.unit_fee, ln.copay, ln.copay_exempt)
-            groups[key][0] += 1
-            groups[key][1] += ln.amount
-        else:
-            adjustments.append(ln)
+    vaccines = _vaccine_names(s)
     fee_total = sum(v[1] for v in groups.values())
     adj_total = sum(a.amount for a in adjustments)
 
@@ -128,7 +128,7 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
     doc.text(114, y + 6.8, "支払額", size=11)
     doc.text(186, y + 6.8, f"{_yen(fee_total + adj_total)} 円", size=13, align="right")
     y += 18
-    doc.text(20, y, f"返戻: {len(returns)} 件（理由は返戻一覧のとおり。修正のうえ再請求してください）", size=10)
+    doc.text(20, y, f"返戻: {returns} 件（理由は返戻一覧のとおり。修正のうえ再請求してください）", size=10)
     y += 7
     if account:
         doc.text(20, y, f"振込先: {account.bank_name}（{account.bank_code}） {account.branch_name}（{account.branch_code}） "
@@ -137,6 +137,14 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
         doc.text(20, y, "振込先: 口座が登録されていません", size=9)
     printed = doc.finish()
     return Output(name=f"statement-{institution_code}.pdf", content=printed.content)
+
+
+def _vaccine_names(s: Session) -> dict[str, str]:
+    """Names of the vaccines, read once per transaction (a month's files print 150 statements in one)."""
+    names = s.info.get("billing_vaccine_names")
+    if names is None:
+        names = s.info["billing_vaccine_names"] = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
+    return names
 
 
 def _page_room(doc: PdfDocument, y: float, need: float) -> float:
@@ -164,19 +172,34 @@ def _table(doc: PdfDocument, y: float, widths: list[float], rows: list[list[str]
 # --- returns ---------------------------------------------------------------------------------------------
 
 def return_rows(s: Session, month: str, *, institution_code: str | None = None) -> list[dict]:
+    """The 返戻 of the month, and the paid doses it takes back because the schedule engine judged them
+    invalid since (code R_TAKEN_BACK first, then the engine's codes), by clinic and 接種年月日."""
     q = (select(BillingReturn, Person.name, Person.birth_date, Institution.name.label("inst_name"))
          .join(Person, Person.atena_no == BillingReturn.atena_no)
          .outerjoin(Institution, Institution.code == BillingReturn.institution_code)
-         .where(BillingReturn.month == month)
-         .order_by(BillingReturn.institution_code, BillingReturn.vaccinated_on, BillingReturn.record_id))
+         .where(BillingReturn.month == month))
+    L = PaymentLine
+    back = (select(L, Person.name, Person.birth_date, Institution.name.label("inst_name"))
+            .join(Person, Person.atena_no == L.atena_no).outerjoin(Institution, Institution.code == L.institution_code)
+            .where(L.month == month, L.kind == "adjustment", L.amount < 0, L.record_status == "active",
+                   L.record_error_code != ""))
     if institution_code is not None:
         q = q.where(BillingReturn.institution_code == institution_code)
-    vaccines = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
-    return [{"institution_code": r.institution_code, "institution_name": inst_name or "（不明）",
-             "record_id": r.record_id, "atena_no": r.atena_no, "name": name, "birth_date": birth,
-             "vaccine": vaccines.get(r.vaccine_code, r.vaccine_code), "vaccine_code": r.vaccine_code, "term": r.term,
-             "vaccinated_on": r.vaccinated_on, "codes": r.codes, "reasons": r.reasons.split("\n")}
-            for r, name, birth, inst_name in s.execute(q)]
+        back = back.where(L.institution_code == institution_code)
+    vaccines = _vaccine_names(s)
+
+    def row(r, name, birth, inst_name, codes: str, reasons: list[str]) -> dict:
+        return {"institution_code": r.institution_code, "institution_name": inst_name or "（不明）",
+                "record_id": r.record_id, "atena_no": r.atena_no, "name": name, "birth_date": birth,
+                "vaccine": vaccines.get(r.vaccine_code, r.vaccine_code), "vaccine_code": r.vaccine_code, "term": r.term,
+                "vaccinated_on": r.vaccinated_on, "codes": codes, "reasons": reasons}
+
+    out = [row(r, name, birth, inst_name, r.codes, r.reasons.split("\n")) for r, name, birth, inst_name in s.execute(q)]
+    for ln, name, birth, inst_name in s.execute(back):
+        engine = [c for c in ln.record_error_code.split(",") if c]
+        out.append(row(ln, name, birth, inst_name, ",".join(["R_TAKEN_BACK", *engine]),
+                       [reason_of("R_TAKEN_BACK", f"{-ln.amount:,}円"), *(reason_of(c) for c in engine)]))
+    return sorted(out, key=lambda r: (r["institution_code"], r["vaccinated_on"], r["record_id"]))
 
 
 def returns_csv(rows: list[dict]) -> bytes:

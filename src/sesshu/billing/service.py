@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import and_, case, delete, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
@@ -126,26 +126,40 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     return v
 
 
-def _facts(s: Session, rows: list, institution_codes: set[str], chunk_records) -> Facts:
-    """Lookups for a chunk. The chunk's own records are matched by a join on `chunk_records` (a long
-    IN list costs more than the query); the few extra records of adjustments by their persons."""
+def _facts(s: Session, rows: list, extra: list, institution_codes: set[str]) -> Facts:
+    """Lookups for a chunk. The chunk's own records come with their person's queue entry and exemption
+    (`_chunk_rows`); the extra records of adjustments are looked up by their persons."""
     codes = sorted(c for c in institution_codes if c)
     institutions = dict(s.execute(select(Institution.code, Institution.active).where(Institution.code.in_(codes)))
                         .all()) if codes else {}
     accounts = frozenset(s.execute(select(InstitutionBankAccount.institution_code)
                                    .where(InstitutionBankAccount.institution_code.in_(codes))).scalars()) if codes else frozenset()
+    exempt = {(r.atena_no, int(r.exempt_year)) for r in rows if r.exempt_year is not None}
+    queued = {r.atena_no for r in rows if r.queued}
+    others = sorted({r.atena_no for r in extra})
     sd = SubsidyDecision
-    exempt_q = select(sd.atena_no, sd.fiscal_year).where(sd.status == "current", sd.outcome == EXEMPT)
-    exempt = {(a, int(y)) for a, y in s.execute(exempt_q.join(R, R.atena_no == sd.atena_no).where(chunk_records)
-                                                .distinct())}
-    queued = set(s.execute(select(EvaluationQueue.atena_no).join(R, R.atena_no == EvaluationQueue.atena_no)
-                           .where(chunk_records).distinct()).scalars())
-    others = sorted({r.atena_no for r in rows} - {a for a, _y in exempt} - queued)
-    if len(others) < 1000:  # adjustments only: records outside the chunk's month selection
-        exempt.update((a, int(y)) for a, y in s.execute(exempt_q.where(sd.atena_no.in_(others))))
-        queued.update(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(others))).scalars())
+    for i in range(0, len(others), 5000):  # adjustments: records of any month and fiscal year
+        part = others[i:i + 5000]
+        exempt.update((a, int(y)) for a, y in s.execute(select(sd.atena_no, sd.fiscal_year).where(
+            sd.status == "current", sd.outcome == EXEMPT, sd.atena_no.in_(part))))
+        queued.update(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(part))).scalars())
     return Facts(table=fee_table(), institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
                  queued=frozenset(queued))
+
+
+def _chunk_rows(s: Session, month: str, where) -> list:
+    """Records of the month (active, matching `where`), each with what the run needs besides it, in one round trip:
+    whether its person waits for the schedule engine, the fiscal year of a copay exemption in force for
+    its dose, and the month that already paid it (a fee line elsewhere)."""
+    sd, eq, paid = SubsidyDecision, EvaluationQueue, PaymentLine
+    return list(s.execute(
+        select(*_REC_COLS, eq.atena_no.is_not(None).label("queued"), sd.fiscal_year.label("exempt_year"),
+               paid.month.label("paid_in"))
+        .outerjoin(eq, eq.atena_no == R.atena_no)
+        .outerjoin(sd, and_(sd.atena_no == R.atena_no, sd.status == "current", sd.outcome == EXEMPT,
+                            sd.fiscal_year == _fiscal_year_of(R.vaccinated_on)))
+        .outerjoin(paid, and_(paid.record_id == R.id, paid.kind == "fee", paid.month != month))
+        .where(R.billing_month == month, R.status == "active", where)))
 
 
 # --- months --------------------------------------------------------------------------------------------
@@ -172,26 +186,64 @@ def _latest_run(s: Session, month: str) -> tuple[BillingRun, BatchJob] | None:
 
 # --- the job -------------------------------------------------------------------------------------------
 
-def _changed_paid_records(s: Session, month: str) -> dict[int, dict[str, int]]:
-    """Records paid in a closed month that changed since their last line (version, error code, status):
-    candidates for a 過誤調整. Returns record id → {institution: amount paid to date}."""
+@dataclass
+class Paid:
+    """What the closed months paid for a record, and the record as its last line saw it."""
+
+    amounts: dict[str, int]  # institution → amount paid to date
+    version: int
+    error_code: str
+    status: str
+    exempt: bool  # the copay exemption the last line applied
+
+
+def _fiscal_year_of(col):
+    return extract("year", col) - case((extract("month", col) < 4, 1), else_=0)
+
+
+def _changed_paid_records(s: Session, month: str) -> dict[int, Paid]:
+    """Records paid in a closed month that changed since their last line: candidates for a 過誤調整.
+
+    Changed means a new version (a correction), another エラーコード (the schedule engine re-evaluated the
+    person, e.g. after a history import or a linkage answer), another status (voided), or — for a dose
+    with a copay — another 費用助成 decision in force for its fiscal year than the one the last line applied."""
     closed = _closed_months(s)
     latest = (select(PaymentLine.record_id, func.max(PaymentLine.id).label("lid"))
               .where(PaymentLine.month.in_(closed), PaymentLine.month != month)
               .group_by(PaymentLine.record_id).subquery())
     last = PaymentLine.__table__.alias("last")
-    changed = list(s.execute(
-        select(R.id).join(latest, latest.c.record_id == R.id).join(last, last.c.id == latest.c.lid)
-        .where(or_(R.version != last.c.record_version, R.error_code != last.c.record_error_code,
-                   R.status != last.c.record_status))).scalars())
-    out: dict[int, dict[str, int]] = {}
+    base = select(R.id, last.c.record_version, last.c.record_error_code, last.c.record_status, last.c.copay_exempt)\
+        .join(latest, latest.c.record_id == R.id).join(last, last.c.id == latest.c.lid)
+    found = {row[0]: row for row in s.execute(base.where(or_(
+        R.version != last.c.record_version, R.error_code != last.c.record_error_code, R.status != last.c.record_status)))}
+    table = fee_table()
+    sd = SubsidyDecision
+    exempt_now = (select(sd.id).where(sd.atena_no == R.atena_no, sd.fiscal_year == _fiscal_year_of(R.vaccinated_on),
+                                      sd.status == "current", sd.outcome == EXEMPT).exists())
+    copay_vaccines = table.copay_vaccines()
+    if copay_vaccines:
+        # The last line's flag against the decision now; a line of a record that was not payable then
+        # (void, engine error) applied no exemption, and its record is looked at when that changes.
+        for row in s.execute(base.add_columns(R.vaccine_code, R.term, R.screening_result, R.vaccinated_on, exempt_now)
+                             .where(R.vaccine_code.in_(copay_vaccines), last.c.record_status == "active",
+                                    last.c.record_error_code == "", last.c.copay_exempt != exempt_now)):
+            if row[0] in found:
+                continue
+            fee = table.price(vaccine=row.vaccine_code, term=row.term or "", screening=row.screening_result or "vaccinated",
+                              on=row.vaccinated_on, exempt=bool(row[-1]))
+            if fee is not None and fee.exempt != bool(row.copay_exempt):
+                found[row[0]] = row
+    changed = sorted(found)
+    out: dict[int, Paid] = {rid: Paid(amounts={}, version=row.record_version, error_code=row.record_error_code,
+                                      status=row.record_status, exempt=bool(row.copay_exempt))
+                            for rid, row in found.items()}
     for i in range(0, len(changed), 5000):
         for rid, inst, amount in s.execute(
                 select(PaymentLine.record_id, PaymentLine.institution_code, func.sum(PaymentLine.amount))
                 .where(PaymentLine.record_id.in_(changed[i:i + 5000]), PaymentLine.month.in_(closed),
                        PaymentLine.month != month)
                 .group_by(PaymentLine.record_id, PaymentLine.institution_code)):
-            out.setdefault(rid, {})[inst] = int(amount)
+            out[rid].amounts[inst] = int(amount)
     return out
 
 
@@ -207,7 +259,8 @@ class BillingJob:
     label = "委託料の月次処理"
 
     def __init__(self) -> None:
-        self._changed: dict[int, dict[str, int]] | None = None
+        self._changed: dict[int, Paid] | None = None
+        self._screened: list | None = None
 
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         month = ctx.params["month"]
@@ -224,7 +277,7 @@ class BillingJob:
                               .distinct()).scalars())
         changed = _changed_paid_records(s, month)
         for paid in changed.values():
-            units.update(paid)
+            units.update(paid.amounts)
         units.update(payee_of(r) for r in _records(s, sorted(changed)))
         return sorted(NO_INSTITUTION_UNIT if u is None else u for u in units)
 
@@ -233,26 +286,31 @@ class BillingJob:
         run_id = s.execute(select(BillingRun.id).where(BillingRun.job_id == ctx.job_id)).scalar_one()
         codes = [u for u in units if u != NO_INSTITUTION_UNIT]
         wanted = set(codes)
-        conds = [R.institution_code.in_(codes),
-                 and_(R.screening_result == "screened_only", R.screening_institution_code.in_(codes))]
+        # Each part on its own index (an OR of them, or a condition on the screening clinic, would make
+        # every chunk read the whole month); 予診のみ records paid to their screening clinic are listed once.
+        if self._screened is None:
+            self._screened = s.execute(select(R.id, R.screening_institution_code).where(
+                R.billing_month == month, R.status == "active", R.screening_result == "screened_only",
+                R.screening_institution_code.is_not(None))).all()
+        parts = [R.institution_code.in_(codes)] if codes else []
         if NO_INSTITUTION_UNIT in units:
-            conds.append(R.institution_code.is_(None))
-        chunk_records = and_(R.billing_month == month, R.status == "active", or_(*conds))
-        rows = [r for r in s.execute(select(*_REC_COLS).where(chunk_records))
-                if (payee_of(r) or NO_INSTITUTION_UNIT) in units]
-        paid_elsewhere = dict(s.execute(
-            select(PaymentLine.record_id, PaymentLine.month).join(R, R.id == PaymentLine.record_id)
-            .where(chunk_records, PaymentLine.kind == "fee", PaymentLine.month != month)).all())
+            parts.append(R.institution_code.is_(None))
+        screened = [rid for rid, payee in self._screened if payee in wanted]
+        parts += [R.id.in_(screened[i:i + 5000]) for i in range(0, len(screened), 5000)]
+        found = {}
+        for part in parts:
+            found.update((r.id, r) for r in _chunk_rows(s, month, part))
+        rows = [r for _id, r in sorted(found.items()) if (payee_of(r) or NO_INSTITUTION_UNIT) in units]
         # Once per process, not per chunk: it reads every line of the closed months.
         if self._changed is None:
             self._changed = _changed_paid_records(s, month)
         changed = self._changed
         changed_rows = [r for r in _records(s, sorted(changed))
-                        if wanted & (set(changed[r.id]) | {payee_of(r)})]
-        facts = _facts(s, rows + changed_rows, wanted | {payee_of(r) for r in changed_rows}, chunk_records)
+                        if wanted & (set(changed[r.id].amounts) | {payee_of(r)})]
+        facts = _facts(s, rows, changed_rows, wanted | {payee_of(r) for r in changed_rows})
         lines, returns = [], []
         for r in rows:
-            v = judge(r, facts, paid_in=paid_elsewhere.get(r.id))
+            v = judge(r, facts, paid_in=r.paid_in)
             if v.fee is not None:
                 lines.append(_line(r, v, "fee", v.fee.amount, ""))
             else:
@@ -261,15 +319,16 @@ class BillingJob:
                                 "codes": ",".join(c for c, _ in v.codes)[:200],
                                 "reasons": "\n".join(reason_of(c, d) for c, d in v.codes)})
         for r in changed_rows:
+            if r.status == "active" and r.atena_no in facts.queued:
+                continue  # the engine has yet to judge the person again: adjusted in the run after it has
+            paid = changed[r.id]
             v = judge(r, facts) if r.status == "active" else Verdict(payee=payee_of(r), codes=[("VOID", "")])
             due = {v.payee: v.fee.amount} if v.fee is not None else {}
-            for inst in sorted(wanted & (set(changed[r.id]) | set(due))):
-                diff = due.get(inst, 0) - changed[r.id].get(inst, 0)
+            for inst in sorted(wanted & (set(paid.amounts) | set(due))):
+                diff = due.get(inst, 0) - paid.amounts.get(inst, 0)
                 if diff:
-                    why = ("記録の取消" if r.status != "active" else "記録の修正（支払対象外となった）" if v.fee is None
-                           else "記録の修正（医療機関の変更）" if inst not in changed[r.id] or inst != v.payee
-                           else "記録の修正（金額の変更）")
-                    lines.append(_line(r, v, "adjustment", diff, f"過誤調整: {why}", institution=inst))
+                    note = f"過誤調整: {adjustment_reason(r, v, paid, inst)}"[:200]
+                    lines.append(_line(r, v, "adjustment", diff, note, institution=inst))
         stamp = {"month": month, "run_id": run_id}
         bulk_copy(s, PaymentLine.__table__, lines, _LINE_COLS, constants=stamp)
         bulk_copy(s, BillingReturn.__table__, returns, _RETURN_COLS, constants=stamp)
@@ -282,6 +341,24 @@ class BillingJob:
         audit.record(s, ctx.actor, "billing.run", purpose=PURPOSE,
                      detail={"month": ctx.params["month"], "run_no": ctx.params["run_no"], **totals})
         return totals
+
+
+def adjustment_reason(r, v: Verdict, paid: Paid, institution: str) -> str:
+    """Why a paid record is paid differently now, in the words of the statement (Japanese)."""
+    engine = r.version == paid.version and r.status == paid.status and (r.error_code or "") != paid.error_code
+    if r.status != "active":
+        return "記録の取消"
+    if v.fee is None:
+        codes = ",".join(c for c, _ in v.codes)
+        return f"スケジュールの再判定により支払対象外（{codes}）" if engine else f"記録の修正により支払対象外（{codes}）"
+    if not any(paid.amounts.values()):
+        return "スケジュールの再判定により支払対象" if engine else "記録の修正により支払対象"
+    if institution != v.payee or institution not in paid.amounts:
+        return "記録の修正（医療機関の変更）"
+    if v.fee.exempt != paid.exempt:
+        return ("費用助成の判定の変更（自己負担を免除）" if v.fee.exempt
+                else "費用助成の判定の変更（自己負担の免除を取消）")
+    return "記録の修正（金額の変更）"
 
 
 _LINE_COLS = ("kind", "institution_code", "record_id", "atena_no", "vaccine_code", "term", "screening_result",
@@ -352,6 +429,24 @@ def run_month(db: Database, *, actor: Actor, month: str, transfer_date: date, ch
     return RunResult(month=month, run_no=run_no, transfer_date=transfer_date, outcome=outcome)
 
 
+def _stale_since(s: Session, month: str, started_at) -> str:
+    """What moved since the run began without a clerk's edit of the month's records: the schedule engine's
+    verdict or the queue of a paid record, or a 費用助成 decision of a person the month pays or claims."""
+    L = PaymentLine
+    engine = s.execute(select(func.count(func.distinct(L.record_id))).select_from(L).join(R, R.id == L.record_id)
+                       .where(L.month == month, or_(R.error_code != L.record_error_code, R.status != L.record_status,
+                                                    R.atena_no.in_(select(EvaluationQueue.atena_no))))).scalar_one()
+    if engine:
+        return f"支払対象の接種記録 {engine} 件のスケジュール判定が変わりました（または判定待ちです）"
+    persons = or_(SubsidyDecision.atena_no.in_(select(R.atena_no).where(R.billing_month == month)),
+                  SubsidyDecision.atena_no.in_(select(L.atena_no).where(L.month.in_(_closed_months(s)))))
+    decided = s.execute(select(func.count()).select_from(SubsidyDecision)
+                        .where(SubsidyDecision.decided_at > started_at, persons)).scalar_one()
+    if decided:
+        return f"費用助成の判定が {decided} 件ありました"
+    return ""
+
+
 def close_month(db: Database, *, actor: Actor, month: str) -> dict:
     """Lock the month: what it pays is paid. Refused while a run is unfinished or the data moved since."""
     month = check_month(month)
@@ -369,6 +464,9 @@ def close_month(db: Database, *, actor: Actor, month: str) -> dict:
             R.billing_month == month, R.updated_at > run.started_at)).scalar_one()
         if changed:
             raise Conflict(f"計算の後に {month} の接種記録が {changed} 件変わりました。再計算してから締めてください")
+        stale = _stale_since(s, month, run.started_at)
+        if stale:
+            raise Conflict(f"計算の後に{stale}。再計算してから締めてください")
         totals = month_totals(s, month)
         m.status, m.closed_at, m.closed_by = "closed", utcnow(), actor.label
         audit.record(s, actor, "billing.close", purpose=PURPOSE, detail={"month": month, "run_no": run.run_no, **totals})

@@ -6,14 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from sesshu.approvals import service as approvals
 from sesshu.billing import outputs
 from sesshu.billing.claims import reconcile
+from sesshu.billing.imports import UPLOAD_KINDS, import_upload
 from sesshu.billing.models import MONTH_STATUSES
 from sesshu.billing.service import close_month, list_months, month_overview, run_month
 from sesshu.billing.subsidy import decide_by_matching, decisions
-from sesshu.domain.errors import InvalidInput
+from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 
@@ -21,6 +24,10 @@ router = APIRouter(include_in_schema=False)
 
 Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 InstitutionCode = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,20}$")]
+ImportKind = Annotated[str, Path(pattern=r"^(tax|claims|accounts)$")]
+IMPORT_COLUMNS = {"tax": "年度, 宛名番号, 世帯番号, 課税区分（課税/非課税）, 生活保護（有/無）",
+                  "claims": "請求月, 医療機関コード, 接種種別, 件数, 金額",
+                  "accounts": "医療機関コード, 銀行コード, 銀行名, 支店コード, 支店名, 預金種目（普通/当座/貯蓄）, 口座番号, 口座名義カナ"}
 BILLING_KINDS = ("billing_month_reopen", "subsidy_override")
 NOTICES = {"run": "計算しました。", "closed": "締めました。", "reopen": "締めの解除を申請しました（承認後に解除されます）。",
            "decided": "突合して判定しました。", "override": "手動の判定を申請しました（承認後に反映されます）。"}
@@ -74,6 +81,34 @@ def subsidy_override(request: Request, form: Annotated[dict, Depends(form_data)]
                                raw={"atena_no": form.get("atena_no", ""), "fiscal_year": form.get("fiscal_year", ""),
                                     "outcome": form.get("outcome", "")}, reason=form.get("reason", ""))
     return RedirectResponse("/billing/subsidies?notice=override", status_code=303)
+
+
+def _imports_page(request: Request, *, result=None, kind: str = "", error: str = "", status_code: int = 200):
+    return render(request, "billing_imports.html", {
+        "kinds": {k: label for k, (label, _fn) in UPLOAD_KINDS.items()}, "columns": IMPORT_COLUMNS,
+        "result": result, "kind": kind, "error": error}, status_code=status_code)
+
+
+@router.get("/billing/imports")
+def billing_imports(request: Request, session=Depends(require("billing.run"))):
+    return _imports_page(request)
+
+
+@router.post("/billing/imports/{kind}")
+async def billing_import_upload(request: Request, kind: ImportKind, session=Depends(require("billing.run"))):
+    """One file, whole or not at all, through the import the command runs (audited there)."""
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _imports_page(request, kind=kind, error="取り込むCSVファイルを選んでください", status_code=400)
+    try:
+        result = await run_in_threadpool(import_upload, get_db(request), get_settings(request), actor=session.actor,
+                                         kind=kind, file_name=upload.filename, stream=upload.file)
+    except DomainError as e:
+        return _imports_page(request, kind=kind, error=e.message, status_code=400)
+    finally:
+        await upload.close()
+    return _imports_page(request, result=result, kind=kind, status_code=422 if result.refused else 200)
 
 
 @router.get("/billing/{month}")

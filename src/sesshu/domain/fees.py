@@ -152,6 +152,9 @@ class FeeTable:
     def has_copay(self, vaccine: str) -> bool:
         return vaccine in self._copays
 
+    def copay_vaccines(self) -> list[str]:
+        return sorted(self._copays)
+
     def budget_of(self, category: str) -> BudgetCategory:
         return self.budget[category]
 

@@ -117,7 +117,7 @@ def upload_dir(settings: Settings) -> Path:
     return d
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
     base = re.split(r"[\\/]", name or "")[-1].strip().lstrip(".")
     base = re.sub(r"[\x00-\x1f<>:\"|?*]", "_", base)[:100]
     return base or "upload.csv"
@@ -147,7 +147,7 @@ class ImportJobs:
         job_id = secrets.token_urlsafe(12)
         work = upload_dir(settings) / job_id
         work.mkdir(mode=0o700)
-        path = work / _safe_name(file_name)
+        path = work / safe_name(file_name)
         digest, size, lines = hashlib.sha256(), 0, 0
         try:
             with open(path, "wb") as out:

@@ -14,6 +14,7 @@ from sesshu.web.deps import get_db, get_settings, render, require, require_expor
 
 router = APIRouter(include_in_schema=False)
 UPLOAD_PATH = "/imports/records"
+BILLING_UPLOAD_PREFIX = "/billing/imports/"  # 地方税関係情報, clinics' claims, bank accounts (sesshu.billing.views)
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{8,40}$")]
 KINDS = {"records": "予診票", "registry": "住基", "institutions": "医療機関", "doctors": "医師", "venues": "実施場所",
          "manufacturers": "ワクチン会社"}
@@ -32,14 +33,15 @@ def _attachment(filename: str, ascii_name: str) -> dict:
 
 class UploadLimit:
     """Refuses an upload larger than MAX_UPLOAD_BYTES before it is read (Content-Length), and stops
-    one that turns out larger while streaming. Only the upload route accepts a file at all."""
+    one that turns out larger while streaming. Only the upload routes accept a file at all."""
 
     def __init__(self, app, max_bytes: int = MAX_UPLOAD_BYTES + 64 * 1024):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != UPLOAD_PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or not (
+                scope["path"] == UPLOAD_PATH or scope["path"].startswith(BILLING_UPLOAD_PREFIX)):
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
