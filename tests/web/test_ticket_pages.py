@@ -1,8 +1,12 @@
 """Pages for 接種券, certificates and notice batches: a clerk issues and reissues, a supervisor runs a batch."""
 from __future__ import annotations
 
+from datetime import date
+
 from sesshu.clock import today_jst
-from tests.web.conftest import login
+from sesshu.fhir.shc import describe, verify_cards
+from tests.pdfcheck import qr_codes
+from tests.web.conftest import add_record, login
 
 
 def _csrf(client, staff):
@@ -50,3 +54,19 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
     pdf_name = next(part.split('"')[0] for part in job.split('/files/')[1:] if part.endswith(".pdf") or ".pdf" in part)
     assert client.get(r.headers["location"] + "/files/" + pdf_name).content.startswith(b"%PDF")
     assert client.get(r.headers["location"] + "/files/..%2F..%2Fsesshu.db").status_code == 404
+
+
+def test_certificate_form_prints_the_smart_health_card_when_ticked(client, make_staff, persons, db, settings, tmp_path):
+    add_record(db, "1001", vaccine="MR", on=date(2021, 4, 10))
+    csrf = _csrf(client, make_staff("clerk"))
+    assert 'name="shc"' in client.get("/persons/1001/tickets").text
+    pdf = client.post("/persons/1001/certificate", data={"csrf_token": csrf, "requested_by": "山田 花子",
+                                                         "relationship": "親権者（法定代理人）",
+                                                         "identity_method": "マイナンバーカード", "kind": "history",
+                                                         "shc": "1"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    path = tmp_path / "cert.pdf"
+    path.write_bytes(pdf.content)
+    [text] = qr_codes(path, tmp_path, 2)
+    [card] = verify_cards(settings, text)
+    assert [i["date"] for i in describe(card)["immunizations"]] == ["2021-04-10"]

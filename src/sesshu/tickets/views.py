@@ -99,7 +99,8 @@ def certificate_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, 
                                        requested_by=form.get("requested_by", ""),
                                        relationship=form.get("relationship", ""),
                                        identity_method=form.get("identity_method", ""),
-                                       kind=form.get("kind", "history"), vaccine=form.get("vaccine") or None))
+                                       kind=form.get("kind", "history"), vaccine=form.get("vaccine") or None),
+                                   shc=form.get("shc") in ("1", "on"))
     except DomainError as e:
         return _refused(request, session, atena_no, e, form)
     return _pdf(issued.pdf.content, f"証明書_{issued.issue_no}.pdf")
