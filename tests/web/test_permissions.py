@@ -128,6 +128,7 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/notices"): lambda: {},
         ("POST", "/notices"): lambda: form(vaccine="JE", as_of=today_jst().isoformat(), within="0"),
         ("GET", "/notices/jobs/{job_id}"): lambda: {"path": {"job_id": _notice_job(ctx)}},
+        ("POST", "/notices/jobs/{job_id}/resume"): lambda: {"path": {"job_id": _notice_job(ctx)}, **form()},
         ("GET", "/notices/jobs/{job_id}/files/{name}"): lambda: {"path": {"job_id": _notice_job(ctx),
                                                                           "name": "mailing.csv"}},
         ("GET", "/billing"): lambda: {},
