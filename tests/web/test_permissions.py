@@ -261,7 +261,9 @@ def _notice_job(ctx: dict) -> int:
     from sesshu.tickets.notices import run_notices
     from tests.web.conftest import ADMIN
 
-    jobs = list_jobs(ctx["db"], kind="notices")
+    # Not the batch the POST /notices case starts: that one runs in the server's background thread.
+    tomorrow = (today_jst() + timedelta(days=1)).isoformat()
+    jobs = [j for j in list_jobs(ctx["db"], kind="notices") if j["params"]["as_of"] == tomorrow]
     if jobs:
         return jobs[0]["id"]
     return run_notices(ctx["db"], ctx["settings"], actor=ADMIN, vaccine="JE", as_of=today_jst() + timedelta(days=1),

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sesshu.actor import Actor
 from sesshu.audit.models import AuditEntry
-from sesshu.clock import today_jst
+from sesshu.clock import today_jst, utcnow
 from sesshu.fhir.shc import describe, verify_cards
 from sesshu.jobs import continue_job
+from sesshu.jobs.models import BatchJob
 from sesshu.tickets.notices import NoticeJob, open_notices
 from sesshu.web.app import create_app
 from tests.pdfcheck import qr_codes
@@ -96,6 +97,8 @@ def test_the_batch_runs_out_of_the_request_and_a_stopped_run_is_resumed(client, 
     opened = open_notices(db, settings, actor=STAFF_ACTOR, vaccine="JE", as_of=today_jst(), within_days=0,
                           out_dir=_web_out(settings), per_file=1)
     continue_job(db, NoticeJob(settings), actor=STAFF_ACTOR, job_id=opened.job_id, max_chunks=1)
+    with db.transaction() as s:  # ... ten minutes ago (a batch that moved lately may be running in another worker)
+        s.get(BatchJob, opened.job_id).updated_at = utcnow() - timedelta(minutes=10)
     url = f"/notices/jobs/{opened.job_id}"
     page = client.get(url).text  # progress comes from the job tables, whichever process ran it
     assert 'id="job-status">中断' in page and "1 / 2" in page and 'value="50"' in page and "/resume" in page

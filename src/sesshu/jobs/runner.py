@@ -219,6 +219,7 @@ def _write_output(db: Database, definition: JobDefinition, ctx: JobContext, chun
         definition.write_output(s, ctx, chunk_no, units)
         s.execute(update(BatchJobChunk).where(BatchJobChunk.job_id == ctx.job_id, BatchJobChunk.chunk_no == chunk_no)
                   .values(output_done=True))
+        s.execute(update(BatchJob).where(BatchJob.id == ctx.job_id).values(updated_at=utcnow()))
 
 
 def job_outcome(db: Database, job_id: int, *, resumed: bool = False, already_done: bool = False) -> JobOutcome:
@@ -244,7 +245,8 @@ def job_status(db: Database, job_id: int) -> dict[str, Any]:
 def _job_dict(job: BatchJob) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "key": job.job_key, "status": job.status, "params": json.loads(job.params),
             "total_units": job.total_units, "done_units": job.done_units, "chunk_size": job.chunk_size, "created_by": job.created_by,
-            "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "created_at": job.created_at.isoformat(), "updated_at": job.updated_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             "result": json.loads(job.result) if job.result else {}}
 
 

@@ -8,6 +8,7 @@ done, the files under var/notices/… — each download is on record as a print 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sesshu.actor import os_actor
 from sesshu.certificates.service import CertificateRequest, issue_certificate, person_certificates, request_data
-from sesshu.clock import today_jst
+from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import DomainError, InvalidInput, NotFound
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports.service import log_export, log_print
@@ -42,6 +43,9 @@ router = APIRouter(include_in_schema=False)
 AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 REISSUE_REASONS = ("紛失", "汚損")
+# A batch whose job row moved this recently counts as being printed (a chunk commits or writes its PDF at
+# least this often), even when another server worker runs it.
+ACTIVE_WITHIN = timedelta(minutes=2)
 
 
 def _pdf(content: bytes, filename: str) -> Response:
@@ -140,7 +144,7 @@ def resume_notice_batches(app) -> list[int]:
 
 def _notices_page(request: Request, *, error: str = "", form=None, status_code: int = 200):
     runs = background(request.app)
-    jobs = [j | {"running_here": runs.running(j["id"])} for j in list_jobs(get_db(request), kind=KIND, limit=30)]
+    jobs = [j | {"running": _running(runs, j)} for j in list_jobs(get_db(request), kind=KIND, limit=30)]
     return render(request, "notices.html", {"jobs": jobs, "lines": lines(), "error": error, "form": form or {},
                                             "today": today_jst()}, status_code=status_code)
 
@@ -171,13 +175,21 @@ def notices_run(request: Request, form: Annotated[dict, Depends(form_data)], ses
     return RedirectResponse(f"/notices/jobs/{opened.job_id}", status_code=303)
 
 
+def _running(runs: BackgroundJobs, job: dict) -> bool:
+    """Being printed: by a thread of this process, or by another server worker (the job moved lately)."""
+    if job["status"] == "done":
+        return False
+    quiet = utcnow() - datetime.fromisoformat(job["updated_at"])
+    return runs.running(job["id"]) or quiet < ACTIVE_WITHIN
+
+
 def _job(request: Request, job_id: int) -> dict:
     job = job_status(get_db(request), job_id)
     if job["kind"] != KIND:
         raise NotFound(f"個別通知の処理（{job_id}）はありません")
     runs = background(request.app)
     total = job["total_units"]
-    return job | {"running_here": runs.running(job_id), "error": runs.error(job_id),
+    return job | {"running": _running(runs, job), "error": runs.error(job_id),
                   "percent": 100 if job["status"] == "done" else (job["done_units"] * 100 // total if total else 0)}
 
 
@@ -190,7 +202,7 @@ def notice_job_page(request: Request, job_id: int, session=Depends(require("noti
 @router.post("/notices/jobs/{job_id}/resume")
 def notice_job_resume(request: Request, job_id: int, session=Depends(require("notice.run"))):
     job = _job(request, job_id)
-    if job["status"] != "done":
+    if job["status"] != "done":  # also when it looks busy elsewhere: the job row's lock shares the chunks
         _start(request.app, job_id, session.actor, resumed=True)
     return RedirectResponse(f"/notices/jobs/{job_id}", status_code=303)
 
