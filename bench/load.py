@@ -146,9 +146,16 @@ def sign_in(client: httpx.Client, db, settings, login: str) -> str:
 
 
 def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, cookies, deadline: float,
-               stats: Stats, rng: random.Random) -> None:
+               stats: Stats, rng: random.Random, think: float = 0.0) -> None:
+    def pause() -> None:
+        # A person reads the answer before the next step: exponential with the given mean, capped at 4×.
+        if think > 0:
+            time.sleep(min(rng.expovariate(1 / think), 4 * think, max(0.0, deadline - time.monotonic())))
+
     with httpx.Client(base_url=base, follow_redirects=False, timeout=30, cookies=cookies) as client:
         k = 0
+        if think > 0:
+            time.sleep(rng.uniform(0, think))  # staff do not all start on the same second
         while time.monotonic() < deadline:
             kana, atena = items[k % len(items)]
             k += 1
@@ -159,6 +166,7 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                 if r.status_code != 200:
                     stats.error(f"search {r.status_code}", r.text)
                     continue
+                pause()
                 t = time.perf_counter()
                 r = client.get(f"/persons/{atena}")
                 stats.add("person", time.perf_counter() - t)
@@ -170,6 +178,7 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                     stats.error("person page without a record form")
                     continue
                 record_id, version = rng.choice(forms)
+                pause()
                 t = time.perf_counter()
                 r = client.post(f"/records/{record_id}/correct", data={
                     "csrf_token": csrf, "atena_no": atena, "expected_version": version,
@@ -179,6 +188,7 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                     stats.conflicts += 1
                 elif r.status_code != 303:
                     stats.error(f"entry {r.status_code}", r.text)
+                pause()
             except httpx.HTTPError as e:
                 stats.error(type(e).__name__)
 
@@ -191,6 +201,10 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8113)
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="uvicorn worker processes of the server (default: one per core)")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean seconds a staff member spends reading/typing before the next request (0: none)")
     ap.add_argument("--json", type=Path, help="write the figures here too")
     args = ap.parse_args()
 
@@ -201,7 +215,8 @@ def main() -> None:
     logins = ensure_staff(settings, args.staff)
     shares = work_items(settings, args.staff, 40, args.seed)
     env = dict(os.environ, SESSHU_DATABASE_URL=url, SESSHU_VAR_DIR=str(var_dir), SESSHU_SESSION_IDLE_MINUTES="60")
-    server = subprocess.Popen([sys.executable, "-m", "sesshu", "serve", "--host", HOST, "--port", str(args.port)],
+    server = subprocess.Popen([sys.executable, "-m", "sesshu", "serve", "--host", HOST, "--port", str(args.port),
+                               "--workers", str(args.workers)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://{HOST}:{args.port}"
     stats = Stats()
@@ -223,7 +238,7 @@ def main() -> None:
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [threading.Thread(target=staff_loop, args=(base, login, shares[i], csrf, cookies, deadline, stats,
-                                                              random.Random(args.seed * 1000 + i)), daemon=True)
+                                                              random.Random(args.seed * 1000 + i), args.think), daemon=True)
                    for i, (login, csrf, cookies) in enumerate(sessions)]
         for t in threads:
             t.start()
@@ -246,6 +261,8 @@ def main() -> None:
                        "mean_ms": round(statistics.fmean(values) * 1000, 1) if values else None}
     total = sum(len(v) for v in stats.times.values())
     report = {"staff": args.staff, "seconds": round(elapsed, 1), "residents": args.residents,
+              "server_workers": args.workers, "think_seconds_mean": args.think,
+              "load_average_after": [round(x, 2) for x in os.getloadavg()],
               "city_build_seconds": round(build_seconds, 1), "requests": total,
               "requests_per_second": round(total / elapsed, 1), "loops": len(stats.times["entry"]),
               "pages": pages, "errors": sum(stats.errors.values()), "error_kinds": stats.errors, "error_samples": stats.samples,

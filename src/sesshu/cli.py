@@ -344,11 +344,12 @@ def user_add(login_id: str, name: str = typer.Option(..., help="氏名"),
 
 
 @app.command("serve")
-def serve_cmd(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+def serve_cmd(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+              workers: int = typer.Option(1, min=1, max=64, help="ワーカープロセス数（CPUコア数程度）")) -> None:
     """Web画面とAPIを起動します。"""
     from sesshu.web.server import serve
 
-    serve(host, port)
+    serve(host, port, workers)
 
 
 schedule_app = typer.Typer(help="接種スケジュールの判定", no_args_is_help=True)

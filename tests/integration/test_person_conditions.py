@@ -304,7 +304,7 @@ def test_batch_and_single_evaluation_agree_when_conditions_change_over_time():
     from sesshu.ledger.evaluation import evaluate_people, evaluate_rows
 
     born = date(1962, 6, 1)
-    doses = [SimpleNamespace(id=i, vaccine_code=v, vaccinated_on=d) for i, (v, d) in enumerate([
+    doses = [SimpleNamespace(id=i, vaccine_code=v, vaccinated_on=d, screening_result="vaccinated") for i, (v, d) in enumerate([
         ("FLU_ELDER", date(2023, 11, 1)), ("FLU_ELDER", date(2024, 11, 1)), ("PPSV23", date(2024, 11, 2)),
         ("COVID", date(2025, 11, 1))], start=1)]
     ended_2024 = (ConditionSpan("designated_disability", date(2024, 1, 1), date(2024, 12, 31)),)

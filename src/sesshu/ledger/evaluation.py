@@ -52,12 +52,43 @@ def _dose(r) -> DoseFacts:
     return DoseFacts(vaccine=r.vaccine_code, date=r.vaccinated_on, product=None)
 
 
+SCREENED_ONLY = "screened_only"
+
+
+def _split(rows: list) -> tuple[list, list]:
+    """The records that are doses, and the 予診のみ visits (screened, not vaccinated). Every row must
+    say which it is: a caller that forgot the column would silently count visits as doses."""
+    doses, visits = [], []
+    for r in rows:
+        (visits if r.screening_result == SCREENED_ONLY else doses).append(r)
+    return doses, visits
+
+
+def _judge_visits(birth_date: date, sex: str, doses: list, visits: list, as_of: date,
+                  spans: Sequence[ConditionSpan], result: PersonEvaluation) -> PersonEvaluation:
+    """A 予診のみ visit never counts in a series (the next dose is still the same one). Its verdict is
+    the one the dose would have had on that day — whether the visit fell in the window, which decides
+    the 予診のみ fee — judged among the real doses only."""
+    for v in visits:
+        probe = _evaluate_doses(birth_date, sex, [*doses, v], as_of, frozenset(), spans)
+        result.verdicts[v.id] = probe.verdicts[v.id]
+    return result
+
+
 def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date,
                   lines: frozenset[str] | None = None, spans: Sequence[ConditionSpan] = ()) -> PersonEvaluation:
-    """rows: active records (id, vaccine_code, vaccinated_on) of one person, any order.
+    """rows: active records (id, vaccine_code, vaccinated_on, screening_result) of one person, any order.
     lines: only these eligibility lines are forecast (all doses are still judged).
     spans: the person's conditions (sesshu.conditions.facts): each dose is judged with the
-    conditions that held on its date, the forecast with those that hold on as_of."""
+    conditions that held on its date, the forecast with those that hold on as_of.
+    予診のみ records are judged but are not doses (see _judge_visits)."""
+    doses, visits = _split(rows)
+    result = _evaluate_doses(birth_date, sex, doses, as_of, lines, spans)
+    return _judge_visits(birth_date, sex, doses, visits, as_of, spans, result) if visits else result
+
+
+def _evaluate_doses(birth_date: date, sex: str, rows: list, as_of: date,
+                    lines: frozenset[str] | None, spans: Sequence[ConditionSpan]) -> PersonEvaluation:
     doses = [_dose(r) for r in rows]
     if not spans:
         return _person_evaluation(rows, evaluate(person_facts(birth_date, sex), doses, as_of, lines=lines))
@@ -72,7 +103,14 @@ def evaluate_people(people: list[tuple], as_of: date,
                     lines: frozenset[str] | None = None) -> list[PersonEvaluation]:
     """evaluate_rows for many persons at once, in the same order: each item is (birth_date, sex, rows)
     or (birth_date, sex, rows, spans). The engine's batch path shares the work of persons with the
-    same birth date, sex and conditions."""
+    same birth date, sex and conditions. 予診のみ records are judged as in evaluate_rows."""
+    split = [_split(p[2]) for p in people]
+    results = _evaluate_people([(p[0], p[1], doses, *p[3:]) for p, (doses, _v) in zip(people, split)], as_of, lines)
+    return [_judge_visits(p[0], p[1], doses, visits, as_of, p[3] if len(p) > 3 else (), result) if visits else result
+            for p, (doses, visits), result in zip(people, split, results)]
+
+
+def _evaluate_people(people: list[tuple], as_of: date, lines: frozenset[str] | None) -> list[PersonEvaluation]:
     if not any(len(p) > 3 and p[3] for p in people):
         evs = evaluate_many([(person_facts(p[0], p[1]), [_dose(r) for r in p[2]]) for p in people],
                             as_of, lines=lines)
@@ -114,7 +152,7 @@ def _person_evaluation(rows: list, ev: Evaluation) -> PersonEvaluation:
 
 
 _RECORD_COLS = (VaccinationRecord.id, VaccinationRecord.atena_no, VaccinationRecord.vaccine_code,
-                VaccinationRecord.vaccinated_on, VaccinationRecord.error_code)
+                VaccinationRecord.vaccinated_on, VaccinationRecord.screening_result, VaccinationRecord.error_code)
 
 
 def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:

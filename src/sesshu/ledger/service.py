@@ -617,7 +617,8 @@ def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
 def _dose_verdict(s: Session, p: Person, values: dict, existing: list) -> EntryVerdict:
     """The engine's verdict on the new dose among the person's active records (id 0 = the new one)."""
     probe = type("Probe", (), {"id": 0, "vaccine_code": values["vaccine_code"],
-                               "vaccinated_on": values["vaccinated_on"]})()
+                               "vaccinated_on": values["vaccinated_on"],
+                               "screening_result": values["screening_result"]})()
     as_of = today_jst()
     spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
     result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans)

@@ -172,7 +172,8 @@ def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]
         ids = [p.atena_no for p in persons]
         for j in range(0, len(ids), _BATCH):
             for r in s.execute(select(VaccinationRecord.id, VaccinationRecord.atena_no,
-                                      VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+                                      VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on,
+                                      VaccinationRecord.screening_result)
                                .where(VaccinationRecord.atena_no.in_(ids[j:j + _BATCH]),
                                       VaccinationRecord.status == "active")):
                 history.setdefault(r.atena_no, []).append(r)

@@ -23,8 +23,22 @@ class _DropQueryString(logging.Filter):
         return True
 
 
-def serve(host: str, port: int) -> None:
+def app_factory():
+    """The application for one worker process (uvicorn --workers starts each with this factory):
+    settings come from the environment, as for a single process."""
+    logging.getLogger("uvicorn.access").addFilter(_DropQueryString())
+    return create_app(load_settings())
+
+
+def serve(host: str, port: int, workers: int = 1) -> None:
+    """Serve on host:port. With workers > 1 uvicorn runs that many processes on the same socket; every
+    piece of state a request needs (sessions, challenges, throttles, jobs) is in the database, so any
+    worker can answer any request."""
     settings = load_settings()
+    if workers > 1:
+        uvicorn.run("sesshu.web.server:app_factory", factory=True, workers=workers, host=host, port=port,
+                    **server_options(settings))
+        return
     app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_DropQueryString())
     uvicorn.run(app, host=host, port=port, **server_options(settings))
