@@ -119,7 +119,8 @@ def render_pair(data: NoticeData, *, title: str) -> PrintedPdf:
 
 def current_line(s: Session, p: Person, vaccine: str, as_of: date):
     """The person's eligibility line for `vaccine` on as_of, from the whole ledger."""
-    rows = s.execute(select(VaccinationRecord.id, VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+    rows = s.execute(select(VaccinationRecord.id, VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on,
+                            VaccinationRecord.screening_result)
                      .where(VaccinationRecord.atena_no == p.atena_no, VaccinationRecord.status == "active")).all()
     result = evaluate_rows(p.birth_date, p.sex, rows, as_of, frozenset((vaccine,)),
                            spans=load_spans(s, [p.atena_no]).get(p.atena_no, ()))
