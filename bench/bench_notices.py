@@ -6,8 +6,11 @@
 The demo city (sesshu.demo) is built once under bench/out/notices/ and re-used; 高齢者インフルエンザ
 (FLU_ELDER, as of 2026-12-01, in season) lists about 15% of its residents, so the city is sized from N.
 Each run starts from a copy of the city (no ticket issued yet) and runs the real CLI in a child process,
-with 1,000 persons per PDF file. Prints persons, files, pages, wall time, persons/s and peak RSS; run it
-for two sizes to see that memory does not grow with the run.
+with 1,000 persons per PDF file. Prints persons, files, pages, wall time, the child's CPU time (user + system),
+peak RSS and the machine's load average (on a shared machine the wall time says more about the neighbours
+than about sesshu); run it for two sizes to see that memory does not grow with the run. The peak RSS has a
+part that grows with the *city* (planning evaluates every resident's schedule) and one PDF file's pages
+(1,000 persons) on top; it does not grow with the number of notices.
 """
 from __future__ import annotations
 
@@ -87,6 +90,7 @@ def main() -> None:
         shutil.copytree(source / "keys", run / "keys")
     env = dict(os.environ, SESSHU_VAR_DIR=str(run))
     env.pop("SESSHU_DATABASE_URL", None)
+    load_before = os.getloadavg()[0]
     stdout, secs, cpu, peak = run_measured(["notices", "--vaccine", args.vaccine, "--as-of", AS_OF.isoformat(),
                                        "--out", str(run / "pdf"), "--per-file", "1000", "--json"], env)
     result = json.loads(stdout)
@@ -97,10 +101,12 @@ def main() -> None:
     size = sum(p.stat().st_size for p in (run / "pdf").glob("*.pdf")) / 1e6
     figures = {"persons": result["persons"], "files": len(result["files"]), "pages": pages, "seconds": round(secs, 1),
                "persons_per_s": round(result["persons"] / secs), "cpu_seconds": round(cpu, 1), "peak_rss_mb": round(peak), "pdf_mb": round(size, 1),
-               "residents": residents}
+               "residents": residents, "cpu_ms_per_person": round(cpu * 1000 / max(result["persons"], 1), 2),
+               "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
     print(f"notices {args.vaccine} as of {AS_OF}: {result['persons']} persons, {len(result['files'])} files, "
           f"{pages} pages ({size:.0f} MB) in {secs:.1f}s wall ({cpu:.1f}s CPU) = {result['persons'] / secs:.0f} persons/s; "
-          f"peak RSS {peak:.0f} MB", flush=True)
+          f"peak RSS {peak:.0f} MB; {cpu * 1000 / max(result['persons'], 1):.2f} ms CPU per person; "
+          f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     (args.out / f"notices-{result['persons']}.json").write_text(json.dumps(figures, indent=2))
 
 

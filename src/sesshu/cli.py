@@ -257,8 +257,8 @@ def record_correct(record_id: int, version: int = typer.Option(..., help="画面
             _fail(f"--set は 項目=値 の形で指定してください: {item}")
         k, v = item.split("=", 1)
         changes[k.strip()] = parse_field(k.strip(), v)
-    db, _ = _db()
-    out = correct_record(db, actor=os_actor(),
+    db, settings = _db()
+    out = correct_record(db, settings, actor=os_actor(),
                          correction=Correction(record_id=record_id, expected_version=version, reason=reason,
                                                changes=changes))
     typer.echo(f"記録 {out.id} を修正しました（版数 {out.version}）")

@@ -1,8 +1,9 @@
 """接種歴証明書 on a 照会申請: doses listed, issue number never reused, the request and the print on record."""
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -10,9 +11,17 @@ from sqlalchemy import select
 from sesshu.audit.models import AuditEntry
 from sesshu.certificates.models import Certificate
 from sesshu.certificates.service import CertificateRequest, issue_certificate
+from sesshu.domain import shc
 from sesshu.domain.errors import InvalidInput
+from sesshu.domain.wareki import to_wareki
+from sesshu.fhir import shc_keys
+from sesshu.fhir.shc import describe
 from sesshu.ledger.models import Institution, VaccinationRecord
+from sesshu.ledger.service import import_records
+from sesshu.registry.service import import_registry
+from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, write
 from tests.integration.notices_city import OPERATOR, load_city
+from tests.integration.test_cli import run
 from tests.pdfcheck import flat, pdf_text, qr_codes
 from tests.web.conftest import add_record
 
@@ -64,3 +73,81 @@ def test_request_needs_who_and_how_identity_was_confirmed(db, settings, tmp_path
     with pytest.raises(InvalidInput, match="申請者"):
         issue_certificate(db, settings, actor=OPERATOR, atena_no="2001",
                           request=CertificateRequest(requested_by=" ", relationship="本人", identity_method="運転免許証"))
+
+
+def _verified_cards(settings, texts: list[str]) -> list[dict]:
+    """Each scanned shc:/ text verified with the city's published public keys (jwks.json), then read."""
+    jwks = shc_keys.jwks(settings)
+    return [describe(shc.verify(shc.jws_from_qr(t), jwks=jwks, issuers=(settings.shc_issuer.rstrip("/"),),
+                                now=datetime.now(timezone.utc))) for t in texts]
+
+
+def test_certificate_with_a_smart_health_card_scans_verifies_and_lists_the_same_doses(db, settings, tmp_path):
+    load_city(db, settings, tmp_path)
+    with db.transaction() as s:
+        s.add(Institution(code="C001", name="熊谷こどもクリニック"))
+    doses = (("HIB", date(2026, 1, 10), "HB001"), ("HIB", date(2026, 2, 12), "HB002"), ("BCG", date(2026, 4, 2), "BC777"))
+    for vaccine, on, lot in doses:
+        rid = add_record(db, "2001", vaccine=vaccine, on=on, institution_code="C001", term="初回")
+        with db.transaction() as s:
+            s.get(VaccinationRecord, rid).lot_no = lot
+    issued = issue_certificate(db, settings, actor=OPERATOR, atena_no="2001", request=REQUEST, today=date(2026, 12, 3),
+                               shc=True)
+    assert (issued.records, issued.cards, issued.pdf.pages) == (3, 1, 2)
+    path = tmp_path / "cert.pdf"
+    path.write_bytes(issued.pdf.content)
+    listed = flat(pdf_text(path, 1, 1))
+    assert "電子証明書SMARTHealthCard1枚（2ページ目のQRコード）" in listed
+    scanned = qr_codes(path, tmp_path, 2)  # tmp_path/page2.png: looked at, one QR centred under the explanation
+    assert len(scanned) == 1 and scanned[0].startswith("shc:/")
+    [card] = _verified_cards(settings, scanned)
+    assert card["name"] == "熊谷 子1" and card["birth_date"] == "2025-11-02"
+    assert [(i["date"], i["lot"], i["performer"]) for i in card["immunizations"]] == [
+        (on.isoformat(), lot, "熊谷こどもクリニック") for _v, on, lot in doses]
+    for _v, on, lot in doses:  # the printed list shows the same doses
+        assert to_wareki(on) in listed and lot in listed
+    assert "1/1ヒブ2件・BCG1件" in flat(pdf_text(path, 2, 2))
+    jws = shc.jws_from_qr(scanned[0])
+    with db.transaction() as s:
+        printed = s.execute(select(AuditEntry).where(AuditEntry.action == "print")).scalar_one()
+        issue = s.execute(select(AuditEntry).where(AuditEntry.action == "shc.issue")).scalar_one()
+    detail = json.loads(printed.detail)
+    assert detail["sha256"] == issued.pdf.sha256 and detail["issue_no"] == issued.issue_no
+    assert detail["shc"]["jws_sha256"] == [hashlib.sha256(jws.encode("ascii")).hexdigest()]
+    assert json.loads(issue.detail)["channel"] == "certificate" and issue.atena_no == "2001"
+
+
+def test_a_long_history_prints_every_card_of_the_set_each_labelled(db, settings, tmp_path):
+    write(tmp_path / "reg.csv", REGISTRY_HEADER + "\n1002,,鈴木　花子,スズキ ハナコ,女,1950-05-05,,熊谷市宮町2-2,,,,,,,\n")
+    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=OPERATOR).accepted == 1
+    lot = lambda v, i: hashlib.sha1(f"{v}{i}".encode()).hexdigest()[:8].upper()  # noqa: E731 — real lots vary
+    rows = [f"1002,FLU_ELDER,,1,定期B類,{2010 + i}-10-15,接種,,,,,,,{lot('F', i)},0.5,,,,,," for i in range(15)]
+    rows += [f"1002,COVID,,{i + 1},定期B類,{2010 + i}-11-20,接種,,,,,,,{lot('C', i)},0.3,,,,,," for i in range(15)]
+    write(tmp_path / "rec.csv", RECORD_HEADER + "\n" + "\n".join(rows) + "\n")
+    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPERATOR).accepted == 30
+    issued = issue_certificate(db, settings, actor=OPERATOR, atena_no="1002", request=REQUEST, shc=True)
+    assert (issued.records, issued.cards, issued.pdf.pages) == (30, 2, 3)
+    path = tmp_path / "cert.pdf"
+    path.write_bytes(issued.pdf.content)
+    scanned = qr_codes(path, tmp_path, 3)
+    assert len(scanned) == 2
+    cards = _verified_cards(settings, scanned)
+    on_cards = sorted((i["date"], i["lot"]) for c in cards for i in c["immunizations"])
+    listed = flat(pdf_text(path, 1, 2))
+    assert len(on_cards) == 30 and all(lot_no in listed and to_wareki(date.fromisoformat(d)) in listed
+                                       for d, lot_no in on_cards)
+    assert sorted(r.split(",")[13] for r in rows) == sorted(lot_no for _d, lot_no in on_cards)
+    page = flat(pdf_text(path, 3, 3))
+    assert "1/2" in page and "2/2" in page and "接種種別ごとに分けています" in page
+
+
+def test_cli_prints_the_card_on_request(db, settings, tmp_path):
+    load_city(db, settings, tmp_path)
+    add_record(db, "2001", vaccine="HIB", on=date(2026, 1, 10), term="初回")
+    cert = tmp_path / "cert.pdf"
+    r = run(settings, "certificate", "2001", "--out", str(cert), "--requested-by", "熊谷 花子",
+            "--relationship", "親権者（法定代理人）", "--identity", "運転免許証", "--shc")
+    assert r.returncode == 0, r.stderr
+    assert "SMART Health Card 1 枚" in r.stdout
+    [card] = _verified_cards(settings, qr_codes(cert, tmp_path, 2))
+    assert [i["date"] for i in card["immunizations"]] == ["2026-01-10"]

@@ -52,7 +52,7 @@ def _entries(db) -> int:
         return s.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
 
 
-def test_two_corrections_of_the_same_version_at_once_one_wins_the_other_sees_it(db, operator, town):
+def test_two_corrections_of_the_same_version_at_once_one_wins_the_other_sees_it(db, settings, operator, town):
     for round_no in range(3):
         with db.transaction() as s:
             version = s.get(VaccinationRecord, town).version
@@ -62,7 +62,7 @@ def test_two_corrections_of_the_same_version_at_once_one_wins_the_other_sees_it(
         def save(who: str):
             start.wait()
             try:
-                outcome[who] = ledger.correct_record(db, actor=operator, correction=Correction(
+                outcome[who] = ledger.correct_record(db, settings, actor=operator, correction=Correction(
                     record_id=town, expected_version=version, reason=f"{who} の修正", changes={"lot_no": f"{who}{round_no}"}))
             except Conflict as e:
                 outcome[who] = e

@@ -95,7 +95,7 @@ def test_disclosure_package_lists_our_views_and_corrections_without_staff_names(
     fix = _receive(city, staff["clerk"], "correction", question="BCGのロット番号が母子手帳と違う（正しくは BCG02）")
     with city.transaction() as s:
         rec = s.execute(text("SELECT id, version FROM vaccination_record WHERE atena_no = '3001'")).one()
-    out = disclosure.correct_by_request(city, actor=staff["boss"], inquiry_id=fix.id, record_id=rec.id,
+    out = disclosure.correct_by_request(city, settings, actor=staff["boss"], inquiry_id=fix.id, record_id=rec.id,
                                         expected_version=rec.version, changes={"lot_no": "BCG02"})
     assert out.result_ref == f"record:{rec.id}"
     with city.transaction() as s:

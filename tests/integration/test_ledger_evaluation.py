@@ -59,7 +59,7 @@ def test_correcting_a_date_reevaluates_the_person(city, settings, operator, cler
     history = ledger.person_history(city, settings, actor=clerk, atena_no="1001")
     second = [r for r in history.records if r.vaccinated_on == date(2024, 7, 1)][0]
     assert history.verdicts[second.id].status == "invalid"
-    ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+    ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
         record_id=second.id, expected_version=second.version, reason="予診票の接種日を読み違えた",
         changes={"vaccinated_on": date(2024, 7, 8)}))
     assert _codes(city)[("HIB", "2024-07-08")] == ""

@@ -103,7 +103,7 @@ def test_corrections_voids_and_new_records_produce_difference_copies(db, setting
     with db.transaction() as s:
         first, second = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == "1001")
                                   .order_by(VaccinationRecord.id)).scalars().all()
-    correct_record(db, actor=ADMIN, correction=Correction(record_id=first.id, expected_version=first.version,
+    correct_record(db, settings, actor=ADMIN, correction=Correction(record_id=first.id, expected_version=first.version,
                                                           reason="ロット番号の誤記", changes={"lot_no": "HB009"}))
     void_record(db, actor=ADMIN, record_id=second.id, expected_version=second.version, reason="重複登録")
     write(tmp_path / "more.csv", RECORD_HEADER + "\n1001,BCG,,1,,2024-09-02,,,,,,,,BC001,,,,,,,\n")

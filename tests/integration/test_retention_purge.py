@@ -92,7 +92,7 @@ def test_aged_city_is_purged_irrecoverably_and_the_audit_chain_still_verifies(db
     assert len(erased) >= 5 and extra in erased and record is not None
     # Work on one of them first: a view and a correction (history rows, audit entries with the 宛名番号).
     person_history(db, settings, actor=asker, atena_no=record.atena_no)
-    correct_record(db, actor=approver, correction=Correction(record_id=record.id, expected_version=record.version,
+    correct_record(db, settings, actor=approver, correction=Correction(record_id=record.id, expected_version=record.version,
                                                              reason="ロット番号の誤記", changes={"lot_no": "ERASEME1"}))
 
     # Nothing is erased without a second supervisor; a request by one is not enough.

@@ -126,7 +126,7 @@ def test_viewing_an_unknown_person_is_refused_and_recorded(city, settings, clerk
 
 def test_correction_keeps_old_values_and_reason(city, settings, clerk):
     rec = ledger.person_history(city, settings, actor=clerk, atena_no="1001").records[0]
-    out = ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+    out = ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
         record_id=rec.id, expected_version=rec.version, reason="予診票の転記誤り",
         changes={"lot_no": "XY999", "vaccinated_on": date(2023, 6, 10)}))
     assert out.version == rec.version + 1 and out.lot_no == "XY999"
@@ -137,20 +137,20 @@ def test_correction_keeps_old_values_and_reason(city, settings, clerk):
 
 def test_stale_version_is_refused(city, settings, clerk):
     rec = ledger.person_history(city, settings, actor=clerk, atena_no="1001").records[0]
-    ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+    ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
         record_id=rec.id, expected_version=rec.version, reason="1回目", changes={"lot_no": "A"}))
     with pytest.raises(Conflict):
-        ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+        ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
             record_id=rec.id, expected_version=rec.version, reason="古い画面から", changes={"lot_no": "B"}))
 
 
 def test_correction_needs_reason_and_known_codes(city, settings, clerk):
     rec = ledger.person_history(city, settings, actor=clerk, atena_no="1001").records[0]
     with pytest.raises(InvalidInput, match="理由"):
-        ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+        ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
             record_id=rec.id, expected_version=rec.version, reason=" ", changes={"lot_no": "A"}))
     with pytest.raises(InvalidInput, match="マスタ"):
-        ledger.correct_record(city, actor=clerk, correction=ledger.Correction(
+        ledger.correct_record(city, settings, actor=clerk, correction=ledger.Correction(
             record_id=rec.id, expected_version=rec.version, reason="医療機関の誤り", changes={"institution_code": "ZZZ"}))
 
 

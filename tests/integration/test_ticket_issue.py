@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from sesshu.audit.models import AuditEntry
 from sesshu.domain.errors import Conflict, InvalidInput
+from sesshu.ledger.models import VaccinationRecord
 from sesshu.tickets.models import Ticket
 from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
 from tests.integration.notices_city import AS_OF, OPERATOR, load_city
 from tests.pdfcheck import flat, pdf_text, qr_codes
+from tests.web.conftest import add_record
 
 
 def _save(tmp_path, name, pdf):
@@ -82,3 +85,13 @@ def test_moving_out_invalidates_the_unused_ticket(db, settings, tmp_path):
     import_registry(db, settings, path=path, actor=OPERATOR)
     (t,) = person_tickets(db, settings, actor=OPERATOR, atena_no="2003")
     assert (t.state, t.invalidated_reason) == ("invalidated", "転出")
+
+
+def test_a_screening_only_visit_leaves_the_move_in_ticket_for_the_same_dose(db, settings, tmp_path):
+    load_city(db, settings, tmp_path)
+    rid = add_record(db, "2001", vaccine="MR", on=date(2026, 11, 20), term="1期")
+    with db.transaction() as s:
+        s.get(VaccinationRecord, rid).screening_result = "screened_only"
+    issued = issue_for_move_in(db, settings, actor=OPERATOR, atena_no="2001", vaccine="MR", history_confirmed=True,
+                               as_of=AS_OF)
+    assert issued.dose_no == 1  # 予診のみ: screened, not vaccinated — still the first dose

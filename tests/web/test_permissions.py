@@ -128,6 +128,7 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/notices"): lambda: {},
         ("POST", "/notices"): lambda: form(vaccine="JE", as_of=today_jst().isoformat(), within="0"),
         ("GET", "/notices/jobs/{job_id}"): lambda: {"path": {"job_id": _notice_job(ctx)}},
+        ("POST", "/notices/jobs/{job_id}/resume"): lambda: {"path": {"job_id": _notice_job(ctx)}, **form()},
         ("GET", "/notices/jobs/{job_id}/files/{name}"): lambda: {"path": {"job_id": _notice_job(ctx),
                                                                           "name": "mailing.csv"}},
         ("GET", "/billing"): lambda: {},
@@ -266,7 +267,9 @@ def _notice_job(ctx: dict) -> int:
     from sesshu.tickets.notices import run_notices
     from tests.web.conftest import ADMIN
 
-    jobs = list_jobs(ctx["db"], kind="notices")
+    # Not the batch the POST /notices case starts: that one runs in the server's background thread.
+    tomorrow = (today_jst() + timedelta(days=1)).isoformat()
+    jobs = [j for j in list_jobs(ctx["db"], kind="notices") if j["params"]["as_of"] == tomorrow]
     if jobs:
         return jobs[0]["id"]
     return run_notices(ctx["db"], ctx["settings"], actor=ADMIN, vaccine="JE", as_of=today_jst() + timedelta(days=1),

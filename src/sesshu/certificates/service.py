@@ -1,5 +1,9 @@
 """照会申請 → 予防接種済証 / 接種歴証明書: the request is recorded (who asked, relationship, how identity was
-confirmed), a never-reused issue number is taken, the PDF is printed from the ledger and logged as a print."""
+confirmed), a never-reused issue number is taken, the PDF is printed from the ledger and logged as a print.
+
+With `shc=True` the certificate also carries the person's SMART Health Card(s), signed with the city's key
+(sesshu.fhir.shc.build_cards) in the same transaction: the same doses as the printed list, the cards'
+hashes in the print log and an `shc.issue` entry (channel `certificate`), as for any other card."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,13 +18,14 @@ from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.certificates.models import Certificate
-from sesshu.certificates.render import CertificateData, Dose, render_certificate
+from sesshu.certificates.render import CardQr, CertificateData, Dose, render_certificate
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.exports.service import check_purpose, log_print
+from sesshu.fhir import shc as health_cards
 from sesshu.ledger.models import Institution, VaccinationRecord, Vaccine
 from sesshu.printing import PrintedPdf
 from sesshu.registry.models import Person
@@ -64,6 +69,7 @@ class IssuedCertificate:
     issue_no: str
     records: int
     pdf: PrintedPdf
+    cards: int = 0  # SMART Health Cards printed on it
 
 
 def _dose_label(r) -> str:
@@ -73,9 +79,16 @@ def _dose_label(r) -> str:
     return " ".join(parts)
 
 
+def _card_caption(card: health_cards.Card) -> str:
+    counts: dict[str, int] = {}
+    for dose in card.doses:
+        counts[dose.vaccine] = counts.get(dose.vaccine, 0) + 1
+    return "・".join(f"{name} {n}件" for name, n in counts.items())
+
+
 def issue_certificate(db: Database, settings: Settings, *, actor: Actor, atena_no: str, request: CertificateRequest,
-                      today: date | None = None, extra_qr: str | None = None,
-                      extra_qr_label: str = "") -> IssuedCertificate:
+                      today: date | None = None, extra_qr: str | None = None, extra_qr_label: str = "",
+                      shc: bool = False) -> IssuedCertificate:
     request = request.checked()
     today = today or today_jst()
     kinds = request_data()["kinds"]
@@ -104,7 +117,10 @@ def issue_certificate(db: Database, settings: Settings, *, actor: Actor, atena_n
             note=t["certificate"]["note"], atena_no=p.atena_no, name=p.name, name_kana=p.name_kana, sex=p.sex,
             birth_date=p.birth_date, address=p.address,
             doses=[Dose(r.vaccinated_on, vname, _dose_label(r), r.lot_no, iname or "") for r, vname, iname in rows])
-        pdf = render_certificate(data, extra_qr=extra_qr, extra_qr_label=extra_qr_label)
+        cards = health_cards.build_cards(s, settings, atena_no=atena_no,
+                                         vaccines=(request.vaccine,) if request.vaccine else ()) if shc else []
+        pdf = render_certificate(data, extra_qr=extra_qr, extra_qr_label=extra_qr_label,
+                                 cards=[CardQr(c.qr_text, _card_caption(c)) for c in cards])
         s.add(Certificate(issue_no=issue_no, atena_no=atena_no, requested_by=request.requested_by,
                           relationship=request.relationship, identity_method=request.identity_method,
                           purpose=request.purpose, records=len(rows), sha256=pdf.sha256, issued_at=utcnow(),
@@ -113,9 +129,14 @@ def issue_certificate(db: Database, settings: Settings, *, actor: Actor, atena_n
                   "requested_by": request.requested_by, "relationship": request.relationship,
                   "identity_method": request.identity_method}
         audit.record(s, actor, "certificate.request", atena_no=atena_no, purpose=request.purpose, detail=detail)
+        printed = {"issue_no": issue_no, "pages": pdf.pages}
+        if cards:
+            printed["shc"] = {"kid": cards[0].kid, "cards": len(cards), "jws_sha256": [c.sha256 for c in cards]}
+            health_cards.log_issue(s, actor, atena_no=atena_no, purpose=request.purpose, channel="certificate",
+                                   cards=cards)
         log_print(s, actor, document=kinds[request.kind], purpose=request.purpose, rows=len(rows), sha256=pdf.sha256,
-                  atena_no=atena_no, detail={"issue_no": issue_no, "pages": pdf.pages})
-        return IssuedCertificate(issue_no=issue_no, records=len(rows), pdf=pdf)
+                  atena_no=atena_no, detail=printed)
+        return IssuedCertificate(issue_no=issue_no, records=len(rows), pdf=pdf, cards=len(cards))
 
 
 def person_certificates(db: Database, *, actor: Actor, atena_no: str) -> list[Certificate]:

@@ -222,7 +222,7 @@ def _request(s: Session, actor: Actor, inquiry_id: int, kind: str) -> Inquiry:
 
 # --- 訂正請求 -------------------------------------------------------------------------------------------
 
-def correct_by_request(db: Database, *, actor: Actor, inquiry_id: int, record_id: int, expected_version: int,
+def correct_by_request(db: Database, settings: Settings, *, actor: Actor, inquiry_id: int, record_id: int, expected_version: int,
                        changes: dict) -> InquiryOut:
     """訂正請求: the ledger's correction flow, with the request as the reason on the record's history."""
     from sesshu.ledger.models import VaccinationRecord
@@ -235,7 +235,7 @@ def correct_by_request(db: Database, *, actor: Actor, inquiry_id: int, record_id
         if r is None or r.atena_no != row.atena_no:
             raise InvalidInput("訂正する接種記録は、請求した方の記録から選んでください")
         reason = f"訂正請求（受付番号 {row.id}・{row.received_on.isoformat()}受付）: {row.question}"[:400]
-    correct_record(db, actor=actor, correction=Correction(record_id=record_id, expected_version=expected_version,
+    correct_record(db, settings, actor=actor, correction=Correction(record_id=record_id, expected_version=expected_version,
                                                           reason=reason, changes=changes))
     with db.transaction() as s:
         row = _request(s, actor, inquiry_id, "correction")

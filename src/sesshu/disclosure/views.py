@@ -93,8 +93,8 @@ def inquiry_correct(request: Request, inquiry_id: InquiryId, form: Annotated[dic
     if not all(x.isascii() and x.isdigit() and len(x) <= 9 for x in (raw_id, raw_version)):
         raise InvalidInput("訂正する接種記録を選んでください")
     field, value = form.get("field", ""), form.get("value", "")
-    disclosure.correct_by_request(get_db(request), actor=session.actor, inquiry_id=inquiry_id, record_id=int(raw_id),
-                                  expected_version=int(raw_version), changes={field: value})
+    disclosure.correct_by_request(get_db(request), get_settings(request), actor=session.actor, inquiry_id=inquiry_id,
+                                  record_id=int(raw_id), expected_version=int(raw_version), changes={field: value})
     return _back(inquiry_id)
 
 

@@ -5,8 +5,8 @@ shows its QR), so — like a printed 接種済証 — it is not encrypted; it is
 `shc.issue` with purpose, channel, key id, dose count and the SHA-256 of the JWS.
 
 For the certificate PDF (tickets/certificates): `build_cards(s, settings, atena_no=…)` gives the card(s)
-in the caller's transaction (the caller logs its print); each card's `qr_text` is the shc:/ text and
-`draw_shc_qr(doc, x, y, size, card.qr_text)` draws it (sesshu.fhir.card_pdf).
+in the caller's transaction (the caller logs its print and `log_issue`); each card's `qr_text` is the shc:/
+text and `draw_shc_qr(doc, x, y, size, card.qr_text)` draws it (sesshu.fhir.card_pdf).
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def build_cards(s: Session, settings: Settings, *, atena_no: str, vaccines: tupl
     return cards
 
 
-def _log_issue(s: Session, actor: Actor, *, atena_no: str, purpose: str, channel: str, cards: list[Card]) -> None:
+def log_issue(s: Session, actor: Actor, *, atena_no: str, purpose: str, channel: str, cards: list[Card]) -> None:
     audit.record(s, actor, "shc.issue", atena_no=atena_no, purpose=purpose,
                  detail={"channel": channel, "kid": cards[0].kid, "cards": len(cards),
                          "immunizations": sum(len(c.doses) for c in cards),
@@ -126,7 +126,7 @@ def issue_cards(db: Database, settings: Settings, *, actor: Actor, atena_no: str
         found = visible_person(s, actor, atena_no, purpose)
         if found:
             cards = build_cards(s, settings, atena_no=atena_no, vaccines=vaccines)
-            _log_issue(s, actor, atena_no=atena_no, purpose=purpose, channel=channel, cards=cards)
+            log_issue(s, actor, atena_no=atena_no, purpose=purpose, channel=channel, cards=cards)
     if not found:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return cards

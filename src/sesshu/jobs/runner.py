@@ -11,6 +11,10 @@ output again, which gives the same file because it depends only on committed dat
 
 Running the same (kind, key) after it is done changes nothing and returns the stored result;
 the same key with other parameters is refused.
+
+`run_job` does it all in the caller's thread (CLI). The web opens the job in the request (`open_job`: the plan
+and its audit entries, so the page can show the job at once) and runs it in a background thread
+(`continue_job`, sesshu.jobs.background); a server restart continues its running jobs the same way.
 """
 from __future__ import annotations
 
@@ -80,7 +84,7 @@ def _context(job: BatchJob, actor: Actor) -> JobContext:
 
 
 def _open(db: Database, definition: JobDefinition, *, actor: Actor, key: str, params: dict,
-          chunk_size: int) -> tuple[JobContext, bool, bool]:
+          chunk_size: int, note_resume: bool = True) -> tuple[JobContext, bool, bool]:
     """(context, resumed, already_done): find the job or create and plan it."""
     canonical = _canonical(params)
     with db.transaction() as s:
@@ -92,9 +96,8 @@ def _open(db: Database, definition: JobDefinition, *, actor: Actor, key: str, pa
             ctx = _context(job, actor)
             if job.status == "done":
                 return ctx, False, True
-            audit.record(s, actor, "job.resume", purpose=definition.label,
-                         detail={"job_id": job.id, "kind": job.kind, "key": key, "done_units": job.done_units,
-                                 "total_units": job.total_units})
+            if note_resume:
+                _note_resume(s, definition, job, actor)
             return ctx, True, False
         now = utcnow()
         job = BatchJob(kind=definition.kind, job_key=key, params=canonical, status="running", chunk_size=chunk_size,
@@ -113,6 +116,38 @@ def _open(db: Database, definition: JobDefinition, *, actor: Actor, key: str, pa
         return ctx, False, False
 
 
+def _note_resume(s: Session, definition: JobDefinition, job: BatchJob, actor: Actor) -> None:
+    audit.record(s, actor, "job.resume", purpose=definition.label,
+                 detail={"job_id": job.id, "kind": job.kind, "key": job.job_key, "done_units": job.done_units,
+                         "total_units": job.total_units})
+
+
+def open_job(db: Database, definition: JobDefinition, *, actor: Actor, key: str, params: dict,
+             chunk_size: int = 500) -> JobOutcome:
+    """Find the job, or create and plan it, without processing anything (`continue_job` does the rest)."""
+    if chunk_size < 1:
+        raise InvalidInput("一度に処理する件数は1以上にしてください")
+    ctx, resumed, already_done = _open(db, definition, actor=actor, key=key, params=params, chunk_size=chunk_size,
+                                       note_resume=False)
+    return job_outcome(db, ctx.job_id, resumed=resumed, already_done=already_done)
+
+
+def continue_job(db: Database, definition: JobDefinition, *, actor: Actor, job_id: int, resumed: bool = False,
+                 max_chunks: int | None = None) -> JobOutcome:
+    """Run an opened job to its end (or `max_chunks` more chunks). `resumed`: it was interrupted (a
+    server restart, a failed run) and is taken up again — on record as `job.resume`."""
+    with db.transaction() as s:
+        job = s.get(BatchJob, job_id)
+        if job is None or job.kind != definition.kind:
+            raise NotFound(f"処理（ジョブ {job_id}）はありません")
+        if job.status == "done":
+            return job_outcome(db, job_id, already_done=True)
+        if resumed:
+            _note_resume(s, definition, job, actor)
+        ctx = _context(job, actor)
+    return _run(db, definition, ctx, resumed=resumed, max_chunks=max_chunks)
+
+
 def _chunk_units(s: Session, job_id: int, chunk_no: int, chunk_size: int) -> list[str]:
     return list(s.execute(select(BatchJobUnit.unit_key).where(
         BatchJobUnit.job_id == job_id, BatchJobUnit.seq >= chunk_no * chunk_size,
@@ -128,6 +163,11 @@ def run_job(db: Database, definition: JobDefinition, *, actor: Actor, key: str, 
     ctx, resumed, already_done = _open(db, definition, actor=actor, key=key, params=params, chunk_size=chunk_size)
     if already_done:
         return job_outcome(db, ctx.job_id, resumed=False, already_done=True)
+    return _run(db, definition, ctx, resumed=resumed, max_chunks=max_chunks)
+
+
+def _run(db: Database, definition: JobDefinition, ctx: JobContext, *, resumed: bool,
+         max_chunks: int | None) -> JobOutcome:
     with db.transaction() as s:
         total = s.get(BatchJob, ctx.job_id).total_units
         committed = dict(s.execute(select(BatchJobChunk.chunk_no, BatchJobChunk.output_done)
@@ -179,6 +219,7 @@ def _write_output(db: Database, definition: JobDefinition, ctx: JobContext, chun
         definition.write_output(s, ctx, chunk_no, units)
         s.execute(update(BatchJobChunk).where(BatchJobChunk.job_id == ctx.job_id, BatchJobChunk.chunk_no == chunk_no)
                   .values(output_done=True))
+        s.execute(update(BatchJob).where(BatchJob.id == ctx.job_id).values(updated_at=utcnow()))
 
 
 def job_outcome(db: Database, job_id: int, *, resumed: bool = False, already_done: bool = False) -> JobOutcome:
@@ -203,8 +244,9 @@ def job_status(db: Database, job_id: int) -> dict[str, Any]:
 
 def _job_dict(job: BatchJob) -> dict[str, Any]:
     return {"id": job.id, "kind": job.kind, "key": job.job_key, "status": job.status, "params": json.loads(job.params),
-            "total_units": job.total_units, "done_units": job.done_units, "created_by": job.created_by,
-            "created_at": job.created_at.isoformat(), "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "total_units": job.total_units, "done_units": job.done_units, "chunk_size": job.chunk_size, "created_by": job.created_by,
+            "created_at": job.created_at.isoformat(), "updated_at": job.updated_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             "result": json.loads(job.result) if job.result else {}}
 
 

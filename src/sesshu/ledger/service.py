@@ -241,8 +241,11 @@ def _snapshot(r: VaccinationRecord, names) -> str:
     return json.dumps({k: getattr(r, k) for k in sorted(names)}, ensure_ascii=False, default=str)
 
 
-def correct_record(db: Database, *, actor: Actor, correction: Correction) -> RecordOut:
-    """職権修正: change fields of a record, keeping the old values and the reason in its history."""
+def correct_record(db: Database, settings: Settings, *, actor: Actor, correction: Correction) -> RecordOut:
+    """職権修正: change fields of a record, keeping the old values and the reason in its history.
+
+    A new 券番号 (or 接種種別) is checked against the city's tickets as an import checks it; the ticket
+    the record used before is released (sesshu.tickets.links.relink_corrected)."""
     if not correction.reason.strip():
         raise InvalidInput("修正理由を入力してください")
     _check_reason_length(correction.reason, "修正理由")
@@ -273,10 +276,14 @@ def correct_record(db: Database, *, actor: Actor, correction: Correction) -> Rec
             setattr(r, k, v)
         r.updated_at = utcnow()
         s.flush()
+        tickets = (ticket_links.relink_corrected(s, actor, r, municipality=settings.municipality_code,
+                                                 purpose="職権修正")
+                   if {"ticket_no", "vaccine_code"} & set(changed) else [])
         reevaluate_persons(s, [r.atena_no], today_jst())
         s.refresh(r)
         audit.record(s, actor, "record.correct", atena_no=r.atena_no, purpose="職権修正",
                      detail={"record_id": r.id, "fields": sorted(changed), "reason": correction.reason.strip()})
+        audit.record_many(s, actor, tickets)
         return RecordOut.model_validate(r, from_attributes=True)
 
 
@@ -318,7 +325,7 @@ def _check_reason_length(reason: str, label: str) -> None:
 
 
 def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str) -> None:
-    """Take a wrong record off the ledger without deleting it."""
+    """Take a wrong record off the ledger without deleting it; the ticket it used is valid again."""
     if not reason.strip():
         raise InvalidInput("取消理由を入力してください")
     _check_reason_length(reason, "取消理由")
@@ -337,9 +344,11 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         r.status = "voided"
         r.updated_at = utcnow()
         s.flush()
+        tickets = ticket_links.release_for_void(s, actor, r.id, purpose="職権修正（接種記録の取消）")
         reevaluate_persons(s, [r.atena_no], today_jst())
         audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose="職権修正",
                      detail={"record_id": r.id, "reason": reason.strip()})
+        audit.record_many(s, actor, tickets)
 
 
 def record_history(db: Database, *, actor: Actor, record_id: int) -> list[dict]:

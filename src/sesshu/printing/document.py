@@ -186,16 +186,20 @@ class PdfDocument:
             code.makeImpl(False, mask)
         count = code.getModuleCount()
         cell = size / (count + 8)
-        c = self.canvas
-        c.setFillGray(0)
+        # One filled path in module units: a transformation maps module (col, row) to the page, so each run
+        # of dark modules is a short integer "re" — a batch prints tens of thousands of codes.
+        runs = []
         for r, row in enumerate(code.modules):
             col = 0
-            for dark, run in itertools.groupby(bool(v) for v in row):
+            for dark, run in itertools.groupby(row):
                 n = len(list(run))
                 if dark:
-                    px, py = self._xy(x + (col + 4) * cell, y + (r + 5) * cell)
-                    c.rect(px, py, n * cell * mm, cell * mm, stroke=0, fill=1)
+                    runs.append(f"{col} {r} {n} 1 re")
                 col += n
+        x0, y0 = self._xy(x + 4 * cell, y + 4 * cell)
+        c = self.canvas
+        c.setFillGray(0)
+        c.addLiteral(f"q {cell * mm:.4f} 0 0 {-cell * mm:.4f} {x0:.3f} {y0:.3f} cm {' '.join(runs)} f Q")
         return code.version
 
     def nw7(self, x: float, y: float, data: str, *, height: float = 10, bar_width: float = 0.3) -> None:

@@ -16,12 +16,17 @@ ADDRESS_WINDOW = (25.0, 16.0, 85.0, 38.0)
 _NO_LINE_START = set("、。，．・：；？！ー）」』】〕〉》”’ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々")
 
 
+# Glyph advances per (font, size): they add up (no kerning), so a character is measured once per process
+# (a notice batch wraps a letter per person).
+_ADVANCES: dict[tuple[str, float], dict[str, float]] = {}
+
+
 def wrap_text(value: str, font: str, size: float, width_mm: float) -> list[str]:
     """Lines of at most `width_mm`, broken between any two characters (Japanese has no spaces), keeping
     closing punctuation and small kana off the start of a line. Newlines in `value` are kept."""
     width = width_mm * mm
     out: list[str] = []
-    advance: dict[str, float] = {}  # glyph advances add up (no kerning): one measure per character
+    advance = _ADVANCES.setdefault((font, size), {})
     for paragraph in value.split("\n"):
         line, used = "", 0.0
         for ch in paragraph:

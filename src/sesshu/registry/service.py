@@ -24,7 +24,7 @@ from sesshu.keys import KeyRing, load_keyring
 from sesshu.registry.models import Person, PersonHistory
 from sesshu.registry.rows import NON_RESIDENT_PREFIX, NON_RESIDENT_WIDTH, REGISTRY_HEADERS, REGISTRY_REQUIRED, RowError, parse_registry_row
 from sesshu.registry.schemas import PersonOut
-from sesshu.tickets.lifecycle import invalidate_departed
+from sesshu.tickets.lifecycle import DEPARTURES, invalidate_departed
 from sesshu.retention import personkeys
 
 _COMPARED = (
@@ -100,7 +100,6 @@ def _reject(summary: ImportSummary, rejects: RejectWriter, row, reason: str) -> 
     rejects.write(row.line_no, "エラー", reason, row.raw)
 
 
-DEPARTURES = {"moved_out": "転出", "deceased": "死亡"}
 
 
 def _apply_registry_chunk(s: Session, keys: KeyRing, actor: Actor, batch_id: int, chunk: list,

@@ -9,6 +9,9 @@ from sesshu.audit.service import AuditEvent
 from sesshu.clock import utcnow
 from sesshu.tickets.models import Ticket
 
+# Registry statuses after which a person holds no valid ticket, and the reason written on the ticket.
+DEPARTURES = {"moved_out": "転出", "deceased": "死亡"}
+
 
 def invalidate_ticket(s: Session, actor: Actor, t: Ticket, reason: str) -> None:
     t.state = "invalidated"

@@ -4,20 +4,31 @@ the 10-digit number); the ticket must be this person's, for this vaccine, and no
 Called by `sesshu.ledger.service.import_records` once per chunk of rows, inside the file's single
 transaction: one query reads the chunk's tickets, one marks the stored rows' tickets used. A 券番号 of
 another shape (paper tickets from before sesshu) is stored on the record as written and not linked.
+
+The link follows the record: voiding it gives its ticket back (`release_for_void`), and a 職権修正 of the
+券番号 (or of the 接種種別) releases the old ticket and checks the new one by the import's rules
+(`relink_corrected`), in the caller's transaction, with audit events for the caller to write.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from sesshu.actor import Actor
+from sesshu.audit.service import AuditEvent
 from sesshu.clock import utcnow
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.tickets import ticket_number_of
+from sesshu.registry.models import Person
 from sesshu.tickets.catalog import line_info, line_vaccines
+from sesshu.tickets.lifecycle import DEPARTURES, invalidate_ticket
 from sesshu.tickets.models import Ticket
+
+# Written on a released ticket that cannot become valid again because the person holds another for that dose.
+SUPERSEDED = "同じ回の別の接種券が有効"
 
 
 @dataclass
@@ -26,6 +37,7 @@ class ChunkTickets:
 
     ticket_ids: list[int | None]
     reasons: dict[int, str]
+    numbers: list[str | None]  # the 10-digit 券番号 each row names (None: blank or not one of ours)
 
     @property
     def any(self) -> bool:
@@ -53,7 +65,7 @@ def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipali
     wanted = sorted({n for n in numbers if n})
     ids: list[int | None] = [None] * len(rows)
     if not wanted:
-        return ChunkTickets(ids, reasons)
+        return ChunkTickets(ids, reasons, numbers)
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     found = {}
@@ -89,7 +101,7 @@ def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipali
         else:
             seen[n] = line_nos[i]
             ids[i] = tid
-    return ChunkTickets(ids, reasons)
+    return ChunkTickets(ids, reasons, numbers)
 
 
 def mark_used(s: Session, pairs: list[tuple[int, int]]) -> None:
@@ -101,3 +113,53 @@ def mark_used(s: Session, pairs: list[tuple[int, int]]) -> None:
         update(Ticket.__table__).where(Ticket.__table__.c.id == bindparam("tid"), Ticket.__table__.c.state == "issued")
         .values(state="used", used_record_id=bindparam("rid"), used_at=now),
         [{"tid": t, "rid": r} for t, r in pairs])
+
+
+def _used_by(s: Session, record_id: int) -> Ticket | None:
+    return s.execute(select(Ticket).where(Ticket.used_record_id == record_id, Ticket.state == "used")).scalar_one_or_none()
+
+
+def _release(s: Session, actor: Actor, t: Ticket, *, record_id: int, why: str, purpose: str) -> AuditEvent:
+    """The ticket is no longer used by the record: valid again (issued) — unless the person has left
+    (転出・死亡) or already holds another live ticket for that dose, when it is invalidated instead."""
+    status = s.execute(select(Person.registry_status).where(Person.atena_no == t.atena_no)).scalar_one()
+    other = s.execute(select(Ticket.id).where(Ticket.atena_no == t.atena_no, Ticket.vaccine == t.vaccine,
+                                              Ticket.dose_no == t.dose_no, Ticket.state == "issued",
+                                              Ticket.id != t.id)).first()
+    t.used_record_id, t.used_at = None, None
+    if status in DEPARTURES or other is not None:
+        invalidate_ticket(s, actor, t, DEPARTURES.get(status, SUPERSEDED))
+    else:
+        t.state = "issued"
+    s.flush()
+    return AuditEvent("ticket.release", t.atena_no, purpose,
+                      {"ticket_no": t.ticket_no, "record_id": record_id, "why": why, "state": t.state,
+                       "invalidated_reason": t.invalidated_reason if t.state == "invalidated" else ""})
+
+
+def release_for_void(s: Session, actor: Actor, record_id: int, *, purpose: str) -> list[AuditEvent]:
+    """A voided record's ticket goes back from used to issued (see `_release`)."""
+    t = _used_by(s, record_id)
+    return [_release(s, actor, t, record_id=record_id, why="record.void", purpose=purpose)] if t is not None else []
+
+
+def relink_corrected(s: Session, actor: Actor, record, *, municipality: str, purpose: str) -> list[AuditEvent]:
+    """After a 職権修正 of the 券番号 or 接種種別 (record flushed with its new values): the 券番号 is checked
+    as an import checks it — refused (InvalidInput, Japanese reason) when it is another person's, for
+    another vaccine, invalidated or used by another vaccination; otherwise the old ticket is released and
+    the new one marked used by the record."""
+    fields = {"atena_no": record.atena_no, "vaccine_code": record.vaccine_code,
+              "vaccinated_on": record.vaccinated_on, "ticket_no": record.ticket_no or ""}
+    checked = check_chunk(s, [fields], line_nos=[1], municipality=municipality)
+    if checked.reasons:
+        raise InvalidInput(checked.reasons[0])
+    old = _used_by(s, record.id)
+    if old is not None and checked.numbers[0] == old.ticket_no:
+        return []  # still the same ticket, still valid for what the record now says
+    events = [_release(s, actor, old, record_id=record.id, why="record.correct", purpose=purpose)] if old else []
+    tid = checked.ticket_ids[0]
+    if tid is not None:
+        mark_used(s, [(tid, record.id)])
+        events.append(AuditEvent("ticket.use", record.atena_no, purpose,
+                                 {"ticket_no": checked.numbers[0], "record_id": record.id, "why": "record.correct"}))
+    return events

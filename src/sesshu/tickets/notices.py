@@ -12,6 +12,10 @@ and a re-run never issues a second ticket:
 - after the commit, the chunk's PDF is written from the snapshot (atomically; a rewrite after a kill gives
   the same bytes) and logged as a print with its SHA-256.
 - at the end, `mailing.csv` (UTF-8 with BOM, the PDFs' order) is written and logged the same way.
+
+The CLI runs it to the end (`run_notices`); the web plans it in the request (`open_notices`) and runs the
+rest in a background thread (`continue_notices`), taken up again when the server restarts
+(`interrupted_background_runs`).
 """
 from __future__ import annotations
 
@@ -34,7 +38,8 @@ from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.exports.service import log_print
-from sesshu.jobs import JobContext, JobOutcome, run_job
+from sesshu.jobs import JobContext, JobOutcome, continue_job, open_job, run_job
+from sesshu.jobs.models import BatchJob
 from sesshu.ledger.targets import collect_targets
 from sesshu.printing import SplitPdfWriter
 from sesshu.registry.models import Person
@@ -186,3 +191,27 @@ def run_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str,
     return run_job(db, NoticeJob(settings), actor=actor, key=job_key(info.code, as_of, within_days),
                    params=job_params(info.code, as_of, within_days, out_dir), chunk_size=per_file,
                    max_chunks=max_chunks)
+
+
+def open_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str, as_of: date, within_days: int,
+                 out_dir: Path, per_file: int = 1000) -> JobOutcome:
+    """Plan the batch of this selection (or find it) for a background run; nothing is printed yet."""
+    if not 1 <= per_file <= 5000:
+        raise InvalidInput("1ファイルあたりの人数は1〜5000で指定してください")
+    info = line_info(vaccine)
+    params = job_params(info.code, as_of, within_days, out_dir) | {"background": True}
+    return open_job(db, NoticeJob(settings), actor=actor, key=job_key(info.code, as_of, within_days), params=params,
+                    chunk_size=per_file)
+
+
+def continue_notices(db: Database, settings: Settings, *, actor: Actor, job_id: int,
+                     resumed: bool = False) -> JobOutcome:
+    return continue_job(db, NoticeJob(settings), actor=actor, job_id=job_id, resumed=resumed)
+
+
+def interrupted_background_runs(db: Database) -> list[int]:
+    """Batches started from the web that have not finished (the server stopped while they ran)."""
+    with db.transaction() as s:
+        rows = s.execute(select(BatchJob.id, BatchJob.params).where(BatchJob.kind == KIND,
+                                                                    BatchJob.status == "running")).all()
+    return [job_id for job_id, params in rows if json.loads(params).get("background")]

@@ -1,11 +1,14 @@
 """Pages: a person's 接種券 (issue for a 転入者, reissue), certificates on a 照会申請, and notice batches.
 
 Every PDF goes straight back as the POST's answer (never stored by the web server, never cached); the
-services have logged the print. Notice batches write their files under var/notices/… and are downloaded
-from the job's page (each download on record).
+services have logged the print. A notice batch is planned in the request and printed by a background
+thread of the server (sesshu.jobs.background); its page shows the progress from the job tables and, when
+done, the files under var/notices/… — each download is on record as a print (PDF) or an export (mailing.csv).
 """
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime, timedelta
 from pathlib import Path as FsPath
 from typing import Annotated
 from urllib.parse import quote
@@ -13,15 +16,25 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from sesshu.audit import service as audit
+from sesshu.actor import os_actor
 from sesshu.certificates.service import CertificateRequest, issue_certificate, person_certificates, request_data
-from sesshu.clock import today_jst
+from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import DomainError, InvalidInput, NotFound
 from sesshu.domain.wareki import parse_optional_date
+from sesshu.exports.service import log_export, log_print
 from sesshu.jobs import job_status, list_jobs
+from sesshu.jobs.background import BackgroundJobs
 from sesshu.ledger.service import person_history
 from sesshu.tickets.catalog import lines
-from sesshu.tickets.notices import KIND, MAILING_CSV, run_notices
+from sesshu.tickets.notices import (
+    DOCUMENT,
+    KIND,
+    MAILING_CSV,
+    PURPOSE,
+    continue_notices,
+    interrupted_background_runs,
+    open_notices,
+)
 from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 
@@ -30,6 +43,9 @@ router = APIRouter(include_in_schema=False)
 AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
 REISSUE_REASONS = ("紛失", "汚損")
+# A batch whose job row moved this recently counts as being printed (a chunk commits or writes its PDF at
+# least this often), even when another server worker runs it.
+ACTIVE_WITHIN = timedelta(minutes=2)
 
 
 def _pdf(content: bytes, filename: str) -> Response:
@@ -99,16 +115,37 @@ def certificate_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, 
                                        requested_by=form.get("requested_by", ""),
                                        relationship=form.get("relationship", ""),
                                        identity_method=form.get("identity_method", ""),
-                                       kind=form.get("kind", "history"), vaccine=form.get("vaccine") or None))
+                                       kind=form.get("kind", "history"), vaccine=form.get("vaccine") or None),
+                                   shc=form.get("shc") in ("1", "on"))
     except DomainError as e:
         return _refused(request, session, atena_no, e, form)
     return _pdf(issued.pdf.content, f"証明書_{issued.issue_no}.pdf")
 
 
 # --- notice batches ----------------------------------------------------------------------------------------
+def background(app) -> BackgroundJobs:
+    return app.state.background_jobs
+
+
+def _start(app, job_id: int, actor, *, resumed: bool) -> bool:
+    db, settings = app.state.db, app.state.settings
+    return background(app).start(job_id, lambda: continue_notices(db, settings, actor=actor, job_id=job_id,
+                                                                  resumed=resumed))
+
+
+def resume_notice_batches(app) -> list[int]:
+    """At server start: the batches a stopped server left running are taken up again (as the server's
+    OS account, on record as job.resume)."""
+    jobs = interrupted_background_runs(app.state.db)
+    for job_id in jobs:
+        _start(app, job_id, os_actor(), resumed=True)
+    return jobs
+
+
 def _notices_page(request: Request, *, error: str = "", form=None, status_code: int = 200):
-    return render(request, "notices.html", {"jobs": list_jobs(get_db(request), kind=KIND, limit=30),
-                                            "lines": lines(), "error": error, "form": form or {},
+    runs = background(request.app)
+    jobs = [j | {"running": _running(runs, j)} for j in list_jobs(get_db(request), kind=KIND, limit=30)]
+    return render(request, "notices.html", {"jobs": jobs, "lines": lines(), "error": error, "form": form or {},
                                             "today": today_jst()}, status_code=status_code)
 
 
@@ -128,24 +165,52 @@ def notices_run(request: Request, form: Annotated[dict, Depends(form_data)], ses
         within = int(raw)
         vaccine = form.get("vaccine", "")
         out = settings.var_dir / "notices" / f"{vaccine.upper()}_{as_of:%Y%m%d}_{within}"
-        outcome = run_notices(get_db(request), settings, actor=session.actor, vaccine=vaccine, as_of=as_of,
+        opened = open_notices(get_db(request), settings, actor=session.actor, vaccine=vaccine, as_of=as_of,
                               within_days=within, out_dir=out)
     except DomainError as e:
         return _notices_page(request, error=e.message, form=form, status_code=400)
-    return RedirectResponse(f"/notices/jobs/{outcome.job_id}", status_code=303)
+    if opened.status != "done":
+        # An earlier start of this selection that stopped (not running here) is taken up again.
+        _start(request.app, opened.job_id, session.actor, resumed=opened.resumed)
+    return RedirectResponse(f"/notices/jobs/{opened.job_id}", status_code=303)
+
+
+def _running(runs: BackgroundJobs, job: dict) -> bool:
+    """Being printed: by a thread of this process, or by another server worker (the job moved lately)."""
+    if job["status"] == "done":
+        return False
+    quiet = utcnow() - datetime.fromisoformat(job["updated_at"])
+    return runs.running(job["id"]) or quiet < ACTIVE_WITHIN
 
 
 def _job(request: Request, job_id: int) -> dict:
     job = job_status(get_db(request), job_id)
     if job["kind"] != KIND:
         raise NotFound(f"個別通知の処理（{job_id}）はありません")
-    return job
+    runs = background(request.app)
+    total = job["total_units"]
+    return job | {"running": _running(runs, job), "error": runs.error(job_id),
+                  "percent": 100 if job["status"] == "done" else (job["done_units"] * 100 // total if total else 0)}
 
 
 @router.get("/notices/jobs/{job_id}")
 def notice_job_page(request: Request, job_id: int, session=Depends(require("notice.run"))):
     request.state.back_url = "/notices"
     return render(request, "notice_job.html", {"job": _job(request, job_id)})
+
+
+@router.post("/notices/jobs/{job_id}/resume")
+def notice_job_resume(request: Request, job_id: int, session=Depends(require("notice.run"))):
+    job = _job(request, job_id)
+    if job["status"] != "done":  # also when it looks busy elsewhere: the job row's lock shares the chunks
+        _start(request.app, job_id, session.actor, resumed=True)
+    return RedirectResponse(f"/notices/jobs/{job_id}", status_code=303)
+
+
+def _persons_in(job: dict, name: str) -> int:
+    """Persons in the job's n-th PDF: every file holds chunk_size persons (one chunk), the last the rest."""
+    index = sorted(f["name"] for f in job["result"]["files"]).index(name)
+    return max(0, min(job["chunk_size"], job["total_units"] - index * job["chunk_size"]))
 
 
 @router.get("/notices/jobs/{job_id}/files/{name}")
@@ -163,10 +228,17 @@ def notice_file(request: Request, job_id: int, name: Annotated[str, Path(max_len
     if not path.is_file():
         raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
     content = path.read_bytes()
+    sha256 = hashlib.sha256(content).hexdigest()
+    detail = {"job_id": job_id, "file": name, "channel": "download", "vaccine": job["params"]["vaccine"],
+              "as_of": job["params"]["as_of"]}
     with get_db(request).transaction() as s:
-        audit.record(s, session.actor, "notices.download", purpose="個別通知のファイルの取得",
-                     detail={"job_id": job_id, "file": name, "sha256": names[name]})
+        if name.endswith(".pdf"):  # the notices themselves: a print, as when the batch wrote them
+            persons = _persons_in(job, name)
+            log_print(s, session.actor, document=DOCUMENT, purpose=PURPOSE, rows=persons, sha256=sha256,
+                      detail=detail | {"pages": 2 * persons})
+        else:  # the mailing list: a file of personal data leaving the server (needs person.export)
+            log_export(s, session.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE,
+                       rows=max(content.count(b"\n") - 1, 0), sha256=sha256, file=name, detail=detail)
     media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
     return Response(content=content, media_type=media, headers={
         **NO_STORE, "Content-Disposition": f"attachment; filename=\"{name}\""})
-

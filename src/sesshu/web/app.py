@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from starlette.datastructures import MutableHeaders
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sesshu.access import service as access
@@ -22,6 +23,7 @@ from sesshu.config import Settings, load_settings
 from sesshu.db import make_database
 from sesshu.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from sesshu.domain.wareki import to_wareki
+from sesshu.jobs.background import BackgroundJobs
 from sesshu.ledger.reference import CATEGORIES, SCREENING_RESULTS, load_vaccine_data
 from sesshu.registry.models import REGISTRY_STATUSES
 from sesshu.web import views_access, views_account, views_api, views_auth, views_persons
@@ -225,7 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = make_database(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(app_: FastAPI):
+        # Notice batches a stopped server left half done continue in the background (kill-safe jobs).
+        await run_in_threadpool(tickets_views.resume_notice_batches, app_)
         yield
         db.dispose()
 
@@ -238,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.background_jobs = BackgroundJobs()  # notice batches printed out of the request
     app.state.templates = _templates()
     app.state.vaccines = {v["code"]: v["name"] for v in load_vaccine_data()}
     # secure_cookies is set when sesshu runs behind the city's TLS terminator.

@@ -103,7 +103,7 @@ def api_person(request: Request, atena_no: Annotated[str, Path(pattern=r"^[0-9]{
 def api_correct(request: Request, record_id: int, body: CorrectionIn, session=Depends(require("record.correct"))):
     correction = Correction(record_id=record_id, expected_version=body.expected_version, reason=body.reason,
                             changes=parse_changes(body.changes))
-    return correct_record(get_db(request), actor=session.actor, correction=correction)
+    return correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction)
 
 
 @router.post("/records/{record_id}/void", response_model=VoidOut, summary="接種記録の取消")

@@ -157,7 +157,7 @@ def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends
     correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
                             changes=parse_changes(edited))
     try:
-        correct_record(get_db(request), actor=session.actor, correction=correction)
+        correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction)
     except Conflict as e:
         if not e.current:
             raise

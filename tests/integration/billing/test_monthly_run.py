@@ -29,7 +29,7 @@ def prepare_november(db, settings, tmp_path):
     close_month(db, actor=ACTOR, month=OCT)
     pcv, bcg = city.records["2009:PCV:1"], city.records["2008:BCG:1"]
     void_record(db, actor=ACTOR, record_id=pcv, expected_version=_version(db, pcv), reason="別人の記録")
-    correct_record(db, actor=ACTOR, correction=Correction(record_id=bcg, expected_version=_version(db, bcg),
+    correct_record(db, settings, actor=ACTOR, correction=Correction(record_id=bcg, expected_version=_version(db, bcg),
                                                           reason="医療機関の再請求", changes={"billing_month": NOV}))
     return city
 
@@ -121,7 +121,7 @@ def test_closing_is_refused_when_the_records_changed_after_the_run(db, settings,
     city = prepare_november(db, settings, tmp_path)
     run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
     mr = city.records["2001:MR:1"]
-    correct_record(db, actor=ACTOR, correction=Correction(record_id=mr, expected_version=_version(db, mr),
+    correct_record(db, settings, actor=ACTOR, correction=Correction(record_id=mr, expected_version=_version(db, mr),
                                                           reason="ロット番号の訂正", changes={"lot_no": "X1"}))
     with pytest.raises(Conflict, match="再計算"):
         close_month(db, actor=ACTOR, month=NOV)
