@@ -130,6 +130,8 @@ def prepare_batch(db: Database, *, actor: Actor) -> BatchOut:
         audit.record(s, actor, "linkage.prepare", purpose=PURPOSE,
                      detail={"batch_id": batch.id, "copies": len(changes), "persons": batch.persons,
                              "discarded": [b.id for b in open_batches], **counts})
+        # One transaction: the batch, its copies, the new 符号 and the audit row commit together or not at all.
+        crash_point("chunk:0", s)
         return BatchOut.model_validate(batch)
 
 
