@@ -158,3 +158,135 @@ def test_key_rotation_killed_then_rerun_equals_an_uninterrupted_run(settings, db
     spec = ks.JobSpec("keys rotate", ["keys", "rotate", "--batch", str(ROTATE_BATCH)], _rotation_probe,
                       audit=_rotation_audit, finished=_rotation_finished)
     _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
+
+
+# --- the retention purge (sesshu retention purge) ------------------------------------------------------------
+
+PURGE_CHUNK = 2
+
+
+def _seed_purge(db, settings) -> int:
+    from sesshu.approvals import service as approvals
+    from tests.integration.test_retention_purge import AGED, _more_deaths
+
+    bosses = []
+    for login in ("boss-a", "boss-b"):
+        create_user(db, settings, actor=SEED_ACTOR, login_id=login, display_name=login, role="supervisor",
+                    password="kumagaya-Sesshu-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
+        with db.transaction() as s:
+            uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = :l"), {"l": login}).scalar_one()
+        bosses.append(Actor(login_id=login, kind="user", role="supervisor", user_id=uid))
+    load_demo(db, settings, actor=SEED_ACTOR, residents=120, seed=3, as_of=AGED)
+    _more_deaths(db, 6)
+    req = approvals.request_approval(db, settings, actor=bosses[0], kind="retention_purge",
+                                     raw={"category": "ledger_deceased"}, reason="保存期間の経過による定期消去")
+    approvals.approve(db, settings, actor=bosses[1], approval_id=req.id, expected_version=req.version)
+    return req.id
+
+
+def _purge_probe(db):
+    for job in ks.check_job_bookkeeping(db, "retention_purge"):
+        with db.transaction() as s:
+            plan = s.execute(text("SELECT unit_key FROM batch_job_unit WHERE job_id = :j ORDER BY seq"),
+                             {"j": job["id"]}).scalars().all()
+            present = set(s.execute(select(Person.atena_no).where(Person.atena_no.in_(plan))).scalars())
+        # Exactly the persons of the committed chunks are gone, every one of them wholly.
+        assert [a for a in plan if a not in present] == plan[:job["done"]], (job, present)
+
+
+@pytest.mark.parametrize("kill_at", ["chunk:1", "commit:1", "finish", "random"])
+def test_retention_purge_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend, request,
+                                                                      kill_at):
+    approval = _seed_purge(db, settings)
+    spec = ks.JobSpec("retention purge", ["retention", "purge", "--approval", str(approval),
+                                          "--chunk-size", str(PURGE_CHUNK)], _purge_probe)
+    _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
+
+
+# --- 副本 preparation (sesshu linkage prepare): one transaction ------------------------------------------------
+
+def _linkage_probe(db):
+    with db.transaction() as s:
+        batches = s.execute(text("SELECT id, copies FROM provision_batch")).all()
+        copies = s.execute(text("SELECT count(*) FROM provision_copy")).scalar_one()
+        codes = s.execute(text("SELECT count(*) FROM linkage_person_code")).scalar_one()
+        audited = s.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'linkage.prepare'")).scalar_one()
+    if not batches:  # nothing of the batch, not even its 符号
+        assert (copies, codes, audited) == (0, 0, 0)
+    else:
+        assert len(batches) == 1 and batches[0][1] == copies > 0 and codes > 0 and audited == 1
+
+
+@pytest.mark.parametrize("kill_at", ["chunk:0", "random"])
+def test_linkage_copy_preparation_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend,
+                                                                               request, kill_at):
+    load_demo(db, settings, actor=SEED_ACTOR, residents=60, seed=11, as_of=AS_OF)
+    spec = ks.JobSpec("linkage prepare", ["linkage", "prepare"], _linkage_probe,
+                      ids_in_detail={"batch_id": "provision_batch"})
+    _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
+
+
+# --- 個別通知 (sesshu notices) ----------------------------------------------------------------------------------
+
+def _notices_probe(db):
+    for job in ks.check_job_bookkeeping(db, "notices"):
+        with db.transaction() as s:
+            tickets = s.execute(text("SELECT count(*) FROM ticket WHERE job_id = :j"), {"j": job["id"]}).scalar_one()
+        assert tickets == job["done"], (job, tickets)  # one ticket per person of the committed chunks
+
+
+# The PDFs are not byte-reproducible across runs: the embedded font subset's `head` table carries the
+# time fontTools made it (reportlab's invariant=1 fixes only the PDF's own dates and id). Their hashes
+# are therefore left out; what they print (notice_item.printed) and the tickets are compared.
+PDF_HASHES = {("batch_job", "result"): "the SHA-256 of each PDF (font subset timestamp)"}
+
+
+def _without_pdf_hashes(v):
+    if isinstance(v, dict):
+        pdf = str(v.get("name", v.get("file", ""))).endswith(".pdf")
+        return {k: _without_pdf_hashes(x) for k, x in v.items() if not (pdf and k == "sha256")}
+    if isinstance(v, list):
+        return [_without_pdf_hashes(x) for x in v]
+    return v
+
+
+def _notices_audit(entries):
+    return [e | {"detail": _without_pdf_hashes(e["detail"])} for e in entries]
+
+
+@pytest.mark.parametrize("kill_at", ["chunk:1", "commit:1", "output:1", "random"])
+def test_notices_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend, request, kill_at):
+    from tests.integration.notices_city import AS_OF as NOTICE_DAY, load_city
+
+    load_city(db, settings, tmp_path)
+    spec = ks.JobSpec("notices", ["notices", "--vaccine", "MR", "--as-of", NOTICE_DAY.isoformat(), "--within", "30",
+                                  "--out", "{out}", "--per-file", "3"], _notices_probe,
+                      audit=_notices_audit, also_differ=PDF_HASHES)
+    _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
+
+
+# --- the monthly billing run (sesshu billing run) ------------------------------------------------------------
+
+def _billing_probe(db):
+    for job in ks.check_job_bookkeeping(db, "billing"):
+        with db.transaction() as s:
+            units = s.execute(text("SELECT unit_key FROM batch_job_unit WHERE job_id = :j ORDER BY seq"),
+                              {"j": job["id"]}).scalars().all()
+            run = s.execute(text("SELECT month FROM billing_run WHERE job_id = :j"), {"j": job["id"]}).scalar_one()
+            touched = set(s.execute(text("SELECT institution_code FROM payment_line WHERE month = :m UNION "
+                                         "SELECT institution_code FROM billing_return WHERE month = :m"),
+                                    {"m": run}).scalars())
+        committed = {("" if u == "-" else u) for u in units[:job["done"]]}
+        if job["status"] == "running":
+            assert touched <= committed, (job, touched, committed)  # nothing of an uncommitted chunk
+
+
+@pytest.mark.parametrize("kill_at", ["chunk:0", "chunk:1", "commit:1", "finish", "random"])
+def test_billing_run_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend, request, kill_at):
+    from tests.integration.billing.city import NOV, TRANSFER
+    from tests.integration.billing.test_monthly_run import prepare_november
+
+    prepare_november(db, settings, tmp_path)
+    spec = ks.JobSpec("billing run", ["billing", "run", "--month", NOV, "--transfer-date", TRANSFER.isoformat(),
+                                      "--out", "{out}", "--chunk-size", "1"], _billing_probe)
+    _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)

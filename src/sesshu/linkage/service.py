@@ -23,6 +23,7 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sesshu.jobs.crash import crash_point
 from sesshu.keys import load_keyring
 from sesshu.ledger.evaluation import reevaluate_persons
 from sesshu.ledger.models import VaccinationRecord, Vaccine
