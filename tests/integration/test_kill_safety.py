@@ -217,7 +217,7 @@ def _linkage_probe(db):
         assert len(batches) == 1 and batches[0][1] == copies > 0 and codes > 0 and audited == 1
 
 
-@pytest.mark.parametrize("kill_at", ["chunk:0", "random"])
+@pytest.mark.parametrize("kill_at", ["chunk:0", "commit:0", "random"])
 def test_linkage_copy_preparation_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend,
                                                                                request, kill_at):
     load_demo(db, settings, actor=SEED_ACTOR, residents=60, seed=11, as_of=AS_OF)
@@ -290,3 +290,18 @@ def test_billing_run_killed_then_rerun_equals_an_uninterrupted_run(settings, db,
     spec = ks.JobSpec("billing run", ["billing", "run", "--month", NOV, "--transfer-date", TRANSFER.isoformat(),
                                       "--out", "{out}", "--chunk-size", "1"], _billing_probe)
     _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
+
+
+# --- the harness itself ------------------------------------------------------------------------------------
+
+def test_the_harness_sees_a_killed_run_that_was_not_resumed(settings, db, tmp_path, backend, request):
+    """Without the re-run the twin must differ: the comparison is not blind."""
+    spec = _evaluation_spec(_seed_evaluation(db, settings))
+    a, b = _twins(settings, db, tmp_path, backend, request)
+    assert ks.run(a, spec)[0] == 0
+    ks.run_killed_at(b, spec, "chunk:2")
+    a.db.dispose()
+    b.db.dispose()
+    problems = ks.differences(ks.state(a, spec), ks.state(b, spec))
+    assert any(p.startswith("evaluation_queue:") for p in problems), problems
+    assert any(p.startswith("vaccination_record:") for p in problems), problems
