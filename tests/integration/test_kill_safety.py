@@ -41,7 +41,9 @@ def _scenario(settings, db, tmp_path, backend, request, spec: ks.JobSpec, kill_a
     rc, seconds, err = ks.run(a, spec)
     assert rc == spec.ok, err[-2000:]
     if kill_at.startswith("random:"):
-        ks.run_killed_randomly(b, spec, window=seconds, seed=int(kill_at.split(":")[1]))
+        print(f"{spec.name}: random kills, SESSHU_KILL_SEED={kill_at.split(':')[1]}, window {seconds:.2f} s")
+        delays = ks.run_killed_randomly(b, spec, window=seconds, seed=int(kill_at.split(":")[1]))
+        print(f"{spec.name}: killed after {delays} s")
     else:
         ks.run_killed_at(b, spec, kill_at)
     ks.finish(b, spec)
