@@ -119,11 +119,13 @@ def prepare_batch(db: Database, *, actor: Actor) -> BatchOut:
                  "change": change, "items": cp.ITEMS_JSON.encode(cp.copy_items(r, names)),
                  "manual_only": manual, "current": False} for r, change, manual in changes]
         for b in open_batches:
-            if b.status == "prepared" and cp.batch_rows(s, b.id) == cp.batch_rows_of(rows):
-                # Nothing changed since this batch was prepared (a re-run, e.g. after a crash): keep it.
+            same = b.status == "prepared" and b.prepared_by == actor.label
+            if same and cp.batch_rows(s, b.id) == cp.batch_rows_of(rows):
+                # The same staff member again with nothing changed (a re-run, e.g. after a crash): keep it.
+                # Another one gets a batch of their own: who prepared it decides who may check it.
                 return BatchOut.model_validate(b)
         for b in open_batches:
-            b.status = "discarded"  # the ledger has changed since: a fresh batch replaces it
+            b.status = "discarded"  # changed since, or prepared by another: a fresh batch replaces it
         batch = ProvisionBatch(status="prepared", copies=len(changes), persons=len({r.atena_no for r, _, _ in changes}),
                                prepared_by=actor.label, prepared_at=utcnow())
         s.add(batch)
