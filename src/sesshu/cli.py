@@ -275,12 +275,14 @@ def record_void(record_id: int, version: int = typer.Option(...), reason: str = 
 
 
 @record_app.command("evaluate")
-def record_evaluate(as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
+def record_evaluate(as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
+                    batch: int = typer.Option(2000, "--batch", min=1, max=100000,
+                                              help="1回のトランザクションで判定する人数")) -> None:
     """判定待ちの方の接種記録をスケジュールエンジンで判定し、エラーコードを更新します（中断しても再実行で続きから）。"""
     from sesshu.ledger.service import evaluate_pending
 
     db, _ = _db()
-    ev = evaluate_pending(db, actor=os_actor(), as_of=_date(as_of, "基準日"))
+    ev = evaluate_pending(db, actor=os_actor(), as_of=_date(as_of, "基準日"), batch=batch)
     typer.echo(f"スケジュール判定: {ev.persons} 人、エラーコードの変更 {ev.records_changed} 件")
 
 

@@ -31,6 +31,7 @@ from sesshu.bulk import bulk_insert
 from sesshu.clock import utcnow
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.jobs.crash import crash_point
 from sesshu.jobs.models import BatchJob, BatchJobChunk, BatchJobUnit
 
 
@@ -184,6 +185,7 @@ def _run(db: Database, definition: JobDefinition, ctx: JobContext, *, resumed: b
             return job_outcome(db, ctx.job_id, resumed=resumed, already_done=False)
         if not _process_chunk(db, definition, ctx, chunk_no):
             continue  # another process did this chunk meanwhile
+        crash_point(f"commit:{chunk_no}")
         _write_output(db, definition, ctx, chunk_no)
         ran += 1
     with db.transaction() as s:
@@ -195,6 +197,7 @@ def _run(db: Database, definition: JobDefinition, ctx: JobContext, *, resumed: b
             audit.record(s, ctx.actor, "job.finish", purpose=definition.label,
                          detail={"job_id": job.id, "kind": job.kind, "key": job.job_key, "units": job.total_units,
                                  "result": result})
+            crash_point("finish", s)
     return job_outcome(db, ctx.job_id, resumed=resumed, already_done=False)
 
 
@@ -210,6 +213,7 @@ def _process_chunk(db: Database, definition: JobDefinition, ctx: JobContext, chu
                             output_done=False))
         job.done_units = job.done_units + len(units)
         job.updated_at = utcnow()
+        crash_point(f"chunk:{chunk_no}", s)
     return True
 
 
@@ -217,6 +221,7 @@ def _write_output(db: Database, definition: JobDefinition, ctx: JobContext, chun
     with db.transaction() as s:
         units = _chunk_units(s, ctx.job_id, chunk_no, ctx.chunk_size)
         definition.write_output(s, ctx, chunk_no, units)
+        crash_point(f"output:{chunk_no}")
         s.execute(update(BatchJobChunk).where(BatchJobChunk.job_id == ctx.job_id, BatchJobChunk.chunk_no == chunk_no)
                   .values(output_done=True))
         s.execute(update(BatchJob).where(BatchJob.id == ctx.job_id).values(updated_at=utcnow()))

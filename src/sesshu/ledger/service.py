@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timezone
+from itertools import count
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,7 @@ from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
+from sesshu.jobs.crash import crash_point
 from sesshu.ledger.evaluation import (
     PersonEvaluation,
     RecordVerdict,
@@ -475,7 +477,7 @@ def evaluate_pending(db: Database, *, actor: Actor, as_of: date | None = None,
     """
     as_of = as_of or today_jst()
     total = EvaluationSummary()
-    while True:
+    for chunk_no in count():
         with db.transaction() as s:
             atena_nos = take_queue(s, batch)
             if not atena_nos:
@@ -484,6 +486,8 @@ def evaluate_pending(db: Database, *, actor: Actor, as_of: date | None = None,
             clear_queue(s, atena_nos)
             audit.record(s, actor, "records.evaluate", purpose="接種記録の判定（エラーコード）",
                          detail={"persons": len(atena_nos), "records_changed": changed, "as_of": as_of})
+            crash_point(f"chunk:{chunk_no}", s)
+        crash_point(f"commit:{chunk_no}")
         total.persons += len(atena_nos)
         total.records_changed += changed
     return total

@@ -82,6 +82,20 @@ def ensure_codes(s: Session, atena_nos: list[str]) -> None:
         s.execute(insert(LinkagePersonCode.__table__), rows[i:i + 1000])
 
 
+_BATCH_ROW = ("record_id", "record_version", "change", "items", "manual_only")
+
+
+def batch_rows_of(rows: list[dict]) -> list[tuple]:
+    """The copies to be written (dicts of provision_copy columns), as comparable tuples."""
+    return sorted(tuple(r[k] for k in _BATCH_ROW) for r in rows)
+
+
+def batch_rows(s: Session, batch_id: int) -> list[tuple]:
+    """The copies of a stored batch, as batch_rows_of gives them."""
+    t = ProvisionCopy.__table__
+    return sorted(tuple(r) for r in s.execute(select(*(t.c[k] for k in _BATCH_ROW)).where(t.c.batch_id == batch_id)))
+
+
 def current_copies(s: Session, atena_no: str) -> list[ProvisionCopy]:
     return list(s.execute(select(ProvisionCopy).where(ProvisionCopy.atena_no == atena_no, ProvisionCopy.current,
                                                       ProvisionCopy.change != "void")

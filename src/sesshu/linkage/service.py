@@ -23,6 +23,7 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sesshu.jobs.crash import crash_point
 from sesshu.keys import load_keyring
 from sesshu.ledger.evaluation import reevaluate_persons
 from sesshu.ledger.models import VaccinationRecord, Vaccine
@@ -110,27 +111,39 @@ def prepare_batch(db: Database, *, actor: Actor) -> BatchOut:
             ProvisionBatch.status.in_(("prepared", "checked")))).scalars().all()
         if open_batches and _publish_pending(s):
             raise Conflict("副本の登録が承認待ちです。承認・却下の後に作成してください")
-        for b in open_batches:
-            b.status = "discarded"  # the ledger may have changed since: a fresh batch replaces it
         changes = cp.pending_changes(s)
         if not changes:
             raise InvalidInput("新しく登録する副本（差分）はありません")
+        names = cp.master_names(s)
+        rows = [{"atena_no": r.atena_no, "record_id": r.id, "record_version": r.version,
+                 "change": change, "items": cp.ITEMS_JSON.encode(cp.copy_items(r, names)),
+                 "manual_only": manual, "current": False} for r, change, manual in changes]
+        for b in open_batches:
+            same = b.status == "prepared" and b.prepared_by == actor.label
+            if same and cp.batch_rows(s, b.id) == cp.batch_rows_of(rows):
+                # The same staff member again with nothing changed (a re-run, e.g. after a crash): keep it.
+                # Another one gets a batch of their own: who prepared it decides who may check it.
+                return BatchOut.model_validate(b)
+        for b in open_batches:
+            b.status = "discarded"  # changed since, or prepared by another: a fresh batch replaces it
         batch = ProvisionBatch(status="prepared", copies=len(changes), persons=len({r.atena_no for r, _, _ in changes}),
                                prepared_by=actor.label, prepared_at=utcnow())
         s.add(batch)
         s.flush()
-        names = cp.master_names(s)
         cp.ensure_codes(s, list(dict.fromkeys(r.atena_no for r, _, _ in changes)))
-        rows = [{"batch_id": batch.id, "atena_no": r.atena_no, "record_id": r.id, "record_version": r.version,
-                 "change": change, "items": cp.ITEMS_JSON.encode(cp.copy_items(r, names)),
-                 "manual_only": manual, "current": False} for r, change, manual in changes]
+        for row in rows:
+            row["batch_id"] = batch.id
         for i in range(0, len(rows), 2000):
             s.execute(insert(ProvisionCopy.__table__), rows[i:i + 2000])
         counts = {k: sum(1 for _, c, _ in changes if c == k) for k in ("new", "correct", "void")}
         audit.record(s, actor, "linkage.prepare", purpose=PURPOSE,
                      detail={"batch_id": batch.id, "copies": len(changes), "persons": batch.persons,
                              "discarded": [b.id for b in open_batches], **counts})
-        return BatchOut.model_validate(batch)
+        # One transaction: the batch, its copies, the new 符号 and the audit row commit together or not at all.
+        crash_point("chunk:0", s)
+        out = BatchOut.model_validate(batch)
+    crash_point("commit:0")  # committed, not yet reported: the re-run must keep this batch
+    return out
 
 
 def _publish_pending(s: Session) -> bool:
