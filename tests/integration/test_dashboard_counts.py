@@ -1,4 +1,4 @@
-"""The dashboard's running counts (triggers, migration 0018) always equal a full recount, whatever writes."""
+"""The dashboard's running counts (triggers, migration 0016) always equal a full recount, whatever writes."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -16,7 +16,7 @@ Index("ix_person_birth_status_atena", Person.birth_date, Person.registry_status,
 
 
 class DashboardCount(Base):
-    """Running counts behind the dashboard, kept by database triggers (migration 0018) in the same
+    """Running counts behind the dashboard, kept by database triggers (migration 0016) in the same
     transaction as every write to vaccination_record and person, whatever code path writes.
 
     Rows are deltas: a trigger appends (key, +n/-n) and never updates a shared row, so concurrent

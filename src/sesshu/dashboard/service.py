@@ -5,7 +5,7 @@
 - import error rates (import_batch).
 
 Records per month, active records and residents are running counts that database triggers keep in
-the writing transaction (dashboard_count, migration 0018): reading them costs the same at 3,000 or
+the writing transaction (dashboard_count, migration 0016): reading them costs the same at 3,000 or
 3,000,000 records. Coverage is one aggregate over the residents of the last COHORTS birth years
 (bounded by births, not by the size of the city), import error rates are the last batches. The
 result is cached on the Database object; when it is out of date and took long to compute, the page

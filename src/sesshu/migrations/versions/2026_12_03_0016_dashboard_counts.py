@@ -1,6 +1,6 @@
 """dashboard_counts: running counts kept by triggers on vaccination_record and person; cohort index
 
-Revision ID: 0018
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-03 13:00:00
 
@@ -13,7 +13,7 @@ Japan time (UTC + 9 hours), as on the dashboard.
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0018"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
