@@ -100,3 +100,22 @@ def test_numeric_segment_keeps_a_long_digit_run_in_a_small_qr():
     doc = PdfDocument(title="QR", author="熊谷市")
     assert doc.qr_segments(20, 20, 40, [("byte", "shc:/"), ("numeric", digits)], level="L") == 22
     assert doc.qr(20, 80, 40, "shc:/" + digits, level="L") > 30  # one byte-mode segment needs far more
+
+
+def test_the_same_content_gives_the_same_bytes_in_two_processes():
+    """A reprint made by another process (tomorrow's server, a CLI run) matches the logged SHA-256:
+    nothing of the moment — no timestamp in the PDF, none in the OCR-B font converted at start-up."""
+    import subprocess
+    import sys
+
+    program = (
+        "from sesshu.printing import PdfDocument\n"
+        "from sesshu.printing.fonts import OCRB, MINCHO\n"
+        "doc = PdfDocument(title='再現', author='熊谷市')\n"
+        "doc.text(20, 20, '予防接種済証 山田 花子', size=12)\n"
+        "doc.text(20, 40, '123456789012345678', font=OCRB, size=12)\n"
+        "doc.text(20, 60, '令和8年12月3日', font=MINCHO)\n"
+        "print(doc.finish().sha256)\n")
+    digests = {subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+               for _ in range(2)}
+    assert len(digests) == 1

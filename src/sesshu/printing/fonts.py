@@ -54,7 +54,10 @@ def _cff_to_truetype(path: Path) -> io.BytesIO:
     from fontTools.pens.ttGlyphPen import TTGlyphPen
     from fontTools.ttLib import TTFont as FtFont, newTable
 
-    font = FtFont(str(path))
+    # recalcTimestamp=False: saving would stamp `head.modified` with the current time, which reaches every
+    # PDF through the embedded subset — the same notice printed by two processes would differ in bytes
+    # (and its logged SHA-256) although it prints the same.
+    font = FtFont(str(path), recalcTimestamp=False)
     order = font.getGlyphOrder()
     glyph_set = font.getGlyphSet()
     glyf = newTable("glyf")
