@@ -95,3 +95,39 @@ def test_a_screening_only_visit_leaves_the_move_in_ticket_for_the_same_dose(db, 
     issued = issue_for_move_in(db, settings, actor=OPERATOR, atena_no="2001", vaccine="MR", history_confirmed=True,
                                as_of=AS_OF)
     assert issued.dose_no == 1  # 予診のみ: screened, not vaccinated — still the first dose
+
+
+def test_two_batches_issuing_for_the_same_persons_at_once_share_one_ticket_each(db, settings, tmp_path):
+    """Two notice batches (or a batch and a clerk) ask for tickets for the same children at the same
+    moment: one issues them, the other waits for it and hands out the same ticket — no duplicate, no
+    crash on the unique index."""
+    import threading
+    from datetime import timedelta
+
+    from sesshu.tickets.service import TicketWish, issue
+
+    load_city(db, settings, tmp_path)
+    wishes = [TicketWish(a, "MR", 1, AS_OF + timedelta(days=365)) for a in ("2001", "2002")]
+    start, results, errors = threading.Barrier(2), [], []
+
+    def batch():
+        try:
+            start.wait(10)
+            with db.transaction() as s:
+                got = issue(s, OPERATOR, wishes, reason="notice")
+                results.append([(t.ticket_no, new) for t, new in got])
+        except Exception as e:  # noqa: BLE001 — the test reports it
+            errors.append(e)
+
+    threads = [threading.Thread(target=batch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    numbers = sorted(results, key=lambda r: [new for _n, new in r], reverse=True)
+    assert [new for _n, new in numbers[0]] == [True, True] and [new for _n, new in numbers[1]] == [False, False]
+    assert [n for n, _ in numbers[0]] == [n for n, _ in numbers[1]]
+    with db.transaction() as s:
+        assert s.execute(select(Ticket).where(Ticket.vaccine == "MR", Ticket.atena_no.in_(["2001", "2002"]))
+                         ).scalars().all().__len__() == 2

@@ -69,6 +69,14 @@ def issue(s: Session, actor: Actor, wishes: list[TicketWish], *, reason: str, jo
     by_vaccine: dict[str, list[TicketWish]] = {}
     for w in wishes:
         by_vaccine.setdefault(w.vaccine, []).append(w)
+    # Two batches (or a batch and a 紛失 reissue) for the same persons at the same time: without a lock
+    # both would see no live ticket and the second would fail on uq_ticket_live. The persons' rows are
+    # locked in 宛名番号 order (no deadlock between batches), so the second waits and then finds the
+    # first's tickets. SQLite has one writer at a time anyway (FOR UPDATE is left out there).
+    atenas = sorted({w.atena_no for w in wishes})
+    for i in range(0, len(atenas), 1000):
+        s.execute(select(Person.atena_no).where(Person.atena_no.in_(atenas[i:i + 1000]))
+                  .order_by(Person.atena_no).with_for_update()).all()
     held: dict[tuple[str, str, int], Ticket] = {}
     for vaccine, group in by_vaccine.items():
         for (a, n), t in live_tickets(s, [w.atena_no for w in group], vaccine).items():
