@@ -118,13 +118,9 @@ def test_certificate_with_a_smart_health_card_scans_verifies_and_lists_the_same_
 
 
 def test_a_long_history_prints_every_card_of_the_set_each_labelled(db, settings, tmp_path):
-    write(tmp_path / "reg.csv", REGISTRY_HEADER + "\n1002,,鈴木　花子,スズキ ハナコ,女,1950-05-05,,熊谷市宮町2-2,,,,,,,\n")
-    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=OPERATOR).accepted == 1
-    lot = lambda v, i: hashlib.sha1(f"{v}{i}".encode()).hexdigest()[:8].upper()  # noqa: E731 — real lots vary
-    rows = [f"1002,FLU_ELDER,,1,定期B類,{2010 + i}-10-15,接種,,,,,,,{lot('F', i)},0.5,,,,,," for i in range(15)]
-    rows += [f"1002,COVID,,{i + 1},定期B類,{2010 + i}-11-20,接種,,,,,,,{lot('C', i)},0.3,,,,,," for i in range(15)]
-    write(tmp_path / "rec.csv", RECORD_HEADER + "\n" + "\n".join(rows) + "\n")
-    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPERATOR).accepted == 30
+    from tests.integration.test_shc_cards import load_long_elderly_history
+
+    rows = load_long_elderly_history(db, settings, tmp_path, OPERATOR)
     issued = issue_certificate(db, settings, actor=OPERATOR, atena_no="1002", request=REQUEST, shc=True)
     assert (issued.records, issued.cards, issued.pdf.pages) == (30, 2, 3)
     path = tmp_path / "cert.pdf"

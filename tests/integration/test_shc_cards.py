@@ -106,14 +106,21 @@ def test_a_person_without_vaccinations_gets_no_card(city, db, settings):  # noqa
         issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api", vaccines=("MR",))
 
 
-def test_a_history_too_long_for_one_qr_becomes_one_card_per_vaccine(db, settings, tmp_path):
+def load_long_elderly_history(db, settings, tmp_path, actor) -> list[str]:
+    """宛名番号 1002, born 1950: 15 flu and 15 COVID doses with distinct lots — too long for one QR.
+    Returns the 予診票 rows imported."""
     write(tmp_path / "reg.csv", REGISTRY_HEADER + "\n1002,,鈴木　花子,スズキ ハナコ,女,1950-05-05,,熊谷市宮町2-2,,,,,,,\n")
-    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=OPS).accepted == 1
+    assert import_registry(db, settings, path=tmp_path / "reg.csv", actor=actor).accepted == 1
     lot = lambda v, i: hashlib.sha1(f"{v}{i}".encode()).hexdigest()[:8].upper()  # noqa: E731 — real lots vary
     rows = [f"1002,FLU_ELDER,,1,定期B類,{2010 + i}-10-15,接種,,,,,,,{lot('F', i)},0.5,,,,,," for i in range(15)]
     rows += [f"1002,COVID,,{i + 1},定期B類,{2010 + i}-11-20,接種,,,,,,,{lot('C', i)},0.3,,,,,," for i in range(15)]
     write(tmp_path / "rec.csv", RECORD_HEADER + "\n" + "\n".join(rows) + "\n")
-    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPS).accepted == 30
+    assert import_records(db, settings, path=tmp_path / "rec.csv", actor=actor).accepted == 30
+    return rows
+
+
+def test_a_history_too_long_for_one_qr_becomes_one_card_per_vaccine(db, settings, tmp_path):
+    load_long_elderly_history(db, settings, tmp_path, OPS)
     cards = issue_cards(db, settings, actor=OPS, atena_no="1002", purpose="本人の請求", channel="api")
     assert len(cards) == 2 and all(len(c.jws) <= 1195 for c in cards)
     codes = [{i["codes"][0] for i in describe(verify_card(settings, c.qr_text))["immunizations"]} for c in cards]
