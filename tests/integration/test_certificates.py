@@ -17,9 +17,6 @@ from sesshu.domain.wareki import to_wareki
 from sesshu.fhir import shc_keys
 from sesshu.fhir.shc import describe
 from sesshu.ledger.models import Institution, VaccinationRecord
-from sesshu.ledger.service import import_records
-from sesshu.registry.service import import_registry
-from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, write
 from tests.integration.notices_city import OPERATOR, load_city
 from tests.integration.test_cli import run
 from tests.pdfcheck import flat, pdf_text, qr_codes
