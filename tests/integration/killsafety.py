@@ -9,7 +9,8 @@ at the end both databases must be equal table by table, and both audit chains mu
 
 Equal means: every row of every table, in primary-key order, with these normalisations and no others:
 
-* COLUMNS_THAT_DIFFER (listed there, each with its reason) are left out;
+* COLUMNS_THAT_DIFFER (listed there, each with its reason) are left out, and of COLUMNS_COMPARED_AS_SET
+  only whether they are set is compared;
 * integer surrogate keys and the foreign keys that point at them are replaced by their rank in key order
   (PostgreSQL sequences are not transactional: a killed transaction uses up ids, so the re-run's rows get
   later ids; their order, and everything else about them, must be the same);
@@ -65,6 +66,10 @@ COLUMNS_THAT_DIFFER: dict[tuple[str, str], str] = {
     # Covered by walking each chain: its seq and hash depend on the interruption entries and the clock.
     ("audit_head", "last_seq"): "one more entry per resume (job.resume); both chains are walked instead",
     ("audit_head", "last_hash"): "hashes chain over occurred_at; both chains are walked instead",
+}
+# Times of which only whether they are set is compared: that the step they stamp happened.
+COLUMNS_COMPARED_AS_SET: dict[tuple[str, str], str] = {
+    ("billing_run", "files_at"): "time the month's files were written (set or not is compared)",
 }
 AUDIT_COMPARED = ("actor", "actor_kind", "action", "atena_no", "purpose", "detail")
 
@@ -259,7 +264,9 @@ def state(twin: Twin, spec: JobSpec) -> dict[str, list]:
                     v = d[c]
                     if (t, c) in COLUMNS_THAT_DIFFER or (t, c) in spec.also_differ:
                         continue
-                    if c in fks and v is not None:
+                    if (t, c) in COLUMNS_COMPARED_AS_SET:
+                        v = v is not None
+                    elif c in fks and v is not None:
                         v = ("rank", ranks[fks[c]][v])
                     elif c.endswith("_enc"):
                         v = _decrypt(keys, t, c, d, v)
@@ -280,7 +287,7 @@ def _audit_rows(rows, cols, spec: JobSpec, ranks, root: str) -> list[dict]:
         if e["action"] == "job.resume":
             continue
         detail = json.loads(e["detail"].replace(root, "<ROOT>")) if e["detail"] else {}
-        for key, table in spec.ids_in_detail.items():
+        for key, table in ({"job_id": "batch_job"} | spec.ids_in_detail).items():  # every job logs its id
             if isinstance(detail.get(key), int):
                 detail[key] = ("rank", ranks[table][detail[key]])
         e["detail"] = detail

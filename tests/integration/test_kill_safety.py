@@ -269,29 +269,26 @@ def _billing_probe(db):
 
 
 def _billing_finished(db) -> bool:
-    """November's latest run is done (the kill came after its closing commit): `billing run` again
-    would be a new run by design, so there is nothing to resume."""
+    """The command is through: November's latest run is done and its files are written and logged
+    (`billing_run.files_at`, set with the `billing.files` entry). A kill after that commit leaves
+    nothing to resume — `billing run` again would rightly be a new run."""
     with db.transaction() as s:
-        status = s.execute(text("SELECT j.status FROM billing_run r JOIN batch_job j ON j.id = r.job_id "
-                                "WHERE r.month = '2026-11' ORDER BY r.run_no DESC LIMIT 1")).scalar_one_or_none()
-    return status == "done"
+        row = s.execute(text("SELECT j.status, r.files_at FROM billing_run r JOIN batch_job j ON j.id = r.job_id "
+                             "WHERE r.month = '2026-11' ORDER BY r.run_no DESC LIMIT 1")).first()
+    return row is not None and row[0] == "done" and row[1] is not None
 
 
-@pytest.mark.parametrize("kill_at", ["chunk:0", "chunk:1", "commit:1", "finish", "random"])
+@pytest.mark.parametrize("kill_at", ["chunk:0", "chunk:1", "commit:1", "finish", "files", "random"])
 def test_billing_run_killed_then_rerun_equals_an_uninterrupted_run(settings, db, tmp_path, backend, request, kill_at):
+    """`finish`: the run is done, its files not yet written — the re-run keeps the run (no run 2) and
+    writes them; `files`: killed while writing them (files on disk, their log not committed)."""
     from tests.integration.billing.city import NOV, TRANSFER
     from tests.integration.billing.test_monthly_run import prepare_november
 
     prepare_november(db, settings, tmp_path)
     spec = ks.JobSpec("billing run", ["billing", "run", "--month", NOV, "--transfer-date", TRANSFER.isoformat(),
-                                      "--out", "{out}", "--chunk-size", "1"], _billing_probe)
-    if kill_at == "random":
-        # The job alone (run_month, no files). After its closing commit a re-run of `billing run` is a
-        # new run (run 2) by design, and the CLI then writes the month's files — a kill there is an open
-        # point (docs/operations.md, section 7) — so random kills aim at the job, and a kill that lands
-        # after the job's end is not followed by a re-run.
-        spec = ks.JobSpec("billing run (job only)", [], _billing_probe, module="tests.integration.billing.kill_run",
-                          finished=_billing_finished)
+                                      "--out", "{out}", "--chunk-size", "1"], _billing_probe,
+                      finished=_billing_finished)
     _scenario(settings, db, tmp_path, backend, request, spec, _random_seed() if kill_at == "random" else kill_at)
 
 

@@ -45,7 +45,8 @@ def run_cmd(month: str = typer.Option(..., "--month", help="請求月 YYYY-MM"),
             chunk_size: int = typer.Option(10, "--chunk-size", min=1, help="一度にコミットする医療機関数"),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """請求月の委託料を計算し（中断した場合は続きから）、出力先に statement-*.pdf, returns.pdf, returns.csv,
-    summary.csv, zengin.txt を書きます。締め済みの月は再計算せず、確定した内容を出力します。"""
+    summary.csv, zengin.txt を書きます。締め済みの月は再計算せず、確定した内容を出力します。前回の実行が
+    計算の後、出力の前に止まった場合は、その後に変更がなければ再計算せずにその計算結果を出力します。"""
     from sesshu.actor import os_actor
     from sesshu.billing.outputs import write_month_files
     from sesshu.billing.service import check_month, month_status, run_month
@@ -60,17 +61,21 @@ def run_cmd(month: str = typer.Option(..., "--month", help="請求月 YYYY-MM"),
         note = "締め済みのため再計算せず、確定した内容を出力しました"
         result = None
     else:
-        result = run_month(db, actor=actor, month=month, transfer_date=day, chunk_size=chunk_size)
+        result = run_month(db, actor=actor, month=month, transfer_date=day, chunk_size=chunk_size, keep_unwritten=True)
+        if result.files_pending:
+            note = (f"前回の実行（第{result.run_no}回）は計算の後、出力の前に止まっていました。"
+                    "再計算せず、その計算結果を出力しました")
     files = write_month_files(db, actor=actor, month=month, out_dir=out, municipality=settings.municipality_name)
     data = {"month": month, "note": note, **files}
     if result is not None:
-        data |= {"run_no": result.run_no, "resumed": result.outcome.resumed, **result.outcome.result}
+        data |= {"run_no": result.run_no, "resumed": result.outcome.resumed or result.files_pending,
+                 **result.outcome.result}
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if note:
         typer.echo(note)
-    else:
+    if result is not None:
         r = result.outcome.result
         typer.echo(f"{month}（第{result.run_no}回{'・再開' if result.outcome.resumed else ''}）: 支払 {r['paid_records']} 件 "
                    f"{r['fee_amount']:,} 円、過誤調整 {r['adjustments']} 件 {r['adjustment_amount']:,} 円、"

@@ -99,6 +99,8 @@ class BillingRun(Base):
     transfer_date: Mapped[date] = mapped_column(Date)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     started_by: Mapped[str] = mapped_column(String(64))
+    # Set with the `billing.files` audit entry: the command that computed the run also wrote its files.
+    files_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 Index("uq_billing_run_month_no", BillingRun.month, BillingRun.run_no, unique=True)

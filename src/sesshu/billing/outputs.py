@@ -24,12 +24,14 @@ from sesshu.billing.codes import reason_of
 from sesshu.billing.models import BillingReturn, BillingRun, InstitutionBankAccount, PaymentLine
 from sesshu.billing.reference import fee_table, payer
 from sesshu.billing.service import PURPOSE, _latest_run, _month_row, check_month, institution_totals
+from sesshu.clock import utcnow
 from sesshu.db import Database
 from sesshu.domain.errors import NotFound
 from sesshu.domain.fees import BILLABLE_CATEGORIES
 from sesshu.domain.wareki import to_wareki
 from sesshu.exports import service as exports
 from sesshu.exports.service import spreadsheet_safe
+from sesshu.jobs.crash import crash_point
 from sesshu.ledger.models import Institution, Vaccine
 from sesshu.ledger.reference import SCREENING_RESULTS
 from sesshu.payments.zengin import Header, Transfer, ZenginFile, write_zengin
@@ -364,6 +366,9 @@ def write_month_files(db: Database, *, actor: Actor, month: str, out_dir: Path, 
         bank = Output("zengin.txt", zengin)
         _write(out_dir, bank.name, bank.content)
         written.update({o.name: o.sha256 for o in (pdf, rcsv, summary, bank)})
+        crash_point("files", s)  # the files are on disk, their log and files_at not yet committed
+        if run.files_at is None:
+            run.files_at = utcnow()
         audit.record(s, actor, "billing.files", purpose=PURPOSE,
                      detail={"month": month, "run_no": run.run_no, "status": status, "files": written,
                              "not_transferred": skipped})

@@ -43,7 +43,7 @@ from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable, fiscal_year
 from sesshu.domain.subsidy import EXEMPT
-from sesshu.jobs import JobContext, JobOutcome, run_job
+from sesshu.jobs import JobContext, JobOutcome, job_outcome, run_job
 from sesshu.jobs.models import BatchJob
 from sesshu.ledger.models import EvaluationQueue, Institution, VaccinationRecord
 from sesshu.ledger.reference import CATEGORIES
@@ -399,12 +399,17 @@ class RunResult:
     run_no: int
     transfer_date: date
     outcome: JobOutcome
+    files_pending: bool = False  # a finished run whose command stopped before writing its files, kept as it is
 
 
 def run_month(db: Database, *, actor: Actor, month: str, transfer_date: date, chunk_size: int = 10,
-              max_chunks: int | None = None, job: BillingJob | None = None) -> RunResult:
+              max_chunks: int | None = None, job: BillingJob | None = None, keep_unwritten: bool = False) -> RunResult:
     """Compute (or resume computing) the month. An unfinished run is resumed with the same transfer date;
     after a finished one, a new run recomputes the open month from the ledger as it is now.
+    `keep_unwritten` (the CLI, which writes the files after the run): a finished run whose files were never
+    written — the command was killed after the computation — is kept instead of recomputed when the
+    transfer date is the same and nothing the month depends on moved since it began (the checks of
+    closing); the command then writes its files, as the interrupted one would have.
     `job`: the definition to run (tests pass one that kills its own process at a chosen chunk)."""
     month = check_month(month)
     if transfer_date is None:
@@ -415,18 +420,34 @@ def run_month(db: Database, *, actor: Actor, month: str, transfer_date: date, ch
             raise Conflict(f"{month} は締め済みのため再計算できません（締めの解除には承認が必要です）")
         latest = _latest_run(s, month)
         revision = m.revision if m else 0
+        kept = None
         if latest and latest[1].status != "done":
             run, _job = latest
             if run.transfer_date != transfer_date:
                 raise Conflict(f"{month} の前回の処理が途中です。同じ振込指定日（{run.transfer_date.isoformat()}）"
                                "で再実行して完了させてください")
             run_no = run.run_no
+        elif (keep_unwritten and latest and latest[0].files_at is None and latest[0].transfer_date == transfer_date
+              and not _changed_since(s, month, latest[0])):
+            kept = (latest[0].run_no, latest[1].id)
         else:
             run_no = (latest[0].run_no + 1) if latest else 1
+    if kept:
+        return RunResult(month=month, run_no=kept[0], transfer_date=transfer_date,
+                         outcome=job_outcome(db, kept[1], already_done=True), files_pending=True)
     params = {"month": month, "transfer_date": transfer_date.isoformat(), "run_no": run_no, "revision": revision}
     outcome = run_job(db, job or BillingJob(), actor=actor, key=f"{month}:{run_no}", params=params, chunk_size=chunk_size,
                       max_chunks=max_chunks)
     return RunResult(month=month, run_no=run_no, transfer_date=transfer_date, outcome=outcome)
+
+
+def _changed_since(s: Session, month: str, run: BillingRun) -> str:
+    """Why the run no longer reflects the ledger (Japanese, for the staff), or "" when nothing moved."""
+    changed = s.execute(select(func.count()).select_from(R).where(
+        R.billing_month == month, R.updated_at > run.started_at)).scalar_one()
+    if changed:
+        return f" {month} の接種記録が {changed} 件変わりました"
+    return _stale_since(s, month, run.started_at)
 
 
 def _stale_since(s: Session, month: str, started_at) -> str:
@@ -460,13 +481,9 @@ def close_month(db: Database, *, actor: Actor, month: str) -> dict:
         run, job = latest
         if job.status != "done":
             raise Conflict(f"{month} の計算が途中です。同じ条件で再実行して完了させてから締めてください")
-        changed = s.execute(select(func.count()).select_from(R).where(
-            R.billing_month == month, R.updated_at > run.started_at)).scalar_one()
+        changed = _changed_since(s, month, run)
         if changed:
-            raise Conflict(f"計算の後に {month} の接種記録が {changed} 件変わりました。再計算してから締めてください")
-        stale = _stale_since(s, month, run.started_at)
-        if stale:
-            raise Conflict(f"計算の後に{stale}。再計算してから締めてください")
+            raise Conflict(f"計算の後に{changed}。再計算してから締めてください")
         totals = month_totals(s, month)
         m.status, m.closed_at, m.closed_by = "closed", utcnow(), actor.label
         audit.record(s, actor, "billing.close", purpose=PURPOSE, detail={"month": month, "run_no": run.run_no, **totals})

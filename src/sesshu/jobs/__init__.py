@@ -4,11 +4,12 @@ from sesshu.jobs.runner import (
     JobDefinition,
     JobOutcome,
     continue_job,
+    job_outcome,
     job_status,
     list_jobs,
     open_job,
     run_job,
 )
 
-__all__ = ["JobContext", "JobDefinition", "JobOutcome", "continue_job", "job_status", "list_jobs", "open_job",
-           "run_job"]
+__all__ = ["JobContext", "JobDefinition", "JobOutcome", "continue_job", "job_outcome", "job_status", "list_jobs",
+           "open_job", "run_job"]

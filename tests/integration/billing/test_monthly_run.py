@@ -1,6 +1,8 @@
 """The monthly run on a month with deliberately bad claims: totals checked by hand (see city.py)."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -128,3 +130,30 @@ def test_closing_is_refused_when_the_records_changed_after_the_run(db, settings,
     run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
     assert close_month(db, actor=ACTOR, month=NOV)["total"] == 13420 + 8960
     assert utcnow()
+
+
+def test_a_finished_run_whose_files_were_never_written_is_kept_when_nothing_moved(db, settings, tmp_path):
+    """What `billing run` does after it was killed between the computation and the files."""
+    from sesshu.billing.outputs import write_month_files
+
+    prepare_november(db, settings, tmp_path)
+    first = run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
+    kept = run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER, keep_unwritten=True)
+    assert (kept.run_no, kept.files_pending, kept.outcome.already_done) == (1, True, True)
+    assert kept.outcome.result == first.outcome.result
+    # Another transfer date is a new run, as is any run once the files are out.
+    other = run_month(db, actor=ACTOR, month=NOV, transfer_date=date(2026, 12, 28), keep_unwritten=True)
+    assert (other.run_no, other.files_pending) == (2, False)
+    write_month_files(db, actor=ACTOR, month=NOV, out_dir=tmp_path / "out", municipality="テスト市")
+    after = run_month(db, actor=ACTOR, month=NOV, transfer_date=date(2026, 12, 28), keep_unwritten=True)
+    assert (after.run_no, after.files_pending) == (3, False)
+
+
+def test_a_finished_run_without_files_is_recomputed_when_the_ledger_moved(db, settings, tmp_path):
+    city = prepare_november(db, settings, tmp_path)
+    run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
+    mr = city.records["2001:MR:1"]
+    correct_record(db, settings, actor=ACTOR, correction=Correction(record_id=mr, expected_version=_version(db, mr),
+                                                          reason="ロット番号の訂正", changes={"lot_no": "X1"}))
+    again = run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER, keep_unwritten=True)
+    assert (again.run_no, again.files_pending) == (2, False)

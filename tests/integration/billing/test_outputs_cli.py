@@ -120,3 +120,30 @@ def test_close_then_run_again_only_writes_the_locked_figures(db, settings, tmp_p
     assert (out / "zengin.txt").read_bytes() == first
     r = sesshu(settings, "billing", "close", "--month", NOV)
     assert r.returncode == 2 and "既に締め済み" in r.stderr
+
+
+def test_killed_while_writing_the_files_the_same_command_writes_them_from_the_same_run(db, settings, tmp_path):
+    prepare_november(db, settings, tmp_path)
+    out = tmp_path / "out"
+    args = ("billing", "run", "--month", NOV, "--transfer-date", "2026-12-25", "--out", str(out))
+    env_kill = dict(os.environ, SESSHU_KILL_AT="files")
+    killed = subprocess.run([sys.executable, "-m", "sesshu", *args], capture_output=True, text=True, timeout=120,
+                            env=dict(env_kill, SESSHU_DATABASE_URL=settings.resolved_database_url,
+                                     SESSHU_VAR_DIR=str(settings.var_dir)))
+    assert killed.returncode == -9, killed.stderr
+    r = sesshu(settings, *args)
+    assert r.returncode == 0, r.stderr
+    assert "第1回" in r.stdout and "再計算せず、その計算結果を出力しました" in r.stdout, r.stdout
+    with db.transaction() as s:
+        from sesshu.billing.models import BillingRun
+
+        runs = [(run.run_no, run.files_at is not None) for run in s.execute(
+            select(BillingRun).where(BillingRun.month == NOV)).scalars()]
+        logged = s.execute(select(AuditEntry).where(AuditEntry.action == "billing.files")).scalars().all()
+    assert runs == [(1, True)]
+    assert len([e for e in logged if json.loads(e.detail)["month"] == NOV]) == 1
+    parsed = parse_zengin((out / "zengin.txt").read_bytes(), year=2026)  # the whole file, written again
+    assert (parsed.count, parsed.total) == (2, 22380)
+    # Once the files are out, the same command computes the month anew (a new run), as before.
+    r = sesshu(settings, *args)
+    assert r.returncode == 0 and "第2回" in r.stdout, r.stdout
