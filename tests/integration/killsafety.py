@@ -79,9 +79,10 @@ class Twin:
     settings: Settings
     db: Database
     root: Path
+    extra_env: dict = field(default_factory=dict)  # more settings of the job's process (e.g. the hub's address)
 
     def env(self, kill_at: str = "") -> dict:
-        env = {**os.environ, "SESSHU_DATABASE_URL": self.settings.resolved_database_url,
+        env = {**os.environ, **self.extra_env, "SESSHU_DATABASE_URL": self.settings.resolved_database_url,
                "SESSHU_VAR_DIR": str(self.settings.var_dir)}
         env.pop(KILL_ENV, None)
         if kill_at:

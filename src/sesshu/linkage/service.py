@@ -374,8 +374,9 @@ def sync(db: Database, settings: Settings, *, actor: Actor, client: HubClient | 
             summary.provided += 1
     summary.provided += _send_decided(db, settings, actor=actor, client=client)
     acks = []
-    for env in mailbox["answers"]:
-        done = _receive_answer(db, settings, actor=actor, client=client, env=env)
+    for i, env in enumerate(mailbox["answers"]):
+        done = _receive_answer(db, settings, actor=actor, client=client, env=env, point=f"answer:{i}")
+        crash_point(f"imported:{i}")  # the answer committed, the hub not yet acknowledged
         if done is not None:
             acks.append(done)
             summary.answers_imported += 1
@@ -466,8 +467,10 @@ def _send_answer(db: Database, settings: Settings, *, actor: Actor, client: HubC
                              "decision": decision})
 
 
-def _receive_answer(db: Database, settings: Settings, *, actor: Actor, client: HubClient, env) -> str | None:
-    """Check and import one answer; returns its permit id when done (or already done), None if refused."""
+def _receive_answer(db: Database, settings: Settings, *, actor: Actor, client: HubClient, env,
+                    point: str = "answer") -> str | None:
+    """Check and import one answer; returns its permit id when done (or already done), None if refused.
+    `point`: the crash point inside its transaction (sesshu.jobs.crash, for the kill tests)."""
     try:
         check_shape(env, kind="answer")
         if env["to"] != client.body_id:
@@ -510,6 +513,7 @@ def _receive_answer(db: Database, settings: Settings, *, actor: Actor, client: H
         audit.record(s, actor, "linkage.answer_import", atena_no=q.atena_no, purpose=PURPOSE,
                      detail={"inquiry_id": q.id, "permit_id": permit_id, "received": q.records_received,
                              "imported": imported, "not_disclosed": q.not_disclosed})
+        crash_point(point, s)
     return permit_id
 
 
