@@ -134,3 +134,44 @@ def test_a_released_ticket_whose_dose_has_a_newer_live_ticket_is_invalidated(db,
     with db.transaction() as s:
         old, live = s.get(Ticket, used.id), s.execute(select(Ticket).where(Ticket.ticket_no == newer_no)).scalar_one()
         assert (old.state, old.invalidated_reason, live.state) == ("invalidated", "同じ回の別の接種券が有効", "issued")
+
+
+def _enter(db, settings, atena: str, ticket_no: str, on: str = "2026-11-21"):
+    return ledger.enter_record(db, settings, actor=OPERATOR, raw={
+        "atena_no": atena, "vaccinated_on": on, "vaccine_code": "MR", "term": "1", "dose_no": "1",
+        "ticket_no": ticket_no})
+
+
+def test_a_hand_entered_record_uses_its_ticket_like_an_imported_one(db, settings, tmp_path):
+    lines = _city_with_used_tickets(db, settings, tmp_path)
+    entered = _enter(db, settings, "2003", lines["2003"])
+    t = _ticket(db, "2003")
+    assert (t.state, t.used_record_id) == ("used", entered.record.id)
+    assert _entries(db, "ticket.use")[-1] == {"ticket_no": t.ticket_no, "record_id": entered.record.id,
+                                              "why": "record.enter", "atena_no": "2003"}
+
+
+def test_hand_entry_refuses_a_ticket_the_import_would_refuse_and_stores_nothing(db, settings, tmp_path):
+    lines = _city_with_used_tickets(db, settings, tmp_path)
+    raw = {"atena_no": "2004", "vaccinated_on": "2026-11-21", "vaccine_code": "MR", "term": "1", "dose_no": "1",
+           "ticket_no": lines["2001"]}
+    checked = ledger.check_entry(db, settings, actor=OPERATOR, raw=raw)
+    assert checked.error_field == "ticket_no" and "別の方の接種券" in checked.error
+    with pytest.raises(InvalidInput, match="別の方の接種券"):
+        ledger.enter_record(db, settings, actor=OPERATOR, raw=raw)
+    with db.transaction() as s:
+        assert s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == "2004")).first() is None
+    assert _ticket(db, "2004").state == "issued" and _ticket(db, "2001").state == "used"
+
+
+def test_moving_a_record_to_another_person_gives_the_first_persons_ticket_back(db, settings, tmp_path):
+    _city_with_used_tickets(db, settings, tmp_path)
+    r = _record(db, "2001")
+    with db.transaction() as s:
+        ledger.move_record(s, actor=OPERATOR, record_id=r.id, expected_version=r.version, to_atena_no="2003",
+                           reason="宛名番号の記入誤り")
+    t = _ticket(db, "2001")
+    assert (t.state, t.used_record_id) == ("issued", None)
+    [entry] = _entries(db, "ticket.release")
+    assert (entry["why"], entry["record_id"], entry["atena_no"]) == ("record.reassign", r.id, "2001")
+    assert _ticket(db, "2003").state == "issued"  # the moved record names no ticket of 2003's

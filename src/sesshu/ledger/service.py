@@ -526,6 +526,9 @@ def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: i
     r.atena_no = to_atena_no
     r.updated_at = utcnow()
     s.flush()
+    # The ticket it used is the first person's (the import checked it against that 宛名番号): given back.
+    tickets = ticket_links.release_for_void(s, actor, r.id, purpose="接種記録の付け替え（別人への移動）",
+                                            why="record.reassign")
     reevaluate_persons(s, [from_atena_no, to_atena_no], today_jst())
     s.refresh(r)
     detail = {"record_id": r.id, "from_atena_no": from_atena_no, "to_atena_no": to_atena_no,
@@ -533,7 +536,7 @@ def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: i
     audit.record_many(s, actor, [
         audit.AuditEvent("record.reassign_out", from_atena_no, "接種記録の付け替え（別人への移動）", detail),
         audit.AuditEvent("record.reassign_in", to_atena_no, "接種記録の付け替え（別人への移動）", detail),
-    ])
+    ] + tickets)
     return RecordOut.model_validate(r, from_attributes=True)
 
 
@@ -667,6 +670,12 @@ def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str
         if values["vaccinated_on"] < p.birth_date:
             out.error, out.error_field = f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です", "vaccinated_on"
             return out
+        if values.get("ticket_no"):  # the 券番号 as the save (and an import) will check it
+            checked = ticket_links.check_chunk(s, [{**values, "atena_no": atena_no}], line_nos=[1],
+                                               municipality=settings.municipality_code)
+            if checked.reasons:
+                out.error, out.error_field = checked.reasons[0], "ticket_no"
+                return out
         existing = person_records(s, atena_no)
         out.duplicate = any(r.vaccine_code == values["vaccine_code"] and r.vaccinated_on == values["vaccinated_on"]
                             for r in existing)
@@ -700,6 +709,9 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
             s.flush()
         except IntegrityError:  # another clerk saved the same 予診票 a moment ago
             raise Conflict(DUPLICATE_REASON) from None
+        # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
+        tickets = ticket_links.relink_corrected(s, actor, r, municipality=settings.municipality_code,
+                                                purpose="予診票の入力", why="record.enter")
         reevaluate_persons(s, [atena_no], today_jst())
         s.refresh(r)
         existing = [x for x in person_records(s, atena_no) if x.id != r.id]
@@ -707,4 +719,5 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
         audit.record(s, actor, "record.enter", atena_no=atena_no, purpose="予診票の入力",
                      detail={"record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on,
                              "error_code": r.error_code})
+        audit.record_many(s, actor, tickets)
         return EnteredRecord(record=RecordOut.model_validate(r, from_attributes=True), verdict=verdict, person=person)

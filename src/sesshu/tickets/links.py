@@ -5,9 +5,10 @@ Called by `sesshu.ledger.service.import_records` once per chunk of rows, inside 
 transaction: one query reads the chunk's tickets, one marks the stored rows' tickets used. A 券番号 of
 another shape (paper tickets from before sesshu) is stored on the record as written and not linked.
 
-The link follows the record: voiding it gives its ticket back (`release_for_void`), and a 職権修正 of the
-券番号 (or of the 接種種別) releases the old ticket and checks the new one by the import's rules
-(`relink_corrected`), in the caller's transaction, with audit events for the caller to write.
+The link follows the record: voiding it, or moving it to another person, gives its ticket back
+(`release_for_void`); a 職権修正 of the 券番号 (or of the 接種種別) releases the old ticket and checks
+the new one by the import's rules, and a hand-entered 予診票 is checked and linked by the same rules
+(`relink_corrected`) — in the caller's transaction, with audit events for the caller to write.
 """
 from __future__ import annotations
 
@@ -137,17 +138,21 @@ def _release(s: Session, actor: Actor, t: Ticket, *, record_id: int, why: str, p
                        "invalidated_reason": t.invalidated_reason if t.state == "invalidated" else ""})
 
 
-def release_for_void(s: Session, actor: Actor, record_id: int, *, purpose: str) -> list[AuditEvent]:
-    """A voided record's ticket goes back from used to issued (see `_release`)."""
+def release_for_void(s: Session, actor: Actor, record_id: int, *, purpose: str,
+                     why: str = "record.void") -> list[AuditEvent]:
+    """A voided record's ticket goes back from used to issued (see `_release`). Also for a record moved
+    to another person (why "record.reassign"): the ticket was the first person's, who was not vaccinated."""
     t = _used_by(s, record_id)
-    return [_release(s, actor, t, record_id=record_id, why="record.void", purpose=purpose)] if t is not None else []
+    return [_release(s, actor, t, record_id=record_id, why=why, purpose=purpose)] if t is not None else []
 
 
-def relink_corrected(s: Session, actor: Actor, record, *, municipality: str, purpose: str) -> list[AuditEvent]:
+def relink_corrected(s: Session, actor: Actor, record, *, municipality: str, purpose: str,
+                     why: str = "record.correct") -> list[AuditEvent]:
     """After a 職権修正 of the 券番号 or 接種種別 (record flushed with its new values): the 券番号 is checked
     as an import checks it — refused (InvalidInput, Japanese reason) when it is another person's, for
     another vaccine, invalidated or used by another vaccination; otherwise the old ticket is released and
-    the new one marked used by the record."""
+    the new one marked used by the record. Also for a hand-entered record (why "record.enter"), which
+    has no old ticket: its 券番号 is checked and linked as an import's row would be."""
     fields = {"atena_no": record.atena_no, "vaccine_code": record.vaccine_code,
               "vaccinated_on": record.vaccinated_on, "ticket_no": record.ticket_no or ""}
     checked = check_chunk(s, [fields], line_nos=[1], municipality=municipality)
@@ -156,10 +161,10 @@ def relink_corrected(s: Session, actor: Actor, record, *, municipality: str, pur
     old = _used_by(s, record.id)
     if old is not None and checked.numbers[0] == old.ticket_no:
         return []  # still the same ticket, still valid for what the record now says
-    events = [_release(s, actor, old, record_id=record.id, why="record.correct", purpose=purpose)] if old else []
+    events = [_release(s, actor, old, record_id=record.id, why=why, purpose=purpose)] if old else []
     tid = checked.ticket_ids[0]
     if tid is not None:
         mark_used(s, [(tid, record.id)])
         events.append(AuditEvent("ticket.use", record.atena_no, purpose,
-                                 {"ticket_no": checked.numbers[0], "record_id": record.id, "why": "record.correct"}))
+                                 {"ticket_no": checked.numbers[0], "record_id": record.id, "why": why}))
     return events
