@@ -119,12 +119,17 @@ def test_a_closed_month_is_locked(db, settings, tmp_path):
         close_month(db, actor=ACTOR, month=OCT)
 
 
-def test_closing_is_refused_when_the_records_changed_after_the_run(db, settings, tmp_path):
+def _run_then_correct_a_record(db, settings, tmp_path) -> None:
+    """November computed, then one of its records corrected (the ledger moved since the run)."""
     city = prepare_november(db, settings, tmp_path)
     run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
     mr = city.records["2001:MR:1"]
     correct_record(db, settings, actor=ACTOR, correction=Correction(record_id=mr, expected_version=_version(db, mr),
                                                           reason="ロット番号の訂正", changes={"lot_no": "X1"}))
+
+
+def test_closing_is_refused_when_the_records_changed_after_the_run(db, settings, tmp_path):
+    _run_then_correct_a_record(db, settings, tmp_path)
     with pytest.raises(Conflict, match="再計算"):
         close_month(db, actor=ACTOR, month=NOV)
     run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
@@ -150,10 +155,6 @@ def test_a_finished_run_whose_files_were_never_written_is_kept_when_nothing_move
 
 
 def test_a_finished_run_without_files_is_recomputed_when_the_ledger_moved(db, settings, tmp_path):
-    city = prepare_november(db, settings, tmp_path)
-    run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
-    mr = city.records["2001:MR:1"]
-    correct_record(db, settings, actor=ACTOR, correction=Correction(record_id=mr, expected_version=_version(db, mr),
-                                                          reason="ロット番号の訂正", changes={"lot_no": "X1"}))
+    _run_then_correct_a_record(db, settings, tmp_path)
     again = run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER, keep_unwritten=True)
     assert (again.run_no, again.files_pending) == (2, False)
