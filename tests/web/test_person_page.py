@@ -134,3 +134,16 @@ def test_refused_correction_is_on_record(client, db, make_staff, persons):
     [entry] = _audit(db, "auth.denied")
     assert entry.actor == "clerk-1" and json.loads(entry.detail)["permission"] == "record.correct"
     assert record_version(db, rec) == 1
+
+
+def test_each_correction_form_preselects_the_records_own_vaccine(client, db, make_staff, persons):
+    """The <option> lists are rendered once per page and shared: each form must still select its own code."""
+    import re
+
+    mr, hib = add_record(db, persons["plain"]), add_record(db, persons["plain"], vaccine="HIB", on=date(2021, 5, 1))
+    login(client, make_staff("supervisor"))
+    page = client.get(f"/persons/{persons['plain']}").text
+    for rec, code in ((mr, "MR"), (hib, "HIB")):
+        form = page[page.index(f'action="/records/{rec}/correct"'):]
+        select_html = form[form.index('<select name="vaccine_code">'):form.index("</select>")]
+        assert re.findall(r'<option value="([^"]+)" selected>', select_html) == [code], (code, select_html[:300])

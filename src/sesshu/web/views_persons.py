@@ -1,6 +1,8 @@
 """Pages: person search (with encrypted CSV output), the person page, and 職権修正 / 取消 of records."""
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -100,7 +102,26 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),
+        "vaccine_options": _vaccine_options(request.app.state.vaccines),
     })
+
+
+def _vaccine_options(vaccines: dict[str, str]):
+    """The 接種種別 <option>s of a record's correction form with one code selected, each rendered once per
+    page: a child's page holds a form per record (a hundred records × two dozen options otherwise)."""
+    cache: dict[str, Markup] = {}
+
+    def options(selected: str) -> Markup:
+        if selected not in cache:
+            html = Markup("").join(
+                Markup('<option value="{}"{}>{}（{}）</option>').format(code, Markup(" selected") if code == selected
+                                                                      else "", name, code)
+                for code, name in vaccines.items())
+            if selected not in vaccines:
+                html += Markup('<option value="{}" selected>{}</option>').format(selected, selected)
+            cache[selected] = html
+        return cache[selected]
+    return options
 
 
 def _timeline(history, vaccines: dict):
