@@ -88,6 +88,7 @@ class Stage:
         self.figures, self.name, self.save = figures, name, save or Stage.default_save
 
     def __enter__(self):
+        self.figures[self.name] = {}  # a re-run (--stages lookups) replaces the stage's earlier figures whole
         self.wall, self.cpu = time.perf_counter(), cpu_seconds()
         return self
 
@@ -360,8 +361,7 @@ def main() -> None:
                 log(f"  targets {line:<10} {len(rows):>9,} in {targets[line]['seconds']:7.2f}s")
         figures["5 targets per line"] = targets
     with Stage(figures, "6 search and person page") as st:
-        found = lookups(settings, db, args.samples)
-    figures[st.name] |= found
+        figures[st.name] |= lookups(settings, db, args.samples)  # inside: the stage's log line shows them
     figures["7 sizes and settings"] = sizes(db)
     db.dispose()
     figures["finished"] = datetime.now(timezone.utc).isoformat()
