@@ -160,11 +160,12 @@ def test_form_errors_come_back_in_japanese_without_echoing_the_my_number(client,
     assert taken.status_code == 400 and "1001" in taken.text
 
 
-def test_moving_a_record_is_requested_on_the_person_page_and_applied_on_approval(app, client, db, make_staff,
+def test_moving_a_record_is_requested_on_the_record_page_and_applied_on_approval(app, client, db, make_staff,
                                                                                  persons):
     rid = add_record(db, persons["plain"])
     csrf = login(client, make_staff("supervisor"))
-    page = client.get(f"/persons/{persons['plain']}").text
+    assert f'href="/records/{rid}/edit"' in client.get(f"/persons/{persons['plain']}").text
+    page = client.get(f"/records/{rid}/edit").text
     assert f'action="/records/{rid}/reassign"' in page and "別人への付け替え申請" in page
     r = client.post(f"/records/{rid}/reassign", data={"csrf_token": csrf, "atena_no": persons["plain"],
                                                       "expected_version": str(record_version(db, rid)),

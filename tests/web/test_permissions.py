@@ -35,6 +35,7 @@ def _cases(ctx: dict) -> dict:
             **form(atena_no=atena, expected_version=str(version()), reason="権限の確認",
                    lot_no=f"LOT{version()}", orig_lot_no="")},
         ("GET", "/records/{record_id}/history"): lambda: {"path": {"record_id": rec}},
+        ("GET", "/records/{record_id}/edit"): lambda: {"path": {"record_id": rec}},
         ("POST", "/persons/{atena_no}/conditions"): lambda: {"path": {"atena_no": atena}, **form(
             condition_code="designated_disability", impairment="kidney", evidence_kind="handbook", evidence_grade="1",
             evidence_no="第1号", reason="権限の確認")},

@@ -59,14 +59,17 @@ def test_clerk_sees_no_correction_form(client, db, make_staff, persons):
     add_record(db, persons["plain"])
     login(client, make_staff("clerk"))
     page = client.get(f"/persons/{persons['plain']}").text
-    assert "職権修正" not in page and "/correct" not in page
+    assert "職権修正" not in page and "/correct" not in page and "/edit" not in page
 
 
 def test_supervisor_corrects_a_record_through_the_form(client, db, make_staff, persons):
     rec = add_record(db, persons["plain"])
     csrf = login(client, make_staff("supervisor"))
-    page = client.get(f"/persons/{persons['plain']}").text
-    assert f'action="/records/{rec}/correct"' in page
+    assert f'href="/records/{rec}/edit"' in client.get(f"/persons/{persons['plain']}").text
+    page = client.get(f"/records/{rec}/edit").text
+    assert f'action="/records/{rec}/correct"' in page and "個人の情報に戻る" in page
+    [viewed] = _audit(db, "record.edit_view")
+    assert (viewed.atena_no, json.loads(viewed.detail)) == (persons["plain"], {"record_id": rec})
     r = client.post(f"/records/{rec}/correct", data={
         "csrf_token": csrf, "atena_no": persons["plain"], "expected_version": "1", "reason": "予診票の転記誤り",
         "lot_no": "ZZ999", "orig_lot_no": "AB123", "vaccinated_on": "R3.4.11", "orig_vaccinated_on": "2021-04-10",
@@ -137,13 +140,27 @@ def test_refused_correction_is_on_record(client, db, make_staff, persons):
 
 
 def test_each_correction_form_preselects_the_records_own_vaccine(client, db, make_staff, persons):
-    """The <option> lists are rendered once per page and shared: each form must still select its own code."""
+    """The <option> lists are rendered once per code and shared: each form must still select its own code."""
     import re
 
     mr, hib = add_record(db, persons["plain"]), add_record(db, persons["plain"], vaccine="HIB", on=date(2021, 5, 1))
     login(client, make_staff("supervisor"))
-    page = client.get(f"/persons/{persons['plain']}").text
     for rec, code in ((mr, "MR"), (hib, "HIB")):
+        page = client.get(f"/records/{rec}/edit").text
         form = page[page.index(f'action="/records/{rec}/correct"'):]
         select_html = form[form.index('<select name="vaccine_code">'):form.index("</select>")]
         assert re.findall(r'<option value="([^"]+)" selected>', select_html) == [code], (code, select_html[:300])
+
+
+def test_the_record_page_is_for_correctors_and_for_visible_active_records_only(client, db, make_staff, persons):
+    rec = add_record(db, persons["plain"])
+    login(client, make_staff("clerk"))
+    assert client.get(f"/records/{rec}/edit").status_code == 403
+    client.cookies.clear()
+    csrf = login(client, make_staff("supervisor"))
+    r = client.post(f"/records/{rec}/void", data={"csrf_token": csrf, "atena_no": persons["plain"],
+                                                  "expected_version": "1", "reason": "二重登録"})
+    assert r.status_code == 303
+    gone = client.get(f"/records/{rec}/edit")
+    assert gone.status_code == 404 and "取消済み" in gone.text
+    assert client.get("/records/999999/edit").status_code == 404

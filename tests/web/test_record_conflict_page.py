@@ -27,9 +27,9 @@ def test_second_correction_of_the_same_version_sees_the_newer_values(app, client
     csrf_a = login(client, make_staff("supervisor", "super-a"))
     with TestClient(app, follow_redirects=False) as other:
         csrf_b = login(other, make_staff("supervisor", "super-b"))
-        # Both opened the page at version 1.
-        assert 'name="expected_version" value="1"' in client.get(f"/persons/{atena}").text
-        assert 'name="expected_version" value="1"' in other.get(f"/persons/{atena}").text
+        # Both opened the record's correction page at version 1.
+        assert 'name="expected_version" value="1"' in client.get(f"/records/{rec}/edit").text
+        assert 'name="expected_version" value="1"' in other.get(f"/records/{rec}/edit").text
         first = client.post(f"/records/{rec}/correct", data={
             "csrf_token": csrf_a, "atena_no": atena, "expected_version": "1", "reason": "Lot の転記誤り",
             "lot_no": "AA111", "orig_lot_no": "AB123"})

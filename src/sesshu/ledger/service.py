@@ -353,6 +353,19 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         audit.record_many(s, actor, tickets)
 
 
+def record_for_edit(db: Database, *, actor: Actor, record_id: int) -> RecordOut:
+    """One active record for its correction page (職権修正・取消・付け替え): only for staff who may see its
+    person, and on record as a view of that person's data."""
+    with db.transaction() as s:
+        r = get_row(s, VaccinationRecord, record_id)
+        if r is None or r.status != "active":
+            raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
+        access.check_visible(s, actor, r.atena_no, record_id=r.id, message="指定の接種記録はありません")
+        audit.record(s, actor, "record.edit_view", atena_no=r.atena_no, purpose="接種記録の職権修正（記録の表示）",
+                     detail={"record_id": r.id})
+        return RecordOut.model_validate(r, from_attributes=True)
+
+
 def record_history(db: Database, *, actor: Actor, record_id: int) -> list[dict]:
     with db.transaction() as s:
         r = get_row(s, VaccinationRecord, record_id)

@@ -14,7 +14,14 @@ from sesshu.clock import today_jst
 from sesshu.conditions.codes import catalog as condition_catalog
 from sesshu.domain.schedule.display import fold_alternatives
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput
-from sesshu.ledger.service import Correction, correct_record, person_history, record_history, void_record
+from sesshu.ledger.service import (
+    Correction,
+    correct_record,
+    person_history,
+    record_for_edit,
+    record_history,
+    void_record,
+)
 from sesshu.search.service import export_persons, search_persons
 from sesshu.web.deps import require_export_terminal
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
@@ -94,7 +101,7 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
             for r in history.records]
     return render(request, "person.html", {
         "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
-        "correctable": CORRECTABLE_FIELDS, "verdicts": history.verdicts,
+        "verdicts": history.verdicts,
         "open_rows": fold_alternatives([e for e in history.eligibility if _is_open(e, history.as_of)],
                                        _latest_doses(history.records)),
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
@@ -102,7 +109,6 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),
-        "vaccine_options": _vaccine_options(request.app.state.vaccines),
     })
 
 
@@ -210,6 +216,18 @@ def void_page(request: Request, record_id: int, form: Annotated[dict, Depends(fo
     void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
                 reason=form.get("reason", ""))
     return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+
+
+@router.get("/records/{record_id}/edit")
+def record_edit_page(request: Request, record_id: int, session=Depends(require("record.correct"))):
+    """One record's 職権修正・取消・付け替え forms: on their own page, so the person page stays light
+    (a long history would otherwise carry three forms per record)."""
+    r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id)
+    request.state.back_url = _person_url(r.atena_no, record_id=r.id)
+    return render(request, "record_edit.html", {
+        "r": r, "text": {name: display_value(r, name) for name, _ in RECORD_FIELDS},
+        "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
+        "vaccine_options": _vaccine_options(request.app.state.vaccines), "back_url": request.state.back_url})
 
 
 @router.get("/records/{record_id}/history")
