@@ -140,7 +140,7 @@ def test_refused_correction_is_on_record(client, db, make_staff, persons):
 
 
 def test_each_correction_form_preselects_the_records_own_vaccine(client, db, make_staff, persons):
-    """The <option> lists are rendered once per code and shared: each form must still select its own code."""
+    """Each record's correction page selects that record's own vaccine."""
     import re
 
     mr, hib = add_record(db, persons["plain"]), add_record(db, persons["plain"], vaccine="HIB", on=date(2021, 5, 1))

@@ -407,9 +407,9 @@ def run_month(db: Database, *, actor: Actor, month: str, transfer_date: date, ch
     """Compute (or resume computing) the month. An unfinished run is resumed with the same transfer date;
     after a finished one, a new run recomputes the open month from the ledger as it is now.
     `keep_unwritten` (the CLI, which writes the files after the run): a finished run whose files were never
-    written — the command was killed after the computation — is kept instead of recomputed when the
-    transfer date is the same and nothing the month depends on moved since it began (the checks of
-    closing); the command then writes its files, as the interrupted one would have.
+    written — the command was killed after the computation, or the month was computed on the web — is
+    kept instead of recomputed when the transfer date is the same and nothing the month depends on moved
+    since it began (the checks of closing); the command then writes its files from it.
     `job`: the definition to run (tests pass one that kills its own process at a chosen chunk)."""
     month = check_month(month)
     if transfer_date is None:
@@ -446,7 +446,7 @@ def _changed_since(s: Session, month: str, run: BillingRun) -> str:
     changed = s.execute(select(func.count()).select_from(R).where(
         R.billing_month == month, R.updated_at > run.started_at)).scalar_one()
     if changed:
-        return f" {month} の接種記録が {changed} 件変わりました"
+        return f"{month} の接種記録が {changed} 件変わりました"
     return _stale_since(s, month, run.started_at)
 
 
@@ -483,7 +483,7 @@ def close_month(db: Database, *, actor: Actor, month: str) -> dict:
             raise Conflict(f"{month} の計算が途中です。同じ条件で再実行して完了させてから締めてください")
         changed = _changed_since(s, month, run)
         if changed:
-            raise Conflict(f"計算の後に{changed}。再計算してから締めてください")
+            raise Conflict(f"計算の後に、{changed}。再計算してから締めてください")
         totals = month_totals(s, month)
         m.status, m.closed_at, m.closed_by = "closed", utcnow(), actor.label
         audit.record(s, actor, "billing.close", purpose=PURPOSE, detail={"month": month, "run_no": run.run_no, **totals})

@@ -247,7 +247,7 @@ def correct_record(db: Database, settings: Settings, *, actor: Actor, correction
     """職権修正: change fields of a record, keeping the old values and the reason in its history.
 
     A new 券番号 (or 接種種別) is checked against the city's tickets as an import checks it; the ticket
-    the record used before is released (sesshu.tickets.links.relink_corrected)."""
+    the record used before is released (sesshu.tickets.links.link_ticket)."""
     if not correction.reason.strip():
         raise InvalidInput("修正理由を入力してください")
     _check_reason_length(correction.reason, "修正理由")
@@ -278,8 +278,8 @@ def correct_record(db: Database, settings: Settings, *, actor: Actor, correction
             setattr(r, k, v)
         r.updated_at = utcnow()
         s.flush()
-        tickets = (ticket_links.relink_corrected(s, actor, r, municipality=settings.municipality_code,
-                                                 purpose="職権修正")
+        tickets = (ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
+                                            purpose="職権修正", why="record.correct")
                    if {"ticket_no", "vaccine_code"} & set(changed) else [])
         reevaluate_persons(s, [r.atena_no], today_jst())
         s.refresh(r)
@@ -346,7 +346,7 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         r.status = "voided"
         r.updated_at = utcnow()
         s.flush()
-        tickets = ticket_links.release_for_void(s, actor, r.id, purpose="職権修正（接種記録の取消）")
+        tickets = ticket_links.release_ticket(s, actor, r.id, purpose="職権修正（接種記録の取消）", why="record.void")
         reevaluate_persons(s, [r.atena_no], today_jst())
         audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose="職権修正",
                      detail={"record_id": r.id, "reason": reason.strip()})
@@ -540,8 +540,8 @@ def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: i
     r.updated_at = utcnow()
     s.flush()
     # The ticket it used is the first person's (the import checked it against that 宛名番号): given back.
-    tickets = ticket_links.release_for_void(s, actor, r.id, purpose="接種記録の付け替え（別人への移動）",
-                                            why="record.reassign")
+    tickets = ticket_links.release_ticket(s, actor, r.id, purpose="接種記録の付け替え（別人への移動）",
+                                          why="record.reassign")
     reevaluate_persons(s, [from_atena_no, to_atena_no], today_jst())
     s.refresh(r)
     detail = {"record_id": r.id, "from_atena_no": from_atena_no, "to_atena_no": to_atena_no,
@@ -723,8 +723,8 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
         except IntegrityError:  # another clerk saved the same 予診票 a moment ago
             raise Conflict(DUPLICATE_REASON) from None
         # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
-        tickets = ticket_links.relink_corrected(s, actor, r, municipality=settings.municipality_code,
-                                                purpose="予診票の入力", why="record.enter")
+        tickets = ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
+                                           purpose="予診票の入力", why="record.enter")
         reevaluate_persons(s, [atena_no], today_jst())
         s.refresh(r)
         existing = [x for x in person_records(s, atena_no) if x.id != r.id]

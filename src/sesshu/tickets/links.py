@@ -6,9 +6,9 @@ transaction: one query reads the chunk's tickets, one marks the stored rows' tic
 another shape (paper tickets from before sesshu) is stored on the record as written and not linked.
 
 The link follows the record: voiding it, or moving it to another person, gives its ticket back
-(`release_for_void`); a 職権修正 of the 券番号 (or of the 接種種別) releases the old ticket and checks
+(`release_ticket`); a 職権修正 of the 券番号 (or of the 接種種別) releases the old ticket and checks
 the new one by the import's rules, and a hand-entered 予診票 is checked and linked by the same rules
-(`relink_corrected`) — in the caller's transaction, with audit events for the caller to write.
+(`link_ticket`) — in the caller's transaction, with audit events for the caller to write.
 """
 from __future__ import annotations
 
@@ -138,16 +138,16 @@ def _release(s: Session, actor: Actor, t: Ticket, *, record_id: int, why: str, p
                        "invalidated_reason": t.invalidated_reason if t.state == "invalidated" else ""})
 
 
-def release_for_void(s: Session, actor: Actor, record_id: int, *, purpose: str,
-                     why: str = "record.void") -> list[AuditEvent]:
-    """A voided record's ticket goes back from used to issued (see `_release`). Also for a record moved
-    to another person (why "record.reassign"): the ticket was the first person's, who was not vaccinated."""
+def release_ticket(s: Session, actor: Actor, record_id: int, *, purpose: str, why: str) -> list[AuditEvent]:
+    """The ticket a record used goes back from used to issued (see `_release`): the record was voided
+    (why "record.void"), or moved to another person (why "record.reassign") — the ticket was the first
+    person's, who was not vaccinated."""
     t = _used_by(s, record_id)
     return [_release(s, actor, t, record_id=record_id, why=why, purpose=purpose)] if t is not None else []
 
 
-def relink_corrected(s: Session, actor: Actor, record, *, municipality: str, purpose: str,
-                     why: str = "record.correct") -> list[AuditEvent]:
+def link_ticket(s: Session, actor: Actor, record, *, municipality: str, purpose: str,
+                why: str) -> list[AuditEvent]:
     """After a 職権修正 of the 券番号 or 接種種別 (record flushed with its new values): the 券番号 is checked
     as an import checks it — refused (InvalidInput, Japanese reason) when it is another person's, for
     another vaccine, invalidated or used by another vaccination; otherwise the old ticket is released and

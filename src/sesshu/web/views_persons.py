@@ -1,8 +1,6 @@
 """Pages: person search (with encrypted CSV output), the person page, and 職権修正 / 取消 of records."""
 from __future__ import annotations
 
-from markupsafe import Markup
-
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -112,24 +110,6 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
     })
 
 
-def _vaccine_options(vaccines: dict[str, str]):
-    """The 接種種別 <option>s of a record's correction form with one code selected, each rendered once per
-    page: a child's page holds a form per record (a hundred records × two dozen options otherwise)."""
-    cache: dict[str, Markup] = {}
-
-    def options(selected: str) -> Markup:
-        if selected not in cache:
-            html = Markup("").join(
-                Markup('<option value="{}"{}>{}（{}）</option>').format(code, Markup(" selected") if code == selected
-                                                                      else "", name, code)
-                for code, name in vaccines.items())
-            if selected not in vaccines:
-                html += Markup('<option value="{}" selected>{}</option>').format(selected, selected)
-            cache[selected] = html
-        return cache[selected]
-    return options
-
-
 def _timeline(history, vaccines: dict):
     """Doses against the legal and standard windows, per vaccine: those with a dose or open now."""
     from sesshu.web.charts import timeline
@@ -227,7 +207,7 @@ def record_edit_page(request: Request, record_id: int, session=Depends(require("
     return render(request, "record_edit.html", {
         "r": r, "text": {name: display_value(r, name) for name, _ in RECORD_FIELDS},
         "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
-        "vaccine_options": _vaccine_options(request.app.state.vaccines), "back_url": request.state.back_url})
+        "back_url": request.state.back_url})
 
 
 @router.get("/records/{record_id}/history")
