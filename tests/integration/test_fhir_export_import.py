@@ -50,6 +50,15 @@ def city(db, settings, tmp_path):
     return "1001"
 
 
+def _empty_city(tmp_path, sqlite_template):
+    """Another city's sesshu: an empty database of the current schema, and its settings."""
+    other_var = tmp_path / "other-city"
+    other_var.mkdir()
+    shutil.copy(sqlite_template, other_var / "sesshu.db")
+    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
+    return make_database(other_settings), other_settings
+
+
 def _records(db, atena_no):
     with db.transaction() as s:
         rows = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == atena_no)
@@ -89,11 +98,7 @@ def test_import_into_an_empty_city_reproduces_the_person_and_records(city, db, s
     path = tmp_path / "bundle.json"
     path.write_bytes(export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供",
                                    channel="cli").content)
-    other_var = tmp_path / "other-city"
-    other_var.mkdir()
-    shutil.copy(sqlite_template, other_var / "sesshu.db")
-    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
-    other = make_database(other_settings)
+    other, other_settings = _empty_city(tmp_path, sqlite_template)
     try:
         result = import_bundle(other, other_settings, path=path, actor=OPS)
         assert result.person_created and result.summary.accepted == 3 and result.rejects == []
@@ -136,11 +141,7 @@ def test_export_import_export_is_lossless(city, db, settings, tmp_path, sqlite_t
     assert patient["deceasedDateTime"] == "2024-02-03"
     assert jp_core.problems(json.loads(exported.content)) == []
     path = write(tmp_path / "bundle.json", exported.content.decode("utf-8"))
-    other_var = tmp_path / "other-city"
-    other_var.mkdir()
-    shutil.copy(sqlite_template, other_var / "sesshu.db")
-    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
-    other = make_database(other_settings)
+    other, other_settings = _empty_city(tmp_path, sqlite_template)
     try:
         assert import_bundle(other, other_settings, path=path, actor=OPS).summary.accepted == 3
         again = export_person(other, other_settings, actor=OPS, atena_no=city, purpose="確認", channel="cli")

@@ -17,6 +17,12 @@ def _rejects(path):
         return [(int(r["行番号"]), r["理由"]) for r in csv.DictReader(f)]
 
 
+def _import_accounts(db, tmp_path, body):
+    summary = import_bank_accounts(db, actor=ACTOR, path=write(tmp_path / "a.csv", body, "cp932"),
+                                   rejects_path=tmp_path / "rej.csv")
+    return summary, _rejects(tmp_path / "rej.csv")
+
+
 def test_bank_accounts_are_stored_in_half_width_kana_and_bad_rows_come_back(db, settings, tmp_path):
     build_city(db, settings, tmp_path)
     body = ("医療機関コード,銀行コード,銀行名,支店コード,支店名,預金種目,口座番号,口座名義カナ\n"
@@ -25,10 +31,8 @@ def test_bank_accounts_are_stored_in_half_width_kana_and_bad_rows_come_back(db, 
             f"{C2},05,ミツビシ,123,クマガヤ,普通,1234567,テスト\n"
             f"{C2},0005,三菱,123,クマガヤ,普通,1234567,テスト\n"
             f"{C2},0005,ミツビシ,123,クマガヤ,定期,1234567,テスト\n")
-    summary = import_bank_accounts(db, actor=ACTOR, path=write(tmp_path / "a.csv", body, "cp932"),
-                                   rejects_path=tmp_path / "rej.csv")
+    summary, reasons = _import_accounts(db, tmp_path, body)
     assert (summary.accepted, summary.rejected) == (1, 4)
-    reasons = _rejects(tmp_path / "rej.csv")
     assert [n for n, _ in reasons] == [3, 4, 5, 6]
     assert "マスタに登録されていません" in reasons[0][1]
     assert "4桁の数字" in reasons[1][1]
@@ -49,10 +53,8 @@ def test_bank_accounts_are_checked_against_the_zengin_bank_master(db, settings, 
             f"{C1},0999,ミズホ,001,ホンテン,普通,1234567,ヤマダ\n"
             f"{C1},0133,ムサシノ,999,クマガヤ,普通,1234567,ヤマダ\n"
             f"{C1},0133,ムサシノ,008,オオミヤ,普通,1234567,ヤマダ\n")
-    summary = import_bank_accounts(db, actor=ACTOR, path=write(tmp_path / "a.csv", body, "cp932"),
-                                   rejects_path=tmp_path / "rej.csv")
+    summary, reasons = _import_accounts(db, tmp_path, body)
     assert (summary.accepted, summary.rejected) == (1, 4)
-    reasons = _rejects(tmp_path / "rej.csv")
     assert [n for n, _ in reasons] == [3, 4, 5, 6]
     assert reasons[0][1] == "銀行名「ﾑｻｼﾉ」が銀行コード 0128 の名称（ｸﾞﾝﾏ／群馬）と一致しません"
     assert "銀行コード「0999」は全銀協の金融機関マスタ（zengin-code " in reasons[1][1]
