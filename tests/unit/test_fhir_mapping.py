@@ -167,3 +167,5 @@ def test_a_deceased_person_has_deceased_date_time_and_registry_dates_come_back()
     undated = fhir.PatientFacts(**(vars(PATIENT) | {"registry_status": "deceased"}))
     patient = fhir.patient_resource(undated, municipality_code="112020", m=fhir.load_mapping())
     assert patient["deceasedBoolean"] is True and "deceasedDateTime" not in patient
+    b["entry"][0]["resource"]["extension"] = []  # another system's Patient: deceased[x] alone says 死亡
+    assert fhir.read_bundle(b, municipality_code="112020").patient["住民区分"] == "死亡"

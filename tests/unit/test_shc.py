@@ -169,6 +169,13 @@ def test_a_rid_revoked_only_until_a_time_lets_later_cards_through():
     assert shc.verify(SPEC_JWS, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: SPEC_CRL}, now=NOW)
 
 
+def test_a_malformed_crl_entry_is_refused_not_skipped():
+    crl = SPEC_CRL | {"rids": ["vwAjHdarZuc.soon"]}
+    with pytest.raises(shc.CardError, match="rid の形式が正しくありません"):
+        shc.verify(SPEC_JWS_03, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: crl},
+                   now=BEFORE_03_EXPIRES)
+
+
 def test_verify_needs_the_issuers_it_trusts():
     with pytest.raises(ValueError):
         shc.verify(SPEC_JWS, jwks=SPEC_JWKS, issuers=(), now=NOW)

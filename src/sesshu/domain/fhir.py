@@ -350,8 +350,10 @@ def _patient_values(res: dict, *, municipality_code: str, m: Mapping) -> dict[st
         else:
             kanji = kanji or text
     gender = {"male": "男", "female": "女"}.get(res.get("gender", ""), res.get("gender", ""))
+    # A Patient from a system without our registry-status extension: deceased[x] still says 死亡.
     status = next((e.get("valueCode") for e in res.get("extension") or []
-                   if e.get("url") == m.ext("registry-status")), "resident")
+                   if e.get("url") == m.ext("registry-status")),
+                  "deceased" if res.get("deceasedDateTime") or res.get("deceasedBoolean") else "resident")
     address = (res.get("address") or [{}])[0]
     phone = next((t.get("value", "") for t in res.get("telecom") or [] if t.get("system") == "phone"), "")
     return {"宛名番号": atena_no, "氏名": kanji, "氏名カナ": kana, "性別": gender, "生年月日": res.get("birthDate", ""),

@@ -216,6 +216,8 @@ def _revocation(payload: dict, key: dict, crls: dict[str, dict]) -> None:
         return  # cards without rid can only be revoked by the issuer's external methods (or its key)
     for entry in crl.get("rids") or []:
         listed, _, until = str(entry).partition(".")
+        if until and not until.isdigit():
+            raise CardError(f"失効リストの rid の形式が正しくありません: {entry}")
         if listed == rid and (not until or payload.get("nbf", 0) < int(until)):
             raise CardError(f"このカードは発行者により失効されています（rid {rid}）")
 
