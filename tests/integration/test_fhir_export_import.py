@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,7 @@ from sesshu.ledger.models import Doctor, Institution, Manufacturer, VaccinationR
 from sesshu.ledger.service import import_records
 from sesshu.registry.models import Person
 from sesshu.registry.service import import_registry
+from tests import jp_core
 from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, my_number, write
 
 OPS = Actor(login_id="ops", kind="os", role="operator")
@@ -46,6 +48,15 @@ def city(db, settings, tmp_path):
           "1001,BCG,,,定期A類,R5.8.1,予診のみ,C001,D001,,,,,,,R5.9,,,,,発熱のため予診のみ\n")
     assert import_records(db, settings, path=tmp_path / "rec.csv", actor=OPS).accepted == 3
     return "1001"
+
+
+def _empty_city(tmp_path, sqlite_template):
+    """Another city's sesshu: an empty database of the current schema, and its settings."""
+    other_var = tmp_path / "other-city"
+    other_var.mkdir()
+    shutil.copy(sqlite_template, other_var / "sesshu.db")
+    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
+    return make_database(other_settings), other_settings
 
 
 def _records(db, atena_no):
@@ -87,11 +98,7 @@ def test_import_into_an_empty_city_reproduces_the_person_and_records(city, db, s
     path = tmp_path / "bundle.json"
     path.write_bytes(export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供",
                                    channel="cli").content)
-    other_var = tmp_path / "other-city"
-    other_var.mkdir()
-    shutil.copy(sqlite_template, other_var / "sesshu.db")
-    other_settings = load_settings(var_dir=other_var, database_url=f"sqlite:///{other_var / 'sesshu.db'}")
-    other = make_database(other_settings)
+    other, other_settings = _empty_city(tmp_path, sqlite_template)
     try:
         result = import_bundle(other, other_settings, path=path, actor=OPS)
         assert result.person_created and result.summary.accepted == 3 and result.rejects == []
@@ -109,6 +116,52 @@ def test_import_into_an_empty_city_reproduces_the_person_and_records(city, db, s
         assert (second.summary.accepted, second.summary.duplicates) == (0, 3)
     finally:
         other.dispose()
+
+
+def _comparable(content: bytes) -> dict:
+    """An exported Bundle without what is local to the database it came from: the export time and the
+    ledger's record ids (a record's id and urn are its row number in that city's ledger)."""
+    bundle = json.loads(content)
+    bundle.pop("timestamp")
+    for n, e in enumerate(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Immunization"):
+        e["fullUrl"], e["resource"]["id"] = f"record-{n}", f"record-{n}"
+    return bundle
+
+
+def test_export_import_export_is_lossless(city, db, settings, tmp_path, sqlite_template):
+    with db.transaction() as s:  # text as a clerk may have typed it on a screen, and the registry's event dates
+        p = s.get(Person, city)
+        p.address, p.registry_status = "熊谷市本町１－１（サンプル荘）　１０１号", "deceased"
+        p.moved_in_on, p.moved_out_on, p.died_on = date(2023, 5, 1), date(2024, 1, 31), date(2024, 2, 3)
+        first = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == city)
+                          .order_by(VaccinationRecord.vaccinated_on)).scalars().first()
+        first.remarks = "（発熱）　予診後に接種［保護者同意］"
+    exported = export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供", channel="cli")
+    patient = json.loads(exported.content)["entry"][0]["resource"]
+    assert patient["deceasedDateTime"] == "2024-02-03"
+    assert jp_core.problems(json.loads(exported.content)) == []
+    path = write(tmp_path / "bundle.json", exported.content.decode("utf-8"))
+    other, other_settings = _empty_city(tmp_path, sqlite_template)
+    try:
+        assert import_bundle(other, other_settings, path=path, actor=OPS).summary.accepted == 3
+        again = export_person(other, other_settings, actor=OPS, atena_no=city, purpose="確認", channel="cli")
+        assert _comparable(again.content) == _comparable(exported.content)
+        with other.transaction() as s:
+            p = s.get(Person, city)
+            assert (p.address, p.registry_status, p.moved_in_on, p.moved_out_on, p.died_on) == (
+                "熊谷市本町１－１（サンプル荘）　１０１号", "deceased", date(2023, 5, 1), date(2024, 1, 31), date(2024, 2, 3))
+        assert _records(other, city) == _records(db, city)
+        assert _records(other, city)[0]["remarks"] == "（発熱）　予診後に接種［保護者同意］"
+    finally:
+        other.dispose()
+
+
+def test_a_death_date_that_cannot_be_is_refused(city, db, settings, tmp_path):
+    bundle = json.loads(export_person(db, settings, actor=OPS, atena_no=city, purpose="確認", channel="cli").content)
+    bundle["entry"][0]["resource"]["deceasedDateTime"] = "2020-01-01"  # before the birth
+    bundle["entry"][0]["resource"]["identifier"][0]["value"] = "1002"
+    with pytest.raises(InvalidInput, match="死亡日が生年月日より前か未来の日付です"):
+        import_bundle(db, settings, path=write(tmp_path / "b.json", json.dumps(bundle)), actor=OPS)
 
 
 def test_import_rejects_bad_entries_with_japanese_reasons_and_keeps_the_good(city, db, settings, tmp_path):

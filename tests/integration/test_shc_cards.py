@@ -92,6 +92,37 @@ def test_a_card_of_another_issuer_is_refused_unless_its_keys_are_given(tmp_path)
     assert wrong_issuer.returncode == 1 and "信頼する発行者ではありません" in wrong_issuer.stderr
 
 
+def test_another_issuers_keys_need_that_issuer_named(tmp_path):
+    settings = load_settings(var_dir=tmp_path)
+    spec = "tests/fixtures/shc/example-00-d-jws.txt"
+    bare = run(settings, "shc", "verify", spec, "--jwks", "tests/fixtures/shc/issuer-jwks.json")
+    assert bare.returncode == 1 and "--issuer" in bare.stderr
+
+
+def test_cli_refuses_the_specs_revoked_example_with_the_issuers_crl(tmp_path):
+    settings = load_settings(var_dir=tmp_path)
+    spec03, kid = "tests/fixtures/shc/example-03-d-jws.txt", "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"
+    args = ("shc", "verify", spec03, "--jwks", "tests/fixtures/shc/issuer-jwks-crl.json",
+            "--issuer", "https://spec.smarthealth.cards/examples/issuer")
+    no_crl = run(settings, *args)
+    assert no_crl.returncode == 1 and "失効リスト" in no_crl.stderr
+    revoked = run(settings, *args, "--crl", f"tests/fixtures/shc/crl-{kid}.json")
+    assert revoked.returncode == 1 and "失効されています" in revoked.stderr
+    spec02 = run(settings, "shc", "verify", "tests/fixtures/shc/example-02-d-jws.txt", "--jwks",
+                 "tests/fixtures/shc/issuer-jwks.json", "--issuer", "https://spec.smarthealth.cards/examples/issuer")
+    assert spec02.returncode == 0, spec02.stderr
+
+
+def test_no_card_is_issued_under_a_non_https_issuer_outside_localhost(city, db, settings):  # noqa: F811
+    production = load_settings(var_dir=settings.var_dir, database_url=settings.resolved_database_url,
+                               shc_issuer="http://sesshu.city.kumagaya.example.jp")
+    with pytest.raises(InvalidInput, match="https でなければなりません"):
+        issue_cards(db, production, actor=OPS, atena_no=city, purpose="接種証明書の発行", channel="api")
+    r = run(settings, "shc", "issue", city)  # the test city's issuer is http://localhost: issued, with a warning
+    assert r.returncode == 0 and r.stdout.startswith("shc:/")
+    assert "https ではありません" in r.stderr
+
+
 def test_tampered_qr_text_is_refused(city, db, settings):  # noqa: F811
     [card] = issue_cards(db, settings, actor=OPS, atena_no=city, purpose="本人の請求", channel="api")
     digits = card.qr_text[5:]

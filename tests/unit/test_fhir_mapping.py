@@ -9,6 +9,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from sesshu.domain import fhir
+from tests import jp_core
 
 PATIENT = fhir.PatientFacts(atena_no="1001", name="山田　太郎", name_kana="ヤマダ タロウ", sex="M",
                             birth_date=date(2023, 4, 10), postal_code="360-0001", address="熊谷市本町1-1",
@@ -54,6 +55,7 @@ def test_bundle_is_valid_fhir_with_jp_core_immunization_elements():
     assert imm["patient"]["reference"] == b["entry"][0]["fullUrl"]
     assert {e["resource"]["resourceType"] for e in b["entry"]} == \
         {"Patient", "Immunization", "Organization", "Practitioner", "Location"}
+    assert jp_core.problems(b) == []
 
 
 def test_patient_carries_kanji_and_kana_names_but_never_the_my_number():
@@ -117,3 +119,53 @@ def test_a_bundle_that_is_not_one_of_our_persons_is_refused_whole(change, messag
     change(b)
     with pytest.raises(fhir.BundleError, match=message):
         fhir.read_bundle(b, municipality_code="112020")
+
+
+def test_masters_are_jp_core_practitioner_organization_and_location():
+    b = bundle([record(institution_code="1110200001")])
+    Bundle.model_validate(b)
+    assert jp_core.problems(b) == []
+    doctor = resources(b, "Practitioner")[0]
+    assert doctor["meta"]["profile"] == ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"]
+    assert doctor["name"] == [{"extension": [{"url": fhir.EN_REPRESENTATION, "valueCode": "IDE"}], "use": "official",
+                               "text": "医師 一郎", "family": "医師", "given": ["一郎"]}]
+    clinic = next(r for r in resources(b, "Organization") if r["id"] == "institution-1110200001")
+    assert clinic["meta"]["profile"] == ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Organization"]
+    assert {"system": "http://jpfhir.jp/fhir/Common/IdSystem/insurance-medical-institution-no",
+            "value": "1110200001"} in clinic["identifier"]
+    maker = next(r for r in resources(b, "Organization") if r["id"] == "manufacturer-BIKEN")
+    assert [i["system"] for i in maker["identifier"]] == ["urn:sesshu:fhir:id:manufacturer"]  # not a 医療機関
+    venue = resources(b, "Location")[0]
+    assert venue["meta"]["profile"] == ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Location"]
+    # A code that is not a 保険医療機関コード (here C001) travels under our identifier system only.
+    other = resources(bundle([record()]), "Organization")
+    assert all(i["system"].startswith("urn:sesshu:") for r in other for i in r["identifier"])
+
+
+def test_the_jp_core_check_finds_a_practitioner_name_without_its_representation():
+    b = bundle([record()])
+    resources(b, "Practitioner")[0]["name"] = [{"text": "医師 一郎"}]
+    resources(b, "Location")[0].pop("meta")
+    assert set(jp_core.problems(b)) == {
+        "Practitioner/doctor-D001.name[0]: JP_HumanName needs the iso21090-EN-representation extension",
+        "Location/venue-V01: meta.profile does not claim http://jpfhir.jp/fhir/core/StructureDefinition/JP_Location",
+        "Immunization/record-1.location: the target does not claim its JP Core profile"}
+
+
+def test_a_deceased_person_has_deceased_date_time_and_registry_dates_come_back():
+    person = fhir.PatientFacts(**(vars(PATIENT) | {"registry_status": "deceased", "moved_in_on": date(2023, 5, 1),
+                                                   "died_on": date(2024, 2, 3)}))
+    b = fhir.person_bundle(person, [record()], municipality_code="112020", names=NAMES, vaccine_names={},
+                           verdicts={})
+    Bundle.model_validate(b)
+    patient = resources(b, "Patient")[0]
+    assert patient["deceasedDateTime"] == "2024-02-03"
+    assert {"url": "urn:sesshu:fhir:ext:moved-in-on", "valueDate": "2023-05-01"} in patient["extension"]
+    parsed = fhir.read_bundle(b, municipality_code="112020")
+    assert parsed.patient["住民区分"] == "死亡"
+    assert parsed.patient_dates == {"moved_in_on": "2023-05-01", "died_on": "2024-02-03"}
+    undated = fhir.PatientFacts(**(vars(PATIENT) | {"registry_status": "deceased"}))
+    patient = fhir.patient_resource(undated, municipality_code="112020", m=fhir.load_mapping())
+    assert patient["deceasedBoolean"] is True and "deceasedDateTime" not in patient
+    b["entry"][0]["resource"]["extension"] = []  # another system's Patient: deceased[x] alone says 死亡
+    assert fhir.read_bundle(b, municipality_code="112020").patient["住民区分"] == "死亡"

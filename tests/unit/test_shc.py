@@ -45,14 +45,14 @@ def test_spec_card_is_refused_for_another_issuer_or_with_other_keys():
         shc.verify(SPEC_JWS, jwks=SPEC_JWKS, issuers=("https://city.example.jp",), now=NOW)
     other = {"keys": [shc.public_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())]}
     with pytest.raises(shc.CardError, match="公開鍵一覧にありません"):
-        shc.verify(SPEC_JWS, jwks=other, issuers=None, now=NOW)
+        shc.verify(SPEC_JWS, jwks=other, issuers=(SPEC_ISSUER,), now=NOW)
 
 
 def test_a_changed_payload_breaks_the_signature():
     header, payload, signature = SPEC_JWS.split(".")
     forged = shc.b64url(shc.deflate_raw(shc.inflate_raw(shc.b64url_decode(payload)).replace(b"Anyperson", b"Someone")))
     with pytest.raises(shc.CardError, match="署名が正しくありません"):
-        shc.verify(f"{header}.{forged}.{signature}", jwks=SPEC_JWKS, issuers=None, now=NOW)
+        shc.verify(f"{header}.{forged}.{signature}", jwks=SPEC_JWKS, issuers=(SPEC_ISSUER,), now=NOW)
 
 
 def _bundle():
@@ -99,11 +99,11 @@ def test_a_card_issued_in_the_future_or_expired_is_refused():
     payload = shc.card_payload(issuer="https://a.example", issued_at=datetime(2027, 1, 1, tzinfo=timezone.utc),
                                bundle=shc.minimise(_bundle()))
     with pytest.raises(shc.CardError, match="未来"):
-        shc.verify(shc.sign(payload, key), jwks=jwks, issuers=None, now=NOW)
+        shc.verify(shc.sign(payload, key), jwks=jwks, issuers=("https://a.example",), now=NOW)
     payload = shc.card_payload(issuer="https://a.example", issued_at=NOW, bundle=shc.minimise(_bundle()))
     payload["exp"] = int(NOW.timestamp()) - 10
     with pytest.raises(shc.CardError, match="有効期限"):
-        shc.verify(shc.sign(payload, key), jwks=jwks, issuers=None, now=NOW)
+        shc.verify(shc.sign(payload, key), jwks=jwks, issuers=("https://a.example",), now=NOW)
 
 
 def test_qr_text_refuses_what_is_not_a_single_shc_qr():
@@ -124,3 +124,72 @@ def test_printed_qr_of_the_spec_card_scans_back_to_its_shc_text(tmp_path):
     png = next(tmp_path.glob("page*.png"))
     out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == SPEC_QR
+
+
+# --- the spec's examples 02 (no Patient) and 03 (revoked) -------------------------------------------
+
+SPEC_JWS_02 = (FIXTURES / "example-02-d-jws.txt").read_text().strip()
+SPEC_JWS_03 = (FIXTURES / "example-03-d-jws.txt").read_text().strip()
+SPEC_JWKS_CRL = json.loads((FIXTURES / "issuer-jwks-crl.json").read_text())
+SPEC_KID = "3Kfdg-XwP-7gXyywtUfUADwBumDOPKMQx-iELL11W9s"
+SPEC_CRL = json.loads((FIXTURES / f"crl-{SPEC_KID}.json").read_text())
+BEFORE_03_EXPIRES = datetime(2022, 6, 1, tzinfo=timezone.utc)  # example 03: nbf 2021-12-14, exp 2022-12-14
+
+
+def test_spec_example_02_without_a_patient_verifies():
+    card = shc.verify(SPEC_JWS_02, jwks=SPEC_JWKS, issuers=(SPEC_ISSUER,), now=NOW)
+    types = [e["resource"]["resourceType"] for e in card.bundle["entry"]]
+    assert "Patient" not in types and types
+    assert card.issuer == SPEC_ISSUER
+
+
+def test_spec_example_03_is_refused_as_revoked_by_the_issuers_crl():
+    with pytest.raises(shc.CardError, match="失効されています（rid vwAjHdarZuc）"):
+        shc.verify(SPEC_JWS_03, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: SPEC_CRL},
+                   now=BEFORE_03_EXPIRES)
+
+
+def test_a_key_with_crl_version_needs_its_current_crl():
+    with pytest.raises(shc.CardError, match="失効リスト.*を指定してください"):
+        shc.verify(SPEC_JWS_03, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), now=BEFORE_03_EXPIRES)
+    newer_keys = json.loads(json.dumps(SPEC_JWKS_CRL))
+    newer_keys["keys"][0]["crlVersion"] = 2
+    with pytest.raises(shc.CardError, match="失効リストが古いです"):
+        shc.verify(SPEC_JWS_03, jwks=newer_keys, issuers=(SPEC_ISSUER,), crls={SPEC_KID: SPEC_CRL},
+                   now=BEFORE_03_EXPIRES)
+
+
+def test_a_rid_revoked_only_until_a_time_lets_later_cards_through():
+    # 03's rid listed with a timestamp before its nbf: only cards issued before that time are revoked.
+    crl = SPEC_CRL | {"rids": ["vwAjHdarZuc.1600000000"]}
+    card = shc.verify(SPEC_JWS_03, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: crl},
+                      now=BEFORE_03_EXPIRES)
+    assert card.payload["vc"]["rid"] == "vwAjHdarZuc"
+    # A card without rid (example 00) passes the CRL check of the same key.
+    assert shc.verify(SPEC_JWS, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: SPEC_CRL}, now=NOW)
+
+
+def test_a_malformed_crl_entry_is_refused_not_skipped():
+    crl = SPEC_CRL | {"rids": ["vwAjHdarZuc.soon"]}
+    with pytest.raises(shc.CardError, match="rid の形式が正しくありません"):
+        shc.verify(SPEC_JWS_03, jwks=SPEC_JWKS_CRL, issuers=(SPEC_ISSUER,), crls={SPEC_KID: crl},
+                   now=BEFORE_03_EXPIRES)
+
+
+def test_verify_needs_the_issuers_it_trusts():
+    with pytest.raises(ValueError):
+        shc.verify(SPEC_JWS, jwks=SPEC_JWKS, issuers=(), now=NOW)
+
+
+@pytest.mark.parametrize("issuer, allowed, warned", [
+    ("https://sesshu.city.kumagaya.example.jp", True, False),
+    ("http://localhost:8000", True, True),
+    ("http://127.0.0.1:8600", True, True),
+    ("http://sesshu.city.kumagaya.example.jp", False, False),
+    ("https://sesshu.city.kumagaya.example.jp/", False, False),
+    ("sesshu.city.kumagaya.example.jp", False, False),
+])
+def test_issuer_url_must_be_https_except_on_the_developers_own_machine(issuer, allowed, warned):
+    problem, ok = shc.issuer_url_problem(issuer)
+    assert ok is allowed
+    assert bool(problem) is (warned or not allowed)

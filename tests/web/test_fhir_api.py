@@ -42,6 +42,7 @@ def test_card_from_the_api_verifies_with_the_public_jwks(client, db, make_staff,
     login(client, make_staff("clerk"))
     card = client.get(f"/api/v1/persons/{persons['plain']}/shc").json()
     assert card["qr_texts"] == [shc.qr_text(card["verifiableCredential"][0])]
+    assert card["issuer"].startswith("http://localhost") and "https ではありません" in card["warning"]
     client.cookies.clear()  # the keys are public: no session
     r = client.get("/.well-known/jwks.json")
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"

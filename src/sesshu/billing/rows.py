@@ -10,6 +10,7 @@ import re
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
 from sesshu.domain.wareki import DateParseError, parse_month
+from sesshu.payments import banks
 from sesshu.payments.zengin import ACCOUNT_TYPES, account_holder_kana, to_zengin_text
 from sesshu.registry.rows import RowError, parse_atena_no
 
@@ -54,12 +55,18 @@ def parse_account_row(v: dict[str, str], *, institutions: set[str]) -> dict:
     kind = _ACCOUNT_TYPE_INPUT.get(clean(v.get("預金種目", "")).replace(" ", ""))
     if kind is None or kind not in ACCOUNT_TYPES:
         raise RowError(f"預金種目は 普通/当座/貯蓄（1/2/4）で指定してください: {v.get('預金種目', '')}")
-    return {"institution_code": code, "bank_code": _digits(v.get("銀行コード", ""), "銀行コード", 4),
-            "bank_name": _kana(v.get("銀行名", ""), "銀行名", 15),
-            "branch_code": _digits(v.get("支店コード", ""), "支店コード", 3),
-            "branch_name": _kana(v.get("支店名", ""), "支店名", 15), "account_type": kind,
-            "account_no": _digits(v.get("口座番号", ""), "口座番号", 7, pad=True),
-            "holder_kana": _kana(v.get("口座名義カナ", ""), "口座名義カナ", 30, holder=True)}
+    fields = {"institution_code": code, "bank_code": _digits(v.get("銀行コード", ""), "銀行コード", 4),
+              "bank_name": _kana(v.get("銀行名", ""), "銀行名", banks.NAME_WIDTH),
+              "branch_code": _digits(v.get("支店コード", ""), "支店コード", 3),
+              "branch_name": _kana(v.get("支店名", ""), "支店名", banks.NAME_WIDTH), "account_type": kind,
+              "account_no": _digits(v.get("口座番号", ""), "口座番号", 7, pad=True),
+              "holder_kana": _kana(v.get("口座名義カナ", ""), "口座名義カナ", 30, holder=True)}
+    # A transfer to a bank or branch that does not exist, or under another's name, comes back from the bank.
+    problem = banks.account_problem(bank_code=fields["bank_code"], bank_name=fields["bank_name"],
+                                    branch_code=fields["branch_code"], branch_name=fields["branch_name"])
+    if problem:
+        raise RowError(problem)
+    return fields
 
 
 def parse_fiscal_year(raw: str) -> int:

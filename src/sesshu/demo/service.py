@@ -26,6 +26,7 @@ from sesshu.domain.errors import Conflict, InvalidInput
 from sesshu.keys import load_keyring
 from sesshu.ledger.models import Doctor, Institution, Lot, Manufacturer, Product, VaccinationRecord, Venue
 from sesshu.ledger.reference import sync_reference_data
+from sesshu.payments import banks
 from sesshu.registry.models import Person
 from sesshu.registry.service import my_number_hash
 from sesshu.retention import personkeys
@@ -42,8 +43,10 @@ DEMO_ACCOUNTS = (
     ("demo-security", "デモセキュリティ責任者", "security_officer"),
     ("demo-billing", "デモ委託料担当", "billing"),
 )
-# 振込先口座 of the demo institutions (sesshu.billing): banks of the region, made-up branches and numbers.
-DEMO_BANKS = (("0017", "ｻｲﾀﾏﾘｿﾅ"), ("0128", "ﾑｻｼﾉ"), ("0009", "ﾐﾂｲｽﾐﾄﾓ"), ("1250", "ｻｲﾀﾏｹﾝｼﾝｷﾝ"))
+# 振込先口座 of the demo institutions (sesshu.billing): banks of the region and their 熊谷 branches —
+# (金融機関コード, 店舗コード), names taken from the 全銀協 master (sesshu.payments.banks); the account
+# numbers and holders are made up. 埼玉りそな 熊谷, 武蔵野 熊谷, 三井住友 熊谷, 埼玉縣信金 熊谷東.
+DEMO_BANKS = (("0017", "574"), ("0133", "008"), ("0009", "038"), ("1250", "076"))
 
 
 @dataclass(frozen=True)
@@ -177,9 +180,10 @@ def _insert_bank_accounts(s: Session, masters: DemoMasters, actor: Actor) -> Non
     for n, inst in enumerate(masters.institutions, start=1):
         if inst["code"] in known:
             continue
-        bank_code, bank_name = DEMO_BANKS[n % len(DEMO_BANKS)]
-        rows.append(dict(institution_code=inst["code"], bank_code=bank_code, bank_name=bank_name,
-                         branch_code=f"{300 + n % 40:03d}", branch_name="ｸﾏｶﾞﾔ", account_type="1",
+        bank_code, branch_code = DEMO_BANKS[n % len(DEMO_BANKS)]
+        rows.append(dict(institution_code=inst["code"], bank_code=bank_code, bank_name=banks.bank(bank_code).kana,
+                         branch_code=branch_code, branch_name=banks.branch(bank_code, branch_code).kana,
+                         account_type="1",
                          account_no=f"{1000000 + n * 7919 % 8999999:07d}", holder_kana=f"ｲ)ﾃﾞﾓ{n:03d}ｸﾘﾆﾂｸ",
                          import_batch_id=None, updated_at=utcnow(), updated_by=actor.label))
     if rows:

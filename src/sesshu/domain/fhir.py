@@ -11,6 +11,7 @@ voided records. Mapping decisions are described in docs/fhir.md.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -79,6 +80,9 @@ class PatientFacts:
     address: str = ""
     phone: str = ""
     registry_status: str = "resident"
+    moved_in_on: date | None = None
+    moved_out_on: date | None = None
+    died_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,12 @@ class MasterNames:
 # master kind → (resource type, the Reference's type)
 _MASTER_RESOURCES = {"institution": "Organization", "manufacturer": "Organization", "doctor": "Practitioner",
                      "venue": "Location"}
+# Registry event dates with no Patient element of their own (the death date has deceasedDateTime).
+PATIENT_DATE_EXTENSIONS = {"moved_in_on": "moved-in-on", "moved_out_on": "moved-out-on"}
+PATIENT_DATE_LABELS = {"moved_in_on": "転入日", "moved_out_on": "転出日", "died_on": "死亡日"}
+# 保険医療機関コード (10 digits): 都道府県番号 01–47, 点数表番号 1 (医科) or 3 (歯科), then 7 digits
+# (JP Core JP_Organization, identifier[medicalInstitutionCode]).
+_MEDICAL_INSTITUTION_CODE = re.compile(r"^(0[1-9]|[1-3][0-9]|4[0-7])[13][0-9]{7}$")
 
 
 def _urn(m: Mapping, municipality_code: str, kind: str, key: str) -> str:
@@ -137,6 +147,13 @@ def patient_resource(p: PatientFacts, *, municipality_code: str, m: Mapping) -> 
         "gender": {"M": "male", "F": "female"}.get(p.sex, "unknown"),
         "birthDate": p.birth_date.isoformat(),
     }
+    if p.died_on:
+        out["deceasedDateTime"] = p.died_on.isoformat()
+    elif p.registry_status == "deceased":
+        out["deceasedBoolean"] = True
+    for key, ext in PATIENT_DATE_EXTENSIONS.items():
+        if getattr(p, key):
+            out["extension"].append({"url": m.ext(ext), "valueDate": getattr(p, key).isoformat()})
     if p.phone:
         out["telecom"] = [{"system": "phone", "value": p.phone}]
     if p.address or p.postal_code:
@@ -159,11 +176,18 @@ def _master_ref(m: Mapping, municipality_code: str, kind: str, code: str, names:
 
 
 def _master_resource(m: Mapping, kind: str, code: str, name: str) -> dict:
+    """A master as its JP Core resource: JP_Organization (医療機関, ワクチン会社), JP_Practitioner (医師),
+    JP_Location (実施場所). Our own code always travels under our identifier system (the import reads
+    it); a 医療機関 whose code is a 保険医療機関コード also carries it under JP Core's system."""
     rtype = _MASTER_RESOURCES[kind]
-    out = {"resourceType": rtype, "id": f"{kind}-{code}",
+    out = {"resourceType": rtype, "id": f"{kind}-{code}", "meta": {"profile": [m.profiles[rtype.lower()]]},
            "identifier": [{"system": m.id_system(kind), "value": code}]}
+    if kind == "institution" and _MEDICAL_INSTITUTION_CODE.match(code):
+        out["identifier"].append({"system": m.code_systems["medical_institution_no"], "value": code})
     if name:
-        out["name"] = [{"text": name}] if rtype == "Practitioner" else name
+        # JP_Practitioner.name is JP_HumanName: the iso21090-EN-representation extension is required (1..*).
+        # The doctor master holds the 漢字 name only, so there is no SYL (カナ) name to add.
+        out["name"] = [_human_name(name, "IDE")] if rtype == "Practitioner" else name
     return out
 
 
@@ -289,6 +313,15 @@ class ParsedBundle:
     patient: dict[str, str]  # 住基 values by CSV header
     masters: dict[str, dict[str, str]]  # kind → code → name, from the included resources
     immunizations: list[BundleEntry]
+    patient_dates: dict[str, str] = field(default_factory=dict)  # moved_in_on / moved_out_on / died_on → ISO date
+
+
+def _patient_dates(res: dict, m: Mapping) -> dict[str, str]:
+    out = {key: str(e.get("valueDate", "")) for key, ext in PATIENT_DATE_EXTENSIONS.items()
+           for e in res.get("extension") or [] if e.get("url") == m.ext(ext)}
+    if res.get("deceasedDateTime"):
+        out["died_on"] = str(res["deceasedDateTime"])[:10]
+    return {k: v for k, v in out.items() if v}
 
 
 def _identifier(ref_or_resource: dict | None, system: str) -> str:
@@ -317,8 +350,10 @@ def _patient_values(res: dict, *, municipality_code: str, m: Mapping) -> dict[st
         else:
             kanji = kanji or text
     gender = {"male": "男", "female": "女"}.get(res.get("gender", ""), res.get("gender", ""))
+    # A Patient from a system without our registry-status extension: deceased[x] still says 死亡.
     status = next((e.get("valueCode") for e in res.get("extension") or []
-                   if e.get("url") == m.ext("registry-status")), "resident")
+                   if e.get("url") == m.ext("registry-status")),
+                  "deceased" if res.get("deceasedDateTime") or res.get("deceasedBoolean") else "resident")
     address = (res.get("address") or [{}])[0]
     phone = next((t.get("value", "") for t in res.get("telecom") or [] if t.get("system") == "phone"), "")
     return {"宛名番号": atena_no, "氏名": kanji, "氏名カナ": kana, "性別": gender, "生年月日": res.get("birthDate", ""),
@@ -408,7 +443,8 @@ def read_bundle(data, *, municipality_code: str, m: Mapping | None = None) -> Pa
                 immunizations.append(BundleEntry(index=index, label=label, values=values))
             except BundleError as err:
                 immunizations.append(BundleEntry(index=index, label=label, values={}, problem=str(err)))
-    return ParsedBundle(patient=patient_values, masters=masters, immunizations=immunizations)
+    return ParsedBundle(patient=patient_values, masters=masters, immunizations=immunizations,
+                        patient_dates=_patient_dates(patient, m))
 
 
 # --- SMART Health Card content ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +28,7 @@ HEALTH_CARD = "https://smarthealth.cards#health-card"
 IMMUNIZATION_CARD = "https://smarthealth.cards#immunization"
 QR_PREFIX = "shc:/"
 MAX_SINGLE_QR_JWS = 1195  # V22 at error correction L (spec: Chunking; FAQ/qr.md)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class CardError(ValueError):
@@ -173,11 +175,63 @@ class VerifiedCard:
         return self.payload["iss"]
 
 
-def verify(jws: str, *, jwks: dict, issuers: tuple[str, ...] | None, now: datetime) -> VerifiedCard:
-    """Check the signature with the issuer's keys, then the issuer, the dates and the content.
+def issuer_url_problem(issuer: str) -> tuple[str, bool]:
+    """Whether `issuer` may be printed into a card as iss: ("", True) when it is fine; (warning, True)
+    for http on a loopback host (a developer's or the demo's own machine: no one else can fetch its keys,
+    so such a card never verifies elsewhere); (reason, False) for anything else the spec forbids
+    ("The URL at iss SHALL use the https scheme and SHALL NOT include a trailing /")."""
+    parsed = urlsplit(issuer)
+    if issuer.endswith("/"):
+        return f"発行者URL（SESSHU_SHC_ISSUER）の末尾に / を付けないでください: {issuer}", False
+    if parsed.scheme == "https" and parsed.hostname:
+        return "", True
+    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS:
+        return (f"発行者URL {issuer} は https ではありません。開発・デモ用のカードで、他の検証アプリでは"
+                "検証できません（本番は SESSHU_SHC_ISSUER に市の https のURLを設定してください）"), True
+    return (f"発行者URL（SESSHU_SHC_ISSUER）は https でなければなりません（仕様: Issuer URL SHALL use https）: "
+            f"{issuer}"), False
 
-    `issuers`: the iss values accepted (None: any — the caller then says which issuer it trusts by
-    the JWKS it passes)."""
+
+def _revocation(payload: dict, key: dict, crls: dict[str, dict]) -> None:
+    """The spec's revocation check: when the issuer's key lists `crlVersion`, its Card Revocation List
+    SHALL be consulted, and a card whose `vc.rid` is listed (issued before the rid's timestamp suffix,
+    if any) is refused."""
+    version = key.get("crlVersion")
+    if version is None:
+        return
+    kid = key["kid"]
+    crl = crls.get(kid)
+    if crl is None:
+        raise CardError(f"発行者は鍵 {kid} の失効リスト（crlVersion {version}）を公開しています。"
+                        f"失効リスト（/.well-known/crl/{kid}.json）を指定してください")
+    if crl.get("kid") != kid:
+        raise CardError(f"失効リストの kid（{crl.get('kid')}）が署名鍵 {kid} のものではありません")
+    if crl.get("method", "rid") != "rid":
+        raise CardError(f"失効リストの方式「{crl.get('method')}」には対応していません（rid のみ）")
+    if not isinstance(crl.get("ctr"), int) or crl["ctr"] < version:
+        raise CardError(f"失効リストが古いです（ctr {crl.get('ctr')}、公開鍵の crlVersion {version}）。"
+                        "最新の失効リストを取得してください")
+    rid = (payload.get("vc") or {}).get("rid")
+    if not rid:
+        return  # cards without rid can only be revoked by the issuer's external methods (or its key)
+    for entry in crl.get("rids") or []:
+        listed, _, until = str(entry).partition(".")
+        if until and not until.isdigit():
+            raise CardError(f"失効リストの rid の形式が正しくありません: {entry}")
+        if listed == rid and (not until or payload.get("nbf", 0) < int(until)):
+            raise CardError(f"このカードは発行者により失効されています（rid {rid}）")
+
+
+def verify(jws: str, *, jwks: dict, issuers: tuple[str, ...], now: datetime,
+           crls: dict[str, dict] | None = None) -> VerifiedCard:
+    """Check the signature with the issuer's keys, then the issuer, the revocation list, the dates and
+    the content.
+
+    `issuers`: the iss values accepted — always given: a JWKS says nothing about whose keys it holds, so
+    a card is trusted only for an issuer the caller names together with that issuer's keys.
+    `crls`: Card Revocation Lists by kid, needed for keys that list `crlVersion`."""
+    if not issuers:
+        raise ValueError("verify needs the accepted issuers")
     parts = jws.strip().split(".")
     if len(parts) != 3:
         raise CardError("JWS（コンパクト形式: ヘッダ.ペイロード.署名）ではありません")
@@ -207,8 +261,9 @@ def verify(jws: str, *, jwks: dict, issuers: tuple[str, ...] | None, now: dateti
         payload = json.loads(inflate_raw(b64url_decode(parts[1])))
     except ValueError as e:
         raise CardError("ペイロードをJSONとして読めません") from e
-    if issuers is not None and payload.get("iss") not in issuers:
+    if payload.get("iss") not in issuers:
         raise CardError(f"発行者（iss {payload.get('iss')}）が信頼する発行者ではありません")
+    _revocation(payload, key, crls or {})
     nbf = payload.get("nbf")
     if not isinstance(nbf, (int, float)):
         raise CardError("発行日時（nbf）がありません")
@@ -223,9 +278,11 @@ def verify(jws: str, *, jwks: dict, issuers: tuple[str, ...] | None, now: dateti
     bundle = (vc.get("credentialSubject") or {}).get("fhirBundle") or {}
     if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "collection":
         raise CardError("credentialSubject.fhirBundle が collection の Bundle ではありません")
+    if (vc.get("credentialSubject") or {}).get("fhirVersion") is None:
+        raise CardError("credentialSubject.fhirVersion がありません")
+    # No rule on which resources the Bundle holds: the framework leaves that to the content profiles
+    # (the spec's example 02 has no Patient), so the card is shown as it is.
     entries = bundle.get("entry") or []
-    if not any((e.get("resource") or {}).get("resourceType") == "Patient" for e in entries):
-        raise CardError("Bundle に Patient がありません")
     for i, e in enumerate(entries):
         if e.get("fullUrl") != f"resource:{i}":
             raise CardError(f"entry[{i}].fullUrl が resource:{i} ではありません")

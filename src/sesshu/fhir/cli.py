@@ -106,10 +106,12 @@ def shc_issue(atena_no: str,
     """SMART Health Card を発行します（--out でカードファイル、--pdf で証明書PDF、どちらもなければQR文字列を表示）。
 
     1つのQRに収まらないときは接種種別ごとのカードに分けます。"""
-    from sesshu.fhir.shc import FILE_MEDIA_TYPE, card_file, issue_card_pdf, issue_cards
+    from sesshu.fhir.shc import FILE_MEDIA_TYPE, card_file, issue_card_pdf, issue_cards, issuer_warning
 
     db, settings = _db()
     actor = os_actor()
+    if issuer_warning(settings):
+        typer.echo(f"注意: {issuer_warning(settings)}", err=True)
     if pdf is not None:
         if pdf.exists():
             raise InvalidInput(f"出力先のファイルが既にあります（上書きはしません）: {pdf}")
@@ -133,7 +135,9 @@ def shc_issue(atena_no: str,
 @shc_app.command("verify")
 def shc_verify(source: str = typer.Argument(..., help="カードファイル、QRの文字列（shc:/…）、またはJWS"),
                jwks: Optional[Path] = typer.Option(None, "--jwks", help="他の発行者の公開鍵（jwks.json）。省略時は当市の鍵"),
-               issuer: list[str] = typer.Option([], "--issuer", help="受け入れる発行者（iss）。--jwks と併用"),
+               issuer: list[str] = typer.Option([], "--issuer", help="受け入れる発行者（iss）。--jwks には必須"),
+               crl: list[Path] = typer.Option([], "--crl", help="発行者の失効リスト（/.well-known/crl/<kid>.json）。"
+                                                          "公開鍵に crlVersion があるときは必須"),
                as_json: bool = typer.Option(False, "--json")) -> None:
     """SMART Health Card の署名・発行者・内容を検証します（不正なら終了コード1）。"""
     from sesshu.domain.shc import CardError
@@ -141,8 +145,10 @@ def shc_verify(source: str = typer.Argument(..., help="カードファイル、Q
 
     settings = load_settings()
     keys = json.loads(jwks.read_text(encoding="utf-8")) if jwks else None
+    lists = [json.loads(p.read_text(encoding="utf-8")) for p in crl]
     try:
-        cards = verify_input(settings, source, jwks=keys, issuers=tuple(issuer) or None)
+        cards = verify_input(settings, source, jwks=keys, issuers=tuple(issuer) or None,
+                             crls={c.get("kid"): c for c in lists if isinstance(c, dict)})
     except CardError as e:
         typer.echo(f"検証できません: {e}", err=True)
         raise typer.Exit(1)

@@ -33,6 +33,7 @@ from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain import fhir
 from sesshu.domain.errors import InvalidInput, NotFound
+from sesshu.domain.wareki import DateParseError, parse_date
 from sesshu.exports import service as exports
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import FileFacts
@@ -46,6 +47,7 @@ from sesshu.registry.rows import RowError, parse_registry_row
 MEDIA_TYPE = "application/fhir+json"
 _MASTER_MODELS = {"institution": Institution, "doctor": Doctor, "venue": Venue, "manufacturer": Manufacturer}
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+ADDRESS_MAX = Person.__table__.c.address.type.length
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ def build_bundle(s: Session, settings: Settings, *, atena_no: str) -> tuple[dict
     bundle = fhir.person_bundle(
         fhir.PatientFacts(atena_no=p.atena_no, name=p.name, name_kana=p.name_kana, sex=p.sex,
                           birth_date=p.birth_date, postal_code=p.postal_code, address=p.address, phone=p.phone,
-                          registry_status=p.registry_status),
+                          registry_status=p.registry_status, moved_in_on=p.moved_in_on,
+                          moved_out_on=p.moved_out_on, died_on=p.died_on),
         records, municipality_code=settings.municipality_code, names=master_names(s, records),
         vaccine_names=dict(s.execute(select(Vaccine.code, Vaccine.name)).all()), verdicts=verdicts,
         products={r.id: product_by_lot[r.lot_no] for r in records if r.lot_no in product_by_lot})
@@ -208,7 +211,7 @@ def import_bundle(db: Database, settings: Settings, *, path: Path, actor: Actor,
     facts = FileFacts(encoding="utf-8", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
     rejects = _Rejects()
     with db.transaction() as s:
-        atena_no, created = _person(s, actor, parsed.patient, today)
+        atena_no, created = _person(s, actor, parsed.patient, parsed.patient_dates, today)
         added = _add_masters(s, parsed.masters)
         masters = load_masters(s)
         batch = open_batch(s, kind="records-fhir", path=path, facts=facts, actor=actor)
@@ -220,7 +223,12 @@ def import_bundle(db: Database, settings: Settings, *, path: Path, actor: Actor,
             problem = entry.problem
             if not problem:
                 try:
-                    rows.append((line, parse_record_row(entry.values, masters=masters, today=today)))
+                    fields = parse_record_row(entry.values, masters=masters, today=today)
+                    if fields.get("remarks"):
+                        # 備考 is free text: the CSV parser normalises it (NFKC), but a Bundle carries the text
+                        # as the sending system stored it, so a round trip keeps （）and full-width spaces.
+                        fields["remarks"] = entry.values["備考"].strip()
+                    rows.append((line, fields))
                     continue
                 except RowError as e:
                     problem = str(e)
@@ -237,13 +245,27 @@ def import_bundle(db: Database, settings: Settings, *, path: Path, actor: Actor,
                              rejects=rejects.rows)
 
 
-def _person(s: Session, actor: Actor, values: dict[str, str], today) -> tuple[str, bool]:
+def _person(s: Session, actor: Actor, values: dict[str, str], dates: dict[str, str], today) -> tuple[str, bool]:
     """The Patient as a 住基 row: an existing person must be the same (生年月日・性別); a new one is
-    registered from it, except 住登外 (those need the four-eyes registration)."""
+    registered from it, except 住登外 (those need the four-eyes registration). The address is kept as
+    the Bundle writes it (the 住基 parser's normalisation would turn （）and full-width spaces half-width),
+    and the 転入・転出・死亡 dates come from their own elements (a 住基 row carries only one 異動日)."""
     try:
         fields = parse_registry_row(values, today=today)
     except RowError as e:
         raise InvalidInput(f"Patient: {e}") from None
+    address = values.get("住所", "").strip()
+    if len(address) > ADDRESS_MAX:
+        raise InvalidInput(f"Patient: 住所が長すぎます（{ADDRESS_MAX}文字まで）")
+    fields["address"] = address
+    for key, raw in dates.items():
+        label = fhir.PATIENT_DATE_LABELS[key]
+        try:
+            fields[key] = parse_date(raw)
+        except DateParseError as e:
+            raise InvalidInput(f"Patient: {label}: {e}") from None
+        if fields[key] > today or fields[key] < fields["birth_date"]:
+            raise InvalidInput(f"Patient: {label}が生年月日より前か未来の日付です: {raw}")
     atena_no = fields["atena_no"]
     existing = s.get(Person, atena_no)
     if existing is not None:

@@ -85,8 +85,8 @@ def build_cards(s: Session, settings: Settings, *, atena_no: str, vaccines: tupl
     patient = fhir.PatientFacts(atena_no=p.atena_no, name=p.name, name_kana=p.name_kana, sex=p.sex,
                                 birth_date=p.birth_date)
     now = now or datetime.now(timezone.utc)
+    issuer = checked_issuer(settings)
     kid, key = shc_keys.signing_key(settings)
-    issuer = settings.shc_issuer.rstrip("/")
 
     def card(group) -> Card:
         bundle = shc.minimise(fhir.health_card_bundle(patient, group, names=names, products=products))
@@ -109,6 +109,22 @@ def build_cards(s: Session, settings: Settings, *, atena_no: str, vaccines: tupl
             raise InvalidInput(f"{vaccine_names.get(code, code)}の接種記録が多く、1つのQRコードに収まりません"
                                f"（{len(c.jws)}文字、上限{shc.MAX_SINGLE_QR_JWS}文字）")
     return cards
+
+
+def checked_issuer(settings: Settings) -> str:
+    """The iss for new cards; refused unless https (http is let through only for a loopback host: the
+    developer's machine or the demo, see domain.shc.issuer_url_problem)."""
+    issuer = settings.shc_issuer.rstrip("/")
+    problem, allowed = shc.issuer_url_problem(issuer)
+    if not allowed:
+        raise InvalidInput(problem)
+    return issuer
+
+
+def issuer_warning(settings: Settings) -> str:
+    """The warning to show with cards issued under an http (loopback) issuer; "" in production."""
+    problem, allowed = shc.issuer_url_problem(settings.shc_issuer.rstrip("/"))
+    return problem if allowed else ""
 
 
 def log_issue(s: Session, actor: Actor, *, atena_no: str, purpose: str, channel: str, cards: list[Card]) -> None:
@@ -174,13 +190,17 @@ def read_card_text(text: str) -> list[str]:
 
 
 def verify_cards(settings: Settings, text: str, *, jwks: dict | None = None,
-                 issuers: tuple[str, ...] | None = None, now: datetime | None = None) -> list[shc.VerifiedCard]:
-    """Verify every card in `text` against our keys and issuer (default) or a given JWKS and issuers."""
+                 issuers: tuple[str, ...] | None = None, crls: dict[str, dict] | None = None,
+                 now: datetime | None = None) -> list[shc.VerifiedCard]:
+    """Verify every card in `text` against our keys and issuer (default) or another issuer's JWKS, which
+    counts only together with the issuer(s) it belongs to: keys alone do not say whose cards they sign."""
     if jwks is None:
         jwks = shc_keys.jwks(settings)
         issuers = issuers or (settings.shc_issuer.rstrip("/"),)
+    elif not issuers:
+        raise shc.CardError("他の発行者の公開鍵（--jwks）を使うときは、その発行者のURL（--issuer）も指定してください")
     now = now or datetime.now(timezone.utc)
-    return [shc.verify(jws, jwks=jwks, issuers=issuers, now=now) for jws in read_card_text(text)]
+    return [shc.verify(jws, jwks=jwks, issuers=issuers, crls=crls, now=now) for jws in read_card_text(text)]
 
 
 def verify_card(settings: Settings, text: str, **kw) -> shc.VerifiedCard:
@@ -211,7 +231,7 @@ def rotate_key(db: Database, settings: Settings, *, actor: Actor) -> tuple[str, 
 def describe(card: shc.VerifiedCard) -> dict:
     """What a verified card says, for the CLI and tests."""
     entries = [e["resource"] for e in card.bundle.get("entry", [])]
-    patient = next(r for r in entries if r.get("resourceType") == "Patient")
+    patient = next((r for r in entries if r.get("resourceType") == "Patient"), {})
     name = (patient.get("name") or [{}])[0]
     return {"issuer": card.issuer, "kid": card.header.get("kid"),
             "issued_at": datetime.fromtimestamp(card.payload["nbf"], timezone.utc).isoformat(),

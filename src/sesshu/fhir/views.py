@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sesshu.fhir import shc_keys
 from sesshu.fhir.service import MEDIA_TYPE, export_person
-from sesshu.fhir.shc import issue_card_pdf, issue_cards
+from sesshu.fhir.shc import issue_card_pdf, issue_cards, issuer_warning
 from sesshu.web.deps import get_db, get_settings, require
 
 router = APIRouter(tags=["fhir"])
@@ -36,7 +36,8 @@ def shc_card(request: Request, atena_no: AtenaNo, purpose: Purpose = "接種証�
     # The body is also a valid .smart-health-card file (its verifiableCredential array).
     return JSONResponse({"verifiableCredential": [c.jws for c in cards], "qr_texts": [c.qr_text for c in cards],
                          "kid": cards[0].kid, "issuer": cards[0].issuer, "issued_at": cards[0].issued_at.isoformat(),
-                         "immunizations": [len(c.doses) for c in cards]})
+                         "immunizations": [len(c.doses) for c in cards],
+                         **({"warning": w} if (w := issuer_warning(get_settings(request))) else {})})
 
 
 @router.get("/api/v1/persons/{atena_no}/shc.pdf", summary="接種証明書（SMART Health Card）のPDF")

@@ -17,18 +17,22 @@ def _rejects(path):
         return [(int(r["行番号"]), r["理由"]) for r in csv.DictReader(f)]
 
 
+def _import_accounts(db, tmp_path, body):
+    summary = import_bank_accounts(db, actor=ACTOR, path=write(tmp_path / "a.csv", body, "cp932"),
+                                   rejects_path=tmp_path / "rej.csv")
+    return summary, _rejects(tmp_path / "rej.csv")
+
+
 def test_bank_accounts_are_stored_in_half_width_kana_and_bad_rows_come_back(db, settings, tmp_path):
     build_city(db, settings, tmp_path)
     body = ("医療機関コード,銀行コード,銀行名,支店コード,支店名,預金種目,口座番号,口座名義カナ\n"
-            f"{C1},0005,ミツビシユーエフジェイ,123,くまがや,1,0012345,ヤマダ　タロウ\n"
+            f"{C1},0005,ミツビシユーエフジェイ,290,おおみやえきまえ,1,0012345,ヤマダ　タロウ\n"
             "9999999999,0005,ミツビシ,123,クマガヤ,普通,1234567,テスト\n"
             f"{C2},05,ミツビシ,123,クマガヤ,普通,1234567,テスト\n"
             f"{C2},0005,三菱,123,クマガヤ,普通,1234567,テスト\n"
             f"{C2},0005,ミツビシ,123,クマガヤ,定期,1234567,テスト\n")
-    summary = import_bank_accounts(db, actor=ACTOR, path=write(tmp_path / "a.csv", body, "cp932"),
-                                   rejects_path=tmp_path / "rej.csv")
+    summary, reasons = _import_accounts(db, tmp_path, body)
     assert (summary.accepted, summary.rejected) == (1, 4)
-    reasons = _rejects(tmp_path / "rej.csv")
     assert [n for n, _ in reasons] == [3, 4, 5, 6]
     assert "マスタに登録されていません" in reasons[0][1]
     assert "4桁の数字" in reasons[1][1]
@@ -37,8 +41,28 @@ def test_bank_accounts_are_stored_in_half_width_kana_and_bad_rows_come_back(db, 
     with db.transaction() as s:
         a = s.get(InstitutionBankAccount, C1)
         assert (a.bank_code, a.bank_name, a.branch_name, a.account_no, a.holder_kana) == (
-            "0005", "ﾐﾂﾋﾞｼﾕ-ｴﾌｼﾞｴｲ", "ｸﾏｶﾞﾔ", "0012345", "ﾔﾏﾀﾞ ﾀﾛｳ")
-        assert s.get(InstitutionBankAccount, C2).bank_code == "0179"  # the earlier account is kept
+            "0005", "ﾐﾂﾋﾞｼﾕ-ｴﾌｼﾞｴｲ", "ｵｵﾐﾔｴｷﾏｴ", "0012345", "ﾔﾏﾀﾞ ﾀﾛｳ")
+        assert s.get(InstitutionBankAccount, C2).bank_code == "2167"  # the earlier account is kept
+
+
+def test_bank_accounts_are_checked_against_the_zengin_bank_master(db, settings, tmp_path):
+    build_city(db, settings, tmp_path)
+    body = ("医療機関コード,銀行コード,銀行名,支店コード,支店名,預金種目,口座番号,口座名義カナ\n"
+            f"{C1},0133,ムサシノ,008,クマガヤ,普通,1234567,ヤマダ\n"  # 武蔵野銀行 熊谷支店
+            f"{C1},0128,ﾑｻｼﾉ,008,ｸﾏｶﾞﾔ,普通,1234567,ヤマダ\n"  # the old demo's label: 0128 is 群馬銀行
+            f"{C1},0999,ミズホ,001,ホンテン,普通,1234567,ヤマダ\n"
+            f"{C1},0133,ムサシノ,999,クマガヤ,普通,1234567,ヤマダ\n"
+            f"{C1},0133,ムサシノ,008,オオミヤ,普通,1234567,ヤマダ\n")
+    summary, reasons = _import_accounts(db, tmp_path, body)
+    assert (summary.accepted, summary.rejected) == (1, 4)
+    assert [n for n, _ in reasons] == [3, 4, 5, 6]
+    assert reasons[0][1] == "銀行名「ﾑｻｼﾉ」が銀行コード 0128 の名称（ｸﾞﾝﾏ／群馬）と一致しません"
+    assert "銀行コード「0999」は全銀協の金融機関マスタ（zengin-code " in reasons[1][1]
+    assert "支店コード「999」は 武蔵野（0133）の店舗マスタ" in reasons[2][1]
+    assert reasons[3][1] == "支店名「ｵｵﾐﾔ」が 武蔵野（0133）支店コード 008 の名称（ｸﾏｶﾞﾔ／熊谷）と一致しません"
+    with db.transaction() as s:
+        a = s.get(InstitutionBankAccount, C1)
+        assert (a.bank_code, a.bank_name, a.branch_code, a.branch_name) == ("0133", "ﾑｻｼﾉ", "008", "ｸﾏｶﾞﾔ")
 
 
 def test_tax_rows_accept_wareki_years_and_refuse_unknown_persons(db, settings, tmp_path):
