@@ -34,6 +34,7 @@ from sesshu.certificates import cli as certificates_cli
 from sesshu.retention import cli as retention_cli
 from sesshu.disclosure import cli as disclosure_cli
 from sesshu.relief import cli as relief_cli
+from sesshu.rulesets import cli as rulesets_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -63,6 +64,7 @@ hub_cli.register(app)
 retention_cli.register(app)
 disclosure_cli.register(app)
 relief_cli.register(app)
+rulesets_cli.register(app)  # campaign check|propose|list|show
 conditions_cli.register(person_app)  # person condition
 fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys
 
@@ -300,7 +302,10 @@ register_audit_commands(audit_app)  # verify, checkpoint, pubkey, search, anomal
 
 @demo_app.command("load")
 def demo_load(residents: int = typer.Option(3000, help="住民数"), seed: int = typer.Option(1, help="乱数の種（同じ値なら同じ町）"),
-              as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
+              as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
+              campaign: Optional[str] = typer.Option(None, "--campaign",
+                                                     help="同梱の実施計画（covid-2021 など）をデモ上長2人の申請・承認で適用")
+              ) -> None:
     """架空の町（住民・世帯・医療機関・接種履歴）とデモ用職員アカウントを作成します。"""
     from sesshu.clock import today_jst
     from sesshu.demo.service import load_demo
@@ -314,6 +319,12 @@ def demo_load(residents: int = typer.Option(3000, help="住民数"), seed: int =
     for login in summary.logins:
         secret = f"  TOTP秘密鍵 {login.totp_secret}" if login.totp_secret else ""
         typer.echo(f"  {login.display_name}（{login.role}）: ID {login.login_id} / パスワード {login.password}{secret}")
+    if campaign:
+        from sesshu.demo.campaign import load_campaign
+
+        for r in load_campaign(db, settings, name=campaign, operator=os_actor()):
+            typer.echo(f"  実施計画 {r.name} 第{r.version}版（{r.effective_from}から）: {r.status_label}"
+                       f"（申請 {r.proposed_by}・承認 {r.approved_by}）")
 
 
 @demo_app.command("totp")
@@ -367,8 +378,13 @@ def schedule_evaluate() -> None:
         payload = json.load(sys.stdin)
     except json.JSONDecodeError as e:
         _fail(f"入力がJSONとして読めません: {e}")
+    from sesshu.rulesets.active import rule_book
+
+    db, _ = _db()
+    with db.transaction() as s:
+        book = rule_book(s)
     try:
-        result = evaluate_json(payload)
+        result = evaluate_json(payload, book=book)
     except ContractError as e:
         _fail(str(e))
     typer.echo(json.dumps(result, ensure_ascii=False))
