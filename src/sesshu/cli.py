@@ -3,6 +3,7 @@ with the operating-system user as the actor."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import sys
 from datetime import date
 from pathlib import Path
@@ -223,7 +224,8 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
         v = h.verdicts.get(r.id)
         records.append(r.model_dump(mode="json") | {"status": v.status if v else None,
                                                     "dose_number": v.dose_number if v else None,
-                                                    "reasons": list(v.reasons) if v else []})
+                                                    "reasons": list(v.reasons) if v else [],
+                                                    "rules": v.rules if v else None})
     data = h.person.model_dump(mode="json") | {
         "records": records,
         "eligibility_as_of": h.as_of.isoformat(),
@@ -416,13 +418,16 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
     if fmt == "json":
         _echo_json([{"atena_no": r.atena_no, "name": r.name, "name_kana": r.name_kana, "sex": r.sex,
                      "birth_date": _iso(r.birth_date), "postal_code": r.postal_code, "address": r.address,
-                     "household_no": r.household_no, **_line_json(r.line)} for r in rows])
+                     "household_no": r.household_no, **_line_json(r.line), "group": r.group} for r in rows])
     else:
         typer.echo(f"{len(rows)} 人")
-        for r in rows:
+        groups = Counter(r.group for r in rows if r.group)
+        for name, n in groups.items():  # a campaign's 接種順位 (routine lines have none)
+            typer.echo(f"  {name}: {n} 人")
+        for r in sorted(rows, key=lambda r: list(groups).index(r.group) if r.group else 0):
             e = r.line
             typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{e.vaccine} {e.next_dose or ''}回目\t"
-                       f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}")
+                       f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}" + (f"\t{r.group}" if r.group else ""))
 
 
 access_cli.register(user_app)

@@ -12,8 +12,7 @@ from sqlalchemy import func, select, text
 from sesshu.actor import Actor
 from sesshu.approvals import service as approvals
 from sesshu.audit.models import AuditEntry
-from sesshu.auth.service import create_user
-from sesshu.domain.errors import Forbidden
+from sesshu.domain.errors import Forbidden, InvalidInput
 from sesshu.domain.schedule import PANDEMIC_DIR
 from sesshu.ledger.evaluation import VerdictChange
 from sesshu.ledger.models import EvaluationQueue, VaccinationRecord, Vaccine
@@ -23,7 +22,7 @@ from sesshu.registry.service import import_registry
 from sesshu.rulesets import service as rulesets
 from sesshu.rulesets.active import rule_book
 from sesshu.rulesets.models import RuleSetVersion
-from tests.helpers import REGISTRY_HEADER, write
+from tests.helpers import REGISTRY_HEADER, staff_actor, write
 
 ADMIN = Actor(login_id="setup", kind="os", role="operator")
 EXAMPLE = (PANDEMIC_DIR / "example.yaml").read_text(encoding="utf-8")
@@ -33,15 +32,8 @@ CAMPAIGN = (EXAMPLE.replace("2027-", "2025-").replace("2028-", "2026-"))
 
 @pytest.fixture
 def staff(db, settings):
-    def make(login_id: str, role: str) -> Actor:
-        create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=login_id, role=role,
-                    password="kumagaya-Sesshu-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
-        with db.transaction() as s:
-            uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = :l"), {"l": login_id}).scalar_one()
-        return Actor(login_id=login_id, kind="user", role=role, user_id=uid)
-
-    return {"clerk": make("clerk-a", "clerk"), "boss": make("boss-a", "supervisor"),
-            "boss2": make("boss-b", "supervisor")}
+    return {"clerk": staff_actor(db, settings, "clerk-a", "clerk")[0], "boss": staff_actor(db, settings, "boss-a")[0],
+            "boss2": staff_actor(db, settings, "boss-b")[0]}
 
 
 @pytest.fixture
@@ -182,3 +174,50 @@ def test_a_version_starting_no_later_replaces_the_earlier_one_entirely(db, setti
     with pytest.raises(rulesets.RuleFileInvalid) as e:
         rulesets.preview(db, actor=staff["boss"], raw=CAMPAIGN)  # version 1 again
     assert "より大きい版番号" in e.value.message
+
+
+def test_a_campaign_group_is_a_person_condition_and_targets_are_listed_by_group(db, settings, staff, residents):
+    from sesshu.conditions.schemas import ConditionEntry
+    from sesshu.conditions.service import record_condition
+
+    for f in ("covid-2021.yaml", "covid-2021-v2.yaml"):
+        _activate(db, settings, staff, (PANDEMIC_DIR / f).read_text(encoding="utf-8"))
+    entry = ConditionEntry(condition_code="underlying_condition", impairment="", evidence_kind="handbook",
+                           evidence_grade=None, evidence_no="", evidence_issued_on=None, evidence_note="",
+                           confirmed_on=date(2021, 6, 1), valid_from=date(2021, 6, 1), valid_until=None,
+                           reason="予診票の申告")
+    with pytest.raises(InvalidInput) as e:  # the campaign says: self-declared on the 予診票
+        record_condition(db, actor=staff["clerk"], atena_no="2002", entry=entry)
+    assert "self_declared" in e.value.message
+    import dataclasses
+    out = record_condition(db, actor=staff["clerk"], atena_no="2002", entry=dataclasses.replace(
+        entry, evidence_kind="self_declared", evidence_note="予診票に慢性の心臓病と記載"))
+    assert out.label == "基礎疾患を有する者（65歳未満）"
+    by_group = {r.atena_no: r.group for r in select_targets(db, actor=ADMIN, vaccine="C19_PFIZER",
+                                                            as_of=date(2021, 6, 10))}
+    assert by_group == {"2001": "65歳以上", "2002": "基礎疾患を有する者"}
+    assert [r.atena_no for r in select_targets(db, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 5, 10))] \
+        == ["2001"]
+
+
+def test_an_institution_list_is_matched_to_persons_and_unmatched_rows_come_back(db, settings, staff, residents,
+                                                                                tmp_path):
+    from sesshu.conditions.group_list import import_group_list
+
+    _activate(db, settings, staff, (PANDEMIC_DIR / "covid-2021.yaml").read_text(encoding="utf-8"))
+    lst = write(tmp_path / "list.csv", "宛名番号,氏名カナ,生年月日,性別,所属\n"
+                ",わかて　はなこ,平成2年5月1日,女,熊谷総合病院\n"           # matched by kana + birth + sex
+                "2001,,,,熊谷総合病院\n"                                    # matched by 宛名番号
+                ",ヤマダ タロウ,1980-01-01,男,熊谷総合病院\n"               # nobody
+                "9999,,,,熊谷総合病院\n"                                    # unknown number
+                ",ワカテ ハナコ,1990-05-01,女,\n", "cp932")                   # no institution
+    out = import_group_list(db, actor=ADMIN, path=lst, group="healthcare_worker", reason="熊谷総合病院の名簿")
+    assert (out.read, out.recorded, out.already) == (5, 2, 0)
+    assert [line for line, _ in out.rejected] == [4, 5, 6]
+    assert "一致する方が" in out.rejected[0][1] and "9999" in out.rejected[1][1] and "所属" in out.rejected[2][1]
+    rows = select_targets(db, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 3, 1))
+    assert {(r.atena_no, r.group) for r in rows} == {("2001", "医療従事者等"), ("2002", "医療従事者等")}
+    again = import_group_list(db, actor=ADMIN, path=lst, group="healthcare_worker", reason="再送")
+    assert (again.recorded, again.already) == (0, 2)
+    with pytest.raises(InvalidInput):
+        import_group_list(db, actor=ADMIN, path=lst, group="underlying_condition", reason="x")  # self-declared

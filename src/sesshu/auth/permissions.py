@@ -92,6 +92,7 @@ CLI_COMMANDS: dict[str, str] = {
     "search": "person.search",
     "person show": "person.view",
     "person condition": "record.correct",
+    "person condition-import": "record.correct",
     "record history": "person.view",
     "record correct": "record.correct",
     "record void": "record.correct",

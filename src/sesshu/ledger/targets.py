@@ -50,6 +50,7 @@ class TargetRow:
     address: str
     household_no: str
     line: EligibilityResult
+    group: str = ""  # a campaign's 接種順位 that opened the line for them ("" for routine lines)
 
 
 def _open_within(line, as_of: date, until: date) -> bool:
@@ -126,6 +127,31 @@ def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int =
     return line, _collect(s, book, line, as_of, until)
 
 
+def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
+             on: date) -> str:
+    """The 接種順位 of a campaign line that applies to this person on ``on``: the first window of the line (in
+    file order) that is open that day and whose condition, birth cohort and sex fit — its ``group`` label,
+    or the priority group's name. "" for lines with no groups (定期)."""
+    entry = next((e for e in rules.entries if e.code == line), None)
+    if entry is None:
+        return ""
+    b, d = birth.toordinal(), on.toordinal()
+    for s in entry.series:
+        for term in s.terms or ():
+            for w in term.windows or ():
+                if not (w.group or w.condition in book.groups):
+                    continue
+                if w.condition is not None and w.condition not in held:
+                    continue
+                if (w.born_from is not None and b < w.born_from) or (w.born_to is not None and b > w.born_to):
+                    continue
+                if (w.sex is not None and w.sex != sex) or (w.not_before is not None and d < w.not_before) \
+                        or (w.not_after is not None and d > w.not_after):
+                    continue
+                return w.group or book.groups[w.condition]["name"]
+    return ""
+
+
 def collect_with_book(s: Session, book: RuleBook, line: str, as_of: date) -> list[TargetRow]:
     """Residents for whom ``line`` is open on as_of under ``book`` (a rule file's preview, before it is active)."""
     return _collect(s, book, line, as_of, as_of)
@@ -193,14 +219,17 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
                                    spans=spans.get(p.atena_no, ()), book=book)
             for e in result.eligibility:
                 if e.vaccine == line and _open_within(e, as_of, until):
+                    held = conditions_on(spans.get(p.atena_no, ()), as_of)
                     rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
-                                          p.address, p.household_no, e))
+                                          p.address, p.household_no, e,
+                                          group_of(book, rules, line, p.birth_date, p.sex, held,
+                                                   e.earliest or as_of)))
     rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
     return rows
 
 
 CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "世帯番号", "接種種別", "次回",
-              "状態", "接種可能日", "標準的な期間（から）", "標準的な期間（まで）", "定期接種の期限"]
+              "状態", "接種可能日", "標準的な期間（から）", "標準的な期間（まで）", "定期接種の期限", "接種順位"]
 _STATUS = {"eligible": "接種可能", "not_yet": "期間内に対象"}
 _SEX = {"M": "男", "F": "女"}
 
@@ -214,5 +243,5 @@ def targets_csv(rows: list[TargetRow]) -> str:
         w.writerow([r.atena_no, r.name, r.name_kana, _SEX.get(r.sex, ""), r.birth_date.isoformat(), r.postal_code,
                     r.address, r.household_no, e.vaccine, e.next_dose or "", _STATUS.get(e.status, e.status),
                     *[(d.isoformat() if d else "") for d in (e.earliest, e.standard_from, e.standard_until,
-                                                            e.legal_until)]])
+                                                            e.legal_until)], r.group])
     return buf.getvalue()

@@ -19,11 +19,12 @@ from sesshu.approvals.models import ApprovalRequest
 from sesshu.audit import service as audit
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
+from sesshu.conditions.codes import catalog, with_campaign_groups
 from sesshu.conditions.models import PersonCondition
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.schedule.rules import RULES_DIR, RuleSet
-from sesshu.domain.schedule.upload import CheckedUpload, UploadInvalid, check_upload
+from sesshu.domain.schedule.upload import CheckedUpload, Problem, UploadInvalid, check_upload, line_of
 from sesshu.ledger.evaluation import VerdictChange, queue_persons, verdict_changes
 from sesshu.ledger.models import VaccinationRecord, Vaccine
 from sesshu.registry.models import Person
@@ -103,9 +104,16 @@ def _text(raw: bytes | str) -> str:
 def _check(s: Session, text: str, upload_id: int = 0) -> CheckedUpload:
     active = [u for u in active_uploads(s) if u.id != upload_id]
     try:
-        return check_upload(text, active, upload_id=upload_id)
+        checked = check_upload(text, active, upload_id=upload_id)
     except UploadInvalid as e:
         raise RuleFileInvalid(e) from e
+    try:  # a priority group is recorded as a person condition, on evidence the conditions catalog knows
+        with_campaign_groups(catalog(), checked.book.groups)
+    except ValueError:
+        known = ", ".join(catalog().evidence)
+        raise RuleFileInvalid(UploadInvalid([Problem(line_of(text, "priority_groups"), "priority_groups",
+                                                     f"evidence に書ける確認書類は {known} です")])) from None
+    return checked
 
 
 def _judged_vaccines(checked: CheckedUpload) -> set[str]:
@@ -251,7 +259,8 @@ def details(p: dict) -> list[tuple[str, str]]:
     from sesshu.domain.schedule.book import KINDS
 
     return [("種類", KINDS[p["kind"]]), ("名前", p["name"]), ("版", str(p["version"])),
-            ("適用開始日", p["effective_from"]), ("SHA-256", p["sha256"]),
+            ("適用開始日", p["effective_from"]),
+            ("SHA-256", " ".join(p["sha256"][i:i + 16] for i in range(0, 64, 16))),  # wraps on the page
             ("確認方法", f"sesshu campaign check で同じファイルの検証結果・影響（判定が変わる記録）を確認できます"),
             ("承認後", "承認した時点で適用し、影響を受ける方を再判定の待ち行列に入れます（sesshu record evaluate）")]
 

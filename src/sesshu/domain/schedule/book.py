@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..fees import FeeEntry, campaign_fee_entries
 from .rules import RULES_DIR, RuleError, RuleSet, _Ctx, _mmdd, default_rules, load_rules
 
 KINDS = {"campaign": "特措法 住民接種等の実施計画", "amendment": "同梱ルールの改正", "settings": "市の設定"}
@@ -125,12 +126,17 @@ def compile_set(uploads: Iterable[Upload]) -> RuleSet:
 
 
 class RuleBook:
-    """Compiled rule sets by period: ``at(day)`` is the set in force on that day."""
+    """Compiled rule sets by period: ``at(day)`` is the set in force on that day; ``fees`` the fee
+    schedules of the active campaigns (billing adds them to the shipped fee table)."""
 
-    def __init__(self, starts: list[int], sets: list[RuleSet], uploads: tuple[Upload, ...] = ()):
+    def __init__(self, starts: list[int], sets: list[RuleSet], uploads: tuple[Upload, ...] = (),
+                 fees: tuple[FeeEntry, ...] = (), groups: dict[str, dict] | None = None):
         self._starts = starts  # ordinals, ascending; starts[0] is date.min
         self._sets = sets
         self.uploads = uploads
+        self.fees = fees
+        # The priority groups (接種順位) of the active campaigns: id → {name, source, evidence, campaign}.
+        self.groups = groups or {}
 
     @property
     def single(self) -> bool:
@@ -157,4 +163,30 @@ def compile_book(uploads: Iterable[Upload]) -> RuleBook:
             rs = by_key[key] = compile_set(chosen)
         starts.append(d.toordinal())
         sets.append(rs)
-    return RuleBook(starts, sets, uploads)
+    return RuleBook(starts, sets, uploads, _campaign_fees(uploads), _campaign_groups(uploads))
+
+
+def _campaign_groups(uploads: tuple[Upload, ...]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for u in sorted((u for u in uploads if u.kind == "campaign"), key=lambda u: u.version):
+        for g in yaml.safe_load(u.text).get("priority_groups") or ():
+            out[str(g["id"])] = {"name": str(g["name"]), "source": str(g["source"]),
+                                 "evidence": tuple(map(str, g.get("evidence") or ())), "campaign": u.name}
+    return out
+
+
+def _campaign_fees(uploads: tuple[Upload, ...]) -> tuple[FeeEntry, ...]:
+    """Each campaign version's fee schedule; where two versions price the same (vaccine, 期, from),
+    the higher version's price stands."""
+    best: dict[tuple, tuple[int, FeeEntry]] = {}
+    for u in uploads:
+        if u.kind != "campaign":
+            continue
+        doc = yaml.safe_load(u.text)
+        if "fees" not in doc:
+            continue
+        for e in campaign_fee_entries(doc["fees"], set(doc.get("vaccines") or ()), _Ctx(u.file).fail):
+            key = (e.vaccine, e.term, e.valid_from)
+            if key not in best or best[key][0] < u.version:
+                best[key] = (u.version, e)
+    return tuple(e for _v, e in best.values())

@@ -52,10 +52,11 @@ class RuleError(ValueError):
 
 class Window:
     __slots__ = ("start", "end", "born_from", "born_to", "condition", "sex", "fiscal_years",
-                 "not_before", "not_after", "started_by", "source")
+                 "not_before", "not_after", "started_by", "source", "group")
 
     def __init__(self, start, end, *, born_from=None, born_to=None, condition=None, sex=None,
-                 fiscal_years=None, not_before=None, not_after=None, started_by=None, source=""):
+                 fiscal_years=None, not_before=None, not_after=None, started_by=None, source="", group=""):
+        self.group = group  # a campaign's 接種順位 label for the residents this window opens to (targets)
         self.start, self.end = start, end
         self.born_from, self.born_to = born_from, born_to
         self.condition, self.sex = condition, sex
@@ -445,7 +446,7 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
     for i, w in enumerate(items):
         wh = f"{where}[{i}]"
         c.keys(wh, w, {"from", "to", "fy_of_age", "year_of_age", "when", "not_before",
-                       "not_after", "source"}, ["source"])
+                       "not_after", "source", "group"}, ["source"])
         when = w.get("when") or {}
         c.keys(wh + ".when", when, {"born_from", "born_to", "condition", "sex", "fiscal_years",
                                     "started_by"})
@@ -466,6 +467,7 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
             not_before=c.date(wh, w["not_before"]) if "not_before" in w else None,
             not_after=c.date(wh, w["not_after"]) if "not_after" in w else None,
             source=w["source"],
+            group=str(w.get("group") or ""),
         )
         forms = [k for k in ("from", "fy_of_age", "year_of_age") if k in w]
         if len(forms) != 1:
@@ -711,7 +713,7 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
     except yaml.YAMLError as e:
         raise RuleError(f"{name}: not valid YAML: {e}", file=name, detail=f"not valid YAML: {e}") from e
     c.keys("<top>", doc, {"schema", "name", "category", "source", "vaccines", "series",
-                          "entries", "notes", "priority_groups", "release"},
+                          "entries", "notes", "priority_groups", "release", "fees"},
            ["schema", "name", "category", "source", "series", "entries"])
     if doc["schema"] != SCHEMA:
         c.fail("schema", f"expected {SCHEMA!r}, got {doc['schema']!r}")
@@ -721,7 +723,7 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
         if not isinstance(pg, list):
             c.fail("priority_groups", "expected a list of {id, name, source}")
         for i, g in enumerate(pg):
-            c.keys(f"priority_groups[{i}]", g, {"id", "name", "source"}, ["id", "name", "source"])
+            c.keys(f"priority_groups[{i}]", g, {"id", "name", "source", "evidence"}, ["id", "name", "source"])
             c.conditions.add(str(g["id"]))
     vaccines = {}
     for code, v in (doc.get("vaccines") or {}).items():

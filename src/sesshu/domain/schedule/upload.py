@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 
 from .book import KINDS, SETTINGS_SCHEMA, RuleBook, Upload, compile_book, parse_settings, shipped_files
-from .rules import SCHEMA, RuleError
+from .rules import SCHEMA, RuleError, _Ctx
+from ..fees import campaign_fee_entries
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}")
 
@@ -137,6 +138,10 @@ _MESSAGES: list[tuple[str, str]] = [
     (r"missing 'to' \(use to: null for an open end\)", r"to がありません（終わりがない場合は to: null）"),
     (r"(.*) counts toward no series", r"ワクチン \1 はどの系列にも数えられていません"),
     (r"no shipped file of that name", r"その名前の同梱ルールファイルはありません"),
+    (r"(.*): not a whole number of yen: (.*)", r"金額は0以上の整数（円）で書いてください（\2）"),
+    (r"not a whole number of yen: (.*)", r"金額は0以上の整数（円）で書いてください（\1）"),
+    (r"not a date: (.*)", r"日付は YYYY-MM-DD の形で書いてください（\1）"),
+    (r"(.*) is not among the file's vaccines", r"\1 はこのファイルの vaccines にないワクチンです"),
 ]
 
 
@@ -244,6 +249,13 @@ def check_upload(text: str, active: list[Upload], *, upload_id: int = 0) -> Chec
     except RuleError as e:
         raise UploadInvalid([_problem(text, e)]) from e
     doc: dict[str, Any] = rel["doc"]
+    if "fees" in doc:
+        if up.kind != "campaign":
+            raise UploadInvalid([Problem(line_of(text, "fees"), "fees", "費用（fees）は実施計画（campaign）にだけ書けます")])
+        try:
+            campaign_fee_entries(doc["fees"], set(doc.get("vaccines") or ()), _Ctx(up.file).fail)
+        except RuleError as e:
+            raise UploadInvalid([_problem(text, e)]) from e
     groups = {str(g["id"]): str(g["name"]) for g in doc.get("priority_groups") or ()}
     codes = tuple(doc.get("vaccines") or ()) if up.kind != "settings" else tuple(doc.get("series") or ())
     return CheckedUpload(upload=up, title=rel["title"], vaccine_codes=tuple(map(str, codes)),
