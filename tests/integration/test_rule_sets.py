@@ -221,3 +221,13 @@ def test_an_institution_list_is_matched_to_persons_and_unmatched_rows_come_back(
     assert (again.recorded, again.already) == (0, 2)
     with pytest.raises(InvalidInput):
         import_group_list(db, actor=ADMIN, path=lst, group="underlying_condition", reason="x")  # self-declared
+
+
+def test_a_rejected_proposal_is_listed_as_rejected_and_never_in_force(db, settings, staff, residents):
+    row = rulesets.propose(db, settings, actor=staff["boss"], raw=CAMPAIGN, reason="政府対策本部決定（仮想例）")
+    approvals.reject(db, settings, actor=staff["boss2"], approval_id=row.approval_id, expected_version=1,
+                     comment="接種順位の日付が決定と違います")
+    [listed] = rulesets.list_rule_sets(db, actor=ADMIN)
+    assert (listed.status, listed.status_label) == ("rejected", "却下・取下げ")
+    with db.transaction() as s:
+        assert "PANDEMIC_EXAMPLE" not in rule_book(s).at(date(2026, 1, 15)).vaccines

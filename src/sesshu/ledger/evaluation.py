@@ -154,8 +154,17 @@ _Key = tuple  # (RuleSet, frozenset of conditions)
 def _judging_keys(rows: list, as_of: date, spans: Sequence[ConditionSpan],
                   book: RuleBook) -> tuple[_Key, list[_Key]]:
     """The rules and conditions in force on as_of, and on each record's date."""
-    return ((book.at(as_of), conditions_on(spans, as_of)),
-            [(book.at(r.vaccinated_on), conditions_on(spans, r.vaccinated_on)) for r in rows])
+    now = book.at(as_of)
+    return ((now, conditions_on(spans, as_of)),
+            [(_rules_for(book, now, r), conditions_on(spans, r.vaccinated_on)) for r in rows])
+
+
+def _rules_for(book: RuleBook, now: RuleSet, r) -> RuleSet:
+    """The set in force on the record's date — or the current one when the files that judge its vaccine
+    are the same versions in both: a campaign or amendment then costs a second evaluation only for the
+    persons with doses it judges, not for everyone with a dose before its date."""
+    then = book.at(r.vaccinated_on)
+    return now if then is now or then.judged_by(r.vaccine_code) == now.judged_by(r.vaccine_code) else then
 
 
 def _verdict(r, d, rules: RuleSet) -> RecordVerdict:

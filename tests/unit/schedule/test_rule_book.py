@@ -106,3 +106,19 @@ def test_a_version_not_above_the_active_one_is_refused():
     with pytest.raises(UploadInvalid) as e:
         check_upload(V1, [_up(V1, 1)])
     assert "より大きい版番号" in str(e.value)
+
+
+def test_a_routine_dose_before_a_campaign_is_judged_once_with_the_current_set():
+    """A campaign adds a file; doses of vaccines it does not judge need no second evaluation."""
+    from types import SimpleNamespace
+
+    from sesshu.ledger.evaluation import _judging_keys
+
+    book = compile_book([_up(V1, 1), _up(V2, 2)])
+    rows = [SimpleNamespace(id=1, vaccine_code="MR", vaccinated_on=date(2020, 5, 1)),
+            SimpleNamespace(id=2, vaccine_code="C19_PFIZER", vaccinated_on=date(2021, 3, 1)),
+            SimpleNamespace(id=3, vaccine_code="C19_PFIZER", vaccinated_on=date(2021, 1, 10))]
+    (now, _), keys = _judging_keys(rows, date(2026, 12, 1), (), book)
+    assert keys[0][0] is now  # same mr.yaml in both
+    assert keys[1][0] is book.at(date(2021, 3, 1)) and keys[1][0] is not now  # version 1 judged it
+    assert keys[2][0] is book.at(date(2021, 1, 10))  # before the campaign: unknown vaccine

@@ -327,6 +327,7 @@ class RuleSet:
         self.files = files
         # file name → the version a verdict cites ("同梱 mr.yaml", "covid-2021 第2版 …").
         self.sources = sources or {f: f"同梱 {f}" for f in files}
+        self._judged: dict[str, frozenset[str]] = {}
         # Birth-date-derived dates and windows, shared between evaluations (see engine._Person).
         self.person_cache: dict = {}
         # Spans of WindowList.fy_part per (list, fiscal-year offset, sex, conditions).
@@ -348,6 +349,15 @@ class RuleSet:
         """The rule file version that judges doses of ``vaccine`` ("" for an unknown code)."""
         v = self.vaccines.get(vaccine)
         return self.sources.get(v.file, "") if v is not None else ""
+
+    def judged_by(self, vaccine: str) -> frozenset[str]:
+        """The versions of every file a dose of ``vaccine`` is judged by (its own and its series')."""
+        hit = self._judged.get(vaccine)
+        if hit is None:
+            v = self.vaccines.get(vaccine)
+            files = {v.file, *(s.file for s in v.series)} if v is not None else set()
+            hit = self._judged[vaccine] = frozenset(self.sources.get(f, f) for f in files)
+        return hit
 
 
 def norm_product(p: str) -> str:
