@@ -71,3 +71,16 @@ def test_campaign_doses_are_judged_by_the_campaign_and_paid_at_its_fees(db, sett
         again = {r.codes for r in s.execute(select(BillingReturn).where(BillingReturn.month == JULY)).scalars()}
         assert not s.execute(select(PaymentLine).where(PaymentLine.month == JULY, PaymentLine.kind == "fee")).first()
     assert again == {"R_ALREADY_PAID"}
+
+
+def test_demo_load_with_the_covid_2021_replay(db, settings):
+    from sesshu.demo.campaign import load_campaign
+    from sesshu.demo.service import load_demo
+    from sesshu.ledger.targets import select_targets
+
+    load_demo(db, settings, actor=ADMIN, residents=60, seed=3, as_of=date(2026, 12, 1))
+    rows = load_campaign(db, settings, name="covid-2021", operator=ADMIN)
+    assert [(r.version, r.status, r.proposed_by, r.approved_by) for r in rows] == [
+        (1, "active", "demo-super", "demo-super2"), (2, "active", "demo-super", "demo-super2")]
+    groups = {r.group for r in select_targets(db, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 7, 5))}
+    assert groups <= {"65歳以上", "60〜64歳", "それ以外の方"} and "65歳以上" in groups

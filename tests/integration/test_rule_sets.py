@@ -130,7 +130,11 @@ series:
     assert isinstance(p.examples[0], VerdictChange) and p.examples[0].record_id == rid
     assert "熊谷市の設定" not in p.examples[0].after.rules and "kumagaya" in p.examples[0].after.rules
     assert _count(db, RuleSetVersion) == 0 and _count(db, EvaluationQueue) == 0  # a check changes nothing
-    _activate(db, settings, staff, settings_file)
+    row = rulesets.propose(db, settings, actor=staff["boss"], raw=settings_file, reason="実施要綱の改正")
+    shown = dict((r.label, r.value) for r in approvals.get_approval(
+        db, settings, actor=staff["boss2"], approval_id=row.approval_id).details)
+    assert "判定が変わる記録 1 件" in shown["申請時の影響"] and "W_OUTSIDE_SEASON → 正常" in shown["申請時の影響"]
+    approvals.approve(db, settings, actor=staff["boss2"], approval_id=row.approval_id, expected_version=1)
     with db.transaction() as s:
         assert list(s.execute(select(EvaluationQueue.atena_no)).scalars()) == ["2001"]
     ev = evaluate_pending(db, actor=ADMIN, as_of=date(2026, 12, 1))

@@ -29,6 +29,7 @@ def test_second_supervisor_activates_a_campaign_on_the_approvals_page(app, clien
         assert "covid-2021 第1版（2021-02-17から）" in listing
         detail = boss.get(f"/approvals/{row.approval_id}").text
         assert "承認する" in detail and row.sha256[:16] in detail and "2021-02-17" in detail
+        assert "判定が変わる記録 0 件" in detail
         r = boss.post(f"/approvals/{row.approval_id}/approve", data={"csrf_token": boss_csrf, "expected_version": "1"})
         assert r.status_code == 303
     with db.transaction() as s:

@@ -176,6 +176,20 @@ def _line_counts(s: Session, checked: CheckedUpload, on: date) -> list[LineCount
     return out
 
 
+def _changes(s: Session, scope: access.Scope, checked: CheckedUpload,
+             today: date) -> tuple[list[str], list[VerdictChange]]:
+    """The persons the file would judge again, and their stored verdicts it would change."""
+    persons = _persons_with(s, scope, _judged_vaccines(checked))
+    changes: list[VerdictChange] = []
+    for i in range(0, len(persons), _BATCH):
+        changes += verdict_changes(s, persons[i:i + _BATCH], today, checked.book)
+    return persons, changes
+
+
+def _change_kinds(changes: list[VerdictChange]) -> dict[str, int]:
+    return dict(Counter(f"{c.before or '正常'} → {c.after.error_code or '正常'}" for c in changes).most_common(10))
+
+
 def preview(db: Database, *, actor: Actor, raw: bytes | str, as_of: date | None = None) -> Preview:
     """Validate and preview a rule file; changes nothing (the look at persons' verdicts is audited)."""
     text = _text(raw)
@@ -191,18 +205,15 @@ def preview(db: Database, *, actor: Actor, raw: bytes | str, as_of: date | None 
         on = as_of or u.effective_from
         groups = _group_counts(s, scope, checked, on)
         lines = _line_counts(s, checked, on) if u.kind == "campaign" else []
-        persons = _persons_with(s, scope, _judged_vaccines(checked))
-        changes: list[VerdictChange] = []
-        for i in range(0, len(persons), _BATCH):
-            changes += verdict_changes(s, persons[i:i + _BATCH], today, checked.book)
-        kinds = Counter(f"{c.before or '正常'} → {c.after.error_code or '正常'}" for c in changes)
+        persons, changes = _changes(s, scope, checked, today)
+        kinds = _change_kinds(changes)
         examples = changes[:SAMPLES]
         audit.record(s, actor, "rule_set.check", purpose=PURPOSE,
                      detail={"kind": u.kind, "name": u.name, "version": u.version, "sha256": u.sha256,
                              "persons_judged": len(persons), "verdicts_changed": len(changes),
                              "examples": [e.atena_no for e in examples]})
         return Preview(checked=checked, as_of=on, groups=groups, lines=lines, persons_judged=len(persons),
-                       changed=len(changes), changed_by_kind=dict(kinds.most_common(10)), examples=examples)
+                       changed=len(changes), changed_by_kind=kinds, examples=examples)
 
 
 def propose(db: Database, settings: Settings, *, actor: Actor, raw: bytes | str, reason: str) -> RuleSetVersion:
@@ -243,10 +254,16 @@ def _proposed_row(s: Session, checked: CheckedUpload, *, actor: Actor | None, re
 # --- the approval kind (registered in sesshu.approvals.kinds) ----------------------------------------
 
 def validate_request(s: Session, raw: dict, ctx) -> dict:
+    """The payload the approver reads: the file, what it is, and its effect on the day of the request
+    (counts only: no person is named in a request)."""
     text = _text(str(raw.get("text", "")))
-    u = _check(s, text).upload
+    checked = _check(s, text)
+    u = checked.upload
+    persons, changes = _changes(s, access.scope_of(s, ctx.actor), checked, ctx.today)
     return {"text": text, "kind": u.kind, "name": u.name, "version": u.version,
-            "effective_from": u.effective_from.isoformat(), "sha256": u.sha256}
+            "effective_from": u.effective_from.isoformat(), "sha256": u.sha256,
+            "persons_judged": len(persons), "verdicts_changed": len(changes),
+            "changed_by_kind": _change_kinds(changes)}
 
 
 def summary(p: dict) -> str:
@@ -261,7 +278,9 @@ def details(p: dict) -> list[tuple[str, str]]:
     return [("種類", KINDS[p["kind"]]), ("名前", p["name"]), ("版", str(p["version"])),
             ("適用開始日", p["effective_from"]),
             ("SHA-256", " ".join(p["sha256"][i:i + 16] for i in range(0, 64, 16))),  # wraps on the page
-            ("確認方法", f"sesshu campaign check で同じファイルの検証結果・影響（判定が変わる記録）を確認できます"),
+            ("申請時の影響", f"判定し直す方 {p.get('persons_judged', 0)} 人、判定が変わる記録 {p.get('verdicts_changed', 0)} 件"
+             + "".join(f"／{k}: {n} 件" for k, n in (p.get("changed_by_kind") or {}).items())),
+            ("確認方法", "sesshu campaign check で同じファイルの検証結果・影響（例を含む）を確認できます"),
             ("承認後", "承認した時点で適用し、影響を受ける方を再判定の待ち行列に入れます（sesshu record evaluate）")]
 
 
