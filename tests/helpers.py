@@ -52,3 +52,23 @@ def running_server(app, port: int | None = None, **options) -> Iterator[int]:
         server.should_exit = True
         thread.join(timeout=10)
         app.state.db.dispose()
+
+
+STAFF_PASSWORD = "kumagaya-Sesshu-2026"
+
+
+def staff_actor(db, settings, login_id: str, role: str = "supervisor"):
+    """A real staff account assigned to the vaccination task, as the Actor the services take, and its
+    TOTP secret (for commands that sign in)."""
+    from sqlalchemy import select
+
+    from sesshu.actor import Actor
+    from sesshu.auth.models import StaffUser
+    from sesshu.auth.service import create_user
+
+    made = create_user(db, settings, actor=Actor(login_id="setup", kind="os", role="operator"), login_id=login_id,
+                       display_name=login_id, role=role, password=STAFF_PASSWORD,
+                       tasks=(("yobo_sesshu", "健康づくり課"),))
+    with db.transaction() as s:
+        uid = s.execute(select(StaffUser.id).where(StaffUser.login_id == login_id)).scalar_one()
+    return Actor(login_id=login_id, kind="user", role=role, user_id=uid), made.totp_secret

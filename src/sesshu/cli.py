@@ -3,6 +3,7 @@ with the operating-system user as the actor."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import sys
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,7 @@ from sesshu.certificates import cli as certificates_cli
 from sesshu.retention import cli as retention_cli
 from sesshu.disclosure import cli as disclosure_cli
 from sesshu.relief import cli as relief_cli
+from sesshu.rulesets import cli as rulesets_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -63,6 +65,7 @@ hub_cli.register(app)
 retention_cli.register(app)
 disclosure_cli.register(app)
 relief_cli.register(app)
+rulesets_cli.register(app)  # campaign check|propose|list|show
 conditions_cli.register(person_app)  # person condition
 fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys
 
@@ -221,7 +224,8 @@ def person_show(atena_no: str, as_json: bool = typer.Option(False, "--json"),
         v = h.verdicts.get(r.id)
         records.append(r.model_dump(mode="json") | {"status": v.status if v else None,
                                                     "dose_number": v.dose_number if v else None,
-                                                    "reasons": list(v.reasons) if v else []})
+                                                    "reasons": list(v.reasons) if v else [],
+                                                    "rules": v.rules if v else None})
     data = h.person.model_dump(mode="json") | {
         "records": records,
         "eligibility_as_of": h.as_of.isoformat(),
@@ -300,7 +304,10 @@ register_audit_commands(audit_app)  # verify, checkpoint, pubkey, search, anomal
 
 @demo_app.command("load")
 def demo_load(residents: int = typer.Option(3000, help="住民数"), seed: int = typer.Option(1, help="乱数の種（同じ値なら同じ町）"),
-              as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）")) -> None:
+              as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
+              campaign: Optional[str] = typer.Option(None, "--campaign",
+                                                     help="同梱の実施計画（covid-2021 など）をデモ上長2人の申請・承認で適用")
+              ) -> None:
     """架空の町（住民・世帯・医療機関・接種履歴）とデモ用職員アカウントを作成します。"""
     from sesshu.clock import today_jst
     from sesshu.demo.service import load_demo
@@ -314,6 +321,12 @@ def demo_load(residents: int = typer.Option(3000, help="住民数"), seed: int =
     for login in summary.logins:
         secret = f"  TOTP秘密鍵 {login.totp_secret}" if login.totp_secret else ""
         typer.echo(f"  {login.display_name}（{login.role}）: ID {login.login_id} / パスワード {login.password}{secret}")
+    if campaign:
+        from sesshu.demo.campaign import load_campaign
+
+        for r in load_campaign(db, settings, name=campaign, operator=os_actor()):
+            typer.echo(f"  実施計画 {r.name} 第{r.version}版（{r.effective_from}から）: {r.status_label}"
+                       f"（申請 {r.proposed_by}・承認 {r.approved_by}）")
 
 
 @demo_app.command("totp")
@@ -367,8 +380,13 @@ def schedule_evaluate() -> None:
         payload = json.load(sys.stdin)
     except json.JSONDecodeError as e:
         _fail(f"入力がJSONとして読めません: {e}")
+    from sesshu.rulesets.active import rule_book
+
+    db, _ = _db()
+    with db.transaction() as s:
+        book = rule_book(s)
     try:
-        result = evaluate_json(payload)
+        result = evaluate_json(payload, book=book)
     except ContractError as e:
         _fail(str(e))
     typer.echo(json.dumps(result, ensure_ascii=False))
@@ -400,13 +418,16 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
     if fmt == "json":
         _echo_json([{"atena_no": r.atena_no, "name": r.name, "name_kana": r.name_kana, "sex": r.sex,
                      "birth_date": _iso(r.birth_date), "postal_code": r.postal_code, "address": r.address,
-                     "household_no": r.household_no, **_line_json(r.line)} for r in rows])
+                     "household_no": r.household_no, **_line_json(r.line), "group": r.group} for r in rows])
     else:
         typer.echo(f"{len(rows)} 人")
-        for r in rows:
+        groups = Counter(r.group for r in rows if r.group)
+        for name, n in groups.items():  # a campaign's 接種順位 (routine lines have none)
+            typer.echo(f"  {name}: {n} 人")
+        for r in sorted(rows, key=lambda r: list(groups).index(r.group) if r.group else 0):
             e = r.line
             typer.echo(f"{r.atena_no}\t{r.name}\t{r.birth_date}\t{e.vaccine} {e.next_dose or ''}回目\t"
-                       f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}")
+                       f"{e.status}\t{_iso(e.earliest)}〜{_iso(e.legal_until)}" + (f"\t{r.group}" if r.group else ""))
 
 
 access_cli.register(user_app)

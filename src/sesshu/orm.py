@@ -38,5 +38,6 @@ def load_all_models() -> MetaData:
     from sesshu.tickets import models as _tickets  # noqa: F401
     from sesshu.relief import models as _relief  # noqa: F401
     from sesshu.retention import models as _retention  # noqa: F401
+    from sesshu.rulesets import models as _rulesets  # noqa: F401
 
     return Base.metadata

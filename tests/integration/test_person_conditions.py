@@ -301,7 +301,10 @@ def test_batch_and_single_evaluation_agree_when_conditions_change_over_time():
     from types import SimpleNamespace
 
     from sesshu.conditions.facts import ConditionSpan
+    from sesshu.domain.schedule.book import compile_book
     from sesshu.ledger.evaluation import evaluate_people, evaluate_rows
+
+    book = compile_book(())  # the shipped rules only
 
     born = date(1962, 6, 1)
     doses = [SimpleNamespace(id=i, vaccine_code=v, vaccinated_on=d, screening_result="vaccinated") for i, (v, d) in enumerate([
@@ -311,8 +314,8 @@ def test_batch_and_single_evaluation_agree_when_conditions_change_over_time():
     always = (ConditionSpan("designated_disability", None, None),)
     people = [(born, "F", doses, ended_2024), (born, "F", doses, always), (born, "F", doses, ()), (born, "F", doses)]
     as_of = date(2025, 11, 26)
-    batch = evaluate_people(people, as_of)
-    single = [evaluate_rows(b, sx, rows, as_of, spans=p[3] if len(p) > 3 else ()) for p in people
+    batch = evaluate_people(people, as_of, book=book)
+    single = [evaluate_rows(b, sx, rows, as_of, spans=p[3] if len(p) > 3 else (), book=book) for p in people
               for b, sx, rows in [p[:3]]]
     assert batch == single
     status = lambda ev: [ev.verdicts[d.id].status for d in doses]  # noqa: E731

@@ -253,6 +253,14 @@ def _manual_details(p: dict) -> list[tuple[str, str]]:
             ("宛名番号", p["atena_no"] or "該当者なし"), ("判断", _DECISIONS[p["decision"]])]
 
 
+# --- 接種ルールの適用 (sesshu.rulesets) ---------------------------------------------------------------
+
+def _rulesets():
+    from sesshu.rulesets import service
+
+    return service
+
+
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
@@ -297,6 +305,13 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         atena_nos=lambda p: [p["atena_no"]] if p["atena_no"] else [],
         apply=lambda s, p, ctx: _linkage().apply_manual(s, p, ctx.actor, ctx.approval_id),
         outcome_atena_no=lambda p, result: p["atena_no"]),
+    ApprovalKind(
+        code="rule_set_activate", label="接種ルール・特措法接種の実施計画の適用", permission="rule_set.propose",
+        validate=lambda s, raw, ctx: _rulesets().validate_request(s, raw, ctx),
+        summary=lambda p: _rulesets().summary(p),
+        subject=lambda p: f"rule_set:{p['kind']}:{p['name']}:{p['version']}",
+        details=lambda p: _rulesets().details(p), atena_nos=lambda p: [],
+        apply=lambda s, p, ctx: _rulesets().apply_activation(s, p, ctx), outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
         validate=retention_approval.validate, summary=retention_approval.summary,

@@ -31,6 +31,8 @@ PERMISSIONS = {
     "billing.view": "委託料の計算結果・返戻・支払明細の閲覧と出力",
     "billing.run": "委託料の月次処理（計算・締め・取込・費用助成の判定）",
     "retention.manage": "保存期間を過ぎたデータの確認・消去の申請",
+    # Uploaded rule files (campaigns, amendments, settings): proposed here, activated with approval.decide.
+    "rule_set.propose": "接種ルールの改正・特措法接種の実施計画の確認と適用の申請",
     "disclosure.manage": "問合せ受付票・開示・訂正・利用停止請求の受付と対応",
     # Relief cases need this permission AND an assignment to the relief 事務 (kenko_higai_kyusai).
     "relief.manage": "健康被害救済の案件・給付の管理（健康被害救済の事務の担当者のみ）",
@@ -49,7 +51,7 @@ ROLES: dict[str, dict] = {
                         "approval.request", "approval.decide", "person.reveal_my_number", "person.verify_my_number",
                         "ticket.issue", "certificate.issue", "notice.run",
                         "linkage.prepare", "linkage.inquire", "linkage.view",
-                        "retention.manage", "disclosure.manage", "relief.manage"},
+                        "retention.manage", "disclosure.manage", "relief.manage", "rule_set.propose"},
     },
     "security_officer": {
         "label": "セキュリティ責任者",
@@ -90,6 +92,7 @@ CLI_COMMANDS: dict[str, str] = {
     "search": "person.search",
     "person show": "person.view",
     "person condition": "record.correct",
+    "person condition-import": "record.correct",
     "record history": "person.view",
     "record correct": "record.correct",
     "record void": "record.correct",
@@ -112,6 +115,10 @@ CLI_COMMANDS: dict[str, str] = {
     "user enable": "user.manage",
     "user set": "user.manage",
     "schedule evaluate": "",
+    "campaign check": "rule_set.propose",
+    "campaign propose": "rule_set.propose",
+    "campaign list": "",
+    "campaign show": "rule_set.propose",
     "notices": "notice.run",
     "tickets issue": "ticket.issue",
     "tickets reissue": "ticket.issue",

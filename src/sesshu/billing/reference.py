@@ -1,12 +1,17 @@
 """The fee table and the city's paying account, read from billing/data/fees.yaml (data, not code)."""
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 
+import jpholiday
 import yaml
+from sqlalchemy.orm import Session
 
 from sesshu.domain.fees import FeeTable
+from sesshu.domain.schedule.book import RuleBook
+from sesshu.rulesets.active import rule_book
 
 
 @lru_cache(maxsize=1)
@@ -22,6 +27,29 @@ def fee_table() -> FeeTable:
 @lru_cache(maxsize=1)
 def _table() -> FeeTable:
     return FeeTable.from_data(fee_data())
+
+
+def fee_table_for(s: Session) -> FeeTable:
+    """The shipped fee table plus the fee schedules of the active campaigns (sesshu.rulesets)."""
+    book = rule_book(s)
+    return _with_campaigns(book) if book.fees else fee_table()
+
+
+_CAMPAIGN_TABLES: dict[int, tuple[RuleBook, FeeTable]] = {}
+
+
+def _with_campaigns(book: RuleBook) -> FeeTable:
+    hit = _CAMPAIGN_TABLES.get(id(book))
+    if hit is None or hit[0] is not book:
+        _CAMPAIGN_TABLES.clear()  # one active set at a time: an activation made the old table stale
+        hit = _CAMPAIGN_TABLES[id(book)] = (book, fee_table().with_entries(list(book.fees), campaign_holiday))
+    return hit[1]
+
+
+def campaign_holiday(on: date) -> bool:
+    """休日 for a campaign's 休日加算: Sundays and national holidays (国民の祝日に関する法律, via jpholiday).
+    [check] whether 12/29–1/3 counted as 休日 for the 2021 COVID-19 addition."""
+    return on.weekday() == 6 or jpholiday.is_holiday(on)
 
 
 def payer() -> dict:

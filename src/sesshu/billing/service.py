@@ -36,7 +36,7 @@ from sesshu.billing.models import (
     PaymentLine,
     SubsidyDecision,
 )
-from sesshu.billing.reference import fee_table
+from sesshu.billing.reference import fee_table_for
 from sesshu.bulk import bulk_copy
 from sesshu.clock import utcnow
 from sesshu.db import Database
@@ -143,7 +143,7 @@ def _facts(s: Session, rows: list, extra: list, institution_codes: set[str]) -> 
         exempt.update((a, int(y)) for a, y in s.execute(select(sd.atena_no, sd.fiscal_year).where(
             sd.status == "current", sd.outcome == EXEMPT, sd.atena_no.in_(part))))
         queued.update(s.execute(select(EvaluationQueue.atena_no).where(EvaluationQueue.atena_no.in_(part))).scalars())
-    return Facts(table=fee_table(), institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
+    return Facts(table=fee_table_for(s), institutions=institutions, accounts=accounts, exempt=frozenset(exempt),
                  queued=frozenset(queued))
 
 
@@ -216,7 +216,7 @@ def _changed_paid_records(s: Session, month: str) -> dict[int, Paid]:
         .join(latest, latest.c.record_id == R.id).join(last, last.c.id == latest.c.lid)
     found = {row[0]: row for row in s.execute(base.where(or_(
         R.version != last.c.record_version, R.error_code != last.c.record_error_code, R.status != last.c.record_status)))}
-    table = fee_table()
+    table = fee_table_for(s)
     sd = SubsidyDecision
     exempt_now = (select(sd.id).where(sd.atena_no == R.atena_no, sd.fiscal_year == _fiscal_year_of(R.vaccinated_on),
                                       sd.status == "current", sd.outcome == EXEMPT).exists())

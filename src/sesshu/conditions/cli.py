@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -25,7 +26,7 @@ def _show(c) -> str:
 
 def condition_cmd(
     atena_no: str = typer.Argument(..., help="宛名番号"),
-    set_: Optional[str] = typer.Option(None, "--set", help="登録する要件（designated_disability）"),
+    set_: Optional[str] = typer.Option(None, "--set", help="登録する要件（designated_disability、適用中の実施計画の接種順位の群 underlying_condition など）"),
     end: Optional[str] = typer.Option(None, "--end", help="終了する要件（designated_disability）"),
     condition_id: Optional[int] = typer.Option(None, "--id", help="終了する登録の番号（同じ要件の登録が複数あるとき）"),
     impairment: str = typer.Option("", help="障害の種類: heart / kidney / respiratory / hiv_immune"),
@@ -78,5 +79,30 @@ def condition_cmd(
         typer.echo(_show(c))
 
 
+def condition_import_cmd(
+    file: Path = typer.Argument(..., help="名簿（CSV: 宛名番号 または 氏名カナ・生年月日・性別、所属）"),
+    group: str = typer.Option(..., "--group", help="接種順位の群（healthcare_worker など、適用中の実施計画の群）"),
+    reason: str = typer.Option(..., "--reason", help="取込の理由（名簿の提出元・受付日など）"),
+    confirmed_on: Optional[str] = typer.Option(None, "--confirmed-on", help="名簿を確認した日（省略時は今日）"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """医療機関・施設から届いた接種順位の名簿を取り込み、一致した方に要件を登録します（一致しない行は理由付きで返します）。"""
+    from sesshu.conditions.group_list import import_group_list
+
+    db = make_database(load_settings())
+    try:
+        out = import_group_list(db, actor=os_actor(), path=file, group=group.strip(), reason=reason,
+                                confirmed_on=parse_optional_date(confirmed_on, "名簿を確認した日"))
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps(out.__dict__, ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(f"名簿 {out.read} 行: 登録 {out.recorded} 人、登録済み {out.already} 人、一致しない行 {len(out.rejected)}")
+    for line, why in out.rejected:
+        typer.echo(f"  {line}行目: {why}")
+
+
 def register(person_app: typer.Typer) -> None:
     person_app.command("condition")(condition_cmd)
+    person_app.command("condition-import")(condition_import_cmd)

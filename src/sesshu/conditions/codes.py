@@ -20,6 +20,7 @@ class ConditionKind:
     source: str
     required_grade: int | None
     impairments: dict[str, str]
+    evidence: frozenset[str] | None = None  # the evidence kinds that show it (None: any)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,24 @@ def parse_catalog(data: dict) -> ConditionCatalog:
     if not conditions or not evidence:
         raise ValueError("person_conditions.yaml: at least one condition and one evidence kind are required")
     return ConditionCatalog(conditions=conditions, evidence=evidence)
+
+
+def with_campaign_groups(cat: ConditionCatalog, groups: dict[str, dict]) -> ConditionCatalog:
+    """The catalog plus the priority groups (接種順位) of the active campaigns (RuleBook.groups): staff record
+    membership as a condition, on the evidence the campaign names (本人の申告, 施設の証明書, 名簿)."""
+    if not groups:
+        return cat
+    extra = {}
+    for code, g in groups.items():
+        if code in cat.conditions:
+            continue
+        unknown = [e for e in g["evidence"] if e not in cat.evidence]
+        if unknown:
+            raise ValueError(f"campaign {g['campaign']}: priority group {code}: unknown evidence {unknown}")
+        extra[code] = ConditionKind(code=code, label=g["name"], description="", applies_to=f"実施計画 {g['campaign']}",
+                                    source=g["source"], required_grade=None, impairments={},
+                                    evidence=frozenset(g["evidence"]) or None)
+    return ConditionCatalog(conditions={**cat.conditions, **extra}, evidence=cat.evidence)
 
 
 @lru_cache(maxsize=1)

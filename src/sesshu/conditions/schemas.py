@@ -76,8 +76,8 @@ def _state(row, today: date) -> str:
     return "holds"
 
 
-def condition_out(row, today: date) -> ConditionOut:
-    cat = catalog()
+def condition_out(row, today: date, cat=None) -> ConditionOut:
+    cat = cat or catalog()
     kind = cat.conditions.get(row.condition_code)
     evidence = cat.evidence.get(row.evidence_kind)
     state = _state(row, today)

@@ -16,7 +16,7 @@ from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.clock import today_jst, utcnow
-from sesshu.conditions.codes import catalog
+from sesshu.conditions.codes import ConditionCatalog, catalog, with_campaign_groups
 from sesshu.conditions.facts import span_of
 from sesshu.conditions.models import PersonCondition
 from sesshu.conditions.schemas import ConditionEntry, ConditionOut, condition_out
@@ -25,6 +25,7 @@ from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.ledger.evaluation import reevaluate_persons
 from sesshu.registry.models import Person
+from sesshu.rulesets.active import rule_book
 
 REASON_MAX = 200
 
@@ -55,17 +56,21 @@ def _reason(raw: str, label: str) -> str:
     return reason
 
 
-def validate_entry(entry: ConditionEntry, today: date) -> ConditionEntry:
-    """The entry with its text cleaned, or InvalidInput naming the first problem in Japanese."""
-    cat = catalog()
+def validate_entry(entry: ConditionEntry, today: date, cat: ConditionCatalog | None = None) -> ConditionEntry:
+    """The entry with its text cleaned, or InvalidInput naming the first problem in Japanese.
+    ``cat``: the catalog with the active campaigns' priority groups (``catalog_in``)."""
+    cat = cat or catalog()
     kind = cat.conditions.get(entry.condition_code)
     if kind is None:
         raise InvalidInput(f"要件の種類「{entry.condition_code}」は登録できません（{'、'.join(cat.conditions)}）")
-    if entry.impairment not in kind.impairments:
+    if kind.impairments and entry.impairment not in kind.impairments:
         raise InvalidInput("障害の種類を選んでください（" + "、".join(kind.impairments.values()) + "）")
-    evidence = cat.evidence.get(entry.evidence_kind)
+    if not kind.impairments and entry.impairment:
+        raise InvalidInput(f"「{kind.label}」には障害の種類を入力しません")
+    allowed = {c: e for c, e in cat.evidence.items() if kind.evidence is None or c in kind.evidence}
+    evidence = allowed.get(entry.evidence_kind)
     if evidence is None:
-        raise InvalidInput("確認した書類を選んでください（" + "、".join(e.label for e in cat.evidence.values()) + "）")
+        raise InvalidInput("確認した書類を選んでください（" + "、".join(f"{c}: {e.label}" for c, e in allowed.items()) + "）")
     number, note = clean(entry.evidence_no), clean(entry.evidence_note)
     if len(number) > 40:
         raise InvalidInput("手帳番号が長すぎます（40文字まで）")
@@ -106,10 +111,17 @@ def _visible_person(s: Session, actor: Actor, atena_no: str, *, lock: bool = Fal
     return person
 
 
+def catalog_in(s: Session) -> ConditionCatalog:
+    """The conditions staff may record: the shipped ones and the active campaigns' priority groups."""
+    return with_campaign_groups(catalog(), rule_book(s).groups)
+
+
 def record_condition(db: Database, *, actor: Actor, atena_no: str, entry: ConditionEntry) -> ConditionOut:
     """Record that a person meets a condition, on the evidence seen; re-evaluate their records."""
     today = today_jst()
-    entry = validate_entry(entry, today)
+    with db.transaction() as s:
+        cat = catalog_in(s)
+    entry = validate_entry(entry, today, cat)
     with db.transaction() as s:
         _visible_person(s, actor, atena_no, lock=True)  # one change per person at a time
         for other in s.execute(select(PersonCondition).where(
@@ -134,7 +146,7 @@ def record_condition(db: Database, *, actor: Actor, atena_no: str, entry: Condit
                              "evidence_kind": row.evidence_kind, "confirmed_on": row.confirmed_on,
                              "valid_from": row.valid_from, "valid_until": row.valid_until,
                              "reason": entry.reason, "records_changed": changed})
-        return condition_out(row, today)
+        return condition_out(row, today, cat)
 
 
 def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: int, reason: str,

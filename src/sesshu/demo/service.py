@@ -40,6 +40,8 @@ DEMO_PASSWORD = "kumagaya-sesshu-2026"
 DEMO_ACCOUNTS = (
     ("demo", "デモ職員", "clerk"),
     ("demo-super", "デモ上長", "supervisor"),
+    # A second supervisor: four-eyes approvals (a campaign's activation, 住登外者の登録) need another person.
+    ("demo-super2", "デモ上長（承認者）", "supervisor"),
     ("demo-security", "デモセキュリティ責任者", "security_officer"),
     ("demo-billing", "デモ委託料担当", "billing"),
 )

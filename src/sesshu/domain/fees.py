@@ -8,8 +8,9 @@ is paid at the price of the day the clinic did the work.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Callable
 
 SCREENING_KINDS = ("vaccinated", "screened_only")
 # 接種区分 the city pays a fee for, and the budget line each is charged to.
@@ -27,6 +28,12 @@ class FeeEntry:
     valid_from: date
     valid_until: date | None
     prices: dict  # screening kind → yen
+    # 休日加算 of a campaign (e.g. COVID-19 2021: +2,343円 税込 on Sundays and national holidays), by
+    # the first day it applies; added to a dose or a 予診のみ on a holiday (``FeeTable.is_holiday``).
+    holiday_additions: tuple[tuple[date, int], ...] = field(default=())
+
+    def holiday_addition(self, on: date) -> int:
+        return next((amount for since, amount in sorted(self.holiday_additions, reverse=True) if since <= on), 0)
 
     def covers(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
@@ -85,8 +92,9 @@ def _yen(value, label: str) -> int:
 
 class FeeTable:
     def __init__(self, fees: list[FeeEntry], copays: list[CopayEntry], budget: dict[str, BudgetCategory],
-                 sources: dict[str, str]):
+                 sources: dict[str, str], is_holiday: Callable[[date], bool] | None = None):
         self.sources = sources
+        self._is_holiday = is_holiday
         self.budget = budget
         self._fees: dict[str, list[FeeEntry]] = {}
         for e in sorted(fees, key=lambda e: e.valid_from, reverse=True):
@@ -131,8 +139,21 @@ class FeeTable:
         for wanted in ((term,) if term else ()) + ("",):
             for e in entries:  # newest first
                 if e.term == wanted and e.covers(on):
-                    return e.prices.get(kind)
+                    price = e.prices.get(kind)
+                    if price is not None and e.holiday_additions and self.is_holiday(on):
+                        price += e.holiday_addition(on)
+                    return price
         return None
+
+    def with_entries(self, extra: list[FeeEntry], is_holiday: Callable[[date], bool]) -> "FeeTable":
+        """This table plus a campaign's fee schedule (sesshu.rulesets), judging holidays with is_holiday."""
+        mine = [e for entries in self._fees.values() for e in entries]
+        copays = [c for entries in self._copays.values() for c in entries]
+        return FeeTable(mine + list(extra), copays, self.budget, self.sources, is_holiday)
+
+    def is_holiday(self, on: date) -> bool:
+        # The shipped 定期 fees have no holiday addition; a campaign's table brings its calendar.
+        return self._is_holiday is not None and self._is_holiday(on)
 
     def copay(self, vaccine: str, screening: str, on: date) -> int:
         if (screening or "vaccinated") != "vaccinated":
@@ -170,3 +191,59 @@ def month_bounds(month: str) -> tuple[date, date]:
     first = date(y, m, 1)
     nxt = date(y + (m == 12), m % 12 + 1, 1)
     return first, date.fromordinal(nxt.toordinal() - 1)
+
+
+def campaign_fee_entries(block: object, vaccines: set[str], fail: Callable[[str, str], None]) -> list[FeeEntry]:
+    """The ``fees`` block of a campaign file → fee entries (tax included, as the city pays them).
+
+    ``fail(where, message)`` reports a problem (raising); ``where`` is the key path in the file::
+
+        fees:
+          source: …
+          schedule:
+            - {vaccine: C19_PFIZER, from: 2021-02-17, vaccinated: 2277, screened_only: 1694, source: …}
+          holiday_additions:
+            - {from: 2021-04-01, amount: 2343, source: …}
+    """
+    if not isinstance(block, dict):
+        fail("fees", "expected a mapping")
+    extra = set(block) - {"source", "schedule", "holiday_additions", "notes"}
+    if extra:
+        fail("fees", f"unknown key(s) {sorted(map(str, extra))}; allowed: ['holiday_additions', 'notes', 'schedule', 'source']")
+    if not str(block.get("source") or "").strip():
+        fail("fees", "missing required key 'source'")
+    additions = []
+    for i, a in enumerate(block.get("holiday_additions") or []):
+        where = f"fees.holiday_additions[{i}]"
+        if not isinstance(a, dict) or set(a) != {"from", "amount", "source"}:
+            fail(where, "missing required key 'from/amount/source'")
+        try:
+            additions.append((_date(a["from"], where), _yen(a["amount"], where)))
+        except FeeTableError as e:
+            fail(where, str(e).split(": ", 1)[-1])
+    schedule = block.get("schedule")
+    if not isinstance(schedule, list) or not schedule:
+        fail("fees.schedule", "expected a non-empty list")
+    out = []
+    for i, row in enumerate(schedule):
+        where = f"fees.schedule[{i}]"
+        if not isinstance(row, dict):
+            fail(where, "expected a mapping, got " + type(row).__name__)
+        extra = set(row) - {"vaccine", "term", "from", "until", "vaccinated", "screened_only", "source"}
+        if extra:
+            fail(where, f"unknown key(s) {sorted(map(str, extra))}; allowed: ['from', 'screened_only', 'source', "
+                        "'term', 'until', 'vaccinated', 'vaccine']")
+        for k in ("vaccine", "from", "vaccinated", "source"):
+            if row.get(k) in (None, ""):
+                fail(where, f"missing required key '{k}'")
+        if row["vaccine"] not in vaccines:
+            fail(where + ".vaccine", f"{row['vaccine']} is not among the file's vaccines")
+        try:
+            prices = {k: _yen(row[k], where) for k in SCREENING_KINDS if k in row}
+            out.append(FeeEntry(vaccine=str(row["vaccine"]), term=str(row.get("term") or ""),
+                                valid_from=_date(row["from"], where),
+                                valid_until=_date(row["until"], where) if row.get("until") else None,
+                                prices=prices, holiday_additions=tuple(additions)))
+        except FeeTableError as e:
+            fail(where, str(e).split(": ", 1)[-1])
+    return out

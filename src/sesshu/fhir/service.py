@@ -43,6 +43,7 @@ from sesshu.ledger.rows import parse_record_row
 from sesshu.ledger.service import load_masters, person_records, store_parsed_rows
 from sesshu.registry.models import Person
 from sesshu.registry.rows import RowError, parse_registry_row
+from sesshu.rulesets.active import rule_book
 
 MEDIA_TYPE = "application/fhir+json"
 _MASTER_MODELS = {"institution": Institution, "doctor": Doctor, "venue": Venue, "manufacturer": Manufacturer}
@@ -68,7 +69,8 @@ def build_bundle(s: Session, settings: Settings, *, atena_no: str) -> tuple[dict
     p = s.get(Person, atena_no)
     records = person_records(s, atena_no)
     as_of = today_jst()
-    result = evaluate_rows(p.birth_date, p.sex, records, as_of, spans=load_spans(s, [atena_no]).get(atena_no, ()))
+    result = evaluate_rows(p.birth_date, p.sex, records, as_of, spans=load_spans(s, [atena_no]).get(atena_no, ()),
+                           book=rule_book(s))
     verdicts = {rid: fhir.Verdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons)
                 for rid, v in result.verdicts.items()}
     lots = {r.lot_no for r in records if r.lot_no}

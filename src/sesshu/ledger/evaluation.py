@@ -18,11 +18,14 @@ from sesshu.domain.schedule import (
     EligibilityResult,
     Evaluation,
     PersonFacts,
+    RuleSet,
     evaluate,
     evaluate_many,
 )
+from sesshu.domain.schedule.book import RuleBook
 from sesshu.ledger.models import EvaluationQueue, VaccinationRecord
 from sesshu.registry.models import Person
+from sesshu.rulesets.active import rule_book
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RecordVerdict:
     dose_number: int | None
     codes: tuple[str, ...]
     reasons: tuple[str, ...]
+    rules: str = ""  # the rule file version that judged it (RuleSet.version_of)
 
     @property
     def error_code(self) -> str:
@@ -42,6 +46,7 @@ class RecordVerdict:
 class PersonEvaluation:
     verdicts: dict[int, RecordVerdict]
     eligibility: list[EligibilityResult]
+    rules: RuleSet | None = None  # the set the forecast used (eligibility lines cite rules.version_of)
 
 
 def person_facts(birth_date: date, sex: str, conditions: frozenset[str] = frozenset()) -> PersonFacts:
@@ -65,117 +70,157 @@ def _split(rows: list) -> tuple[list, list]:
 
 
 def _judge_visits(birth_date: date, sex: str, doses: list, visits: list, as_of: date,
-                  spans: Sequence[ConditionSpan], result: PersonEvaluation) -> PersonEvaluation:
+                  spans: Sequence[ConditionSpan], result: PersonEvaluation, book: RuleBook) -> PersonEvaluation:
     """A 予診のみ visit never counts in a series (the next dose is still the same one). Its verdict is
     the one the dose would have had on that day — whether the visit fell in the window, which decides
     the 予診のみ fee — judged among the real doses only."""
     for v in visits:
-        probe = _evaluate_doses(birth_date, sex, [*doses, v], as_of, frozenset(), spans)
+        probe = _evaluate_doses(birth_date, sex, [*doses, v], as_of, frozenset(), spans, book)
         result.verdicts[v.id] = probe.verdicts[v.id]
     return result
 
 
 def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date,
-                  lines: frozenset[str] | None = None, spans: Sequence[ConditionSpan] = ()) -> PersonEvaluation:
+                  lines: frozenset[str] | None = None, spans: Sequence[ConditionSpan] = (), *,
+                  book: RuleBook) -> PersonEvaluation:
     """rows: active records (id, vaccine_code, vaccinated_on, screening_result) of one person, any order.
     lines: only these eligibility lines are forecast (all doses are still judged).
     spans: the person's conditions (sesshu.conditions.facts): each dose is judged with the
     conditions that held on its date, the forecast with those that hold on as_of.
+    book: the rules in force (sesshu.rulesets.active.rule_book): each dose is judged by the rules in
+    force on its date, the forecast by those in force on as_of.
     予診のみ records are judged but are not doses (see _judge_visits)."""
     doses, visits = _split(rows)
-    result = _evaluate_doses(birth_date, sex, doses, as_of, lines, spans)
-    return _judge_visits(birth_date, sex, doses, visits, as_of, spans, result) if visits else result
+    result = _evaluate_doses(birth_date, sex, doses, as_of, lines, spans, book)
+    return _judge_visits(birth_date, sex, doses, visits, as_of, spans, result, book) if visits else result
 
 
 def _evaluate_doses(birth_date: date, sex: str, rows: list, as_of: date,
-                    lines: frozenset[str] | None, spans: Sequence[ConditionSpan]) -> PersonEvaluation:
+                    lines: frozenset[str] | None, spans: Sequence[ConditionSpan], book: RuleBook) -> PersonEvaluation:
     doses = [_dose(r) for r in rows]
-    if not spans:
-        return _person_evaluation(rows, evaluate(person_facts(birth_date, sex), doses, as_of, lines=lines))
-    now, per_row = _condition_sets(rows, as_of, spans)
-    # Other condition sets only judge doses: their forecast is never shown (lines=∅).
-    evs = {cs: evaluate(person_facts(birth_date, sex, cs), doses, as_of, lines=lines if cs == now else frozenset())
-           for cs in dict.fromkeys([now, *per_row])}
+    rules = book.at(as_of)
+    if not spans and book.single:
+        return _person_evaluation(rows, evaluate(person_facts(birth_date, sex), doses, as_of, rules, lines=lines),
+                                  rules)
+    now, per_row = _judging_keys(rows, as_of, spans, book)
+    # Other keys only judge doses: their forecast is never shown (lines=∅).
+    evs = {k: evaluate(person_facts(birth_date, sex, k[1]), doses, as_of, k[0],
+                       lines=lines if k == now else frozenset())
+           for k in dict.fromkeys([now, *per_row])}
     return _merge(rows, evs, now, per_row)
 
 
 def evaluate_people(people: list[tuple], as_of: date,
-                    lines: frozenset[str] | None = None) -> list[PersonEvaluation]:
+                    lines: frozenset[str] | None = None, *, book: RuleBook) -> list[PersonEvaluation]:
     """evaluate_rows for many persons at once, in the same order: each item is (birth_date, sex, rows)
     or (birth_date, sex, rows, spans). The engine's batch path shares the work of persons with the
     same birth date, sex and conditions. 予診のみ records are judged as in evaluate_rows."""
     split = [_split(p[2]) for p in people]
-    results = _evaluate_people([(p[0], p[1], doses, *p[3:]) for p, (doses, _v) in zip(people, split)], as_of, lines)
-    return [_judge_visits(p[0], p[1], doses, visits, as_of, p[3] if len(p) > 3 else (), result) if visits else result
+    results = _evaluate_people([(p[0], p[1], doses, *p[3:]) for p, (doses, _v) in zip(people, split)], as_of,
+                               lines, book)
+    return [_judge_visits(p[0], p[1], doses, visits, as_of, p[3] if len(p) > 3 else (), result, book)
+            if visits else result
             for p, (doses, visits), result in zip(people, split, results)]
 
 
-def _evaluate_people(people: list[tuple], as_of: date, lines: frozenset[str] | None) -> list[PersonEvaluation]:
-    if not any(len(p) > 3 and p[3] for p in people):
+def _evaluate_people(people: list[tuple], as_of: date, lines: frozenset[str] | None,
+                     book: RuleBook) -> list[PersonEvaluation]:
+    rules = book.at(as_of)
+    if book.single and not any(len(p) > 3 and p[3] for p in people):
         evs = evaluate_many([(person_facts(p[0], p[1]), [_dose(r) for r in p[2]]) for p in people],
-                            as_of, lines=lines)
-        return [_person_evaluation(p[2], ev) for p, ev in zip(people, evs)]
-    items, plans = [], []
+                            as_of, rules, lines=lines)
+        return [_person_evaluation(p[2], ev, rules) for p, ev in zip(people, evs)]
+    by_rules: dict[RuleSet, list] = {}  # rule set → [(plan index, key, facts, doses)]
+    plans = []
     for p in people:
         b, sex, rows = p[0], p[1], p[2]
         spans = p[3] if len(p) > 3 else ()
         doses = [_dose(r) for r in rows]
-        now, per_row = _condition_sets(rows, as_of, spans) if spans else (frozenset(), [frozenset()] * len(rows))
-        sets = list(dict.fromkeys([now, *per_row]))
-        plans.append((rows, now, per_row, sets, len(items)))
-        items.extend((person_facts(b, sex, cs), doses) for cs in sets)
-    evs = evaluate_many(items, as_of, lines=lines)
-    return [_merge(rows, dict(zip(sets, evs[start:start + len(sets)])), now, per_row)
-            for rows, now, per_row, sets, start in plans]
+        now, per_row = _judging_keys(rows, as_of, spans, book)
+        plans.append((rows, now, per_row, {}))
+        for k in dict.fromkeys([now, *per_row]):
+            by_rules.setdefault(k[0], []).append((len(plans) - 1, k, person_facts(b, sex, k[1]), doses))
+    for rs, items in by_rules.items():
+        # evaluate_many forecasts one set of lines for all: for keys other than "now" it is not shown.
+        evs = evaluate_many([(facts, doses) for _i, _k, facts, doses in items], as_of, rs, lines=lines)
+        for (i, k, _f, _d), ev in zip(items, evs):
+            plans[i][3][k] = ev
+    return [_merge(rows, evs, now, per_row) for rows, now, per_row, evs in plans]
 
 
-def _condition_sets(rows: list, as_of: date,
-                    spans: Sequence[ConditionSpan]) -> tuple[frozenset[str], list[frozenset[str]]]:
-    """The conditions holding on as_of, and on each record's date."""
-    return conditions_on(spans, as_of), [conditions_on(spans, r.vaccinated_on) for r in rows]
+_Key = tuple  # (RuleSet, frozenset of conditions)
 
 
-def _merge(rows: list, evs: dict[frozenset[str], Evaluation], now: frozenset[str],
-           per_row: list[frozenset[str]]) -> PersonEvaluation:
-    """Each record's verdict from the evaluation under the conditions of its date."""
-    verdicts = {}
-    for i, (r, cs) in enumerate(zip(rows, per_row)):
-        d = evs[cs].doses[i]
-        verdicts[r.id] = RecordVerdict(r.id, d.status, d.dose_number, tuple(d.codes), tuple(d.reasons))
-    return PersonEvaluation(verdicts=verdicts, eligibility=evs[now].eligibility)
+def _judging_keys(rows: list, as_of: date, spans: Sequence[ConditionSpan],
+                  book: RuleBook) -> tuple[_Key, list[_Key]]:
+    """The rules and conditions in force on as_of, and on each record's date."""
+    now = book.at(as_of)
+    return ((now, conditions_on(spans, as_of)),
+            [(_rules_for(book, now, r), conditions_on(spans, r.vaccinated_on)) for r in rows])
 
 
-def _person_evaluation(rows: list, ev: Evaluation) -> PersonEvaluation:
-    verdicts = {r.id: RecordVerdict(r.id, d.status, d.dose_number, tuple(d.codes), tuple(d.reasons))
-                for r, d in zip(rows, ev.doses)}
-    return PersonEvaluation(verdicts=verdicts, eligibility=ev.eligibility)
+def _rules_for(book: RuleBook, now: RuleSet, r) -> RuleSet:
+    """The set in force on the record's date — or the current one when the files that judge its vaccine
+    are the same versions in both: a campaign or amendment then costs a second evaluation only for the
+    persons with doses it judges, not for everyone with a dose before its date."""
+    then = book.at(r.vaccinated_on)
+    return now if then is now or then.judged_by(r.vaccine_code) == now.judged_by(r.vaccine_code) else then
+
+
+def _verdict(r, d, rules: RuleSet) -> RecordVerdict:
+    return RecordVerdict(r.id, d.status, d.dose_number, tuple(d.codes), tuple(d.reasons),
+                         rules.version_of(r.vaccine_code))
+
+
+def _merge(rows: list, evs: dict[_Key, Evaluation], now: _Key, per_row: list[_Key]) -> PersonEvaluation:
+    """Each record's verdict from the evaluation under the rules and conditions of its date."""
+    verdicts = {r.id: _verdict(r, evs[k].doses[i], k[0]) for i, (r, k) in enumerate(zip(rows, per_row))}
+    return PersonEvaluation(verdicts=verdicts, eligibility=evs[now].eligibility, rules=now[0])
+
+
+def _person_evaluation(rows: list, ev: Evaluation, rules: RuleSet) -> PersonEvaluation:
+    verdicts = {r.id: _verdict(r, d, rules) for r, d in zip(rows, ev.doses)}
+    return PersonEvaluation(verdicts=verdicts, eligibility=ev.eligibility, rules=rules)
 
 
 _RECORD_COLS = (VaccinationRecord.id, VaccinationRecord.atena_no, VaccinationRecord.vaccine_code,
                 VaccinationRecord.vaccinated_on, VaccinationRecord.screening_result, VaccinationRecord.error_code)
 
 
-def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:
-    """Re-run the engine for these persons and store changed error codes. Returns records changed."""
+@dataclass(frozen=True)
+class VerdictChange:
+    record_id: int
+    atena_no: str
+    vaccine_code: str
+    vaccinated_on: date
+    before: str  # stored error code ("" = valid)
+    after: RecordVerdict
+
+
+def verdict_changes(s: Session, atena_nos: list[str], as_of: date, book: RuleBook) -> list[VerdictChange]:
+    """The stored verdicts of these persons' records that the engine under ``book`` would change."""
     if not atena_nos:
-        return 0
+        return []
     persons = {p.atena_no: p for p in s.execute(
         select(Person.atena_no, Person.birth_date, Person.sex).where(Person.atena_no.in_(atena_nos)))}
     by_person: dict[str, list] = {}
     for r in s.execute(select(*_RECORD_COLS).where(VaccinationRecord.atena_no.in_(atena_nos),
                                                    VaccinationRecord.status == "active")):
         by_person.setdefault(r.atena_no, []).append(r)
-    changes = []
     people = [(persons[a], rows) for a, rows in by_person.items() if a in persons]
     spans = load_spans(s, [p.atena_no for p, _rows in people])
-    # Only the dose verdicts are stored here: skip the forecast (lines=∅), the costly half.
+    # Only the dose verdicts are compared: skip the forecast (lines=∅), the costly half.
     results = evaluate_people([(p.birth_date, p.sex, rows, spans.get(p.atena_no, ())) for p, rows in people],
-                              as_of, lines=frozenset())
-    for (_p, rows), result in zip(people, results):
-        for r in rows:
-            code = result.verdicts[r.id].error_code
-            if code != r.error_code:
-                changes.append({"rid": r.id, "code": code})
+                              as_of, lines=frozenset(), book=book)
+    return [VerdictChange(r.id, r.atena_no, r.vaccine_code, r.vaccinated_on, r.error_code or "", v)
+            for (_p, rows), result in zip(people, results) for r in rows
+            if (v := result.verdicts[r.id]).error_code != (r.error_code or "")]
+
+
+def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:
+    """Re-run the engine for these persons and store changed error codes. Returns records changed."""
+    changes = [{"rid": c.record_id, "code": c.after.error_code}
+               for c in verdict_changes(s, atena_nos, as_of, rule_book(s))]
     if changes:
         # Error codes are the engine's verdict, not a clerk's change: no version bump.
         s.connection().execute(

@@ -51,6 +51,7 @@ from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import reveal_last4
 from sesshu.registry.rows import RowError
 from sesshu.tickets import links as ticket_links
+from sesshu.rulesets.active import rule_book
 
 # The columns a 予診票 row fills; the rest are the batch's constants (see import_records).
 _ROW_COLUMNS = (
@@ -449,7 +450,8 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
             records = person_records(s, atena_no)
             as_of = today_jst()
             result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of,
-                                                     spans=load_spans(s, [atena_no]).get(atena_no, ()))
+                                                     spans=load_spans(s, [atena_no]).get(atena_no, ()),
+                                                     book=rule_book(s))
             household = _household(s, actor, p)
             detail = {"records": len(records)}
             if household:  # their names and birth dates are on the page too
@@ -641,9 +643,10 @@ def _dose_verdict(s: Session, p: Person, values: dict, existing: list) -> EntryV
                                "screening_result": values["screening_result"]})()
     as_of = today_jst()
     spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
-    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans)
+    book = rule_book(s)
+    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans, book=book)
     before = evaluate_rows(p.birth_date, p.sex, existing, values["vaccinated_on"],
-                           lines=frozenset({values["vaccine_code"]}), spans=spans)
+                           lines=frozenset({values["vaccine_code"]}), spans=spans, book=book)
     line = next((e for e in before.eligibility if e.vaccine == values["vaccine_code"]), None)
     v = result.verdicts[0]
     return EntryVerdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons,

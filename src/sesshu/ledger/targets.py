@@ -15,19 +15,20 @@ from sesshu.conditions.facts import conditions_on, load_resident_spans
 from sesshu.db import Database
 from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.schedule import EligibilityResult, PersonFacts, default_rules, evaluate
+from sesshu.domain.schedule import EligibilityResult, PersonFacts, RuleSet, evaluate
+from sesshu.domain.schedule.book import RuleBook
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.registry.models import Person
+from sesshu.rulesets.active import rule_book
 
 _BATCH = 2000
 
 
-def line_codes() -> dict[str, str]:
+def line_codes(rules: RuleSet) -> dict[str, str]:
     """Every code a user may ask for → the eligibility line that answers it (HPV9 → HPV, …)."""
-    rules = default_rules()
     out = {}
     for e in rules.entries:
         out[e.code] = e.code
@@ -49,6 +50,7 @@ class TargetRow:
     address: str
     household_no: str
     line: EligibilityResult
+    group: str = ""  # a campaign's 接種順位 that opened the line for them ("" for routine lines)
 
 
 def _open_within(line, as_of: date, until: date) -> bool:
@@ -57,13 +59,14 @@ def _open_within(line, as_of: date, until: date) -> bool:
     return line.status == "not_yet" and line.earliest is not None and line.earliest <= until
 
 
-def _is_open(birth: date, sex: str, line: str, as_of: date, until: date,
+def _is_open(rules: RuleSet, birth: date, sex: str, line: str, as_of: date, until: date,
              conditions: frozenset[str] = frozenset()) -> bool:
-    ev = evaluate(PersonFacts(birth_date=birth, sex=sex, conditions=conditions), [], as_of, lines=frozenset((line,)))
+    ev = evaluate(PersonFacts(birth_date=birth, sex=sex, conditions=conditions), [], as_of, rules,
+                  lines=frozenset((line,)))
     return any(_open_within(e, as_of, until) for e in ev.eligibility)
 
 
-def _probe_birth_groups(s, line: str, as_of: date, until: date) -> set[tuple[date, str]]:
+def _probe_birth_groups(s, rules: RuleSet, line: str, as_of: date, until: date) -> set[tuple[date, str]]:
     """(birth date, sex) groups whose empty history is open within the window.
 
     Legal windows depend only on birth date and sex; doses only use terms up or push the next
@@ -83,17 +86,18 @@ def _probe_birth_groups(s, line: str, as_of: date, until: date) -> set[tuple[dat
     for y, m in months:
         first = date(y, m, 1)
         last = (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1))
-        if any(_is_open(d, sx, line, as_of, until) for d in (first, last) for sx in sexes):
+        if any(_is_open(rules, d, sx, line, as_of, until) for d in (first, last) for sx in sexes):
             open_months.add((y, m))
     near = {(y + (m + k - 1) // 12, (m + k - 1) % 12 + 1) for y, m in open_months for k in (-1, 0, 1)}
-    return {(b, sx) for b, sx in groups if (b.year, b.month) in near and _is_open(b, sx, line, as_of, until)}
+    return {(b, sx) for b, sx in groups if (b.year, b.month) in near and _is_open(rules, b, sx, line, as_of, until)}
 
 
 def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, within_days: int = 0,
                    purpose: str = "対象者選定") -> list[TargetRow]:
-    line, until = _window(vaccine, as_of, within_days)
     with db.transaction() as s:
-        found = _collect(s, line, as_of, until)
+        book = rule_book(s)
+        line, until = _window(book, vaccine, as_of, within_days)
+        found = _collect(s, book, line, as_of, until)
         # 利用停止請求: persons who asked to stop use are left out, each refusal on record.
         rows = drop_suspended(s, actor, found, use="targets.select", detail={"vaccine": line})
         audit.record(s, actor, "targets.select", purpose=purpose,
@@ -106,9 +110,10 @@ def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
                    purpose: str, password: str) -> ExportedFile:
     """The target list as a password-protected ZIP of its CSV; logged with rows, purpose and file hash."""
     purpose = exports.prepare(actor, purpose=purpose, password=password)
-    line, until = _window(vaccine, as_of, within_days)
     with db.transaction() as s:
-        rows = drop_suspended(s, actor, _collect(s, line, as_of, until), use="targets.export",
+        book = rule_book(s)
+        line, until = _window(book, vaccine, as_of, within_days)
+        rows = drop_suspended(s, actor, _collect(s, book, line, as_of, until), use="targets.export",
                               detail={"vaccine": line})
         return exports.export_csv(s, actor, action="targets.export", csv_text=targets_csv(rows), rows=len(rows),
                                   purpose=purpose, password=password, stem=f"targets_{line}_{as_of:%Y%m%d}",
@@ -117,12 +122,43 @@ def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
 
 def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int = 0) -> tuple[str, list[TargetRow]]:
     """(eligibility line, rows) in the caller's transaction, for callers that act on the list (notices)."""
-    line, until = _window(vaccine, as_of, within_days)
-    return line, _collect(s, line, as_of, until)
+    book = rule_book(s)
+    line, until = _window(book, vaccine, as_of, within_days)
+    return line, _collect(s, book, line, as_of, until)
 
 
-def _window(vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
-    codes = line_codes()
+def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
+             on: date) -> str:
+    """The 接種順位 of a campaign line that applies to this person on ``on``: the first window of the line (in
+    file order) that is open that day and whose condition, birth cohort and sex fit — its ``group`` label,
+    or the priority group's name. "" for lines with no groups (定期)."""
+    entry = next((e for e in rules.entries if e.code == line), None)
+    if entry is None:
+        return ""
+    b, d = birth.toordinal(), on.toordinal()
+    for s in entry.series:
+        for term in s.terms or ():
+            for w in term.windows or ():
+                if not (w.group or w.condition in book.groups):
+                    continue
+                if w.condition is not None and w.condition not in held:
+                    continue
+                if (w.born_from is not None and b < w.born_from) or (w.born_to is not None and b > w.born_to):
+                    continue
+                if (w.sex is not None and w.sex != sex) or (w.not_before is not None and d < w.not_before) \
+                        or (w.not_after is not None and d > w.not_after):
+                    continue
+                return w.group or book.groups[w.condition]["name"]
+    return ""
+
+
+def collect_with_book(s: Session, book: RuleBook, line: str, as_of: date) -> list[TargetRow]:
+    """Residents for whom ``line`` is open on as_of under ``book`` (a rule file's preview, before it is active)."""
+    return _collect(s, book, line, as_of, as_of)
+
+
+def _window(book: RuleBook, vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
+    codes = line_codes(book.at(as_of))
     line = codes.get(vaccine.strip().upper())
     if line is None:
         raise InvalidInput(f"接種種別「{vaccine}」は判定できません（{', '.join(sorted(set(codes.values())))}）")
@@ -131,7 +167,7 @@ def _window(vaccine: str, as_of: date, within_days: int) -> tuple[str, date]:
     return line, as_of + timedelta(days=within_days)
 
 
-def _condition_holders(s: Session, spans: dict[str, tuple], line: str, as_of: date,
+def _condition_holders(s: Session, rules: RuleSet, spans: dict[str, tuple], line: str, as_of: date,
                        until: date) -> dict[str, date]:
     """Residents whose conditions on as_of (the B類 60–64 criterion) open the line, whatever their
     birth group says, with their birth dates. Holders are few, so each (birth date, sex,
@@ -148,17 +184,18 @@ def _condition_holders(s: Session, spans: dict[str, tuple], line: str, as_of: da
             continue
         key = (*facts[a], held)
         if key not in probed:
-            probed[key] = _is_open(*facts[a], line, as_of, until, held)
+            probed[key] = _is_open(rules, *facts[a], line, as_of, until, held)
         if probed[key]:
             out[a] = facts[a][0]
     return out
 
 
-def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]:
+def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
-    wanted = _probe_birth_groups(s, line, as_of, until)
+    rules = book.at(as_of)
+    wanted = _probe_birth_groups(s, rules, line, as_of, until)
     spans = load_resident_spans(s)  # one query: residents with a condition on record
-    holders = _condition_holders(s, spans, line, as_of, until)
+    holders = _condition_holders(s, rules, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
     for i in range(0, len(births), _BATCH):
@@ -179,17 +216,20 @@ def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]
                 history.setdefault(r.atena_no, []).append(r)
         for p in persons:
             result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only,
-                                   spans=spans.get(p.atena_no, ()))
+                                   spans=spans.get(p.atena_no, ()), book=book)
             for e in result.eligibility:
                 if e.vaccine == line and _open_within(e, as_of, until):
+                    held = conditions_on(spans.get(p.atena_no, ()), as_of)
                     rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
-                                          p.address, p.household_no, e))
+                                          p.address, p.household_no, e,
+                                          group_of(book, rules, line, p.birth_date, p.sex, held,
+                                                   e.earliest or as_of)))
     rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
     return rows
 
 
 CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "世帯番号", "接種種別", "次回",
-              "状態", "接種可能日", "標準的な期間（から）", "標準的な期間（まで）", "定期接種の期限"]
+              "状態", "接種可能日", "標準的な期間（から）", "標準的な期間（まで）", "定期接種の期限", "接種順位"]
 _STATUS = {"eligible": "接種可能", "not_yet": "期間内に対象"}
 _SEX = {"M": "男", "F": "女"}
 
@@ -203,5 +243,5 @@ def targets_csv(rows: list[TargetRow]) -> str:
         w.writerow([r.atena_no, r.name, r.name_kana, _SEX.get(r.sex, ""), r.birth_date.isoformat(), r.postal_code,
                     r.address, r.household_no, e.vaccine, e.next_dose or "", _STATUS.get(e.status, e.status),
                     *[(d.isoformat() if d else "") for d in (e.earliest, e.standard_from, e.standard_until,
-                                                            e.legal_until)]])
+                                                            e.legal_until)], r.group])
     return buf.getvalue()

@@ -33,6 +33,7 @@ from sesshu.tickets.catalog import check_invalidation_reason, line_info
 from sesshu.tickets.lifecycle import invalidate_ticket as _invalidate
 from sesshu.tickets.models import TICKET_STATES, Ticket
 from sesshu.tickets.render import NoticeData, draw_notice_letter, draw_questionnaire
+from sesshu.rulesets.active import rule_book
 
 OPEN_STATUSES = ("eligible", "not_yet")
 
@@ -131,7 +132,7 @@ def current_line(s: Session, p: Person, vaccine: str, as_of: date):
                             VaccinationRecord.screening_result)
                      .where(VaccinationRecord.atena_no == p.atena_no, VaccinationRecord.status == "active")).all()
     result = evaluate_rows(p.birth_date, p.sex, rows, as_of, frozenset((vaccine,)),
-                           spans=load_spans(s, [p.atena_no]).get(p.atena_no, ()))
+                           spans=load_spans(s, [p.atena_no]).get(p.atena_no, ()), book=rule_book(s))
     return next((e for e in result.eligibility if e.vaccine == vaccine), None)
 
 

@@ -37,6 +37,8 @@ router = APIRouter(include_in_schema=False)
 
 AtenaNo = Annotated[str, Path(pattern=r"^[0-9]{1,15}$")]
 VERDICTS = {"valid": "定期", "voluntary": "任意", "invalid": "無効"}
+# A valid dose of a campaign (臨時・特措法) is not 定期: it is labelled by its 接種区分.
+VALID_BY_CATEGORY = {"temporary": "臨時", "pandemic_resident": "住民接種", "designated": "特定接種"}
 ELIGIBILITY = {"eligible": "接種できます", "not_yet": "まだ対象外", "complete": "完了", "expired": "期限切れ"}
 NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました",
            "condition_set": "接種対象の要件を登録し、接種記録を再判定しました",
@@ -103,7 +105,7 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "open_rows": fold_alternatives([e for e in history.eligibility if _is_open(e, history.as_of)],
                                        _latest_doses(history.records)),
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
-        "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
+        "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "VALID_BY_CATEGORY": VALID_BY_CATEGORY, "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),

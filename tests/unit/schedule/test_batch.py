@@ -158,7 +158,10 @@ def test_ledger_evaluate_people_equals_evaluate_rows():
     lines exactly as its per-person helper does — 予診のみ visits among the doses included."""
     from collections import namedtuple
 
+    from sesshu.domain.schedule.book import compile_book
     from sesshu.ledger.evaluation import evaluate_people, evaluate_rows
+
+    book = compile_book(())  # the shipped rules only
 
     Row = namedtuple("Row", "id vaccine_code vaccinated_on screening_result")
     rng = random.Random(21)
@@ -171,8 +174,8 @@ def test_ledger_evaluate_people_equals_evaluate_rows():
         people.append((p.birth_date, p.sex, rows))
     as_of = date(2026, 11, 1)
     for lines in (None, frozenset(), frozenset(("MR",))):
-        assert evaluate_people(people, as_of, lines) == [
-            evaluate_rows(b, sex, rows, as_of, lines) for b, sex, rows in people]
+        assert evaluate_people(people, as_of, lines, book=book) == [
+            evaluate_rows(b, sex, rows, as_of, lines, book=book) for b, sex, rows in people]
 
 
 def test_a_screening_only_visit_is_judged_but_is_not_a_dose():
@@ -181,21 +184,24 @@ def test_a_screening_only_visit_is_judged_but_is_not_a_dose():
     still due for the same dose, and a later real dose is that dose, not the next one."""
     from types import SimpleNamespace
 
+    from sesshu.domain.schedule.book import compile_book
     from sesshu.ledger.evaluation import evaluate_people, evaluate_rows
+
+    book = compile_book(())  # the shipped rules only
 
     born = date(2024, 3, 10)
     visit = SimpleNamespace(id=1, vaccine_code="MR", vaccinated_on=date(2025, 4, 1), screening_result="screened_only")
     as_of = date(2025, 4, 15)
-    ev = evaluate_rows(born, "F", [visit], as_of)
+    ev = evaluate_rows(born, "F", [visit], as_of, book=book)
     assert ev.verdicts[1].status == "valid" and ev.verdicts[1].dose_number == 1
     mr = next(e for e in ev.eligibility if e.vaccine == "MR")
     assert mr.next_dose == 1 and mr.status != "complete"  # still due: nothing was given
 
     dose = SimpleNamespace(id=2, vaccine_code="MR", vaccinated_on=date(2025, 4, 20), screening_result="vaccinated")
-    ev = evaluate_rows(born, "F", [visit, dose], date(2025, 5, 1))
+    ev = evaluate_rows(born, "F", [visit, dose], date(2025, 5, 1), book=book)
     assert ev.verdicts[2].dose_number == 1 and ev.verdicts[2].status == "valid"
     assert next(e for e in ev.eligibility if e.vaccine == "MR").next_dose == 2
-    assert evaluate_people([(born, "F", [visit, dose])], date(2025, 5, 1)) == [ev]
+    assert evaluate_people([(born, "F", [visit, dose])], date(2025, 5, 1), book=book) == [ev]
     # The same visit counted as a dose would have closed 1期 — the bug this guards against.
     as_dose = SimpleNamespace(**{**vars(visit), "screening_result": "vaccinated"})
-    assert next(e for e in evaluate_rows(born, "F", [as_dose], as_of).eligibility if e.vaccine == "MR").next_dose == 2
+    assert next(e for e in evaluate_rows(born, "F", [as_dose], as_of, book=book).eligibility if e.vaccine == "MR").next_dose == 2

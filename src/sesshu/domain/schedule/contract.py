@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from .engine import DoseFacts, PersonFacts, evaluate
+from .book import RuleBook
 from .rules import RuleSet
 
 SCHEDULE_VACCINE_CODES: tuple[str, ...] = (
@@ -70,20 +71,44 @@ def parse_payload(payload: dict) -> tuple[PersonFacts, list[DoseFacts], date]:
     return person, doses, as_of
 
 
-def evaluate_json(payload: dict, rules: RuleSet | None = None) -> dict:
-    """Evaluate a contract payload; raise ``ContractError`` on a malformed one."""
+def evaluate_json(payload: dict, rules: RuleSet | None = None, *, book: RuleBook | None = None) -> dict:
+    """Evaluate a contract payload; raise ``ContractError`` on a malformed one.
+
+    With ``book`` (the rules in force over time, sesshu.rulesets) each dose is judged by the rules in
+    force on its date and the lines by those in force on ``as_of``; every dose and line then also
+    says which rule file version judged it (``"rules"``)."""
     person, doses, as_of = parse_payload(payload)
-    ev = evaluate(person, doses, as_of, rules)
+    if book is None:
+        ev = evaluate(person, doses, as_of, rules)
+        return _output(ev.doses, ev.eligibility)
+    now = book.at(as_of)
+    evs = {id(rs): (rs, evaluate(person, doses, as_of, rs, lines=frozenset() if rs is not now else None))
+           for rs in {id(r): r for r in [now, *(book.at(d.date) for d in doses)]}.values()}
+    judged = [(evs[id(book.at(d.date))][1].doses[i], book.at(d.date)) for i, d in enumerate(doses)]
+    out = _output([r for r, _rs in judged], evs[id(now)][1].eligibility)
+    for o, (r, rs) in zip(out["doses"], judged):
+        o["rules"] = rs.version_of(r.vaccine)
+    for o in out["eligibility"]:
+        o["rules"] = _line_version(now, o["vaccine"])
+    return out
+
+
+def _line_version(rules: RuleSet, line: str) -> str:
+    entry = next((e for e in rules.entries if e.code == line), None)
+    return rules.sources.get(entry.series[0].file, "") if entry is not None else ""
+
+
+def _output(doses, eligibility) -> dict:
     return {
         "doses": [
             {"vaccine": r.vaccine, "date": r.date.isoformat(), "status": r.status,
              "dose_number": r.dose_number, "codes": list(r.codes), "reasons": list(r.reasons)}
-            for r in ev.doses
+            for r in doses
         ],
         "eligibility": [
             {"vaccine": e.vaccine, "next_dose": e.next_dose, "status": e.status,
              "earliest": _iso(e.earliest), "standard_from": _iso(e.standard_from),
              "standard_until": _iso(e.standard_until), "legal_until": _iso(e.legal_until)}
-            for e in ev.eligibility
+            for e in eligibility
         ],
     }

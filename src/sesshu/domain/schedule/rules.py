@@ -30,7 +30,14 @@ ENTRY_ORDER = ("HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "D
 
 
 class RuleError(ValueError):
-    """A rule file is malformed; the message names the file and the offending key."""
+    """A rule file is malformed; the message names the file and the offending key.
+
+    ``file``, ``where`` (the key path, e.g. ``series[0].doses[1].intervals``) and ``detail`` are
+    kept apart so that an upload's check can point at the YAML line (sesshu.rulesets.validation)."""
+
+    def __init__(self, message: str, *, file: str = "", where: str = "", detail: str = ""):
+        super().__init__(message)
+        self.file, self.where, self.detail = file, where, detail
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,10 +52,11 @@ class RuleError(ValueError):
 
 class Window:
     __slots__ = ("start", "end", "born_from", "born_to", "condition", "sex", "fiscal_years",
-                 "not_before", "not_after", "started_by", "source")
+                 "not_before", "not_after", "started_by", "source", "group")
 
     def __init__(self, start, end, *, born_from=None, born_to=None, condition=None, sex=None,
-                 fiscal_years=None, not_before=None, not_after=None, started_by=None, source=""):
+                 fiscal_years=None, not_before=None, not_after=None, started_by=None, source="", group=""):
+        self.group = group  # a campaign's 接種順位 label for the residents this window opens to (targets)
         self.start, self.end = start, end
         self.born_from, self.born_to = born_from, born_to
         self.condition, self.sex = condition, sex
@@ -312,11 +320,14 @@ class RuleSet:
     """Compiled rules: build once (``default_rules()`` or ``load_rules``), share freely."""
 
     def __init__(self, vaccines: dict[str, Vaccine], series: list[Series], entries: list[Entry],
-                 files: list[str]):
+                 files: list[str], sources: dict[str, str] | None = None):
         self.vaccines = vaccines
         self.series = series
         self.entries = entries
         self.files = files
+        # file name → the version a verdict cites ("同梱 mr.yaml", "covid-2021 第2版 …").
+        self.sources = sources or {f: f"同梱 {f}" for f in files}
+        self._judged: dict[str, frozenset[str]] = {}
         # Birth-date-derived dates and windows, shared between evaluations (see engine._Person).
         self.person_cache: dict = {}
         # Spans of WindowList.fy_part per (list, fiscal-year offset, sex, conditions).
@@ -333,6 +344,20 @@ class RuleSet:
     @property
     def vaccine_codes(self) -> tuple[str, ...]:
         return tuple(self.vaccines)
+
+    def version_of(self, vaccine: str) -> str:
+        """The rule file version that judges doses of ``vaccine`` ("" for an unknown code)."""
+        v = self.vaccines.get(vaccine)
+        return self.sources.get(v.file, "") if v is not None else ""
+
+    def judged_by(self, vaccine: str) -> frozenset[str]:
+        """The versions of every file a dose of ``vaccine`` is judged by (its own and its series')."""
+        hit = self._judged.get(vaccine)
+        if hit is None:
+            v = self.vaccines.get(vaccine)
+            files = {v.file, *(s.file for s in v.series)} if v is not None else set()
+            hit = self._judged[vaccine] = frozenset(self.sources.get(f, f) for f in files)
+        return hit
 
 
 def norm_product(p: str) -> str:
@@ -352,7 +377,7 @@ class _Ctx:
         self.interned = interned if interned is not None else {}
 
     def fail(self, where: str, msg: str):
-        raise RuleError(f"{self.file}: {where}: {msg}")
+        raise RuleError(f"{self.file}: {where}: {msg}", file=self.file, where=where, detail=msg)
 
     def keys(self, where: str, d: Any, allowed: Iterable[str], required: Iterable[str] = ()):
         if not isinstance(d, Mapping):
@@ -431,7 +456,7 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
     for i, w in enumerate(items):
         wh = f"{where}[{i}]"
         c.keys(wh, w, {"from", "to", "fy_of_age", "year_of_age", "when", "not_before",
-                       "not_after", "source"}, ["source"])
+                       "not_after", "source", "group"}, ["source"])
         when = w.get("when") or {}
         c.keys(wh + ".when", when, {"born_from", "born_to", "condition", "sex", "fiscal_years",
                                     "started_by"})
@@ -452,6 +477,7 @@ def _windows(c: _Ctx, where: str, items: Any, basis: str) -> WindowList:
             not_before=c.date(wh, w["not_before"]) if "not_before" in w else None,
             not_after=c.date(wh, w["not_after"]) if "not_after" in w else None,
             source=w["source"],
+            group=str(w.get("group") or ""),
         )
         forms = [k for k in ("from", "fy_of_age", "year_of_age") if k in w]
         if len(forms) != 1:
@@ -683,15 +709,21 @@ def _mmdd(c: _Ctx, where: str, v: Any) -> tuple[int, int]:
 
 
 def _load_file(path: Path, interned: dict) -> dict:
-    c = _Ctx(path.name, interned)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise RuleError(f"{path.name}: not valid YAML: {e}") from e
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise RuleError(f"{path}: cannot read: {e}") from e
+        raise RuleError(f"{path}: cannot read: {e}", file=path.name, detail=f"cannot read: {e}") from e
+    return _load_text(path.name, text, interned)
+
+
+def _load_text(name: str, text: str, interned: dict) -> dict:
+    c = _Ctx(name, interned)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise RuleError(f"{name}: not valid YAML: {e}", file=name, detail=f"not valid YAML: {e}") from e
     c.keys("<top>", doc, {"schema", "name", "category", "source", "vaccines", "series",
-                          "entries", "notes", "priority_groups"},
+                          "entries", "notes", "priority_groups", "release", "fees"},
            ["schema", "name", "category", "source", "series", "entries"])
     if doc["schema"] != SCHEMA:
         c.fail("schema", f"expected {SCHEMA!r}, got {doc['schema']!r}")
@@ -701,7 +733,7 @@ def _load_file(path: Path, interned: dict) -> dict:
         if not isinstance(pg, list):
             c.fail("priority_groups", "expected a list of {id, name, source}")
         for i, g in enumerate(pg):
-            c.keys(f"priority_groups[{i}]", g, {"id", "name", "source"}, ["id", "name", "source"])
+            c.keys(f"priority_groups[{i}]", g, {"id", "name", "source", "evidence"}, ["id", "name", "source"])
             c.conditions.add(str(g["id"]))
     vaccines = {}
     for code, v in (doc.get("vaccines") or {}).items():
@@ -717,7 +749,7 @@ def _load_file(path: Path, interned: dict) -> dict:
             c.fail(wh + ".products", "expected a list of product names")
         vaccines[code] = Vaccine(code, v["name"], v["live"], tuple(products),
                                  c.date(wh, v["regular_from"]) if "regular_from" in v else None,
-                                 path.name)
+                                 name)
     if not isinstance(doc["series"], list) or not doc["series"]:
         c.fail("series", "expected a non-empty list")
     series = [_series(c, f"series[{i}]", s) for i, s in enumerate(doc["series"])]
@@ -725,28 +757,37 @@ def _load_file(path: Path, interned: dict) -> dict:
 
 
 def load_rules(extra_files: Iterable[str | Path] = (), *, include_default: bool = True,
-               overrides: Mapping[str, Mapping[str, Any]] | None = None) -> RuleSet:
+               overrides: Mapping[str, Mapping[str, Any]] | None = None,
+               texts: Iterable[tuple[str, str]] = (), replaced: Iterable[str] = (),
+               sources: Mapping[str, str] | None = None) -> RuleSet:
     """Read and compile rule files; raise ``RuleError`` naming the file and key on bad data.
 
     ``extra_files`` adds files outside the default set (e.g. ``rules/pandemic/*.yaml``).
+    ``texts`` adds files given as (name, YAML text) — uploaded rule files; ``replaced`` names
+    shipped files left out because an uploaded amendment takes their place.
     ``overrides`` maps a series id to a few settings that are municipal data rather than law:
     ``{"FLU_ELDER": {"season": ("10-15", "01-31")}}``.
+    ``sources`` names the version of each file (file name → label) for verdicts to cite;
+    files not named there are the shipped ones.
     """
-    files = sorted(RULES_DIR.glob("*.yaml")) if include_default else []
+    skip = set(replaced)
+    files = [f for f in sorted(RULES_DIR.glob("*.yaml")) if f.name not in skip] if include_default else []
     files += [Path(f) for f in extra_files]
+    docs = [(f.name, f) for f in files] + list(texts)
     vaccines: dict[str, Vaccine] = {}
     series: list[Series] = []
     raw_entries = []
     interned: dict = {}
-    for f in files:
-        part = _load_file(f, interned)
+    for name, src in docs:
+        part = _load_file(src, interned) if isinstance(src, Path) else _load_text(name, src, interned)
         for code, v in part["vaccines"].items():
             if code in vaccines:
-                raise RuleError(f"{f.name}: vaccine {code} already defined in {vaccines[code].file}")
+                raise RuleError(f"{name}: vaccine {code} already defined in {vaccines[code].file}", file=name,
+                                where=f"vaccines.{code}", detail=f"already defined in {vaccines[code].file}")
             vaccines[code] = v
         for s in part["series"]:
             if any(s.id == o.id for o in series):
-                raise RuleError(f"{f.name}: series {s.id} defined twice")
+                raise RuleError(f"{name}: series {s.id} defined twice", file=name, detail=f"series {s.id} defined twice")
             series.append(s)
         raw_entries.append((part["ctx"], part["entries"]))
     by_id = {s.id: s for s in series}
@@ -792,7 +833,9 @@ def load_rules(extra_files: Iterable[str | Path] = (), *, include_default: bool 
                 raise RuleError(f"override {sid}.{k} is not supported")
     rank = {code: i for i, code in enumerate(ENTRY_ORDER)}
     entries.sort(key=lambda e: rank.get(e.code, len(rank)))
-    return RuleSet(vaccines, series, entries, [f.name for f in files])
+    names = [n for n, _src in docs]
+    return RuleSet(vaccines, series, entries, names,
+                   {n: (sources or {}).get(n, f"同梱 {n}") for n in names})
 
 
 _DEFAULT: RuleSet | None = None
