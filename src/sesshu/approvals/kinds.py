@@ -253,6 +253,14 @@ def _manual_details(p: dict) -> list[tuple[str, str]]:
             ("宛名番号", p["atena_no"] or "該当者なし"), ("判断", _DECISIONS[p["decision"]])]
 
 
+# --- 健康被害救済: 記録された決定の訂正 (sesshu.relief) ------------------------------------------------------
+
+def _relief():
+    from sesshu.relief import service
+
+    return service
+
+
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
@@ -302,6 +310,14 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         validate=retention_approval.validate, summary=retention_approval.summary,
         subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
         atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),
+    ApprovalKind(
+        code="relief_decision_correction", label="健康被害救済の決定の訂正", permission="relief.manage",
+        validate=lambda s, raw, ctx: _relief().validate_correction(s, ctx.actor, raw),
+        summary=lambda p: _relief().correction_summary(p), subject=lambda p: f"relief_benefit:{p['benefit_id']}",
+        details=lambda p: _relief().correction_details(p), atena_nos=lambda p: [p["atena_no"]],
+        apply=lambda s, p, ctx: _relief().apply_correction(s, p, ctx.actor, approval_id=ctx.approval_id,
+                                                           reason=ctx.reason),
+        outcome_atena_no=lambda p, result: None),
 )}
 
 
