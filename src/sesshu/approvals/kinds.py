@@ -55,6 +55,9 @@ class ApprovalKind:
     # Carries out the change as ctx.actor (the approver); returns the result reference (new 宛名番号 …).
     apply: Callable[[Session, dict, Context], str]
     outcome_atena_no: Callable[[dict, str], str | None]  # (payload, result reference) → person to look at
+    # (session, payload, viewer) → (header, rows, not listed): the persons a pending request is about, read
+    # live for the approver — a payload that must not name them (an erasure) still shows who they are.
+    subjects: Callable[[Session, dict, Actor], tuple[list[str], list[list[str]], int]] | None = None
 
 
 # --- 住登外者の登録 ----------------------------------------------------------------------------------
@@ -309,7 +312,8 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
         validate=retention_approval.validate, summary=retention_approval.summary,
         subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
-        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),
+        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None,
+        subjects=retention_approval.subjects),
     ApprovalKind(
         code="relief_decision_correction", label="健康被害救済の決定の訂正", permission="relief.manage",
         validate=lambda s, raw, ctx: _relief().validate_correction(s, ctx.actor, raw),

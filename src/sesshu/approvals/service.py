@@ -204,7 +204,9 @@ def _detail(s: Session, keys: KeyRing, actor: Actor, row: ApprovalRequest, own: 
         access.check_visible(s, actor, atena_no, message=NOT_FOUND)
     audit.record_many(s, actor, _events("approval.view", k.atena_nos(payload), {"approval_id": row.id}))
     pending = row.status == "requested"
+    header, subjects, more = k.subjects(s, payload, actor) if k.subjects and pending else ([], [], 0)
     return ApprovalDetail(
+        subjects_header=header, subjects=subjects, subjects_more=more,
         approval=ApprovalOut.from_row(row),
         details=[DetailRow(label=label, value=value) for label, value in k.details(payload)],
         own=own, may_decide=pending and not own and may_decide(actor), may_withdraw=pending and own,
