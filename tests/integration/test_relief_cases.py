@@ -275,7 +275,7 @@ def test_a_recorded_decision_is_corrected_with_a_second_persons_approval_and_pas
                                      reason="通知書の金額の転記誤り")
     detail = approvals.get_approval(db, settings, actor=second, approval_id=req.id)
     shown = dict((r.label, r.value) for r in detail.details)
-    assert shown["記録されている決定"].startswith("100,000円（月額）") and shown["訂正後"].startswith("80,000円（月額）")
+    assert shown["記録されている決定"] == "100,000円（月額）・2026年9月から" and shown["訂正後"].startswith("80,000円（月額）")
     assert shown["これまでに振り込んだ額"].startswith("200,000円")  # this benefit: two months at 100,000
     with pytest.raises(Forbidden, match="ご自身の申請"):
         approvals.approve(db, settings, actor=first, approval_id=req.id, expected_version=req.version)

@@ -607,13 +607,17 @@ def correction_summary(p: dict) -> str:
     return f"救済案件 {p['case_id']} の決定の訂正: {p['label']} {what}"
 
 
+def _ym(iso: str) -> str:
+    return f"{int(iso[:4])}年{int(iso[5:7])}月"
+
+
 def correction_details(p: dict) -> list[tuple[str, str]]:
     unit = "（月額）" if p["periodic"] else ""
     rows = [("救済案件", f"案件 {p['case_id']}（{p['person_name']}・宛名番号 {p['atena_no']}）"),
             ("給付", p["label"]),
-            ("記録されている決定", f"{p['old_amount']:,}円{unit}・{p['old_first_month'][:7]}から")]
+            ("記録されている決定", f"{p['old_amount']:,}円{unit}・{_ym(p['old_first_month'])}から")]
     rows.append(("訂正後", "この給付を取り消す" if p["cancel"]
-                 else f"{p['amount']:,}円{unit}・{p['first_month'][:7]}から"))
+                 else f"{p['amount']:,}円{unit}・{_ym(p['first_month'])}から"))
     rows.append(("これまでに振り込んだ額", f"{p['paid']:,}円（差額は次の支払一覧で過誤調整します）"))
     return rows
 

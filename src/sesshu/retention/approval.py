@@ -29,12 +29,21 @@ def validate(s: Session, raw: dict, ctx) -> dict:
 
 def summary(p: dict) -> str:
     label = retention_rules()[p["category"]].label
-    return f"保存期間経過データの消去: {label} {p['count']}人（基準日 {p['as_of']}）"
+    from datetime import date
+
+    from sesshu.domain.wareki import to_wareki
+
+    return f"保存期間経過データの消去: {label} {p['count']}人（基準日 {to_wareki(date.fromisoformat(p['as_of']))}）"
 
 
 def details(p: dict) -> list[tuple[str, str]]:
     rule = retention_rules()[p["category"]]
-    return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source), ("基準日", p["as_of"]),
+    from datetime import date
+
+    from sesshu.domain.wareki import to_wareki
+
+    return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source),
+            ("基準日", to_wareki(date.fromisoformat(p["as_of"]))),
             ("対象人数", f"{p['count']}人"), ("対象一覧の照合値（SHA-256 先頭16桁）", p["units_sha256"][:16]),
             ("実行方法", "承認後、運用担当がサーバーでこの申請番号の消去を実行します（取り消せません）")]
 
