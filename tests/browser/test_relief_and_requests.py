@@ -4,13 +4,11 @@ supervisor, the payment list with its 全銀 ZIP; a 訂正請求 of a 接種年�
 shows who and why; the disclosure package in plain Japanese. Screenshots: tests/browser/conftest.py SHOTS."""
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import time
 from datetime import date
 
 import pyotp
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
@@ -20,29 +18,12 @@ from sesshu.clock import utcnow
 from sesshu.disclosure.service import receive
 from sesshu.ledger.models import Institution, VaccinationRecord
 from sesshu.registry.service import import_registry
-from sesshu.web.app import create_app
 from tests.browser.conftest import SHOTS
-from tests.helpers import REGISTRY_HEADER, free_port, running_server, write
+from tests.browser.test_daily_work import PASSWORD, _logout, _password, desk, server  # noqa: F401 — fixtures
+from tests.helpers import REGISTRY_HEADER, write
 
 SETUP = Actor(login_id="setup", kind="os", role="operator")
-PASSWORD = "kumagaya-Sesshu-2026"
 TASKS = (("yobo_sesshu", "健康づくり課"), ("kenko_higai_kyusai", "健康づくり課"))
-
-
-@pytest.fixture
-def server(settings, db):
-    port = free_port()
-    app = create_app(dataclasses.replace(settings))
-    with running_server(app, port=port):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def desk(browser):
-    context = browser.new_context(locale="ja-JP", viewport={"width": 1366, "height": 768}, accept_downloads=True)
-    pg = context.new_page()
-    yield pg
-    context.close()
 
 
 def _city(db, settings, tmp_path) -> dict:
@@ -75,17 +56,17 @@ def _login(page, base, login_id, secret):
     while pyotp.TOTP(secret).at(time.time()) == _USED.get(login_id):
         time.sleep(1)  # a code is accepted once: the second sign-in waits for the next one
     _USED[login_id] = pyotp.TOTP(secret).at(time.time())
-    page.goto(base + "/login")
-    page.get_by_label("職員ID").fill(login_id)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="次へ").click()
+    _password(page, base, login_id)
     page.get_by_label("確認コード").fill(_USED[login_id])
     page.get_by_role("button", name="ログイン").click()
     expect(page).to_have_url(base + "/")
 
 
-def _logout(page):
-    page.get_by_role("button", name="ログアウト").click()
+def _record(page, step: str | None = None):
+    """The case page's 手続の記録: pick the step (if given) and press 記録する."""
+    if step:
+        page.get_by_label("手続").select_option(step)
+    page.get_by_role("button", name="記録する").click()
 
 
 def test_relief_correction_requests_and_the_disclosure_package(server, desk, db, settings, tmp_path, shot):
@@ -128,27 +109,25 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     # Steps: an error stays on the page with the 議事 typed.
     page.get_by_label("手続").select_option("committee")
     page.get_by_label("委員会の議事の要旨").fill("診療録と接種後の経過を確認した")
-    page.get_by_role("button", name="記録する").click()
+    _record(page)
     expect(page.get_by_text("委員会の結果を入力してください")).to_be_visible()
     expect(page.get_by_label("委員会の議事の要旨")).to_have_value("診療録と接種後の経過を確認した")
     shot(page, "2-step-error-kept")
     page.get_by_label("委員会の結果").fill("因果関係を否定できない")
-    page.get_by_role("button", name="記録する").click()
-    page.get_by_label("手続").select_option("sent_to_prefecture")
-    page.get_by_role("button", name="記録する").click()
+    _record(page)
+    _record(page, "sent_to_prefecture")
     page.get_by_label("手続").select_option("national_decision")
     page.locator("select[name=decision]").select_option("certified")
     page.get_by_label("障害児養育年金（円・月額）").fill("３００,０００")
     page.get_by_label("障害児養育年金の支給開始の月").fill("R8.9")
     page.get_by_label("医療費（円）").fill("52000")
-    page.get_by_role("button", name="記録する").click()
+    _record(page)
     expect(page.get_by_text("法令の上限 205,316円")).to_be_visible()
     expect(page.get_by_label("障害児養育年金の支給開始の月")).to_have_value("R8.9")
     shot(page, "3-decision-refused")
     page.get_by_label("障害児養育年金（円・月額）").fill("100,000")
-    page.get_by_role("button", name="記録する").click()
-    page.get_by_label("手続").select_option("notified")
-    page.get_by_role("button", name="記録する").click()
+    _record(page)
+    _record(page, "notified")
     expect(page.get_by_text("根拠: 予防接種法施行令 第12条").first).to_be_visible()
     shot(page, "4-case")
 

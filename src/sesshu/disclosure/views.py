@@ -18,7 +18,7 @@ from sesshu.web.forms import CORRECTABLE_FIELDS, FIELD_LABELS, kept, parse_chang
 router = APIRouter(include_in_schema=False)
 InquiryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FIELDS = ("kind", "atena_no", "channel", "requester_name", "requester_relation", "identity_method", "question",
-          "received_on")
+          "received_on", "covers_my_number")
 
 
 def _version(form: dict) -> int:
