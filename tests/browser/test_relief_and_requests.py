@@ -4,8 +4,10 @@ supervisor, the payment list with its 全銀 ZIP; a 訂正請求 of a 接種年�
 shows who and why; the disclosure package in plain Japanese. Screenshots: tests/browser/conftest.py SHOTS."""
 from __future__ import annotations
 
+import os
 import subprocess
 import time
+from pathlib import Path
 from datetime import date
 
 import pyotp
@@ -50,6 +52,19 @@ def _city(db, settings, tmp_path) -> dict:
 
 
 _USED: dict[str, str] = {}
+# axe-core is not a dependency: set SESSHU_AXE_JS to a local axe.min.js (npm pack axe-core) to check each
+# page of the walk for critical and serious violations as well.
+AXE_JS = os.environ.get("SESSHU_AXE_JS", "")
+AXE_FOUND: dict[str, list[str]] = {}
+
+
+def _axe(page, name: str) -> None:
+    if not AXE_JS:
+        return
+    page.evaluate(Path(AXE_JS).read_text(encoding="utf-8") + "\n;0")  # evaluated over CDP: the page's CSP allows no inline script
+    result = page.evaluate("async () => (await axe.run(document)).violations.map(v => [v.id, v.impact])")
+    AXE_FOUND[name] = [f"{rule}:{impact}" for rule, impact in result]
+    assert not [r for r, impact in result if impact in ("critical", "serious")], (name, result)
 
 
 def _login(page, base, login_id, secret):
@@ -100,6 +115,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     expect(page.get_by_label("預金種目")).to_have_value("2")
     expect(page.get_by_label("銀行コード（4桁）")).to_have_value("０００５")
     shot(page, "1-claim-error-kept")
+    _axe(page, "1-claim-error-kept")
     page.get_by_label("死亡一時金").uncheck()
     page.get_by_label("障害児養育年金").check()
     page.get_by_role("button", name="受け付ける").click()
@@ -113,6 +129,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     expect(page.get_by_text("委員会の結果を入力してください")).to_be_visible()
     expect(page.get_by_label("委員会の議事の要旨")).to_have_value("診療録と接種後の経過を確認した")
     shot(page, "2-step-error-kept")
+    _axe(page, "2-step-error-kept")
     page.get_by_label("委員会の結果").fill("因果関係を否定できない")
     _record(page)
     _record(page, "sent_to_prefecture")
@@ -125,11 +142,13 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     expect(page.get_by_text("法令の上限 205,316円")).to_be_visible()
     expect(page.get_by_label("障害児養育年金の支給開始の月")).to_have_value("R8.9")
     shot(page, "3-decision-refused")
+    _axe(page, "3-decision-refused")
     page.get_by_label("障害児養育年金（円・月額）").fill("100,000")
     _record(page)
     _record(page, "notified")
     expect(page.get_by_text("根拠: 予防接種法施行令 第12条").first).to_be_visible()
     shot(page, "4-case")
+    _axe(page, "4-case")
 
     # The correction is requested here and approved by another supervisor.
     page.locator("#correction select[name=benefit_id]").select_option(label="障害児養育年金（100,000円／月）")
@@ -137,6 +156,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     page.get_by_label("訂正の理由（必須）").fill("通知書の金額の転記誤り")
     page.get_by_role("button", name="訂正を申請する").click()
     shot(page, "4b-correction-requested")
+    _axe(page, "4b-correction-requested")
     expect(page.get_by_role("heading", name="健康被害救済の決定の訂正")).to_be_visible()
     _logout(page)
     _login(page, base, "kumagaya-boss", secrets["kumagaya-boss"])
@@ -145,6 +165,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     page.goto(base + "/approvals/1")
     expect(page.get_by_text("80,000円（月額）・2026年9月から")).to_be_visible()
     shot(page, "5-correction-approval")
+    _axe(page, "5-correction-approval")
     page.get_by_role("button", name="承認する").click()
     expect(page.get_by_text("承認し、内容を反映しました")).to_be_visible()
 
@@ -155,6 +176,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     page.get_by_label("ZIPのパスワード", exact=True).fill("correct-horse-42")
     page.get_by_label("パスワード（確認）").fill("correct-horse-42")
     shot(page, "6-payments")
+    _axe(page, "6-payments")
     with page.expect_download() as dl:
         page.get_by_role("button", name="振込データを作成してダウンロード").click()
     assert dl.value.suggested_filename.endswith(".zip")
@@ -170,12 +192,19 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     expect(page.get_by_text("接種年月日", exact=False).first).to_be_visible()
     expect(page.get_by_label("正しい値")).to_have_value("R3.2.30")
     shot(page, "7-correction-request-error")
+    _axe(page, "7-correction-request-error")
     page.get_by_label("正しい値").fill("Ｒ３．４．１２")
     page.get_by_role("button", name="訂正する（理由は請求の内容）").click()
     expect(page.get_by_text("接種記録を1件訂正済み")).to_be_visible()
 
+    page.goto(base + "/persons/2001")
+    page.locator(".table-wrap").first.focus()  # a scrollable table is reached with the keyboard
+    expect(page.locator(".table-wrap").first).to_be_focused()
+    shot(page, "7b-person")
+    _axe(page, "7b-person")
     page.goto(base + "/retention")
     shot(page, "8-retention")
+    _axe(page, "8-retention")
     page.get_by_role("button", name="消去を申請する").first.click()
     _logout(page)
     _login(page, base, "kumagaya-kyusai", secrets["kumagaya-kyusai"])
@@ -185,6 +214,7 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     expect(page.get_by_role("cell", name="故人　次郎")).to_be_visible()
     expect(page.get_by_text("死亡日 平成27年3月1日 から5年", exact=False)).to_be_visible()
     shot(page, "9-erasure-approval")
+    _axe(page, "9-erasure-approval")
 
     req = receive(db, actor=SETUP, kind="disclosure", atena_no="2001", channel="counter", requester_name="救済 花子",
                   requester_relation="legal_proxy", identity_method="mynumber_card", question="記録の開示")
@@ -200,3 +230,5 @@ def test_relief_correction_requests_and_the_disclosure_package(server, desk, db,
     assert "麻しん風しん混合" in body and "熊谷こどもクリニック" in body and "令和3年4月12日" in body
     assert "令和3年4月10日" not in body  # the MR record was corrected to the 12th
     assert "DPTIPV" not in body and "C001" not in body and ".view" not in body
+    if AXE_JS:
+        print("axe-core violations by page:", AXE_FOUND)

@@ -306,3 +306,13 @@ def test_a_recorded_decision_is_corrected_with_a_second_persons_approval_and_pas
     with pytest.raises(Conflict, match="支給中の年金"):
         _step(db, first, relief.get_case(db, actor=first, case_id=case.id), "closed", today_jst(), reason="完了")
     assert verify_chain(db, actor=ADMIN).ok
+
+
+def test_the_zengin_command_says_how_the_zip_password_is_given():
+    from typer.testing import CliRunner
+
+    from sesshu.cli import app
+
+    out = CliRunner().invoke(app, ["relief", "zengin", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    assert "パスワード付きZIP（AES-256）" in out.output and "ZIPのパスワードは実行後に画面で尋ねます" in out.output

@@ -122,3 +122,14 @@ def test_the_zengin_file_downloads_as_an_aes_zip_for_a_supervisor(app, db, make_
     with pyzipper.AESZipFile(io.BytesIO(r.content)) as z:
         z.setpassword(b"correct-horse-42")
         assert z.read("relief_zengin_202603.txt")
+
+
+def test_scrollable_tables_are_focusable_labelled_regions(app, db, make_staff, persons):
+    """axe-core's scrollable-region-focusable: a table that scrolls sideways can be reached by keyboard."""
+    add_record(db, persons["plain"])
+    client, _ = _client(app, db, make_staff, "supervisor", "abe-t")
+    for url in (f"/persons/{persons['plain']}", "/retention"):
+        html = client.get(url).text
+        wraps = re.findall(r'<div class="table-wrap"[^>]*>', html)
+        assert wraps and all('tabindex="0"' in w and 'role="region"' in w and 'aria-label="' in w for w in wraps), url
+    assert "[check" not in client.get("/retention").text and "sesshu retention purge" not in client.get("/retention").text

@@ -50,7 +50,7 @@ def relief_show(case_id: int) -> None:
 
 
 @relief_app.command("payments")
-def relief_payments(month: str = typer.Option(..., help="支払月（2027-04）")) -> None:
+def relief_payments(month: str = typer.Option(..., help="支払月（2027-04 または R9.4）")) -> None:
     """その月の支払一覧（一時金と年金）。"""
     from sesshu.actor import os_actor
     from sesshu.relief.service import month_payments
@@ -62,8 +62,8 @@ def relief_payments(month: str = typer.Option(..., help="支払月（2027-04）"
 
 
 @relief_app.command("zengin")
-def relief_zengin(month: str = typer.Option(..., help="支払月（2027-04）"),
-                  transfer_date: str = typer.Option(..., "--transfer-date", help="振込指定日"),
+def relief_zengin(month: str = typer.Option(..., help="支払月（2027-04 または R9.4）"),
+                  transfer_date: str = typer.Option(..., "--transfer-date", help="振込指定日（2027-04-20 または R9.4.20）"),
                   output: Path = typer.Option(..., "--output", help="出力先（パスワード付きZIP）")) -> None:
     """その月の支払の全銀（総合振込）ファイルを、パスワード付きZIP（AES-256）で出力する。
 
