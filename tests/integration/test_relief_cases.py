@@ -316,3 +316,29 @@ def test_the_zengin_command_says_how_the_zip_password_is_given():
     out = CliRunner().invoke(app, ["relief", "zengin", "--help"], env={"COLUMNS": "200"})
     assert out.exit_code == 0
     assert "パスワード付きZIP（AES-256）" in out.output and "ZIPのパスワードは実行後に画面で尋ねます" in out.output
+
+
+def test_only_an_approver_of_the_relief_task_decides_a_relief_correction(db, settings, staff, claimant):
+    from sesshu.approvals import service as approvals
+
+    atena_no, record_id = claimant
+    asker = _supervisor(db, settings, "kyusai-c")
+    create_user(db, settings, actor=ADMIN, login_id="yobo-boss", display_name="yobo-boss", role="supervisor",
+                password="kumagaya-Sesshu-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
+    with db.transaction() as s:
+        uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = 'yobo-boss'")).scalar_one()
+    outsider = Actor(login_id="yobo-boss", kind="user", role="supervisor", user_id=uid)
+    case = relief.open_case(db, actor=asker, atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                            claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_expenses"],
+                            documents=[])
+    case = _to_decision(db, asker, case)
+    case = _step(db, asker, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "medical_expenses", "amount": "52000"}])
+    req = approvals.request_approval(db, settings, actor=asker, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": case.benefits[0].id, "amount": "50000"},
+                                     reason="領収書の再計算")
+    shown = approvals.get_approval(db, settings, actor=outsider, approval_id=req.id)
+    assert not shown.may_decide and "健康被害救済の事務" in shown.decide_elsewhere
+    with pytest.raises(Forbidden, match="健康被害救済の事務"):
+        approvals.approve(db, settings, actor=outsider, approval_id=req.id, expected_version=req.version)
+    assert approvals.get_approval(db, settings, actor=asker, approval_id=req.id).approval.status == "requested"

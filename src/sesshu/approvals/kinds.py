@@ -58,6 +58,9 @@ class ApprovalKind:
     # (session, payload, viewer) → (header, rows, not listed): the persons a pending request is about, read
     # live for the approver — a payload that must not name them (an erasure) still shows who they are.
     subjects: Callable[[Session, dict, Actor], tuple[list[str], list[list[str]], int]] | None = None
+    # (session, approver) → raises Forbidden when this approver may not decide this kind (e.g. relief
+    # decisions: only staff of the relief 事務). Checked before apply, so the request stays pending.
+    decider: Callable[[Session, Actor], None] | None = None
 
 
 # --- 住登外者の登録 ----------------------------------------------------------------------------------
@@ -321,7 +324,8 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         details=lambda p: _relief().correction_details(p), atena_nos=lambda p: [p["atena_no"]],
         apply=lambda s, p, ctx: _relief().apply_correction(s, p, ctx.actor, approval_id=ctx.approval_id,
                                                            reason=ctx.reason),
-        outcome_atena_no=lambda p, result: None),
+        outcome_atena_no=lambda p, result: None,
+        decider=lambda s, actor: _relief().require_relief_staff(s, actor)),
 )}
 
 
