@@ -59,14 +59,10 @@ def _inquiry_page(request: Request, session, inquiry_id: int, *, v: dict | None 
     request.state.back_url = "/inquiries"
     db = get_db(request)
     i = disclosure.get_inquiry(db, actor=session.actor, inquiry_id=inquiry_id)
-    records, names = [], {}
+    records, names = [], request.app.state.vaccines
     if i.kind == "correction" and i.status == "open":
-        from sesshu.ledger.models import Vaccine
-        from sqlalchemy import select
-
         with db.transaction() as s:
             records = person_records(s, i.atena_no)
-            names = dict(s.execute(select(Vaccine.code, Vaccine.name)).all())
     return render(request, "inquiry.html", {
         "i": i, "records": records, "vaccine_names": names, "v": v or {}, "error": error,
         "fields": [(name, FIELD_LABELS[name]) for name in CORRECTABLE_FIELDS],

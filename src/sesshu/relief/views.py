@@ -6,7 +6,6 @@ Every form keeps what was typed after an error and shows the error on the same p
 field does not submit (static/forms.js): a claim, a decision and a transfer file cannot be taken back."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from urllib.parse import quote
 
@@ -29,12 +28,12 @@ ACCOUNT_FIELDS = ("bank_code", "bank_name", "branch_code", "branch_name", "accou
                   "account_holder_kana")
 
 
-def _digits(value: str, label: str) -> int | None:
+def _digits(value: str, problem: str) -> int | None:
     value = clean(value or "").replace(" ", "")
     if not value:
         return None
     if not (value.isascii() and value.isdigit() and len(value) <= 9):
-        raise InvalidInput(f"{label}を選び直してください")
+        raise InvalidInput(problem)
     return int(value)
 
 
@@ -70,7 +69,7 @@ def relief_open(request: Request, form: Annotated[dict, Depends(form_data)],
     account = {k: form.get(k, "")[:60] for k in ACCOUNT_FIELDS}
     try:
         out = relief.open_case(get_db(request), actor=session.actor, atena_no=form.get("atena_no", "")[:20],
-                               record_id=_digits(form.get("record_id", ""), "対象の接種記録"),
+                               record_id=_digits(form.get("record_id", ""), "対象の接種記録を選び直してください"),
                                claimant_name=form.get("claimant_name", ""),
                                claimant_relation=form.get("claimant_relation", ""), claimed=claimed,
                                received_on=parse_optional_date(form.get("received_on") or None, "受付日") or today_jst(),
@@ -161,7 +160,7 @@ def relief_step(request: Request, case_id: CaseId, form: Annotated[dict, Depends
     if step == "additional_claim":
         detail["benefits"] = [k for k in relief.rules()["benefits"] if form.get(f"add_{k}")]
     try:
-        version = _digits(form.get("expected_version", ""), "版数") or 0
+        version = _digits(form.get("expected_version", ""), "版数が正しくありません。画面を開き直してください") or 0
         on = parse_optional_date(form.get("on_date") or None, "日付") or today_jst()
         relief.add_step(get_db(request), actor=session.actor, case_id=case_id, expected_version=version, step=step,
                         on_date=on, detail=detail)
