@@ -20,7 +20,7 @@ from sesshu.disclosure import service as disclosure
 from sesshu.disclosure.package import disclosure_package
 from sesshu.domain.errors import InvalidInput
 from sesshu.clock import utcnow
-from sesshu.ledger.models import VaccinationRecord, VaccinationRecordHistory
+from sesshu.ledger.models import Institution, VaccinationRecord, VaccinationRecordHistory
 from sesshu.ledger.service import person_history
 from sesshu.ledger.targets import select_targets
 from sesshu.registry.service import import_registry
@@ -52,9 +52,14 @@ def city(db, settings, operator, tmp_path):
     import_registry(db, settings, path=tmp_path / "reg.csv", actor=operator)
     now = utcnow()
     with db.transaction() as s:
+        s.add(Institution(code="C001", name="熊谷こどもクリニック"))
         s.add(VaccinationRecord(atena_no="3001", vaccine_code="BCG", vaccinated_on=date(2024, 11, 20), dose_no=1,
                                 category="routine_a", screening_result="vaccinated", lot_no="BCG01", status="active",
                                 created_at=now, created_by="setup", updated_at=now))
+        s.add(VaccinationRecord(atena_no="3001", vaccine_code="DPTIPV", vaccinated_on=date(2024, 8, 2), dose_no=1,
+                                term="初回", category="routine_a", screening_result="vaccinated", lot_no="Q1",
+                                institution_code="C001", status="active", created_at=now, created_by="setup",
+                                updated_at=now))
     return db
 
 
@@ -94,7 +99,8 @@ def test_disclosure_package_lists_our_views_and_corrections_without_staff_names(
     person_history(city, settings, actor=staff["clerk"], atena_no="3001")
     fix = _receive(city, staff["clerk"], "correction", question="BCGのロット番号が母子手帳と違う（正しくは BCG02）")
     with city.transaction() as s:
-        rec = s.execute(text("SELECT id, version FROM vaccination_record WHERE atena_no = '3001'")).one()
+        rec = s.execute(text("SELECT id, version FROM vaccination_record WHERE atena_no = '3001' "
+                             "AND vaccine_code = 'BCG'")).one()
     out = disclosure.correct_by_request(city, settings, actor=staff["boss"], inquiry_id=fix.id, record_id=rec.id,
                                         expected_version=rec.version, changes={"lot_no": "BCG02"})
     assert out.result_ref == f"record:{rec.id}"
@@ -111,6 +117,11 @@ def test_disclosure_package_lists_our_views_and_corrections_without_staff_names(
     assert "健康づくり課" in body and "担当職員" in body and "上長" in body
     assert "窓口 太郎" not in body and "係長 次郎" not in body
     assert "4. 情報連携" in body and "記録はありません" in body
+    # Plain Japanese for the resident (issue 22 item 9): names not codes, 和暦 dates, no action codes.
+    assert "四種混合" in body and "DPTIPV" not in body and "熊谷こどもクリニック" in body and "C001" not in body
+    assert "令和6年8月2日" in body and "令和6年5月10日" in body and "初回 1回目" in body
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", body), "an ISO date in the package"
+    assert not re.search(r"\b[a-z_]+\.[a-z_]+\b", body), "an internal action code in the package"
     with city.transaction() as s:
         printed = s.execute(select(AuditEntry).where(AuditEntry.action == "print")).scalar_one()
     assert printed.atena_no == "3001" and json.loads(printed.detail)["sha256"] == pdf.sha256
@@ -154,5 +165,5 @@ def test_disclosure_package_lists_the_persons_linkage_exchanges(city, settings, 
                               keep_until=date(2033, 11, 30)))
     req = _receive(city, staff["clerk"], "disclosure", question="情報連携の記録も見たい")
     body = _pdf_text(disclosure_package(city, settings, actor=staff["clerk"], inquiry_id=req.id).content, tmp_path)
-    assert "4. 情報連携" in body and "2026-11-30 10:00" in body and "113018" in body and "提供" in body
+    assert "4. 情報連携" in body and "令和8年11月30日 10:00" in body and "113018" in body and "提供" in body
     assert "記録はありません" not in body.split("4. 情報連携")[1]

@@ -13,7 +13,7 @@ from sesshu.actor import Actor
 from sesshu.audit.models import AuditEntry
 from sesshu.audit.service import verify_chain
 from sesshu.auth.service import create_user
-from sesshu.clock import utcnow
+from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.payments.zengin import parse_zengin
@@ -65,7 +65,7 @@ def _step(db, actor, case, step, on, **detail):
 def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claimant):
     atena_no, record_id = claimant
     k = staff["relief"]
-    case = relief.open_case(db, actor=k, atena_no=atena_no, record_id=record_id, vaccine_class="A",
+    case = relief.open_case(db, actor=k, atena_no=atena_no, record_id=record_id,
                             claimant_name="救済 花子", claimant_relation="母", received_on=date(2026, 1, 15),
                             claimed=["medical_expenses", "child_disability_pension"],
                             documents=["claim_form", "medical_certificate", "vaccination_proof"], account=ACCOUNT)
@@ -95,7 +95,9 @@ def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claim
     again = relief.month_payments(db, actor=k, month="2026-11")
     assert [p.id for p in again] == [p.id for p in nov]  # listed once
 
-    packed, name, n = relief.zengin_for_month(db, actor=k, month="2026-11", transfer_date=date(2026, 11, 20),
+    with pytest.raises(Forbidden, match="出力する権限"):  # a file with payees' accounts: person.export only
+        relief.zengin_for_month(db, actor=k, month="2026-11", transfer_date=date(2026, 11, 20), password=PASSWORD)
+    packed, name, n = relief.zengin_for_month(db, actor=ADMIN, month="2026-11", transfer_date=date(2026, 11, 20),
                                               password=PASSWORD)
     assert name == "relief_zengin_202611.zip" and n == 1
     with pyzipper.AESZipFile(io.BytesIO(packed)) as z:
@@ -117,7 +119,7 @@ def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claim
 
 def test_only_relief_staff_see_the_case_and_only_for_claimants(db, settings, staff, claimant):
     atena_no, record_id = claimant
-    case = relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=record_id, vaccine_class="B",
+    case = relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=record_id,
                             claimant_name="救済 太郎", claimant_relation="本人", received_on=date(2026, 2, 1),
                             claimed=["medical_expenses"], documents=["claim_form"])
     with pytest.raises(Forbidden):
@@ -125,23 +127,218 @@ def test_only_relief_staff_see_the_case_and_only_for_claimants(db, settings, sta
     with pytest.raises(Forbidden):
         relief.list_cases(db, actor=staff["routine"])
     assert [c.id for c in relief.list_cases(db, actor=staff["relief"])] == [case.id]
+    flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2025, 11, 1))
     with pytest.raises(InvalidInput, match="B類疾病の定期接種では請求できない"):
-        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=None, vaccine_class="B",
-                         claimant_name="別人 次郎", claimant_relation="本人", received_on=date(2026, 2, 1),
+        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=flu, claimant_name="別人 次郎",
+                         claimant_relation="本人", received_on=date(2026, 2, 1),
                          claimed=["child_disability_pension"], documents=[])
     with pytest.raises(InvalidInput, match="この方の記録"):
-        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=record_id, vaccine_class="B",
+        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=record_id,
                          claimant_name="別人 次郎", claimant_relation="本人", received_on=date(2026, 2, 1),
                          claimed=["medical_expenses"], documents=[])
 
 
 def test_a_deceased_claimant_is_held_from_retention_erasure(db, settings, staff, claimant):
-    atena_no, record_id = claimant
-    relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=record_id, vaccine_class="B",
-                     claimant_name="救済 花子", claimant_relation="配偶者", received_on=date(2014, 2, 1),
-                     claimed=["survivor_pension"], documents=["claim_form", "death_certificate"])
+    atena_no, _ = claimant
+    flu = _record(db, atena_no, "FLU_ELDER", "routine_b", date(2013, 11, 1))
     with db.transaction() as s:
         s.execute(text("UPDATE person SET registry_status = 'deceased', died_on = :d WHERE atena_no = :a"),
                   {"d": date(2014, 1, 1), "a": atena_no})
+    relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=flu,
+                     claimant_name="救済 花子", claimant_relation="配偶者", received_on=date(2014, 2, 1),
+                     claimed=["survivor_pension"], documents=["claim_form", "death_certificate"])
     due = {c.code: c for c in retention.due(db, actor=ADMIN, today=date(2026, 12, 3))}["ledger_deceased"]
     assert due.count == 0 and atena_no in due.held
+
+
+def _record(db, atena_no: str, vaccine: str, category: str, on: date) -> int:
+    now = utcnow()
+    with db.transaction() as s:
+        r = VaccinationRecord(atena_no=atena_no, vaccine_code=vaccine, vaccinated_on=on, dose_no=1, category=category,
+                              screening_result="vaccinated", lot_no="L1", status="active", created_at=now,
+                              created_by="setup", updated_at=now)
+        s.add(r)
+        s.flush()
+        return r.id
+
+
+# --- the law, the claim and the person (issue 25) -------------------------------------------------------
+
+def _supervisor(db, settings, login_id: str) -> Actor:
+    create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=login_id, role="supervisor",
+                password="kumagaya-Sesshu-2026", tasks=(("kenko_higai_kyusai", "健康づくり課"),))
+    with db.transaction() as s:
+        uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = :l"), {"l": login_id}).scalar_one()
+    return Actor(login_id=login_id, kind="user", role="supervisor", user_id=uid)
+
+
+def _to_decision(db, k, case, on=date(2026, 3, 20)):
+    case = _step(db, k, case, "committee", date(2026, 3, 10), minutes="診療録を確認", result="因果関係を否定できない")
+    return _step(db, k, case, "sent_to_prefecture", on)
+
+
+def test_a_decision_is_checked_against_the_claim_the_person_and_the_law(db, settings, staff, claimant):
+    atena_no, record_id = claimant
+    k = staff["relief"]
+    with pytest.raises(InvalidInput, match="死亡の記録がない"):  # a living child: no death benefit can be claimed
+        relief.open_case(db, actor=k, atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                         claimant_relation="母", received_on=date(2026, 1, 15), claimed=["death_lump_sum"], documents=[])
+    case = relief.open_case(db, actor=k, atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                            claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_expenses"],
+                            documents=[], account=ACCOUNT)
+    assert case.vaccine_class == "A" and case.class_label == "A類疾病の定期接種"  # from the MR record, not typed
+    case = _to_decision(db, k, case)
+    # The issue's case: a 4,000,000円 死亡一時金 for a living child, never claimed.
+    with pytest.raises(InvalidInput) as e:
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "death_lump_sum", "amount": "4000000"}])
+    assert "請求されていません" in e.value.message and "死亡の記録がありません" in e.value.message
+    with pytest.raises(InvalidInput, match="障害児養育年金として認定"):  # unclaimed and wrong for a 6-year-old
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "disability_pension", "amount": "10000"}])
+    with pytest.raises(InvalidInput, match="追加請求"):
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "child_disability_pension", "amount": "10000"}])
+    case = _step(db, k, case, "additional_claim", date(2026, 4, 1), benefits=["child_disability_pension"])
+    assert case.claimed == ["medical_expenses", "child_disability_pension"] and case.status == "sent_to_prefecture"
+    with pytest.raises(InvalidInput, match="法令の上限 205,316円"):  # (1,617,600 + 846,200) / 12
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "child_disability_pension", "amount": "３００,０００円"}])
+    case = _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "child_disability_pension", "amount": "１３４,８００", "first_month": "R8.9"},
+                           {"kind": "medical_expenses", "amount": "52,000"}])
+    pension = next(b for b in case.benefits if b.periodic)
+    # 障害児養育年金 ends in the month the child (born 2020-04-01) reaches 18: 2038-03.
+    assert (pension.amount, pension.first_month, pension.end_month) == (134800, date(2026, 9, 1), date(2038, 3, 1))
+    decision = next(s for s in case.steps if s.step == "national_decision")
+    assert all("予防接種法施行令" in b["basis"] for b in decision.detail["benefits"])
+
+
+def test_the_class_comes_from_the_record_and_a_claim_is_not_filed_twice(db, settings, staff, claimant):
+    atena_no, record_id = claimant
+    k = staff["relief"]
+    voluntary = _record(db, atena_no, "MR", "voluntary", date(2025, 4, 1))
+    with pytest.raises(InvalidInput, match="任意接種は医薬品副作用被害救済制度"):
+        relief.open_case(db, actor=k, atena_no=atena_no, record_id=voluntary, claimant_name="救済 花子",
+                         claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_expenses"], documents=[])
+    flu = _record(db, atena_no, "FLU_ELDER", "routine_b", date(2025, 11, 1))
+    b_case = relief.open_case(db, actor=k, atena_no=atena_no, record_id=flu, claimant_name="救済 花子",
+                              claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_expenses"],
+                              documents=[])
+    assert b_case.vaccine_class == "B"  # a B類 influenza record cannot be an A類 case
+    choices = {c.id: c for c in relief.claim_records(db, actor=k, atena_no=atena_no)}
+    assert choices[flu].relief_class == "B" and choices[voluntary].relief_class is None
+    assert choices[record_id].vaccine_name.startswith("麻しん風しん混合")
+    with pytest.raises(Conflict, match="追加請求"):
+        relief.open_case(db, actor=k, atena_no=atena_no, record_id=flu, claimant_name="救済 花子",
+                         claimant_relation="母", received_on=date(2026, 1, 16), claimed=["medical_allowance"],
+                         documents=[])
+    with pytest.raises(InvalidInput, match="取下げの理由"):
+        _step(db, k, b_case, "withdrawn", date(2026, 1, 20))
+    b_case = _step(db, k, b_case, "withdrawn", date(2026, 1, 20), reason="請求者から取下げの申出")
+    assert b_case.status == "withdrawn" and b_case.status_label == "請求の取下げ"
+    with pytest.raises(Conflict, match="手続は記録できません"):
+        _step(db, k, b_case, "committee", date(2026, 1, 21), minutes="x", result="y")
+    again = relief.open_case(db, actor=k, atena_no=atena_no, record_id=flu, claimant_name="救済 花子",
+                             claimant_relation="母", received_on=date(2026, 1, 22), claimed=["medical_allowance"],
+                             documents=[])  # a withdrawn claim does not block a new one
+    assert again.id != b_case.id
+
+
+def test_a_recorded_decision_is_corrected_with_a_second_persons_approval_and_past_payments_adjusted(
+        db, settings, staff, claimant):
+    from sesshu.approvals import service as approvals
+    from sesshu.relief.models import ReliefAdjustment
+
+    atena_no, record_id = claimant
+    first, second = _supervisor(db, settings, "kyusai-a"), _supervisor(db, settings, "kyusai-b")
+    case = relief.open_case(db, actor=first, atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                            claimant_relation="母", received_on=date(2026, 1, 15),
+                            claimed=["medical_expenses", "child_disability_pension"], documents=[], account=ACCOUNT)
+    case = _to_decision(db, first, case)
+    case = _step(db, first, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "child_disability_pension", "amount": "100000", "first_month": "2026-09"},
+                           {"kind": "medical_expenses", "amount": "52000"}])
+    case = _step(db, first, case, "notified", date(2026, 9, 5))
+    pension = next(b for b in case.benefits if b.periodic)
+    medical = next(b for b in case.benefits if not b.periodic)
+    relief.month_payments(db, actor=first, month="2026-09")
+    relief.zengin_for_month(db, actor=ADMIN, month="2026-09", transfer_date=date(2026, 9, 20), password=PASSWORD)
+    relief.zengin_for_month(db, actor=ADMIN, month="2026-10", transfer_date=date(2026, 10, 20), password=PASSWORD)
+    # Paid: 2 pension months at 100,000 and the 52,000 medical expenses. The decision said 80,000 a month.
+    with pytest.raises(InvalidInput, match="上限"):
+        approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                   raw={"case_id": case.id, "benefit_id": pension.id, "amount": "999999"},
+                                   reason="通知書の金額の転記誤り")
+    req = approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": pension.id, "amount": "８０,０００"},
+                                     reason="通知書の金額の転記誤り")
+    detail = approvals.get_approval(db, settings, actor=second, approval_id=req.id)
+    shown = dict((r.label, r.value) for r in detail.details)
+    assert shown["記録されている決定"] == "100,000円（月額）・2026年9月から" and shown["訂正後"].startswith("80,000円（月額）")
+    assert shown["これまでに振り込んだ額"].startswith("200,000円")  # this benefit: two months at 100,000
+    with pytest.raises(Forbidden, match="ご自身の申請"):
+        approvals.approve(db, settings, actor=first, approval_id=req.id, expected_version=req.version)
+    approvals.approve(db, settings, actor=second, approval_id=req.id, expected_version=req.version)
+    case = relief.get_case(db, actor=first, case_id=case.id)
+    assert next(b for b in case.benefits if b.id == pension.id).amount == 80000
+    assert case.steps[-1].step == "decision_corrected"
+    # November (not listed yet): the pension at the new amount. The 過誤調整 made today (2026-12) goes into
+    # December's list: the pension less the 40,000 paid too much in September and October.
+    assert [(p.kind_label, p.amount) for p in relief.month_payments(db, actor=first, month="2026-11")] == [
+        ("障害児養育年金", 80000)]
+    dec = relief.month_payments(db, actor=first, month="2026-12")
+    assert sorted((p.kind_label, p.amount) for p in dec) == [("過誤調整（障害児養育年金）", -40000), ("障害児養育年金", 80000)]
+    packed, _, n = relief.zengin_for_month(db, actor=ADMIN, month="2026-12", transfer_date=date(2026, 12, 20),
+                                           password=PASSWORD)
+    with pyzipper.AESZipFile(io.BytesIO(packed)) as z:
+        z.setpassword(PASSWORD.encode())
+        parsed = parse_zengin(z.read("relief_zengin_202612.txt"), year=2026)
+    assert n == 1 and [t.amount for t in parsed.transfers] == [40000]
+    with db.transaction() as s:
+        assert s.execute(select(ReliefAdjustment.status)).scalars().all() == ["sent"]
+    assert [p.amount for p in relief.month_payments(db, actor=first, month="2027-01")] == [80000]  # adjusted once
+    # The medical expenses are cancelled: what was paid is claimed back (no transfer when the net is negative).
+    req = approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": medical.id, "cancel": "1"},
+                                     reason="国の通知の訂正（医療費は不支給）")
+    approvals.approve(db, settings, actor=second, approval_id=req.id, expected_version=req.version)
+    with pytest.raises(Conflict, match="支給中の年金"):
+        _step(db, first, relief.get_case(db, actor=first, case_id=case.id), "closed", today_jst(), reason="完了")
+    assert verify_chain(db, actor=ADMIN).ok
+
+
+def test_the_zengin_command_says_how_the_zip_password_is_given():
+    from typer.testing import CliRunner
+
+    from sesshu.cli import app
+
+    out = CliRunner().invoke(app, ["relief", "zengin", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    assert "パスワード付きZIP（AES-256）" in out.output and "ZIPのパスワードは実行後に画面で尋ねます" in out.output
+
+
+def test_only_an_approver_of_the_relief_task_decides_a_relief_correction(db, settings, staff, claimant):
+    from sesshu.approvals import service as approvals
+
+    atena_no, record_id = claimant
+    asker = _supervisor(db, settings, "kyusai-c")
+    create_user(db, settings, actor=ADMIN, login_id="yobo-boss", display_name="yobo-boss", role="supervisor",
+                password="kumagaya-Sesshu-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
+    with db.transaction() as s:
+        uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = 'yobo-boss'")).scalar_one()
+    outsider = Actor(login_id="yobo-boss", kind="user", role="supervisor", user_id=uid)
+    case = relief.open_case(db, actor=asker, atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                            claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_expenses"],
+                            documents=[])
+    case = _to_decision(db, asker, case)
+    case = _step(db, asker, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "medical_expenses", "amount": "52000"}])
+    req = approvals.request_approval(db, settings, actor=asker, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": case.benefits[0].id, "amount": "50000"},
+                                     reason="領収書の再計算")
+    shown = approvals.get_approval(db, settings, actor=outsider, approval_id=req.id)
+    assert not shown.may_decide and "健康被害救済の事務" in shown.decide_elsewhere
+    with pytest.raises(Forbidden, match="健康被害救済の事務"):
+        approvals.approve(db, settings, actor=outsider, approval_id=req.id, expected_version=req.version)
+    assert approvals.get_approval(db, settings, actor=asker, approval_id=req.id).approval.status == "requested"

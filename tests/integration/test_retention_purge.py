@@ -100,6 +100,13 @@ def test_aged_city_is_purged_irrecoverably_and_the_audit_chain_still_verifies(db
                                      raw={"category": "ledger_deceased"}, reason="保存期間の経過による定期消去")
     with pytest.raises(Conflict, match="承認されていません"):
         retention.purge(db, settings, actor=operator, approval_id=req.id)
+    # The approver sees who would be erased (4情報) and why each is due, not only a count and a hash.
+    shown = approvals.get_approval(db, settings, actor=approver, approval_id=req.id)
+    assert shown.subjects_header[:6] == ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "住所"]
+    listed = {row[0]: row for row in shown.subjects}
+    assert set(listed) == set(erased) and listed[extra][1] == "熊谷　消子" and listed[extra][5] == "熊谷市消去町9-9-9"
+    assert all(row[6].startswith("死亡日 ") and "を経過" in row[6] for row in shown.subjects)
+    assert all("sesshu " not in d.value and "[check" not in d.value for d in shown.details)
     approvals.approve(db, settings, actor=approver, approval_id=req.id, expected_version=req.version)
 
     # Interrupted after one chunk, then resumed by the same command.

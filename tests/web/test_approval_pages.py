@@ -125,6 +125,7 @@ def test_rejection_needs_a_reason_and_creates_nobody(app, client, db, make_staff
         boss_csrf = login(boss, make_staff("supervisor"))
         r = boss.post(f"/approvals/{approval_id}/reject", data={"csrf_token": boss_csrf, "expected_version": "1"})
         assert r.status_code == 400 and "却下の理由を入力してください" in r.text
+        assert "申請 %d" % approval_id in r.text and "承認する" in r.text  # the same page, not an error page
         r = boss.post(f"/approvals/{approval_id}/reject",
                       data={"csrf_token": boss_csrf, "expected_version": "1", "comment": "書類不備"})
         assert r.headers["location"] == f"/approvals/{approval_id}?notice=rejected"

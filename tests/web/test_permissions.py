@@ -192,12 +192,18 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/inquiries/{inquiry_id}/package.pdf"): lambda: {"path": {"inquiry_id": _inquiry(ctx, "disclosure")}},
         ("GET", "/relief"): lambda: (_relief_staff(ctx), {})[1],
         ("POST", "/relief"): lambda: (_relief_staff(ctx), form(
-            atena_no=atena, vaccine_class="A", claimant_name="権限 確認", claimant_relation="本人",
+            atena_no=atena, record_id=str(rec), claimant_name="権限 確認", claimant_relation="本人",
             claim_medical_expenses="1", doc_claim_form="1"))[1],
         ("GET", "/relief/payments"): lambda: (_relief_staff(ctx), {"params": {"month": "2026-11"}})[1],
         ("GET", "/relief/{case_id}"): lambda: {"path": {"case_id": _relief_case(ctx)}},
         ("POST", "/relief/{case_id}/steps"): lambda: {
             "path": {"case_id": _relief_case(ctx)}, **form(expected_version="1", step="note", note="権限の確認")},
+        ("POST", "/relief/{case_id}/correction"): lambda: (lambda case, benefit: {
+            "path": {"case_id": case}, **form(benefit_id=str(benefit), amount="1000", reason="権限の確認")})(
+            *_relief_decision(ctx)),
+        ("POST", "/relief/payments/zengin"): lambda: (_relief_staff(ctx), form(
+            month="2026-11", transfer_date="2099-01-05", purpose="権限の確認", password="correct-horse-42",
+            password_confirmation="correct-horse-42"))[1],
         # Last: it ends the session.
         ("POST", "/logout"): lambda: form(),
     }
@@ -347,9 +353,44 @@ def _relief_case(ctx: dict) -> int:
     from tests.web.conftest import ADMIN
 
     _relief_staff(ctx)
-    return open_case(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], record_id=None, vaccine_class="A",
-                     claimant_name="権限 確認", claimant_relation="本人", claimed=["medical_expenses"],
-                     received_on=date(2026, 1, 5), documents=["claim_form"]).id
+    from sesshu.relief.models import ReliefCase
+
+    with ctx["db"].transaction() as s:  # one claim per vaccination: a second one is refused as a duplicate
+        existing = s.execute(select(ReliefCase.id).where(ReliefCase.record_id == ctx["record_id"])).scalar()
+    if existing:
+        ctx["relief_case"] = existing
+    if "relief_case" not in ctx:
+        ctx["relief_case"] = open_case(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], record_id=ctx["record_id"],
+                                       claimant_name="権限 確認", claimant_relation="本人", claimed=["medical_expenses"],
+                                       received_on=date(2026, 1, 5), documents=["claim_form"]).id
+    return ctx["relief_case"]
+
+
+def _relief_decision(ctx: dict) -> tuple[int, int]:
+    """A fresh case (on a new vaccination record) certified with 医療費 52,000円: (case id, benefit id)."""
+    from datetime import date
+
+    from sesshu.clock import utcnow
+    from sesshu.ledger.models import VaccinationRecord
+    from sesshu.relief.service import add_step, open_case
+    from tests.web.conftest import ADMIN
+
+    _relief_staff(ctx)
+    with ctx["db"].transaction() as s:
+        r = VaccinationRecord(atena_no=ctx["atena_no"], vaccine_code="JE", vaccinated_on=date(2025, 6, 1), dose_no=1,
+                              category="routine_a", screening_result="vaccinated", lot_no="L1", status="active",
+                              created_at=utcnow(), created_by="setup", updated_at=utcnow())
+        s.add(r)
+        s.flush()
+        record_id = r.id
+    c = open_case(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], record_id=record_id, claimant_name="権限 確認",
+                  claimant_relation="本人", claimed=["medical_expenses"], received_on=date(2026, 1, 5), documents=[])
+    for step, detail in (("committee", {"minutes": "確認", "result": "確認"}), ("sent_to_prefecture", {}),
+                         ("national_decision", {"decision": "certified",
+                                                "benefits": [{"kind": "medical_expenses", "amount": "52000"}]})):
+        c = add_step(ctx["db"], actor=ADMIN, case_id=c.id, expected_version=c.version, step=step,
+                     on_date=date(2026, 2, 1), detail=detail)
+    return c.id, c.benefits[0].id
 
 
 def _long_deceased(ctx: dict) -> None:

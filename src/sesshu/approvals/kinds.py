@@ -55,6 +55,12 @@ class ApprovalKind:
     # Carries out the change as ctx.actor (the approver); returns the result reference (new 宛名番号 …).
     apply: Callable[[Session, dict, Context], str]
     outcome_atena_no: Callable[[dict, str], str | None]  # (payload, result reference) → person to look at
+    # (session, payload, viewer) → (header, rows, not listed): the persons a pending request is about, read
+    # live for the approver — a payload that must not name them (an erasure) still shows who they are.
+    subjects: Callable[[Session, dict, Actor], tuple[list[str], list[list[str]], int]] | None = None
+    # (session, approver) → raises Forbidden when this approver may not decide this kind (e.g. relief
+    # decisions: only staff of the relief 事務). Checked before apply, so the request stays pending.
+    decider: Callable[[Session, Actor], None] | None = None
 
 
 # --- 住登外者の登録 ----------------------------------------------------------------------------------
@@ -261,6 +267,14 @@ def _rulesets():
     return service
 
 
+# --- 健康被害救済: 記録された決定の訂正 (sesshu.relief) ------------------------------------------------------
+
+def _relief():
+    from sesshu.relief import service
+
+    return service
+
+
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
@@ -316,7 +330,17 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
         validate=retention_approval.validate, summary=retention_approval.summary,
         subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
-        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),
+        atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None,
+        subjects=retention_approval.subjects),
+    ApprovalKind(
+        code="relief_decision_correction", label="健康被害救済の決定の訂正", permission="relief.manage",
+        validate=lambda s, raw, ctx: _relief().validate_correction(s, ctx.actor, raw),
+        summary=lambda p: _relief().correction_summary(p), subject=lambda p: f"relief_benefit:{p['benefit_id']}",
+        details=lambda p: _relief().correction_details(p), atena_nos=lambda p: [p["atena_no"]],
+        apply=lambda s, p, ctx: _relief().apply_correction(s, p, ctx.actor, approval_id=ctx.approval_id,
+                                                           reason=ctx.reason),
+        outcome_atena_no=lambda p, result: None,
+        decider=lambda s, actor: _relief().require_relief_staff(s, actor)),
 )}
 
 

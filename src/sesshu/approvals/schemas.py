@@ -47,6 +47,11 @@ class ApprovalDetail(BaseModel):
     may_decide: bool  # the viewer may approve or reject it now
     may_withdraw: bool
     result_atena_no: str | None  # where to look at the outcome
+    # The persons a pending request is about, read live (an erasure: who, with 4情報, and why due).
+    subjects_header: list[str] = []
+    subjects: list[list[str]] = []
+    subjects_more: int = 0  # persons not listed on the page
+    decide_elsewhere: str = ""  # why this approver may not decide this kind (who does)
 
 
 class ApprovalOverview(BaseModel):

@@ -104,6 +104,7 @@ ACTION_LABELS = {
     "demo.load": "デモデータの作成",
     "print": "印刷",
     "retention.due": "保存期間経過データの確認",
+    "retention.subjects_view": "消去の対象者（4情報）の閲覧（承認の確認）",
     "retention.erase": "保存期間経過データの消去（処理単位）",
     "retention.purge": "保存期間経過データの消去（完了・記録）",
     "inquiry.receive": "問合せ・請求の受付",
@@ -117,14 +118,81 @@ ACTION_LABELS = {
     "relief.step": "健康被害救済の手続の記録",
     "relief.open": "健康被害救済の案件の受付",
     "relief.payments": "健康被害救済の給付の支払",
+    "relief.records_view": "健康被害救済の請求のための接種記録の閲覧",
+    "relief.correct": "健康被害救済の決定の訂正（承認済み）",
+    "relief.zengin": "健康被害救済の振込データ（全銀）の出力",
+    # Labels for the actions that had none (a code must never reach a person's disclosure package).
+    "backup.create": "バックアップの作成",
+    "backup.restore": "バックアップからの復元",
+    "billing.close": "委託料の請求月の締め",
+    "billing.files": "委託料の支払ファイルの作成",
+    "billing.list": "委託料の一覧の閲覧",
+    "billing.reconcile": "医療機関の請求書との突合",
+    "billing.reopen": "委託料の請求月の締め解除",
+    "billing.returns_view": "委託料の返戻の閲覧",
+    "billing.run": "委託料の計算",
+    "billing.summary_download": "委託料の集計の出力",
+    "billing.view": "委託料の計算結果の閲覧",
+    "billing.zengin_download": "委託料の振込データ（全銀）の出力",
+    "certificate.request": "接種証明書の交付申請",
+    "demo.load_masters": "デモ用マスタの作成",
+    "fhir.export": "接種記録の電子的な出力（FHIR）",
+    "job.finish": "一括処理の完了",
+    "job.resume": "一括処理の再開",
+    "job.start": "一括処理の開始",
+    "linkage.answer_import": "情報連携の回答の取込",
+    "linkage.answer_refused": "情報連携の回答の取込の拒否",
+    "linkage.approve_batch": "副本の登録の承認",
+    "linkage.batches_view": "副本の登録の閲覧",
+    "linkage.exchanges_view": "情報提供等記録の閲覧",
+    "linkage.inquire": "情報連携による照会",
+    "linkage.inquiries_view": "情報連携の照会の閲覧",
+    "linkage.inquiry_refused": "情報連携の照会の拒否",
+    "linkage.manual_decision": "自動応答不可の提供の判断",
+    "linkage.manual_only": "自動応答不可の照会の受付",
+    "linkage.move_in": "転入者の接種記録の照会",
+    "linkage.move_in_refused": "転入者の接種記録の照会の拒否",
+    "linkage.move_out": "転出者の接種記録の提供",
+    "linkage.permit": "情報提供の許可の確認",
+    "linkage.permit_refused": "情報提供の許可がない照会の拒否",
+    "linkage.prepare": "副本の作成",
+    "linkage.provide": "情報連携による提供",
+    "linkage.provision_held": "情報連携の提供の保留",
+    "linkage.provisions_view": "情報連携の提供の閲覧",
+    "linkage.publish": "副本の登録",
+    "linkage.result_view": "情報連携の結果の閲覧",
+    "notices.plan": "個別通知の対象者の選定",
+    "record.edit_view": "接種記録の修正画面の閲覧",
+    "registry.register_from_fhir": "電子的な接種記録による住登外者の登録",
+    "shc.issue": "接種証明書（電子版）の発行",
+    "shc.rotate_key": "接種証明書（電子版）の署名鍵の更新",
+    "subsidy.decide": "費用助成の判定",
+    "subsidy.list": "費用助成の判定一覧の閲覧",
+    "subsidy.override": "費用助成の手動判定",
+    "ticket.invalidate": "接種券の無効化",
+    "ticket.issue": "接種券の発行",
+    "ticket.view": "接種券の閲覧",
 }
 
 _ACTION = re.compile(r"^[a-z_]{1,20}\.[a-z_]{1,30}$")
 _ATENA = re.compile(r"^[0-9]{1,15}$")
 
 
+_AREAS = {"auth": "ログイン・認証", "person": "個人の情報", "record": "接種記録", "registry": "住民記録",
+          "linkage": "情報連携", "billing": "委託料", "relief": "健康被害救済", "inquiry": "問合せ・開示請求",
+          "ticket": "接種券", "certificate": "接種証明書", "approval": "承認手続", "retention": "保存期間"}
+
+
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
+
+
+def plain_action_label(action: str) -> str:
+    """The label for a document a resident reads: never a code, even for an action with no label yet."""
+    label = ACTION_LABELS.get(action)
+    if label:
+        return label
+    return f"{_AREAS.get(action.split('.', 1)[0], 'システム')}に関する処理"
 
 
 def parse_seqs(text: str) -> tuple[tuple[int, int], ...]:

@@ -13,11 +13,12 @@ from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.ledger.service import person_records
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
+from sesshu.web.forms import CORRECTABLE_FIELDS, FIELD_LABELS, kept, parse_changes
 
 router = APIRouter(include_in_schema=False)
 InquiryId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FIELDS = ("kind", "atena_no", "channel", "requester_name", "requester_relation", "identity_method", "question",
-          "received_on")
+          "received_on", "covers_my_number")
 
 
 def _version(form: dict) -> int:
@@ -53,16 +54,24 @@ def inquiry_receive(request: Request, form: Annotated[dict, Depends(form_data)],
     return RedirectResponse(f"/inquiries/{out.id}", status_code=303)
 
 
-@router.get("/inquiries/{inquiry_id}")
-def inquiry_page(request: Request, inquiry_id: InquiryId, session=Depends(require("disclosure.manage"))):
+def _inquiry_page(request: Request, session, inquiry_id: int, *, v: dict | None = None, error: str = "",
+                  status_code: int = 200):
     request.state.back_url = "/inquiries"
     db = get_db(request)
     i = disclosure.get_inquiry(db, actor=session.actor, inquiry_id=inquiry_id)
-    records = []
+    records, names = [], request.app.state.vaccines
     if i.kind == "correction" and i.status == "open":
         with db.transaction() as s:
             records = person_records(s, i.atena_no)
-    return render(request, "inquiry.html", {"i": i, "records": records})
+    return render(request, "inquiry.html", {
+        "i": i, "records": records, "vaccine_names": names, "v": v or {}, "error": error,
+        "fields": [(name, FIELD_LABELS[name]) for name in CORRECTABLE_FIELDS],
+        "corrected": len([x for x in i.result_ref.split(",") if x.startswith("record:")])}, status_code=status_code)
+
+
+@router.get("/inquiries/{inquiry_id}")
+def inquiry_page(request: Request, inquiry_id: InquiryId, session=Depends(require("disclosure.manage"))):
+    return _inquiry_page(request, session, inquiry_id)
 
 
 def _back(inquiry_id: int) -> RedirectResponse:
@@ -88,13 +97,21 @@ def inquiry_suspend(request: Request, inquiry_id: InquiryId, session=Depends(req
 @router.post("/inquiries/{inquiry_id}/correct")
 def inquiry_correct(request: Request, inquiry_id: InquiryId, form: Annotated[dict, Depends(form_data)],
                     session=Depends(require("record.correct"))):
+    """The correction a 訂正請求 asks for, through the ledger's own parsing (和暦, full-width, codes checked)
+    and correction flow. An error is shown on the same page with what was typed."""
     request.state.back_url = f"/inquiries/{inquiry_id}"
     raw_id, _, raw_version = form.get("record", "").partition(":")
-    if not all(x.isascii() and x.isdigit() and len(x) <= 9 for x in (raw_id, raw_version)):
-        raise InvalidInput("訂正する接種記録を選んでください")
-    field, value = form.get("field", ""), form.get("value", "")
-    disclosure.correct_by_request(get_db(request), get_settings(request), actor=session.actor, inquiry_id=inquiry_id,
-                                  record_id=int(raw_id), expected_version=int(raw_version), changes={field: value})
+    field, value = form.get("field", ""), form.get("value", "")[:1000]
+    try:
+        if not all(x.isascii() and x.isdigit() and len(x) <= 9 for x in (raw_id, raw_version)):
+            raise InvalidInput("訂正する接種記録を選んでください")
+        if field not in CORRECTABLE_FIELDS:
+            raise InvalidInput("訂正する項目を選んでください")
+        disclosure.correct_by_request(get_db(request), get_settings(request), actor=session.actor,
+                                      inquiry_id=inquiry_id, record_id=int(raw_id), expected_version=int(raw_version),
+                                      changes=parse_changes({field: value}))
+    except DomainError as e:
+        return _inquiry_page(request, session, inquiry_id, v=kept(form, 1000), error=e.message, status_code=400)
     return _back(inquiry_id)
 
 

@@ -11,6 +11,8 @@ from importlib import resources
 
 import yaml
 
+from sesshu.domain.text import without_review_notes
+
 
 @dataclass(frozen=True)
 class RetentionRule:
@@ -27,7 +29,7 @@ def retention_rules() -> dict[str, RetentionRule]:
     text = resources.files("sesshu").joinpath("data/retention.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)["categories"]
     return {code: RetentionRule(code=code, label=v["label"], anchor=v["anchor"], years=int(v["years"]),
-                                enabled=bool(v["enabled"]), source=str(v["source"]).strip())
+                                enabled=bool(v["enabled"]), source=without_review_notes(str(v["source"])))
             for code, v in raw.items()}
 
 

@@ -1,6 +1,7 @@
 """Normalisation of text that arrives from clinics, registries and staff."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import jaconv
@@ -45,3 +46,11 @@ def prefix_upper_bound(prefix: str) -> str:
 def clean_address(value: str | None) -> str:
     """Addresses: NFKC (１－１ → 1-1, half-width kana → full-width), spaces collapsed to one."""
     return " ".join(clean(value).split())
+
+
+_REVIEW_NOTE = re.compile(r"\s*\[check(?::[^\]]*)?\]")
+
+
+def without_review_notes(text: str) -> str:
+    """A data file's source text as staff read it: the reviewers' `[check: …]` notes left in the file."""
+    return _REVIEW_NOTE.sub("", text or "").strip()

@@ -46,11 +46,11 @@ def relief_show(case_id: int) -> None:
         end = f"〜{b.end_month:%Y-%m}" if b.end_month else ("〜（継続）" if b.periodic else "")
         typer.echo(f"  給付 {b.label}  {b.amount:,}円{'／月' if b.periodic else ''}  {b.first_month:%Y-%m}{end}")
     for p in c.payments:
-        typer.echo(f"  支払 {p.pay_month:%Y-%m}  {p.kind_label}  {p.amount:,}円  {p.status}")
+        typer.echo(f"  支払 {p.pay_month:%Y-%m}  {p.kind_label}  {p.amount:,}円  {p.status_label}")
 
 
 @relief_app.command("payments")
-def relief_payments(month: str = typer.Option(..., help="支払月（2027-04）")) -> None:
+def relief_payments(month: str = typer.Option(..., help="支払月（2027-04 または R9.4）")) -> None:
     """その月の支払一覧（一時金と年金）。"""
     from sesshu.actor import os_actor
     from sesshu.relief.service import month_payments
@@ -58,19 +58,24 @@ def relief_payments(month: str = typer.Option(..., help="支払月（2027-04）"
     rows = month_payments(_db(), actor=os_actor(), month=month)
     typer.echo(f"{month} の支払 {len(rows)} 件  合計 {sum(r.amount for r in rows):,} 円")
     for r in rows:
-        typer.echo(f"  案件 {r.case_id}  宛名番号 {r.atena_no}  {r.kind_label}  {r.months}か月分  {r.amount:,}円  {r.status}")
+        typer.echo(f"  案件 {r.case_id}  宛名番号 {r.atena_no}  {r.kind_label}  {r.months}か月分  {r.amount:,}円  {r.status_label}")
 
 
 @relief_app.command("zengin")
-def relief_zengin(month: str = typer.Option(..., help="支払月（2027-04）"),
-                  transfer_date: str = typer.Option(..., "--transfer-date", help="振込指定日"),
+def relief_zengin(month: str = typer.Option(..., help="支払月（2027-04 または R9.4）"),
+                  transfer_date: str = typer.Option(..., "--transfer-date", help="振込指定日（2027-04-20 または R9.4.20）"),
                   output: Path = typer.Option(..., "--output", help="出力先（パスワード付きZIP）")) -> None:
-    """その月の支払の全銀（総合振込）ファイルを、パスワード付きZIPで出力する。"""
+    """その月の支払の全銀（総合振込）ファイルを、パスワード付きZIP（AES-256）で出力する。
+
+    ZIPのパスワードは実行後に画面で尋ねます（12文字以上の半角英数記号。入力は表示されず、保存もされません）。
+    受け取る担当者にはZIPとは別の経路で伝えてください。Web画面（健康被害救済 › 支払一覧）からも作成できます。"""
     from sesshu.actor import os_actor
     from sesshu.domain.wareki import parse_date
     from sesshu.relief.service import zengin_for_month
 
-    password = getpass.getpass("ZIPのパスワード: ")
+    password = getpass.getpass("ZIPのパスワード（12文字以上・表示されません）: ")
+    if getpass.getpass("ZIPのパスワード（確認）: ") != password:
+        raise typer.BadParameter("パスワードと確認用のパスワードが一致しません")
     packed, name, n = zengin_for_month(_db(), actor=os_actor(), month=month, transfer_date=parse_date(transfer_date),
                                        password=password)
     output.write_bytes(packed)

@@ -57,6 +57,7 @@ class ReliefBenefit(Base):
     first_month: Mapped[date] = mapped_column(Date)  # 1st of the first month paid
     end_month: Mapped[date | None] = mapped_column(Date)  # 1st of the last month paid (None: until ended)
     ended_reason: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active | cancelled (a corrected decision)
 
 
 class ReliefPayment(Base):
@@ -73,3 +74,22 @@ class ReliefPayment(Base):
 
 
 Index("uq_relief_payment_benefit_month", ReliefPayment.benefit_id, ReliefPayment.pay_month, unique=True)
+
+
+class ReliefAdjustment(Base):
+    """過誤調整: the difference between what was paid for a benefit and what a corrected decision says
+    should have been paid. Listed in the next payment list of the case (a negative amount is deducted from
+    the case's transfer; what cannot be deducted is claimed back — 返納)."""
+
+    __tablename__ = "relief_adjustment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("relief_case.id"), index=True)
+    benefit_id: Mapped[int] = mapped_column(ForeignKey("relief_benefit.id"))
+    amount: Mapped[int] = mapped_column(Integer)  # yen, signed: + paid too little, − paid too much
+    reason: Mapped[str] = mapped_column(String(400))
+    approval_id: Mapped[int | None] = mapped_column(Integer)
+    pay_month: Mapped[date | None] = mapped_column(Date)  # the list it went into (None: not listed yet)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | listed | sent
+    zengin_sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)

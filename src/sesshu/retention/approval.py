@@ -29,14 +29,53 @@ def validate(s: Session, raw: dict, ctx) -> dict:
 
 def summary(p: dict) -> str:
     label = retention_rules()[p["category"]].label
-    return f"保存期間経過データの消去: {label} {p['count']}人（基準日 {p['as_of']}）"
+    from datetime import date
+
+    from sesshu.domain.wareki import to_wareki
+
+    return f"保存期間経過データの消去: {label} {p['count']}人（基準日 {to_wareki(date.fromisoformat(p['as_of']))}）"
 
 
 def details(p: dict) -> list[tuple[str, str]]:
     rule = retention_rules()[p["category"]]
-    return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source), ("基準日", p["as_of"]),
+    from datetime import date
+
+    from sesshu.domain.wareki import to_wareki
+
+    return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source),
+            ("基準日", to_wareki(date.fromisoformat(p["as_of"]))),
             ("対象人数", f"{p['count']}人"), ("対象一覧の照合値（SHA-256 先頭16桁）", p["units_sha256"][:16]),
-            ("実行方法", "承認後、運用担当が sesshu retention purge --approval <申請番号> で消去します（取り消せません）")]
+            ("実行方法", "承認後、運用担当がサーバーでこの申請番号の消去を実行します（取り消せません）")]
+
+
+SUBJECTS_SHOWN = 200
+
+
+def subjects(s: Session, p: dict, actor) -> tuple[list[str], list[list[str]], int]:
+    """Who would be erased, read live for the approver: 4情報 (氏名・性別・生年月日・住所) and why each is due
+    (the anchor date and the last day of the period). The payload names no one; this view is audited."""
+    from datetime import date
+
+    from sesshu.audit import service as audit
+    from sesshu.domain.retention import keep_until
+    from sesshu.domain.wareki import to_wareki
+    from sesshu.registry.models import SEXES, Person
+    from sesshu.retention.service import PURPOSE, due_in_session
+
+    rule = retention_rules()[p["category"]]
+    current = due_in_session(s, p["category"], date.fromisoformat(p["as_of"]))
+    anchor_label = {"died_on": "死亡日", "moved_out_on": "転出日"}.get(rule.anchor, "起算日")
+    rows = []
+    for atena_no, anchor in current.due[:SUBJECTS_SHOWN]:
+        person = s.get(Person, atena_no)
+        rows.append([atena_no, person.name, person.name_kana, SEXES.get(person.sex, ""), to_wareki(person.birth_date),
+                     person.address, f"{anchor_label} {to_wareki(anchor)} から{rule.years}年（保存期限 "
+                                      f"{to_wareki(keep_until(anchor, rule))}）を経過"])
+    audit.record(s, actor, "retention.subjects_view", purpose=PURPOSE,
+                 detail={"category": p["category"], "as_of": p["as_of"], "shown": [r[0] for r in rows],
+                         "count": len(current.due)})
+    header = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "住所", "消去の理由"]
+    return header, rows, max(0, len(current.due) - len(rows))
 
 
 def apply(s: Session, p: dict, ctx) -> str:

@@ -106,3 +106,8 @@ def display_value(record, name: str) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+def kept(form: dict[str, str], limit: int = 4000) -> dict[str, str]:
+    """What the clerk typed, to put back into the form after an error (every field, checkboxes included)."""
+    return {k: v[:limit] for k, v in form.items() if k != "csrf_token"}

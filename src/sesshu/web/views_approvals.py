@@ -47,25 +47,34 @@ def approvals_page(request: Request, session=Depends(require("approval.request")
 def approval_page(request: Request, approval_id: ApprovalId, session=Depends(require("approval.request")),
                   notice: Annotated[str, Query(max_length=20)] = ""):
     request.state.back_url = "/approvals"
+    return _approval_page(request, session, approval_id, notice=NOTICES.get(notice, ""))
+
+
+def _approval_page(request: Request, session, approval_id: int, *, notice: str = "", error: str = "",
+                   v: dict | None = None, status_code: int = 200):
     detail = approvals.get_approval(get_db(request), get_settings(request), actor=session.actor,
                                     approval_id=approval_id)
-    return render(request, "approval.html", {"d": detail, "a": detail.approval, "notice": NOTICES.get(notice, "")})
+    return render(request, "approval.html", {"d": detail, "a": detail.approval, "notice": notice, "error": error,
+                                             "v": v or {}}, status_code=status_code)
 
 
-def _decided(request: Request, approval_id: int, call) -> RedirectResponse:
+def _decided(request: Request, session, approval_id: int, action: str, form: dict, call):
     request.state.back_url = f"/approvals/{approval_id}"
     try:
         out = call()
     except approvals.ApprovalFailed:
         # The request is now closed as 処理不能; its page shows why.
         return RedirectResponse(f"/approvals/{approval_id}", status_code=303)
+    except InvalidInput as e:  # e.g. a rejection without its reason: on the same page, the comment kept
+        return _approval_page(request, session, approval_id, error=e.message, status_code=400,
+                              v={"action": action, "comment": form.get("comment", "")[:400]})
     return RedirectResponse(f"/approvals/{approval_id}?notice={out.status}", status_code=303)
 
 
 @router.post("/approvals/{approval_id}/approve", include_in_schema=False)
 def approve_page(request: Request, approval_id: ApprovalId, form: Annotated[dict, Depends(form_data)],
                  session=Depends(require("approval.decide"))):
-    return _decided(request, approval_id, lambda: approvals.approve(
+    return _decided(request, session, approval_id, "approve", form, lambda: approvals.approve(
         get_db(request), get_settings(request), actor=session.actor, approval_id=approval_id,
         expected_version=_version(form), comment=form.get("comment", "")))
 
@@ -73,7 +82,7 @@ def approve_page(request: Request, approval_id: ApprovalId, form: Annotated[dict
 @router.post("/approvals/{approval_id}/reject", include_in_schema=False)
 def reject_page(request: Request, approval_id: ApprovalId, form: Annotated[dict, Depends(form_data)],
                 session=Depends(require("approval.decide"))):
-    return _decided(request, approval_id, lambda: approvals.reject(
+    return _decided(request, session, approval_id, "reject", form, lambda: approvals.reject(
         get_db(request), get_settings(request), actor=session.actor, approval_id=approval_id,
         expected_version=_version(form), comment=form.get("comment", "")))
 
@@ -81,7 +90,7 @@ def reject_page(request: Request, approval_id: ApprovalId, form: Annotated[dict,
 @router.post("/approvals/{approval_id}/withdraw", include_in_schema=False)
 def withdraw_page(request: Request, approval_id: ApprovalId, form: Annotated[dict, Depends(form_data)],
                   session=Depends(require("approval.request"))):
-    return _decided(request, approval_id, lambda: approvals.withdraw(
+    return _decided(request, session, approval_id, "withdraw", form, lambda: approvals.withdraw(
         get_db(request), actor=session.actor, approval_id=approval_id, expected_version=_version(form)))
 
 
