@@ -92,7 +92,7 @@ def test_rsv_batch_matches_single_evaluation():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dates(date(2026, 6, 1), date(2030, 12, 31)), st.integers(-120, 0))
+@given(st.dates(date(2026, 7, 1), date(2030, 12, 31)), st.integers(-120, 0))  # windows after 2026-04-01
 def test_rsv_valid_exactly_from_edd_minus_84_through_edd_minus_22(edd, offset):
     day = edd + timedelta(days=offset)
     status = run([("RSV_MATERNAL", day.isoformat())], edd=[edd.isoformat()],
@@ -129,3 +129,29 @@ def test_hpv_series_begun_with_4価_finishes_with_9価():
     assert outcome(r) == [("valid", 1, []), ("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"]),
                           ("valid", 2, []), ("valid", 3, [])]
     assert line(r, "HPV")["status"] == "complete"
+
+
+# --- other rules reviewed against the law in force on 2026-12-06 ---------------------------------
+
+
+def test_mr_special_extension_for_the_fy2024_cohorts_until_march_2027():
+    # 2期 cohort of FY2024 (born 2018-04-02..2019-04-01): 定期 again from 2025-04-01 to 2027-03-31
+    r = evaluate_json({"birth_date": "2018-11-15", "sex": "M", "as_of": "2026-12-06",
+                       "doses": [{"vaccine": "MR", "date": "2019-12-01"}, {"vaccine": "MR", "date": "2026-06-01"}]})
+    assert outcome(r) == [("valid", 1, []), ("valid", 2, [])]
+    r = evaluate_json({"birth_date": "2017-11-15", "sex": "M", "as_of": "2026-12-06",
+                       "doses": [{"vaccine": "MR", "date": "2018-12-01"}, {"vaccine": "MR", "date": "2026-06-01"}]})
+    assert outcome(r)[1][0] == "voluntary"  # FY2023 cohort: no extension
+    r = evaluate_json({"birth_date": "2022-10-29", "sex": "F", "as_of": "2026-12-06", "doses": []})
+    e = line(r, "MR")
+    assert (e["next_dose"], e["status"], e["legal_until"]) == (1, "eligible", "2027-03-31")
+
+
+def test_pcv13_is_not_routine_from_october_2024():
+    doses = [{"vaccine": "PCV", "date": "2024-11-01", "product": "プレベナー13"}]
+    r = evaluate_json({"birth_date": "2024-08-31", "sex": "M", "as_of": "2026-12-06", "doses": doses})
+    assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"])]
+    doses = [{"vaccine": "PCV", "date": "2024-09-30", "product": "プレベナー13"},
+             {"vaccine": "PCV", "date": "2024-11-01", "product": "プレベナー20"}]
+    r = evaluate_json({"birth_date": "2024-07-31", "sex": "M", "as_of": "2026-12-06", "doses": doses})
+    assert outcome(r) == [("valid", 1, []), ("valid", 2, [])]

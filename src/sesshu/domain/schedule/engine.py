@@ -541,15 +541,6 @@ def _eval_seasonal(s: Series, P: _Person, st: _State, d: int):
                              ("W_NOT_TARGET_GROUP", f"{s.name}の対象年齢・要件〔{s.source}〕")], None
 
 
-def _pregnancy_window(s: Series, edd: int) -> tuple[int, int]:
-    """The 定期 window of the pregnancy with expected delivery date ``edd`` (ordinals)."""
-    first_before, last_before, _src = s.gestation
-    a, b = edd - first_before, edd - last_before
-    if s.not_before is not None and a < s.not_before:
-        a = s.not_before
-    return a, b
-
-
 def _eval_pregnancy(s: Series, P: _Person, st: _State, d: int):
     """A dose of a pregnancy series: 定期 inside one pregnancy's window, once per pregnancy.
     The fourth value is the pregnancy's expected delivery date (what ``st.fys`` then holds)."""
@@ -558,7 +549,7 @@ def _eval_pregnancy(s: Series, P: _Person, st: _State, d: int):
                                  ("W_NOT_TARGET_GROUP", f"妊娠届（出産予定日）の記録がありません〔{s.source}〕")], None
     spans = []
     for edd in P.pregnancies:
-        a, b = _pregnancy_window(s, edd)
+        a, b = s.pregnancy_window(edd)
         if a <= d <= b:
             if edd in st.fys:
                 return INVALID, None, [("E_SERIES_COMPLETE",
@@ -579,7 +570,7 @@ def _forecast_pregnancy(s: Series, P: _Person, st: _State, today: int):
     for edd in P.pregnancies:
         if edd in st.fys:
             continue
-        a, b = _pregnancy_window(s, edd)
+        a, b = s.pregnancy_window(edd)
         if a > b:
             continue
         if today <= b:

@@ -126,6 +126,13 @@ class Series:
         # kind "pregnancy": one dose per pregnancy inside a gestational-age window (``gestation``:
         # (first day, last day) as days before the expected delivery date, 40週0日).
         self.pregnancy = self.kind == "pregnancy"
+
+    def pregnancy_window(self, edd: int) -> tuple[int, int]:
+        """The 定期 window (first, last ordinal) of a pregnancy with expected delivery ``edd``."""
+        a, b = edd - self.gestation[0], edd - self.gestation[1]
+        if self.not_before is not None and a < self.not_before:
+            a = self.not_before
+        return a, b
         self.ids = (self.id,)
         # A path that looks at the second dose (HPV 9価 2回/3回) is not fixed by the first one.
         self.path_after_second = any(p.second_after is not None for p in self.paths or ())
@@ -365,6 +372,18 @@ class RuleSet:
     @property
     def vaccine_codes(self) -> tuple[str, ...]:
         return tuple(self.vaccines)
+
+    def pregnancy_windows(self, expected_delivery: date) -> list[tuple[str, date, date]]:
+        """(series id, first day, last day) of every pregnancy series' 定期 window for a pregnancy
+        with this expected delivery date (RSV_MATERNAL: 28週0日 = EDD − 84 … 36週6日 = EDD − 22)."""
+        out = []
+        edd = expected_delivery.toordinal()
+        for s in self.series:
+            if s.pregnancy:
+                a, b = s.pregnancy_window(edd)
+                if a <= b:
+                    out.append((s.id, date.fromordinal(a), date.fromordinal(b)))
+        return out
 
 
 def norm_product(p: str) -> str:
