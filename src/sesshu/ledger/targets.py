@@ -20,6 +20,7 @@ from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
 from sesshu.ledger.models import VaccinationRecord
+from sesshu.pregnancy.facts import load_resident_pregnancies
 from sesshu.registry.models import Person
 
 _BATCH = 2000
@@ -154,11 +155,31 @@ def _condition_holders(s: Session, spans: dict[str, tuple], line: str, as_of: da
     return out
 
 
+def _pregnancy_line(line: str) -> bool:
+    return any(e.code == line and e.pregnancy for e in default_rules().entries)
+
+
+def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, date]:
+    """Residents with a 妊娠届 still to deliver, with their birth dates: the only candidates of a
+    pregnancy line (RSウイルス 母子免疫), whose window the birth date does not decide."""
+    if not pregnancies:
+        return {}
+    return {a: b for a, b in s.execute(select(Person.atena_no, Person.birth_date)
+                                       .where(Person.atena_no.in_(list(pregnancies))))}
+
+
 def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
-    wanted = _probe_birth_groups(s, line, as_of, until)
     spans = load_resident_spans(s)  # one query: residents with a condition on record
-    holders = _condition_holders(s, spans, line, as_of, until)
+    if _pregnancy_line(line):
+        # the window ends 22 days before the expected delivery: earlier deliveries cannot be open
+        pregnancies = load_resident_pregnancies(s, delivered_after=as_of)
+        wanted: set = set()
+        holders = _pregnant_residents(s, pregnancies)
+    else:
+        pregnancies = {}
+        wanted = _probe_birth_groups(s, line, as_of, until)
+        holders = _condition_holders(s, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
     for i in range(0, len(births), _BATCH):
@@ -179,7 +200,7 @@ def _collect(s: Session, line: str, as_of: date, until: date) -> list[TargetRow]
                 history.setdefault(r.atena_no, []).append(r)
         for p in persons:
             result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only,
-                                   spans=spans.get(p.atena_no, ()))
+                                   spans=spans.get(p.atena_no, ()), pregnancies=pregnancies.get(p.atena_no, ()))
             for e in result.eligibility:
                 if e.vaccine == line and _open_within(e, as_of, until):
                     rows.append(TargetRow(p.atena_no, p.name, p.name_kana, p.sex, p.birth_date, p.postal_code,
