@@ -36,7 +36,7 @@ def details(p: dict) -> list[tuple[str, str]]:
     rule = retention_rules()[p["category"]]
     return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source), ("基準日", p["as_of"]),
             ("対象人数", f"{p['count']}人"), ("対象一覧の照合値（SHA-256 先頭16桁）", p["units_sha256"][:16]),
-            ("実行方法", "承認後、運用担当が sesshu retention purge --approval <申請番号> で消去します（取り消せません）")]
+            ("実行方法", "承認後、運用担当が消去を実行します（消去したデータは復元できません）")]
 
 
 def apply(s: Session, p: dict, ctx) -> str:
