@@ -186,3 +186,22 @@ def test_rsv_dose_is_routine_with_the_pregnancy_and_paid(town, settings, supervi
     withdraw_pregnancy(town, actor=supervisor, atena_no=MOTHER, pregnancy_id=out.id, reason="別人の届出")
     with town.transaction() as s:
         assert s.get(VaccinationRecord, rid).error_code.startswith("W_OUTSIDE_LEGAL_WINDOW")
+
+
+def test_notices_for_rsv_maternal_go_to_pregnant_residents_with_the_pregnant_form(town, settings, supervisor,
+                                                                                 operator, tmp_path):
+    import csv
+    import subprocess
+
+    from sesshu.tickets.notices import run_notices
+
+    record_pregnancy(town, actor=supervisor, atena_no=MOTHER, entry=PregnancyEntry(EDD_OPEN, TODAY))
+    out = tmp_path / "out"
+    outcome = run_notices(town, settings, actor=operator, vaccine="RSV_MATERNAL", as_of=TODAY, within_days=0,
+                          out_dir=out)
+    assert outcome.status == "done" and outcome.result["persons"] == 1
+    mailing = list(csv.reader((out / "mailing.csv").open(encoding="utf-8-sig")))
+    assert [r[3] for r in mailing[1:]] == [MOTHER]
+    [pdf] = sorted(out.glob("*.pdf"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "RSウイルス（妊婦の母子免疫ワクチン）" in text and "妊娠高血圧症候群" in text and "出産予定日" in text
