@@ -19,6 +19,7 @@ from sesshu.actor import os_actor
 from sesshu.auth.cli import register as register_account_commands
 from sesshu.backup import cli as backup_cli
 from sesshu.conditions import cli as conditions_cli
+from sesshu.pregnancy import cli as pregnancy_cli
 from sesshu.audit.cli import register as register_audit_commands
 from sesshu.config import load_settings
 from sesshu.db import Database, make_database
@@ -67,6 +68,7 @@ disclosure_cli.register(app)
 relief_cli.register(app)
 rulesets_cli.register(app)  # campaign check|propose|list|show
 conditions_cli.register(person_app)  # person condition
+pregnancy_cli.register(person_app, import_app)  # person pregnancy, import pregnancies
 fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys
 
 

@@ -34,6 +34,7 @@ def load_all_models() -> MetaData:
     from sesshu.linkage import models as _linkage  # noqa: F401
     from sesshu.mynumber import models as _mynumber  # noqa: F401
     from sesshu.preferences import models as _preferences  # noqa: F401
+    from sesshu.pregnancy import models as _pregnancy  # noqa: F401
     from sesshu.registry import models as _registry  # noqa: F401
     from sesshu.tickets import models as _tickets  # noqa: F401
     from sesshu.relief import models as _relief  # noqa: F401

@@ -27,7 +27,7 @@ AS_OF = date(2025, 11, 20)
 RESIDENTS = 300
 CHILD_ONLY = {"HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "BCG", "MR", "VAR", "JE", "DT",
               "HPV2", "HPV4", "HPV9"}
-ELDER_ONLY = {"FLU_ELDER", "PPSV23", "COVID"}
+ELDER_ONLY = {"FLU_ELDER", "PPSV23", "PCV20_ELDER", "COVID"}
 
 
 def _city(seed: int, residents: int = RESIDENTS):

@@ -129,7 +129,7 @@ def test_target_selection_includes_60_64_holders_and_excludes_the_rest(town, sup
     # FRESH has no dose this season; HOLDER's dose of SEASON_DAY already counts as this season's 定期 dose.
     assert FRESH in flu_rows and flu_rows[FRESH].status == "eligible"
     assert HOLDER not in flu_rows and OTHER not in flu_rows and LATER not in flu_rows
-    ppsv = {r.atena_no for r in select_targets(town, actor=operator, vaccine="PPSV23", as_of=SEASON_DAY)}
+    ppsv = {r.atena_no for r in select_targets(town, actor=operator, vaccine="PCV20_ELDER", as_of=SEASON_DAY)}
     assert {FRESH, HOLDER} <= ppsv and not ppsv & {OTHER, LATER}
 
 

@@ -90,3 +90,22 @@ def test_shipped_table_prices_every_routine_vaccine_in_both_fiscal_years():
 def test_fiscal_year_runs_april_to_march():
     assert fiscal_year(date(2026, 3, 31)) == 2025
     assert fiscal_year(date(2026, 4, 1)) == 2026
+
+
+def test_fy2026_vaccines_are_priced_and_high_dose_flu_has_a_price_of_its_own():
+    t = fee_table()
+    on = date(2026, 11, 1)
+    for vaccine in ("PCV20_ELDER", "RSV_MATERNAL"):
+        assert t.unit_fee(vaccine, "", "vaccinated", on) and t.unit_fee(vaccine, "", "screened_only", on)
+        assert t.unit_fee(vaccine, "", "vaccinated", date(2026, 3, 31)) is None  # not 定期 before FY2026
+    assert t.copay("PCV20_ELDER", "vaccinated", on) > t.copay("PPSV23", "vaccinated", date(2025, 10, 1))
+    assert t.copay("RSV_MATERNAL", "vaccinated", on) == 0  # A類
+    standard = t.unit_fee("FLU_ELDER", "", "vaccinated", on)
+    for name in ("高用量", "エフルエルダ筋注", "エフルエルダ 筋注"):
+        assert t.unit_fee("FLU_ELDER", "", "vaccinated", on, product=name) > standard, name
+    assert t.unit_fee("FLU_ELDER", "", "vaccinated", on, product="インフルエンザHAワクチン「ビケンHA」") == standard
+    # before 2026-10-01 a high-dose lot is priced as the standard dose (the engine returns it anyway)
+    assert t.unit_fee("FLU_ELDER", "", "vaccinated", date(2026, 9, 30), product="高用量") == \
+        t.unit_fee("FLU_ELDER", "", "vaccinated", date(2026, 9, 30))
+    fee = t.price(vaccine="FLU_ELDER", term="", screening="vaccinated", on=on, exempt=False, product="高用量")
+    assert fee.amount == fee.unit_fee - fee.copay

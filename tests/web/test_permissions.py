@@ -1,6 +1,8 @@
 """Every route against every role: allowed exactly when ROLES grants the route's declared permission."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -41,6 +43,10 @@ def _cases(ctx: dict) -> dict:
             evidence_no="第1号", reason="権限の確認")},
         ("POST", "/persons/{atena_no}/conditions/{condition_id}/end"): lambda: {
             "path": {"atena_no": atena, "condition_id": _condition(ctx)}, **form(mode="withdraw", reason="権限の確認")},
+        ("POST", "/persons/{atena_no}/pregnancies"): lambda: {"path": {"atena_no": "1002"}, **form(
+            expected_delivery=(today_jst() + timedelta(days=100)).isoformat(), notified_on=today_jst().isoformat())},
+        ("POST", "/persons/{atena_no}/pregnancies/{pregnancy_id}/withdraw"): lambda: {
+            "path": {"atena_no": "1002", "pregnancy_id": _pregnancy(ctx)}, **form(reason="権限の確認")},
         ("GET", "/api/v1/openapi.json"): lambda: {},
         ("GET", "/api/v1/persons"): lambda: {"params": {"kana": "ヤマダ"}},
         ("GET", "/api/v1/persons/{atena_no}"): lambda: {"path": {"atena_no": atena}},
@@ -422,6 +428,22 @@ def _condition(ctx: dict) -> int:
     return record_condition(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], entry=ConditionEntry(
         condition_code="designated_disability", impairment="heart", evidence_kind="handbook", evidence_grade=1,
         evidence_no="第2号", confirmed_on=today_jst(), reason="権限の確認")).id
+
+
+def _pregnancy(ctx: dict) -> int:
+    """An active 妊娠届 of the woman of the cast (the one the record case made, or a new one)."""
+    from sesshu.pregnancy.models import PregnancyNotice
+    from sesshu.pregnancy.schemas import PregnancyEntry
+    from sesshu.pregnancy.service import record_pregnancy
+    from tests.web.conftest import ADMIN
+
+    with ctx["db"].transaction() as s:
+        found = s.execute(select(PregnancyNotice.id).where(PregnancyNotice.atena_no == "1002",
+                                                           PregnancyNotice.status == "active")).scalar()
+    if found is not None:
+        return found
+    return record_pregnancy(ctx["db"], actor=ADMIN, atena_no="1002", entry=PregnancyEntry(
+        today_jst() + timedelta(days=100), today_jst())).id
 
 
 def _lifecycle_target(ctx: dict, *, active: bool | None = None) -> str:

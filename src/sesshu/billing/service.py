@@ -45,7 +45,7 @@ from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable, fiscal_year
 from sesshu.domain.subsidy import EXEMPT
 from sesshu.jobs import JobContext, JobOutcome, job_outcome, run_job
 from sesshu.jobs.models import BatchJob
-from sesshu.ledger.models import EvaluationQueue, Institution, VaccinationRecord
+from sesshu.ledger.models import EvaluationQueue, Institution, Lot, Product, VaccinationRecord
 from sesshu.ledger.reference import CATEGORIES
 
 PURPOSE = "予防接種委託料の支払"
@@ -57,8 +57,12 @@ R = VaccinationRecord
 # Who is paid for a record: the vaccinating institution, or for 予診のみ the screening one.
 PAYEE = case((and_(R.screening_result == "screened_only", R.screening_institution_code.is_not(None)),
               R.screening_institution_code), else_=R.institution_code)
+# The lot's product, for a price of its own (高齢者インフルエンザ 高用量); None for most records.
+_PRODUCT = (select(Product.name).join(Lot, Lot.product_code == Product.code).where(Lot.lot_no == R.lot_no)
+            .limit(1).scalar_subquery().label("product"))
 _REC_COLS = (R.id, R.atena_no, R.vaccine_code, R.term, R.category, R.vaccinated_on, R.screening_result,
-             R.institution_code, R.screening_institution_code, R.error_code, R.status, R.version, R.billing_month)
+             R.institution_code, R.screening_institution_code, R.error_code, R.status, R.version, R.billing_month,
+             _PRODUCT)
 
 
 def check_month(month: str) -> str:
@@ -112,11 +116,11 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     if paid_in:
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
     key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
-           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt)
+           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product)
     fee = facts.prices.get(key, False)
     if fee is False:
         fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
-                                                    exempt=key[4])
+                                                    exempt=key[4], product=key[5])
     if fee is None:
         v.codes.append(("R_NO_FEE", ""))
     if payee is not None and payee not in facts.accounts:

@@ -122,6 +122,7 @@ PRODUCTS = (
     P("FLU_DENKA", "FLU_ELDER", "インフルエンザHAワクチン「生研」", "DENKA", "FD", Decimal("0.5"), date(2000, 1, 1)),
     P("FLU_DAIICHI", "FLU_ELDER", "インフルエンザHAワクチン「第一三共」", "DAIICHI", "FS", Decimal("0.5"), date(2000, 1, 1)),
     P("PPSV23", "PPSV23", "ニューモバックスNP", "MSD", "NP", Decimal("0.5"), date(2000, 1, 1)),
+    P("PCV20_ELDER", "PCV20_ELDER", "プレベナー20", "PFIZER", "PE", Decimal("0.5"), date(2026, 4, 1)),
     P("COVID_PFIZER", "COVID", "コミナティ", "PFIZER", "CP", Decimal("0.3"), date(2021, 2, 1)),
     P("COVID_MODERNA", "COVID", "スパイクバックス", "MODERNA", "CM", Decimal("0.5"), date(2021, 5, 1)),
     P("COVID_DAIICHI", "COVID", "ダイチロナ", "DAIICHI", "CD", Decimal("0.6"), date(2023, 12, 1)),
@@ -738,14 +739,18 @@ class _History:
                 if self.moved_in is None or on >= self.moved_in:
                     self._dose("COVID", on, date(fy + 1, 3, 31) - timedelta(days=3), dose_no=1, category="routine_b",
                                ticket=True)
-        # PPSV23 in the year of 65: between the 65th and 66th birthdays and in the fiscal year of reach(65).
+        # 高齢者肺炎球菌 in the year of 65: between the 65th and 66th birthdays (and, until FY2023, in the
+        # fiscal year of reach(65)); PPSV23 until 2026-03-31, PCV20 from 2026-04-01.
         lo = turned_65
         fy65 = fiscal_year(reach_age(b, 65))
-        hi = min(reach_age(b, 66) - timedelta(days=1), date(fy65 + 1, 3, 31))
+        hi = reach_age(b, 66) - timedelta(days=1)
+        if fy65 <= 2023:
+            hi = min(hi, date(fy65 + 1, 3, 31))
         if fy65 >= self.city.elder_first_fy and rng.random() < 0.35 and lo < hi - timedelta(days=5):
             on = lo + self._days(0, min(120, (hi - lo).days - 5))
             if self.moved_in is None or on >= self.moved_in:
-                self._dose("PPSV23", on, hi, dose_no=1, category="routine_b")
+                self._dose("PCV20_ELDER" if on >= date(2026, 4, 1) else "PPSV23", on, hi, dose_no=1,
+                           category="routine_b")
 
     def _screened_only(self, vaccine: str, on: date) -> None:
         on = clinic_day(on)

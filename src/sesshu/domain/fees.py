@@ -4,7 +4,8 @@ Pure: the table comes from data (src/sesshu/billing/data/fees.yaml, read by sess
 and the date of the dose is passed in. A price applies to doses given from its `from` date (and up to
 its `until`, if any); the latest entry starting on or before the dose date wins, and an entry for the
 dose's 期 wins over the vaccine-wide one (term ""). The 接種 date decides, not the 請求月: a late claim
-is paid at the price of the day the clinic did the work.
+is paid at the price of the day the clinic did the work. An entry may name `products` (高齢者インフルエンザ
+高用量): it applies only to a record of one of those products and wins over the entry without.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class FeeEntry:
     valid_from: date
     valid_until: date | None
     prices: dict  # screening kind → yen
+    products: frozenset = frozenset()  # normalised product names this price is for (empty: any)
     # 休日加算 of a campaign (e.g. COVID-19 2021: +2,343円 税込 on Sundays and national holidays), by
     # the first day it applies; added to a dose or a 予診のみ on a holiday (``FeeTable.is_holiday``).
     holiday_additions: tuple[tuple[date, int], ...] = field(default=())
@@ -37,6 +39,13 @@ class FeeEntry:
 
     def covers(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
+
+
+def norm_product(name: str | None) -> str:
+    """Product names compare without spaces, hyphens, 中黒 or case (as the schedule engine does)."""
+    import re
+
+    return re.sub(r"[\s\-_・]", "", name or "").casefold()
 
 
 @dataclass(frozen=True)
@@ -112,10 +121,14 @@ class FeeTable:
             prices = {k: _yen(row[k], label) for k in SCREENING_KINDS if k in row}
             if "vaccinated" not in prices:
                 raise FeeTableError(f"{label}: a vaccinated price is required")
+            products = row.get("products") or []
+            if not isinstance(products, list) or not all(isinstance(p, str) and p for p in products):
+                raise FeeTableError(f"{label}: products must be a list of product names")
             entry = FeeEntry(vaccine=str(row["vaccine"]), term=str(row.get("term") or ""),
                              valid_from=_date(row["from"], label),
-                             valid_until=_date(row["until"], label) if row.get("until") else None, prices=prices)
-            key = (entry.vaccine, entry.term, entry.valid_from)
+                             valid_until=_date(row["until"], label) if row.get("until") else None, prices=prices,
+                             products=frozenset(norm_product(p) for p in products))
+            key = (entry.vaccine, entry.term, entry.valid_from, entry.products)
             if key in seen:
                 raise FeeTableError(f"{label}: two prices start on the same day for the same 期")
             seen.add(key)
@@ -132,17 +145,25 @@ class FeeTable:
             raise FeeTableError(f"budget_categories: missing {missing}")
         return cls(fees, copays, budget, dict(data.get("source") or {}))
 
-    def unit_fee(self, vaccine: str, term: str, screening: str, on: date) -> int | None:
+    def unit_fee(self, vaccine: str, term: str, screening: str, on: date, product: str | None = None) -> int | None:
         """The price for one record, or None when the table has none (the record cannot be paid)."""
         kind = screening or "vaccinated"
         entries = self._fees.get(vaccine, ())
+        key = norm_product(product)
         for wanted in ((term,) if term else ()) + ("",):
-            for e in entries:  # newest first
-                if e.term == wanted and e.covers(on):
-                    price = e.prices.get(kind)
-                    if price is not None and e.holiday_additions and self.is_holiday(on):
-                        price += e.holiday_addition(on)
-                    return price
+            def price_of(e: FeeEntry) -> int | None:
+                price = e.prices.get(kind)
+                if price is not None and e.holiday_additions and self.is_holiday(on):
+                    price += e.holiday_addition(on)
+                return price
+
+            if key:  # a price for the record's product wins
+                for e in entries:  # newest first
+                    if e.products and key in e.products and e.term == wanted and e.covers(on):
+                        return price_of(e)
+            for e in entries:
+                if not e.products and e.term == wanted and e.covers(on):
+                    return price_of(e)
         return None
 
     def with_entries(self, extra: list[FeeEntry], is_holiday: Callable[[date], bool]) -> "FeeTable":
@@ -163,8 +184,9 @@ class FeeTable:
                 return c.amount
         return 0
 
-    def price(self, *, vaccine: str, term: str, screening: str, on: date, exempt: bool) -> Fee | None:
-        unit = self.unit_fee(vaccine, term, screening, on)
+    def price(self, *, vaccine: str, term: str, screening: str, on: date, exempt: bool,
+              product: str | None = None) -> Fee | None:
+        unit = self.unit_fee(vaccine, term, screening, on, product)
         if unit is None:
             return None
         copay = min(self.copay(vaccine, screening, on), unit)

@@ -29,6 +29,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.clock import today_jst, utc_iso, utcnow
 from sesshu.conditions.facts import load_spans
+from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain import fhir
@@ -70,7 +71,7 @@ def build_bundle(s: Session, settings: Settings, *, atena_no: str) -> tuple[dict
     records = person_records(s, atena_no)
     as_of = today_jst()
     result = evaluate_rows(p.birth_date, p.sex, records, as_of, spans=load_spans(s, [atena_no]).get(atena_no, ()),
-                           book=rule_book(s))
+                           pregnancies=load_pregnancies(s, [atena_no]).get(atena_no, ()), book=rule_book(s))
     verdicts = {rid: fhir.Verdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons)
                 for rid, v in result.verdicts.items()}
     lots = {r.lot_no for r in records if r.lot_no}

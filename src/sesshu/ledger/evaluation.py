@@ -23,7 +23,8 @@ from sesshu.domain.schedule import (
     evaluate_many,
 )
 from sesshu.domain.schedule.book import RuleBook
-from sesshu.ledger.models import EvaluationQueue, VaccinationRecord
+from sesshu.ledger.models import EvaluationQueue, Lot, Product, VaccinationRecord
+from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.registry.models import Person
 from sesshu.rulesets.active import rule_book
 
@@ -49,12 +50,23 @@ class PersonEvaluation:
     rules: RuleSet | None = None  # the set the forecast used (eligibility lines cite rules.version_of)
 
 
-def person_facts(birth_date: date, sex: str, conditions: frozenset[str] = frozenset()) -> PersonFacts:
-    return PersonFacts(birth_date=birth_date, sex=sex, conditions=conditions)
+def person_facts(birth_date: date, sex: str, conditions: frozenset[str] = frozenset(),
+                 pregnancies: Sequence[date] = ()) -> PersonFacts:
+    return PersonFacts(birth_date=birth_date, sex=sex, conditions=conditions, pregnancies=tuple(pregnancies))
 
 
 def _dose(r) -> DoseFacts:
-    return DoseFacts(vaccine=r.vaccine_code, date=r.vaccinated_on, product=None)
+    return DoseFacts(vaccine=r.vaccine_code, date=r.vaccinated_on, product=getattr(r, "product", None))
+
+
+def lot_products(s: Session, lots) -> dict[str, str]:
+    """Product name of each lot number (ledger lot → product master); lots without one are absent."""
+    lots = sorted({x for x in lots if x})
+    out: dict[str, str] = {}
+    for i in range(0, len(lots), 5000):
+        out.update(s.execute(select(Lot.lot_no, Product.name).join(Product, Product.code == Lot.product_code)
+                             .where(Lot.lot_no.in_(lots[i:i + 5000]))).all())
+    return out
 
 
 SCREENED_ONLY = "screened_only"
@@ -70,41 +82,45 @@ def _split(rows: list) -> tuple[list, list]:
 
 
 def _judge_visits(birth_date: date, sex: str, doses: list, visits: list, as_of: date,
-                  spans: Sequence[ConditionSpan], result: PersonEvaluation, book: RuleBook) -> PersonEvaluation:
+                  spans: Sequence[ConditionSpan], result: PersonEvaluation, book: RuleBook,
+                  pregnancies: Sequence[date] = ()) -> PersonEvaluation:
     """A 予診のみ visit never counts in a series (the next dose is still the same one). Its verdict is
     the one the dose would have had on that day — whether the visit fell in the window, which decides
     the 予診のみ fee — judged among the real doses only."""
     for v in visits:
-        probe = _evaluate_doses(birth_date, sex, [*doses, v], as_of, frozenset(), spans, book)
+        probe = _evaluate_doses(birth_date, sex, [*doses, v], as_of, frozenset(), spans, book, pregnancies)
         result.verdicts[v.id] = probe.verdicts[v.id]
     return result
 
 
 def evaluate_rows(birth_date: date, sex: str, rows: list, as_of: date,
                   lines: frozenset[str] | None = None, spans: Sequence[ConditionSpan] = (), *,
-                  book: RuleBook) -> PersonEvaluation:
+                  book: RuleBook, pregnancies: Sequence[date] = ()) -> PersonEvaluation:
     """rows: active records (id, vaccine_code, vaccinated_on, screening_result) of one person, any order.
     lines: only these eligibility lines are forecast (all doses are still judged).
     spans: the person's conditions (sesshu.conditions.facts): each dose is judged with the
     conditions that held on its date, the forecast with those that hold on as_of.
     book: the rules in force (sesshu.rulesets.active.rule_book): each dose is judged by the rules in
     force on its date, the forecast by those in force on as_of.
+    pregnancies: the expected delivery dates of the person's 妊娠届 (sesshu.pregnancy.facts).
     予診のみ records are judged but are not doses (see _judge_visits)."""
     doses, visits = _split(rows)
-    result = _evaluate_doses(birth_date, sex, doses, as_of, lines, spans, book)
-    return _judge_visits(birth_date, sex, doses, visits, as_of, spans, result, book) if visits else result
+    result = _evaluate_doses(birth_date, sex, doses, as_of, lines, spans, book, pregnancies)
+    return (_judge_visits(birth_date, sex, doses, visits, as_of, spans, result, book, pregnancies)
+            if visits else result)
 
 
 def _evaluate_doses(birth_date: date, sex: str, rows: list, as_of: date,
-                    lines: frozenset[str] | None, spans: Sequence[ConditionSpan], book: RuleBook) -> PersonEvaluation:
+                    lines: frozenset[str] | None, spans: Sequence[ConditionSpan], book: RuleBook,
+                    pregnancies: Sequence[date] = ()) -> PersonEvaluation:
     doses = [_dose(r) for r in rows]
     rules = book.at(as_of)
     if not spans and book.single:
-        return _person_evaluation(rows, evaluate(person_facts(birth_date, sex), doses, as_of, rules, lines=lines),
-                                  rules)
+        return _person_evaluation(rows, evaluate(person_facts(birth_date, sex, pregnancies=pregnancies), doses,
+                                                 as_of, rules, lines=lines), rules)
     now, per_row = _judging_keys(rows, as_of, spans, book)
     # Other keys only judge doses: their forecast is never shown (lines=∅).
-    evs = {k: evaluate(person_facts(birth_date, sex, k[1]), doses, as_of, k[0],
+    evs = {k: evaluate(person_facts(birth_date, sex, k[1], pregnancies), doses, as_of, k[0],
                        lines=lines if k == now else frozenset())
            for k in dict.fromkeys([now, *per_row])}
     return _merge(rows, evs, now, per_row)
@@ -112,13 +128,15 @@ def _evaluate_doses(birth_date: date, sex: str, rows: list, as_of: date,
 
 def evaluate_people(people: list[tuple], as_of: date,
                     lines: frozenset[str] | None = None, *, book: RuleBook) -> list[PersonEvaluation]:
-    """evaluate_rows for many persons at once, in the same order: each item is (birth_date, sex, rows)
-    or (birth_date, sex, rows, spans). The engine's batch path shares the work of persons with the
-    same birth date, sex and conditions. 予診のみ records are judged as in evaluate_rows."""
+    """evaluate_rows for many persons at once, in the same order: each item is (birth_date, sex, rows),
+    (birth_date, sex, rows, spans) or (birth_date, sex, rows, spans, pregnancies). The engine's batch
+    path shares the work of persons with the same birth date, sex, conditions and pregnancies.
+    予診のみ records are judged as in evaluate_rows."""
     split = [_split(p[2]) for p in people]
     results = _evaluate_people([(p[0], p[1], doses, *p[3:]) for p, (doses, _v) in zip(people, split)], as_of,
                                lines, book)
-    return [_judge_visits(p[0], p[1], doses, visits, as_of, p[3] if len(p) > 3 else (), result, book)
+    return [_judge_visits(p[0], p[1], doses, visits, as_of, p[3] if len(p) > 3 else (), result, book,
+                          p[4] if len(p) > 4 else ())
             if visits else result
             for p, (doses, visits), result in zip(people, split, results)]
 
@@ -127,19 +145,20 @@ def _evaluate_people(people: list[tuple], as_of: date, lines: frozenset[str] | N
                      book: RuleBook) -> list[PersonEvaluation]:
     rules = book.at(as_of)
     if book.single and not any(len(p) > 3 and p[3] for p in people):
-        evs = evaluate_many([(person_facts(p[0], p[1]), [_dose(r) for r in p[2]]) for p in people],
-                            as_of, rules, lines=lines)
+        evs = evaluate_many([(person_facts(p[0], p[1], pregnancies=p[4] if len(p) > 4 else ()),
+                              [_dose(r) for r in p[2]]) for p in people], as_of, rules, lines=lines)
         return [_person_evaluation(p[2], ev, rules) for p, ev in zip(people, evs)]
     by_rules: dict[RuleSet, list] = {}  # rule set → [(plan index, key, facts, doses)]
     plans = []
     for p in people:
         b, sex, rows = p[0], p[1], p[2]
         spans = p[3] if len(p) > 3 else ()
+        pregnancies = p[4] if len(p) > 4 else ()
         doses = [_dose(r) for r in rows]
         now, per_row = _judging_keys(rows, as_of, spans, book)
         plans.append((rows, now, per_row, {}))
         for k in dict.fromkeys([now, *per_row]):
-            by_rules.setdefault(k[0], []).append((len(plans) - 1, k, person_facts(b, sex, k[1]), doses))
+            by_rules.setdefault(k[0], []).append((len(plans) - 1, k, person_facts(b, sex, k[1], pregnancies), doses))
     for rs, items in by_rules.items():
         # evaluate_many forecasts one set of lines for all: for keys other than "now" it is not shown.
         evs = evaluate_many([(facts, doses) for _i, _k, facts, doses in items], as_of, rs, lines=lines)
@@ -184,7 +203,8 @@ def _person_evaluation(rows: list, ev: Evaluation, rules: RuleSet) -> PersonEval
 
 
 _RECORD_COLS = (VaccinationRecord.id, VaccinationRecord.atena_no, VaccinationRecord.vaccine_code,
-                VaccinationRecord.vaccinated_on, VaccinationRecord.screening_result, VaccinationRecord.error_code)
+                VaccinationRecord.vaccinated_on, VaccinationRecord.screening_result, VaccinationRecord.error_code,
+                Product.name.label("product"))
 
 
 @dataclass(frozen=True)
@@ -204,13 +224,18 @@ def verdict_changes(s: Session, atena_nos: list[str], as_of: date, book: RuleBoo
     persons = {p.atena_no: p for p in s.execute(
         select(Person.atena_no, Person.birth_date, Person.sex).where(Person.atena_no.in_(atena_nos)))}
     by_person: dict[str, list] = {}
-    for r in s.execute(select(*_RECORD_COLS).where(VaccinationRecord.atena_no.in_(atena_nos),
-                                                   VaccinationRecord.status == "active")):
+    # the lot's product (outer joins: most records have none) decides where a product has its own rule
+    for r in s.execute(select(*_RECORD_COLS)
+                       .outerjoin(Lot, Lot.lot_no == VaccinationRecord.lot_no)
+                       .outerjoin(Product, Product.code == Lot.product_code)
+                       .where(VaccinationRecord.atena_no.in_(atena_nos), VaccinationRecord.status == "active")):
         by_person.setdefault(r.atena_no, []).append(r)
     people = [(persons[a], rows) for a, rows in by_person.items() if a in persons]
     spans = load_spans(s, [p.atena_no for p, _rows in people])
+    pregnancies = load_pregnancies(s, [p.atena_no for p, _rows in people if p.sex == "F"])
     # Only the dose verdicts are compared: skip the forecast (lines=∅), the costly half.
-    results = evaluate_people([(p.birth_date, p.sex, rows, spans.get(p.atena_no, ())) for p, rows in people],
+    results = evaluate_people([(p.birth_date, p.sex, rows, spans.get(p.atena_no, ()),
+                                pregnancies.get(p.atena_no, ())) for p, rows in people],
                               as_of, lines=frozenset(), book=book)
     return [VerdictChange(r.id, r.atena_no, r.vaccine_code, r.vaccinated_on, r.error_code or "", v)
             for (_p, rows), result in zip(people, results) for r in rows

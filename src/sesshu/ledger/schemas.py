@@ -37,3 +37,6 @@ class RecordOut(BaseModel):
     remarks: str
     status: str
     version: int
+    # The lot's product name (ledger lot → product master), when known: the engine needs it where a
+    # product has its own rule (高齢者インフルエンザ 高用量: 75歳以上 only).
+    product: str | None = None

@@ -30,6 +30,7 @@ from sesshu.ledger.evaluation import (
     RecordVerdict,
     clear_queue,
     evaluate_rows,
+    lot_products,
     queue_persons,
     reevaluate_persons,
     take_queue,
@@ -46,6 +47,7 @@ from sesshu.ledger.models import (
 from sesshu.ledger.rows import RECORD_HEADERS, RECORD_REQUIRED, Masters, parse_record_row
 from sesshu.ledger.schemas import RecordOut
 from sesshu.keys import load_keyring
+from sesshu.pregnancy.facts import load_pregnancies, person_pregnancies
 from sesshu.registry.models import Person
 from sesshu.registry.schemas import PersonOut
 from sesshu.registry.service import reveal_last4
@@ -218,7 +220,11 @@ def person_records(s: Session, atena_no: str, *, include_voided: bool = False) -
     if not include_voided:
         q = q.where(VaccinationRecord.status == "active")
     rows = s.execute(q.order_by(VaccinationRecord.vaccinated_on, VaccinationRecord.id)).scalars().all()
-    return [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+    products = lot_products(s, (r.lot_no for r in rows))
+    out = [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+    for r in out:
+        r.product = products.get(r.lot_no)
+    return out
 
 
 @dataclass
@@ -409,6 +415,7 @@ class PersonHistory:
     names: dict[str, dict[str, str]]  # master names for the codes on these records
     conditions: list  # ConditionOut rows (sesshu.conditions), newest first, history included
     household: list = field(default_factory=list)  # HouseholdMember: others with the same 世帯番号
+    pregnancies: list = field(default_factory=list)  # PregnancyOut rows (妊娠届), newest first
 
 
 @dataclass(frozen=True)
@@ -449,18 +456,21 @@ def person_history(db: Database, settings: Settings, *, actor: Actor, atena_no: 
         else:
             records = person_records(s, atena_no)
             as_of = today_jst()
-            result: PersonEvaluation = evaluate_rows(p.birth_date, p.sex, records, as_of,
-                                                     spans=load_spans(s, [atena_no]).get(atena_no, ()),
-                                                     book=rule_book(s))
+            pregnancies = person_pregnancies(s, atena_no, as_of) if p.sex == "F" else []
+            result: PersonEvaluation = evaluate_rows(
+                p.birth_date, p.sex, records, as_of, spans=load_spans(s, [atena_no]).get(atena_no, ()),
+                pregnancies=[g.expected_delivery for g in pregnancies if g.status == "active"], book=rule_book(s))
             household = _household(s, actor, p)
             detail = {"records": len(records)}
+            if pregnancies:  # 妊娠届 are shown: their viewing is on record like the rest
+                detail["pregnancies"] = len(pregnancies)
             if household:  # their names and birth dates are on the page too
                 detail["household"] = [m.atena_no for m in household]
             audit.record(s, actor, "person.view", atena_no=atena_no, purpose=purpose, detail=detail)
             found = PersonHistory(person=PersonOut.from_row(p, reveal_last4(keys, p)), records=records,
                                   verdicts=result.verdicts, eligibility=result.eligibility, as_of=as_of,
                                   names=_master_names(s, records), conditions=person_conditions(s, atena_no, as_of),
-                                  household=household)
+                                  household=household, pregnancies=pregnancies)
     if found is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     return found
@@ -643,10 +653,13 @@ def _dose_verdict(s: Session, p: Person, values: dict, existing: list) -> EntryV
                                "screening_result": values["screening_result"]})()
     as_of = today_jst()
     spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
+    pregnancies = load_pregnancies(s, [p.atena_no]).get(p.atena_no, ()) if p.sex == "F" else ()
     book = rule_book(s)
-    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans, book=book)
+    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans, pregnancies=pregnancies,
+                           book=book)
     before = evaluate_rows(p.birth_date, p.sex, existing, values["vaccinated_on"],
-                           lines=frozenset({values["vaccine_code"]}), spans=spans, book=book)
+                           lines=frozenset({values["vaccine_code"]}), spans=spans, pregnancies=pregnancies,
+                           book=book)
     line = next((e for e in before.eligibility if e.vaccine == values["vaccine_code"]), None)
     v = result.verdicts[0]
     return EntryVerdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons,

@@ -21,6 +21,7 @@ from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
 from sesshu.ledger.models import VaccinationRecord
+from sesshu.pregnancy.facts import load_resident_pregnancies
 from sesshu.registry.models import Person
 from sesshu.rulesets.active import rule_book
 
@@ -190,12 +191,32 @@ def _condition_holders(s: Session, rules: RuleSet, spans: dict[str, tuple], line
     return out
 
 
+def _pregnancy_line(rules, line: str) -> bool:
+    return any(e.code == line and e.pregnancy for e in rules.entries)
+
+
+def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, date]:
+    """Residents with a 妊娠届 still to deliver, with their birth dates: the only candidates of a
+    pregnancy line (RSウイルス 母子免疫), whose window the birth date does not decide."""
+    if not pregnancies:
+        return {}
+    return {a: b for a, b in s.execute(select(Person.atena_no, Person.birth_date)
+                                       .where(Person.atena_no.in_(list(pregnancies))))}
+
+
 def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
     rules = book.at(as_of)
-    wanted = _probe_birth_groups(s, rules, line, as_of, until)
     spans = load_resident_spans(s)  # one query: residents with a condition on record
-    holders = _condition_holders(s, rules, spans, line, as_of, until)
+    if _pregnancy_line(rules, line):
+        # the window ends 22 days before the expected delivery: earlier deliveries cannot be open
+        pregnancies = load_resident_pregnancies(s, delivered_after=as_of)
+        wanted: set = set()
+        holders = _pregnant_residents(s, pregnancies)
+    else:
+        pregnancies = {}
+        wanted = _probe_birth_groups(s, rules, line, as_of, until)
+        holders = _condition_holders(s, rules, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
     for i in range(0, len(births), _BATCH):
@@ -216,7 +237,8 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
                 history.setdefault(r.atena_no, []).append(r)
         for p in persons:
             result = evaluate_rows(p.birth_date, p.sex, history.get(p.atena_no, []), as_of, only,
-                                   spans=spans.get(p.atena_no, ()), book=book)
+                                   spans=spans.get(p.atena_no, ()), pregnancies=pregnancies.get(p.atena_no, ()),
+                                   book=book)
             for e in result.eligibility:
                 if e.vaccine == line and _open_within(e, as_of, until):
                     held = conditions_on(spans.get(p.atena_no, ()), as_of)

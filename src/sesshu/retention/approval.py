@@ -45,7 +45,7 @@ def details(p: dict) -> list[tuple[str, str]]:
     return [("区分", rule.label), ("保存期間", f"{rule.years}年"), ("根拠", rule.source),
             ("基準日", to_wareki(date.fromisoformat(p["as_of"]))),
             ("対象人数", f"{p['count']}人"), ("対象一覧の照合値（SHA-256 先頭16桁）", p["units_sha256"][:16]),
-            ("実行方法", "承認後、運用担当がサーバーでこの申請番号の消去を実行します（取り消せません）")]
+            ("実行方法", "承認後、運用担当が消去を実行します（消去したデータは復元できません）")]
 
 
 SUBJECTS_SHOWN = 200

@@ -44,6 +44,7 @@ class NoticeData:
     municipality_name: str
     reissue: bool = False
     dose_text: str = ""  # "2期" / "1期 3回目" (catalog.LineInfo.dose_text)
+    line: str = ""  # eligibility line code: picks the 予診票 form (letters.yaml questionnaire_forms)
 
     @property
     def dose_label(self) -> str:
@@ -163,8 +164,21 @@ _Q_ROW_H = 7.5
 _Q_LABEL_W = 34.0
 
 
-def _questionnaire_static(doc: PdfDocument, municipality_name: str) -> None:
+def questionnaire_of(line: str) -> tuple[str, list[str], str]:
+    """(form, questions, consent) of the 予診票 for an eligibility line: infant (様式第二) by default,
+    adult (B類, 本人) or pregnant (RSウイルス 母子免疫), plus the line's own questions."""
     t = letters()
+    form = t.get("questionnaire_forms", {}).get(line, "")
+    questions = list(t["questionnaires"][form]) if form else list(t["questionnaire"])
+    extra = t.get("questionnaire_extra", {}).get(line, [])
+    questions[-1:-1] = extra  # before "質問がありますか"
+    consent = t["consent_adult"] if form else t["consent"]
+    return form, questions, consent
+
+
+def _questionnaire_static(doc: PdfDocument, municipality_name: str, line: str = "") -> None:
+    t = letters()
+    _form, questions, consent = questionnaire_of(line)
     doc.box(112, 10, 80, 31, width=0.6)
     doc.text(115, 15.5, "接種券", size=8)
     y = doc.table(LEFT, _Q_TABLE_Y, [_Q_LABEL_W, WIDTH - _Q_LABEL_W], [[label, ""] for label in _Q_ROWS],
@@ -175,7 +189,7 @@ def _questionnaire_static(doc: PdfDocument, municipality_name: str) -> None:
     widths = [WIDTH - 58, 14, 14, 30]
     doc.table(LEFT, y, widths, [["質問事項", "回答", "", "医師記入欄"]], row_height=6, size=8.5)
     y += 6
-    for i, q in enumerate(t["questionnaire"], 1):
+    for i, q in enumerate(questions, 1):
         wrapped = _wrapped(f"{i}. {q}", GOTHIC, 8.5, widths[0] - 3)
         h = max(8.0, 4.3 * len(wrapped) + 3.2)
         doc.box(LEFT, y, sum(widths), h, width=0.4)
@@ -194,7 +208,7 @@ def _questionnaire_static(doc: PdfDocument, municipality_name: str) -> None:
     doc.text(RIGHT - 2, y + 14, "医師の署名又は記名押印　　　　　　　　　　　　", size=8.5, align="right")
     y += 19
     doc.box(LEFT, y, WIDTH, 18, width=0.5)
-    doc.lines(LEFT + 2, y + 4.5, list(_wrapped(t["consent"], GOTHIC, 8.5, WIDTH - 4)), size=8.5, leading=4.3)
+    doc.lines(LEFT + 2, y + 4.5, list(_wrapped(consent, GOTHIC, 8.5, WIDTH - 4)), size=8.5, leading=4.3)
     doc.text(RIGHT - 2, y + 15.5, "保護者（本人）自署　　　　　　　　　　　　", size=8.5, align="right")
     y += 21
     widths = [50, 26, WIDTH - 76]
@@ -210,7 +224,8 @@ def _questionnaire_static(doc: PdfDocument, municipality_name: str) -> None:
 
 def draw_questionnaire(doc: PdfDocument, d: NoticeData) -> None:
     doc.new_page()
-    _static(doc, "questionnaire", lambda doc: _questionnaire_static(doc, d.municipality_name))
+    # one form per 予診票 kind (questions differ by line: infant, adult, pregnant, + the line's own)
+    _static(doc, f"questionnaire:{d.line}", lambda doc: _questionnaire_static(doc, d.municipality_name, d.line))
     doc.text(LEFT, 20, _fit(d.line_name, 13, 92), size=13)
     doc.text(LEFT, 29, f"予防接種 予診票（{d.dose_label}）", size=15, font=MINCHO)
     doc.text(LEFT, 36, f"{d.municipality_name}　定期予防接種" + ("　【再発行】" if d.reissue else ""), size=9)

@@ -19,6 +19,7 @@ from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.clock import today_jst, utcnow
 from sesshu.conditions.facts import load_spans
+from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
@@ -116,7 +117,7 @@ def notice_data(settings: Settings, p, t: Ticket, line, *, issued_on: date, reis
                       standard_until=getattr(line, "standard_until", None),
                       ocr_line=ocr_line(settings, t), issued_on=issued_on,
                       municipality_name=settings.municipality_name, reissue=reissue,
-                      dose_text=info.dose_text(t.dose_no))
+                      dose_text=info.dose_text(t.dose_no), line=info.code)
 
 
 def render_pair(data: NoticeData, *, title: str) -> PrintedPdf:
@@ -132,7 +133,8 @@ def current_line(s: Session, p: Person, vaccine: str, as_of: date):
                             VaccinationRecord.screening_result)
                      .where(VaccinationRecord.atena_no == p.atena_no, VaccinationRecord.status == "active")).all()
     result = evaluate_rows(p.birth_date, p.sex, rows, as_of, frozenset((vaccine,)),
-                           spans=load_spans(s, [p.atena_no]).get(p.atena_no, ()), book=rule_book(s))
+                           spans=load_spans(s, [p.atena_no]).get(p.atena_no, ()),
+                           pregnancies=load_pregnancies(s, [p.atena_no]).get(p.atena_no, ()), book=rule_book(s))
     return next((e for e in result.eligibility if e.vaccine == vaccine), None)
 
 

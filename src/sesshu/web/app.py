@@ -30,6 +30,7 @@ from sesshu.web import views_access, views_account, views_api, views_auth, views
 from sesshu.web import views_approvals
 from sesshu.web import views_mynumber
 from sesshu.web import views_audit
+from sesshu.pregnancy import views as pregnancy_views
 from sesshu.web import views_conditions
 from sesshu.tickets import views as tickets_views
 from sesshu.billing import views as billing_views
@@ -256,6 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_approvals.router)  # before views_persons: /persons/new is not a 宛名番号
     app.include_router(views_persons.router)
     app.include_router(views_conditions.router)
+    app.include_router(pregnancy_views.router)
     app.include_router(views_access.router)
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)

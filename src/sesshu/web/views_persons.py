@@ -43,7 +43,9 @@ ELIGIBILITY = {"eligible": "接種できます", "not_yet": "まだ対象外", "
 NOTICES = {"corrected": "接種記録を修正しました", "voided": "接種記録を取り消しました",
            "condition_set": "接種対象の要件を登録し、接種記録を再判定しました",
            "condition_ended": "接種対象の要件を終了し、接種記録を再判定しました",
-           "condition_withdrawn": "接種対象の要件を誤登録として取り消し、接種記録を再判定しました"}
+           "condition_withdrawn": "接種対象の要件を誤登録として取り消し、接種記録を再判定しました",
+           "pregnancy_set": "妊娠届を登録し、接種記録を再判定しました",
+           "pregnancy_withdrawn": "妊娠届を誤登録として取り消し、接種記録を再判定しました"}
 
 
 @router.get("/search")
@@ -107,6 +109,7 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
         "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "VALID_BY_CATEGORY": VALID_BY_CATEGORY, "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
+        "pregnancies": history.pregnancies,
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),
     })

@@ -1,12 +1,15 @@
-"""B類: 高齢者インフルエンザ, 新型コロナ, 高齢者肺炎球菌 PPSV23, 帯状疱疹 (DOMAIN.md table)."""
+"""B類: 高齢者インフルエンザ (高用量), 新型コロナ, 高齢者肺炎球菌 PPSV23/PCV20, 帯状疱疹 (DOMAIN.md)."""
 
 from sesshu.domain.schedule import evaluate_json, load_rules
 
 
 def run(doses, birth, as_of="2030-01-01", conditions=(), sex="M", rules=None):
+    """doses: (vaccine, date) pairs or (vaccine, date, product) triples."""
     return evaluate_json({"birth_date": birth, "sex": sex, "as_of": as_of,
                           "conditions": list(conditions),
-                          "doses": [{"vaccine": v, "date": d} for v, d in doses]}, rules)
+                          "doses": [{"vaccine": d[0], "date": d[1],
+                                     **({"product": d[2]} if len(d) > 2 else {})}
+                                    for d in doses]}, rules)
 
 
 def outcome(r):
@@ -88,31 +91,97 @@ def test_covid_forecast_after_this_years_dose():
     assert (e["status"], e["earliest"], e["legal_until"]) == ("not_yet", "2025-10-01", "2026-03-31")
 
 
+# --- 高用量 (from 2026-10-01, 75歳以上) ------------------------------------------------------------
+
+
+def test_high_dose_flu_is_routine_from_75_and_from_october_2026():
+    old = "1950-06-01"  # reach(75)=2025-05-31
+    assert outcome(run([("FLU_ELDER", "2026-10-15", "高用量")], old))[0] == ("valid", 1, [])
+    assert outcome(run([("FLU_ELDER", "2026-10-15", "エフルエルダ筋注")], old))[0] == ("valid", 1, [])
+    r = run([("FLU_ELDER", "2025-11-15", "高用量")], old)
+    assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"])]
+    assert "2026-10-01から" in r["doses"][0]["reasons"][0]
+
+
+def test_high_dose_flu_below_75_is_voluntary_and_the_standard_dose_stays_open():
+    young = "1955-06-01"  # 71 in 2026
+    r = run([("FLU_ELDER", "2026-10-15", "高用量"), ("FLU_ELDER", "2026-11-01")], young)
+    assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW", "W_NOT_TARGET_GROUP"]),
+                          ("valid", 1, [])]
+    # the day the person reaches 75 counts (75歳以上 from reach(75歳))
+    birth = "1951-11-02"  # reach(75)=2026-11-01
+    assert run([("FLU_ELDER", "2026-10-31", "高用量")], birth)["doses"][0]["status"] == "voluntary"
+    assert outcome(run([("FLU_ELDER", "2026-11-01", "高用量")], birth))[0] == ("valid", 1, [])
+
+
+def test_standard_dose_flu_is_unchanged_at_any_age():
+    assert outcome(run([("FLU_ELDER", "2026-10-15", "インフルエンザHAワクチン「ビケンHA」")],
+                       "1955-06-01"))[0] == ("valid", 1, [])
+
+
 # --- PPSV23 -------------------------------------------------------------------------------------
 
 
-def test_ppsv23_window_is_the_fiscal_year_of_reach_65_by_default():
-    birth = "1960-06-01"  # reach(65)=2025-05-31 → FY2025
+def test_pneumococcal_window_is_65_years_old_from_reach_65_through_reach_66():
+    # Since FY2024 "65歳の者" is the age on the day, not the fiscal year of reach(65) (the
+    # FY2014–FY2023 transition); PPSV23 is 定期 only until 2026-03-31, PCV20 from 2026-04-01.
+    birth = "1960-06-01"  # reach(65)=2025-05-31, reach(66)=2026-05-31
     e = line(run([], birth, as_of="2025-01-01"), "PPSV23")
-    assert (e["status"], e["earliest"], e["legal_until"]) == ("not_yet", "2025-04-01", "2026-03-31")
-    assert outcome(run([("PPSV23", "2025-04-01")], birth))[0] == ("valid", 1, [])
+    assert (e["status"], e["earliest"], e["legal_until"]) == ("not_yet", "2025-05-31", "2026-03-31")
+    e = line(run([], birth, as_of="2025-01-01"), "PCV20_ELDER")
+    assert (e["status"], e["earliest"], e["legal_until"]) == ("not_yet", "2026-04-01", "2026-05-31")
+    assert run([("PPSV23", "2025-05-30")], birth)["doses"][0]["status"] == "voluntary"
+    assert outcome(run([("PPSV23", "2025-05-31")], birth))[0] == ("valid", 1, [])
     assert run([("PPSV23", "2026-04-01")], birth)["doses"][0]["status"] == "voluntary"
+    assert outcome(run([("PCV20_ELDER", "2026-05-31")], birth))[0] == ("valid", 1, [])
+    assert run([("PCV20_ELDER", "2026-06-01")], birth)["doses"][0]["status"] == "voluntary"
 
 
-def test_ppsv23_window_basis_is_a_data_setting(tmp_path):
-    from sesshu.domain.schedule import RULES_DIR
+def test_ppsv23_after_march_2026_is_not_routine_but_a_2025_dose_still_is():
+    birth = "1961-03-01"  # 65 from 2026-02-28 through 2027-02-28
+    r = run([("PPSV23", "2026-06-15")], birth)
+    assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"])]
+    assert "2026-03-31まで" in r["doses"][0]["reasons"][0]
+    assert outcome(run([("PPSV23", "2026-03-01")], birth))[0] == ("valid", 1, [])
+    assert outcome(run([("PPSV23", "2025-10-01")], "1960-06-01"))[0] == ("valid", 1, [])
 
-    text = (RULES_DIR / "ppsv23.yaml").read_text(encoding="utf-8")
-    f = tmp_path / "ppsv23_age_year.yaml"
-    f.write_text(text.replace("age_year_basis: fiscal_year", "age_year_basis: age_year"),
-                 encoding="utf-8")
-    rules = load_rules([f], include_default=False)
-    e = line(run([], "1960-06-01", as_of="2025-01-01", rules=rules), "PPSV23")
-    assert (e["earliest"], e["legal_until"]) == ("2025-05-31", "2026-05-30")
+
+def test_pcv20_elder_is_routine_from_april_2026_only():
+    birth = "1961-03-01"
+    assert outcome(run([("PCV20_ELDER", "2026-04-01")], birth))[0] == ("valid", 1, [])
+    r = run([("PCV20_ELDER", "2026-03-31")], birth)
+    assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"])]
+
+
+def test_pcv20_elder_excluded_after_any_earlier_pneumococcal_vaccine():
+    birth = "1961-03-01"
+    for earlier in (("PPSV23", "2020-05-01"), ("PCV20_ELDER", "2024-05-01"), ("PPSV23", "2026-06-01")):
+        r = run([earlier, ("PCV20_ELDER", "2026-07-01")], birth, as_of="2026-12-06")
+        assert outcome(r)[1] == ("invalid", None, ["E_SERIES_COMPLETE"]), earlier
+        assert line(r, "PCV20_ELDER")["status"] == "complete"
+
+
+def test_pcv20_elder_60_to_64_needs_the_designated_disability():
+    birth = "1964-06-01"  # 62 on 2026-07-01
+    assert run([("PCV20_ELDER", "2026-07-01")], birth)["doses"][0]["codes"] == ["W_OUTSIDE_LEGAL_WINDOW"]
+    r = run([("PCV20_ELDER", "2026-07-01")], birth, conditions=["designated_disability"])
+    assert outcome(r)[0] == ("valid", 1, [])
+
+
+def test_pcv20_elder_has_no_transitional_cohort():
+    # 70 in FY2026: the fiscal-year cohorts ended with FY2023
+    assert run([("PCV20_ELDER", "2026-06-01")], "1956-06-01")["doses"][0]["status"] == "voluntary"
+    e = line(run([], "1956-06-01", as_of="2026-12-06"), "PCV20_ELDER")
+    assert e["status"] == "expired"  # the window ended before PCV20 became 定期
+
+
+def test_pneumococcal_65_in_fy2014_to_2023_kept_the_fiscal_year_window():
+    # reached 65 on 2019-05-31 (FY2019): the fiscal year from 2019-04-01 was 定期 then
+    assert outcome(run([("PPSV23", "2019-04-10")], "1954-06-01"))[0] == ("valid", 1, [])
 
 
 def test_ppsv23_is_excluded_after_any_earlier_ppsv23():
-    r = run([("PPSV23", "2020-05-01"), ("PPSV23", "2025-05-01")], "1960-06-01")
+    r = run([("PPSV23", "2020-05-01"), ("PPSV23", "2025-06-01")], "1960-06-01")
     assert outcome(r) == [("voluntary", None, ["W_OUTSIDE_LEGAL_WINDOW"]),
                           ("invalid", None, ["E_SERIES_COMPLETE"])]
     assert line(r, "PPSV23")["status"] == "complete"
@@ -125,6 +194,8 @@ def test_ppsv23_missed_window_is_expired():
 
 def test_ppsv23_60_to_64_with_designated_disability():
     r = run([("PPSV23", "2023-05-01")], "1960-06-01", conditions=["designated_disability"])
+    assert outcome(r)[0] == ("valid", 1, [])
+    r = run([("PCV20_ELDER", "2026-05-01")], "1963-06-01", conditions=["designated_disability"])
     assert outcome(r)[0] == ("valid", 1, [])
 
 

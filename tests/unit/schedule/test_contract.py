@@ -50,7 +50,8 @@ def test_one_eligibility_line_per_vaccine_series():
     out = evaluate_json(payload([]))
     assert [e["vaccine"] for e in out["eligibility"]] == [
         "HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "IPV", "BCG", "MR",
-        "VAR", "JE", "DT", "HPV", "FLU_ELDER", "PPSV23", "COVID", "ZOSTER_LIVE", "ZOSTER_RZV"]
+        "VAR", "JE", "DT", "HPV", "RSV_MATERNAL", "FLU_ELDER", "PCV20_ELDER", "PPSV23", "COVID",
+        "ZOSTER_LIVE", "ZOSTER_RZV"]
 
 
 def test_product_and_conditions_are_optional():

@@ -36,7 +36,8 @@ def test_mr_second_term_is_the_fiscal_year_before_school():
 @pytest.mark.parametrize(
     ("birth", "start", "end"),
     [("2018-04-01", "2023-04-01", "2024-03-31"),  # April-1 births: the earlier school year
-     ("2018-04-02", "2024-04-01", "2025-03-31")],
+     # the FY2024 2期 cohort: the MRワクチン偏在 特例 extends its window to 2027-03-31
+     ("2018-04-02", "2024-04-01", "2027-03-31")],
 )
 def test_mr_second_term_for_april_births(birth, start, end):
     r = run([("MR", "2019-04-01")], birth=birth, as_of="2019-05-01")

@@ -21,7 +21,7 @@ from sesshu.domain.schedule import (
 
 def test_default_rules_define_every_contract_vaccine_code():
     assert set(default_rules().vaccines) == set(SCHEDULE_VACCINE_CODES)
-    assert len(SCHEDULE_VACCINE_CODES) == 24
+    assert len(SCHEDULE_VACCINE_CODES) == 26  # FY2026: + PCV20_ELDER, RSV_MATERNAL
 
 
 def test_one_data_file_per_vaccine_and_every_rule_cites_its_source():

@@ -4,6 +4,7 @@ Input::
 
     {"birth_date": "YYYY-MM-DD", "sex": "M"|"F", "as_of": "YYYY-MM-DD",
      "conditions": ["designated_disability"],
+     "pregnancies": [{"expected_delivery": "YYYY-MM-DD"}],      # 妊娠届 (40週0日 on that date)
      "doses": [{"vaccine": "<code>", "date": "YYYY-MM-DD", "product": "..."}]}
 
 Output::
@@ -24,8 +25,8 @@ from .rules import RuleSet
 
 SCHEDULE_VACCINE_CODES: tuple[str, ...] = (
     "HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "IPV", "BCG", "MR",
-    "MEASLES", "RUBELLA", "VAR", "JE", "DT", "HPV2", "HPV4", "HPV9", "FLU_ELDER", "PPSV23", "COVID",
-    "ZOSTER_LIVE", "ZOSTER_RZV",
+    "MEASLES", "RUBELLA", "VAR", "JE", "DT", "HPV2", "HPV4", "HPV9", "RSV_MATERNAL", "FLU_ELDER", "PPSV23",
+    "PCV20_ELDER", "COVID", "ZOSTER_LIVE", "ZOSTER_RZV",
 )
 
 
@@ -55,7 +56,16 @@ def parse_payload(payload: dict) -> tuple[PersonFacts, list[DoseFacts], date]:
     conditions = payload.get("conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) for c in conditions):
         raise ContractError("conditions: expected a list of strings")
-    person = PersonFacts(_date(payload.get("birth_date"), "birth_date"), sex, frozenset(conditions))
+    raw_preg = payload.get("pregnancies") or []
+    if not isinstance(raw_preg, list):
+        raise ContractError("pregnancies: expected a list of {expected_delivery}")
+    pregnancies = []
+    for i, p in enumerate(raw_preg):
+        if not isinstance(p, dict):
+            raise ContractError(f"pregnancies[{i}]: expected {{expected_delivery}}")
+        pregnancies.append(_date(p.get("expected_delivery"), f"pregnancies[{i}].expected_delivery"))
+    person = PersonFacts(_date(payload.get("birth_date"), "birth_date"), sex, frozenset(conditions),
+                         tuple(pregnancies))
     as_of = _date(payload.get("as_of"), "as_of")
     raw = payload.get("doses") or []
     if not isinstance(raw, list):

@@ -62,6 +62,8 @@ class PersonFacts:
     birth_date: date
     sex: str  # "M" | "F"
     conditions: frozenset[str] = frozenset()
+    # 妊娠届: the expected delivery date (出産予定日 = 妊娠40週0日) of each pregnancy on record
+    pregnancies: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +134,14 @@ _APR1 = [date(y, 4, 1).toordinal() for y in range(_Y0, _Y1 + 2)]
 
 
 class _Person:
-    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0", "fy_cache", "seen")
+    __slots__ = ("birth", "b", "sex", "conditions", "cache", "k", "day", "fy0", "fy_cache", "seen",
+                 "pregnancies")
 
     def __init__(self, p: PersonFacts, rules: RuleSet, cache: dict | None = None):
         birth = self.birth = p.birth_date
+        # Not part of any cache key: only pregnancy series read them, and their lines are never
+        # shared between persons (rules.Entry.pregnancy).
+        self.pregnancies = tuple(sorted({d.toordinal() for d in p.pregnancies}))
         self.b = birth.toordinal()
         self.sex = p.sex
         self.conditions = p.conditions
@@ -424,6 +430,8 @@ def _eval_series(s: Series, P: _Person, st: _State, d: int, v: str):
     """(status, dose number, [(code, detail)], target index) of dose ``d`` in series ``s``."""
     if s.seasonal:
         return _eval_seasonal(s, P, st, d)
+    if s.pregnancy:
+        return _eval_pregnancy(s, P, st, d)
     admin = st.admin
     if s.once_ever and admin:
         return INVALID, None, [("E_SERIES_COMPLETE", f"{s.name}は生涯1回（既に接種歴あり）")], None
@@ -533,10 +541,66 @@ def _eval_seasonal(s: Series, P: _Person, st: _State, d: int):
                              ("W_NOT_TARGET_GROUP", f"{s.name}の対象年齢・要件〔{s.source}〕")], None
 
 
-def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None):
+def _eval_pregnancy(s: Series, P: _Person, st: _State, d: int):
+    """A dose of a pregnancy series: 定期 inside one pregnancy's window, once per pregnancy.
+    The fourth value is the pregnancy's expected delivery date (what ``st.fys`` then holds)."""
+    if P.sex != "F" or not P.pregnancies:
+        return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW", f"{s.name}の定期接種対象外"),
+                                 ("W_NOT_TARGET_GROUP", f"妊娠届（出産予定日）の記録がありません〔{s.source}〕")], None
+    spans = []
+    for edd in P.pregnancies:
+        a, b = s.pregnancy_window(edd)
+        if a <= d <= b:
+            if edd in st.fys:
+                return INVALID, None, [("E_SERIES_COMPLETE",
+                                        f"{s.name}は妊娠ごとに1回（出産予定日{_iso(edd)}の妊娠で接種済み）")], edd
+            return VALID, 1, _NO_CODES, edd
+        if a <= b:
+            spans.append(f"{_iso(a)}〜{_iso(b)}（出産予定日{_iso(edd)}）")
+    return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                              f"{s.name}の定期接種期間は{'、'.join(spans) or '該当なし'}〔{s.gestation[2]}〕")], None
+
+
+def _forecast_pregnancy(s: Series, P: _Person, st: _State, today: int):
+    """The window of the first pregnancy on record not yet vaccinated whose window has not
+    passed; the last missed one when all have passed; complete with none open."""
+    if P.sex != "F":
+        return _DONE
+    last = None
+    for edd in P.pregnancies:
+        if edd in st.fys:
+            continue
+        a, b = s.pregnancy_window(edd)
+        if a > b:
+            continue
+        if today <= b:
+            return 1, NOT_YET if today < a else ELIGIBLE, a, None, None, b
+        last = (a, b)
+    if last is not None and not any(e > last[1] for e in st.fys):
+        return 1, EXPIRED, last[0], None, None, last[1]
+    return _DONE
+
+
+def _clip(ws: list[tuple[int, int]], clip) -> list[tuple[int, int]]:
+    """Windows cut to a product's 定期 period (rules.Entry.clip)."""
+    lo, hi = clip
+    out = []
+    for a, b in ws:
+        if lo is not None and a < lo:
+            a = lo
+        if hi is not None and b > hi:
+            b = hi
+        if a <= b:
+            out.append((a, b))
+    return out
+
+
+def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None, clip=None):
     """(next dose, status, earliest, standard_from, standard_until, legal_until) as ordinals."""
     if s.seasonal:
-        return _forecast_seasonal(s, P, st, today)
+        return _forecast_seasonal(s, P, st, today, clip)
+    if s.pregnancy:
+        return _forecast_pregnancy(s, P, st, today)
     done = _DONE
     if (s.sex is not None and P.sex != s.sex) or (s.once_ever and st.admin):
         return done
@@ -571,6 +635,11 @@ def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None
             i += 1
             continue
         ws = P.windows(path.windows[t.term], st)
+        if clip is not None:
+            cut = _clip(ws, clip)
+            # a window that ended before the product's 定期 period began stays "expired"
+            if cut or not ws or clip[0] is None or ws[-1][1] >= clip[0]:
+                ws = cut
         for a, b in ws:
             if b >= lo:
                 break
@@ -595,8 +664,10 @@ def _forecast(s: Series, P: _Person, st: _State, today: int, product: str | None
     return done
 
 
-def _forecast_seasonal(s: Series, P: _Person, st: _State, today: int):
+def _forecast_seasonal(s: Series, P: _Person, st: _State, today: int, clip=None):
     ws = P.windows(s.population, st)
+    if clip is not None:
+        ws = _clip(ws, clip)
     if not ws:
         return _DONE
     fy = max(_fy_of(today), _fy_of(ws[0][0]))
@@ -690,17 +761,21 @@ def _evaluate(P: _Person, person: PersonFacts, doses, as_of: date, today: int, r
             r = _eval_series(s, P, st, d, code)
             st.admin.append(d)
             status = r[0]
-            if status is VALID and (vac.regular_from is None or d >= vac.regular_from):
+            blocked = _not_regular(vac, d, dose.product, P) if status is VALID and vac.gated \
+                else None
+            if status is VALID and blocked is None:
                 st.counted.append((d, code, r[1]))
                 if s.seasonal:
                     st.fys.add(_fy_of(d))
+                elif s.pregnancy:
+                    st.fys.add(r[3])
                 else:
                     st.next_idx = r[3] + 1
                     if st.path is None and not s.path_after_second:
                         st.path = _select_path(s, P, st, None, None)
                 results[k] = DoseResult(code, dose.date, VALID, r[1], (), (), s.ids)
                 continue
-            status, number, codes = _before_program(vac) if status is VALID else r[:3]
+            status, number, codes = blocked if status is VALID else r[:3]
             results[k] = DoseResult(
                 code, dose.date, status, number, tuple(dict.fromkeys(c for c, _ in codes)),
                 tuple(reason(c, detail) for c, detail in codes), ())
@@ -711,7 +786,7 @@ def _evaluate(P: _Person, person: PersonFacts, doses, as_of: date, today: int, r
             if st is None:
                 st = states[s.id] = _State()
             per.append((s, st, _eval_series(s, P, st, d, code)))
-        status, number, codes = _combine(vac, hard, per, d)
+        status, number, codes = _combine(vac, hard, per, d, dose.product, P)
         counted = []
         for s, st, r in per:
             st.admin.append(d)
@@ -719,6 +794,8 @@ def _evaluate(P: _Person, person: PersonFacts, doses, as_of: date, today: int, r
                 st.counted.append((d, code, r[1]))
                 if s.seasonal:
                     st.fys.add(_fy_of(d))
+                elif s.pregnancy:
+                    st.fys.add(r[3])
                 else:
                     st.next_idx = r[3] + 1
                     if st.path is None and not s.path_after_second:
@@ -772,7 +849,7 @@ def _evaluate(P: _Person, person: PersonFacts, doses, as_of: date, today: int, r
                 else:
                     fresh = False
                 outs.append(st)
-        if fresh:
+        if fresh and not e.pregnancy:
             # Nothing recorded for this line: the answer depends only on the person and as_of.
             shape = e.shape
             # (a person seen lately finds the line in the person cache below: cheaper)
@@ -875,7 +952,7 @@ def _evaluate_groups(items, as_of: date, rules: RuleSet, lines) -> list[Evaluati
     today = as_of.toordinal()
     groups: dict[tuple, list[int]] = {}
     for i, (p, _d) in enumerate(items):
-        key = (p.birth_date, p.sex, p.conditions)
+        key = (p.birth_date, p.sex, p.conditions, p.pregnancies)
         g = groups.get(key)
         if g is None:
             groups[key] = [i]
@@ -980,8 +1057,9 @@ def _shape_ordinals(ans, b0: int) -> tuple:
 
 def _forecast_entry(e, P, sts, today):
     if len(sts) == 1:
-        return _forecast(e.series[0], P, sts[0], today, e.product)
-    return _merge_entry([_forecast(s, P, st, today, e.product) for s, st in zip(e.series, sts)])
+        return _forecast(e.series[0], P, sts[0], today, e.product, e.clip)
+    return _merge_entry([_forecast(s, P, st, today, e.product, e.clip)
+                         for s, st in zip(e.series, sts)])
 
 
 def _line(e, r) -> EligibilityResult:
@@ -997,9 +1075,35 @@ def _line(e, r) -> EligibilityResult:
                      fo(su) if su is not None else None, fo(b) if b is not None else None)
 
 
-def _before_program(vac):
-    return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
-                              f"{vac.code}の定期接種は{_iso(vac.regular_from)}から")]
+def _not_regular(vac, d: int, product: str | None, P: _Person):
+    """(voluntary, None, codes) when a dose the series would count is outside the vaccine's or
+    its product's 定期 period or age (rules.Vaccine.regular_*, product_rules); else None."""
+    if vac.regular_from is not None and d < vac.regular_from:
+        return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                                  f"{vac.code}の定期接種は{_iso(vac.regular_from)}から")]
+    if vac.regular_until is not None and d > vac.regular_until:
+        return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                                  f"{vac.code}の定期接種は{_iso(vac.regular_until)}まで"
+                                  f"〔{vac.regular_source}〕")]
+    if product and vac.product_rules:
+        key = norm_product(product)
+        for pr in vac.product_rules:
+            if key not in pr.products:
+                continue
+            if pr.regular_from is not None and d < pr.regular_from:
+                return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                                          f"{pr.label}の定期接種は{_iso(pr.regular_from)}から〔{pr.source}〕")]
+            if pr.regular_until is not None and d > pr.regular_until:
+                return VOLUNTARY, None, [("W_OUTSIDE_LEGAL_WINDOW",
+                                          f"{pr.label}の定期接種は{_iso(pr.regular_until)}まで〔{pr.source}〕")]
+            if pr.min_age is not None:
+                lo = P.point(pr.min_age, None)
+                if d < lo:
+                    return VOLUNTARY, None, [
+                        ("W_OUTSIDE_LEGAL_WINDOW", f"{pr.label}の定期接種対象外"),
+                        ("W_NOT_TARGET_GROUP", f"{pr.label}は{_iso(lo)}（{pr.min_age[1] // 12}歳）以降"
+                                               f"〔{pr.source}〕")]
+    return None
 
 
 def _after_live(r, e, live, today):
@@ -1015,7 +1119,7 @@ def _after_live(r, e, live, today):
     return r
 
 
-def _combine(vac, hard, per, d):
+def _combine(vac, hard, per, d, product, P):
     if hard is not None:
         return INVALID, None, hard
     hard_codes = [c for _s, _st, r in per if r[0] == INVALID for c in r[2] if CODES[c[0]].hard]
@@ -1023,8 +1127,9 @@ def _combine(vac, hard, per, d):
         return INVALID, None, hard_codes
     valid = [(s, r) for s, _st, r in per if r[0] == VALID]
     if valid:
-        if vac.regular_from is not None and d < vac.regular_from:
-            return _before_program(vac)
+        blocked = _not_regular(vac, d, product, P) if vac.gated else None
+        if blocked is not None:
+            return blocked
         home = next((r for s, r in valid if s is vac.home), valid[0][1])
         return VALID, home[1], []
     vol = [c for _s, _st, r in per if r[0] == VOLUNTARY for c in r[2]]

@@ -21,12 +21,12 @@ PANDEMIC_DIR = RULES_DIR / "pandemic"
 SCHEMA = "sesshu.schedule/1"
 
 LIVE_KINDS = ("none", "injected", "oral")
-SERIES_KINDS = ("series", "seasonal")
+SERIES_KINDS = ("series", "seasonal", "pregnancy")
 CONDITIONS = ("designated_disability",)
 # Order of the eligibility lines (接種可能範囲); lines from extra files follow in file order.
 ENTRY_ORDER = ("HIB", "PCV", "HEPB", "ROTA1", "ROTA5", "DPTIPVHIB", "DPTIPV", "DPT", "IPV", "BCG",
-               "MR", "VAR", "JE", "DT", "HPV", "FLU_ELDER", "PPSV23", "COVID", "ZOSTER_LIVE",
-               "ZOSTER_RZV")
+               "MR", "VAR", "JE", "DT", "HPV", "RSV_MATERNAL", "FLU_ELDER", "PCV20_ELDER",
+               "PPSV23", "COVID", "ZOSTER_LIVE", "ZOSTER_RZV")
 
 
 class RuleError(ValueError):
@@ -125,23 +125,53 @@ class SeriesPath:
 class Series:
     __slots__ = ("id", "name", "kind", "category", "vaccines", "sex", "once_ever", "continuity",
                  "terms", "paths", "season", "population", "source", "file", "seasonal",
-                 "path_after_second", "ids")
+                 "path_after_second", "ids", "pregnancy", "gestation", "not_before")
 
     def __init__(self, **kw):
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
         self.seasonal = self.kind == "seasonal"
+        # kind "pregnancy": one dose per pregnancy inside a gestational-age window (``gestation``:
+        # (first day, last day) as days before the expected delivery date, 40週0日).
+        self.pregnancy = self.kind == "pregnancy"
+
+    def pregnancy_window(self, edd: int) -> tuple[int, int]:
+        """The 定期 window (first, last ordinal) of a pregnancy with expected delivery ``edd``."""
+        a, b = edd - self.gestation[0], edd - self.gestation[1]
+        if self.not_before is not None and a < self.not_before:
+            a = self.not_before
+        return a, b
         self.ids = (self.id,)
         # A path that looks at the second dose (HPV 9価 2回/3回) is not fixed by the first one.
         self.path_after_second = any(p.second_after is not None for p in self.paths or ())
 
 
-class Vaccine:
-    __slots__ = ("code", "name", "live", "products", "regular_from", "series", "home", "file")
+class ProductRule:
+    """A product of a vaccine code that is 定期 only from/until a date or from an age
+    (高齢者インフルエンザ 高用量: 75歳以上, from 2026-10-01)."""
 
-    def __init__(self, code, name, live, products, regular_from, file):
+    __slots__ = ("products", "label", "regular_from", "regular_until", "min_age", "source")
+
+    def __init__(self, products, label, regular_from, regular_until, min_age, source):
+        self.products, self.label = products, label
+        self.regular_from, self.regular_until = regular_from, regular_until
+        self.min_age, self.source = min_age, source
+
+
+class Vaccine:
+    __slots__ = ("code", "name", "live", "products", "regular_from", "regular_until",
+                 "regular_source", "product_rules", "gated", "series", "home", "file")
+
+    def __init__(self, code, name, live, products, regular_from, file, regular_until=None,
+                 regular_source="", product_rules=()):
         self.code, self.name, self.live = code, name, live
         self.products, self.regular_from, self.file = products, regular_from, file
+        # The vaccine is 定期 only from regular_from through regular_until (PPSV23 and HPV
+        # 2価/4価 until 2026-03-31); outside, a dose is 任意.
+        self.regular_until, self.regular_source = regular_until, regular_source
+        self.product_rules: tuple[ProductRule, ...] = tuple(product_rules)
+        # whether a dose needs the (slower) check of these dates and product rules
+        self.gated = bool(regular_from is not None or regular_until is not None or product_rules)
         self.series: tuple[Series, ...] = ()
         self.home: Series | None = None
 
@@ -149,11 +179,18 @@ class Vaccine:
 class Entry:
     """One eligibility line (接種可能範囲) shown for a vaccine code."""
 
-    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line", "shape")
+    __slots__ = ("code", "series", "product", "vaccines", "live", "complete_line", "shape",
+                 "clip", "pregnancy")
 
-    def __init__(self, code, series, product, vaccines, live):
+    def __init__(self, code, series, product, vaccines, live, clip=None):
         self.complete_line = None  # the engine's shared answer once the line is complete
-        self.shape = _shape(series)
+        # A line for one product that is 定期 only in a period (PPSV23 until 2026-03-31,
+        # PCV20_ELDER from 2026-04-01): its windows are clipped to (first, last) ordinals.
+        self.clip = clip
+        # A pregnancy line depends on the pregnancies, not only on (birth, sex, conditions):
+        # the engine never shares its answer between persons.
+        self.pregnancy = any(s.pregnancy for s in series)
+        self.shape = None if self.pregnancy else _shape(series, clip)
         self.code, self.series, self.product = code, series, product
         self.vaccines = vaccines  # the codes this line stands for (for the live-vaccine rule)
         self.live = live  # True when those vaccines are injected live
@@ -183,7 +220,7 @@ def _structure(s) -> tuple:
         for p, t_list in ((p, p.targets) for p in s.paths)))
 
 
-def _shape(series) -> tuple | None:
+def _shape(series, clip=None) -> tuple | None:
     """How a line's answer for a person with no doses of it depends on the birth date, or None.
 
     Returns (birth-relative points, fixed points, birth-cohort bound months, whether the sex
@@ -205,7 +242,7 @@ def _shape(series) -> tuple | None:
     if len(series) > 1 and any(_structure(s) != _structure(series[0]) for s in series[1:]):
         return None
     if any(s.seasonal for s in series):
-        return _aligned_shape(series)
+        return _aligned_shape(series, clip)
     rel: set = set()
     fixed: set = set()
     born: set = set()
@@ -224,14 +261,14 @@ def _shape(series) -> tuple | None:
                     wk = {_point_kind(w.start), _point_kind(w.end)} - {None}
                     if "after" in wk:
                         return None
-                    if "rel" in wk and any((w.fiscal_years, w.not_before, w.not_after)):
-                        return _aligned_shape(series)
+                    if "rel" in wk and any((w.fiscal_years, w.not_before, w.not_after, clip)):
+                        return _aligned_shape(series, clip)
                     ks |= wk
                     add(w.start)
                     if w.end is not None:
                         add(w.end)
                     # clipping dates bound the spans too: as_of must be past / before them
-                    for c in (w.not_before, w.not_after):
+                    for c in (w.not_before, w.not_after, *(clip or ())):
                         if c is not None:
                             fixed.add((PT_DATE, c))
                     if w.fiscal_years is not None:
@@ -242,7 +279,7 @@ def _shape(series) -> tuple | None:
                             d = date.fromordinal(bd)
                             born.add(d.year * 12 + d.month - 1)
                 if len(ks) > 1:
-                    return _aligned_shape(series)
+                    return _aligned_shape(series, clip)
                 kinds.append(next(iter(ks)) if ks else None)
             for t in path.targets:
                 for p in (t.min_age, t.max_age):
@@ -252,7 +289,7 @@ def _shape(series) -> tuple | None:
                     if k == "after":
                         return None
                     if kinds[t.term] is not None and k != kinds[t.term]:
-                        return _aligned_shape(series)
+                        return _aligned_shape(series, clip)
                     add(p)
                 for p in (t.standard_from, t.standard_to):
                     if p is not None and p[0] not in _REL_KINDS + _ABS_KINDS + ("after",):
@@ -267,7 +304,7 @@ def _month_aligned(o: int) -> bool:
     return d.day == 1 or (d + timedelta(days=1)).day == 1
 
 
-def _aligned_shape(series) -> tuple | None:
+def _aligned_shape(series, clip=None) -> tuple | None:
     """The other shape of a line (see _shape), answered per birth month *and* as_of.
 
     Here birth-relative points may meet fixed dates (a season, a fiscal year, clipping dates),
@@ -281,6 +318,8 @@ def _aligned_shape(series) -> tuple | None:
     """
     months: set = set()
     born: set = set()
+    if any(c is not None and not _month_aligned(c) for c in (clip or ())):
+        return None
 
     def ok(p) -> bool:
         if p is None:
@@ -358,6 +397,18 @@ class RuleSet:
             files = {v.file, *(s.file for s in v.series)} if v is not None else set()
             hit = self._judged[vaccine] = frozenset(self.sources.get(f, f) for f in files)
         return hit
+
+    def pregnancy_windows(self, expected_delivery: date) -> list[tuple[str, date, date]]:
+        """(series id, first day, last day) of every pregnancy series' 定期 window for a pregnancy
+        with this expected delivery date (RSV_MATERNAL: 28週0日 = EDD − 84 … 36週6日 = EDD − 22)."""
+        out = []
+        edd = expected_delivery.toordinal()
+        for s in self.series:
+            if s.pregnancy:
+                a, b = s.pregnancy_window(edd)
+                if a <= b:
+                    out.append((s.id, date.fromordinal(a), date.fromordinal(b)))
+        return out
 
 
 def norm_product(p: str) -> str:
@@ -606,7 +657,7 @@ def _targets(c: _Ctx, where: str, doses: Any, term_ids: dict[str, int]) -> list[
 def _series(c: _Ctx, where: str, s: Any) -> Series:
     c.keys(where, s, {"id", "name", "kind", "category", "vaccines", "sex", "once_ever",
                       "continuity", "terms", "paths", "doses", "season", "population",
-                      "age_year_basis", "source"},
+                      "age_year_basis", "gestation", "not_before", "source"},
            ["id", "name", "kind", "category", "vaccines", "source"])
     where = f"{where}({s['id']})"
     kind = s["kind"]
@@ -631,6 +682,28 @@ def _series(c: _Ctx, where: str, s: Any) -> Series:
                   once_ever=bool(s.get("once_ever", False)),
                   continuity={k: frozenset(v) for k, v in cont.items()}, source=s["source"],
                   file=c.file)
+    if kind == "pregnancy":
+        for k in ("terms", "paths", "doses", "season", "population"):
+            if k in s:
+                c.fail(where, f"a pregnancy series takes gestation/not_before, not '{k}'")
+        g = s.get("gestation")
+        c.keys(where + ".gestation", g, {"from", "to", "source"}, ["from", "to", "source"])
+        ga = []
+        for k in ("from", "to"):
+            pt = _point(c, f"{where}.gestation.{k}", g[k], allow_after=False)
+            if pt is None or pt[0] != "d":
+                c.fail(f"{where}.gestation.{k}", "a gestational age in weeks/days (40週0日 = delivery)")
+            ga.append(pt[1])
+        if not ga[0] <= ga[1] <= 280:
+            c.fail(where + ".gestation", "expected from <= to <= 40週0日")
+        # days before the expected delivery date (40週0日 = 280 days)
+        gestation = (280 - ga[0], 280 - ga[1], g["source"])
+        nb = c.date(where + ".not_before", s["not_before"]) if "not_before" in s else None
+        return Series(**common, gestation=gestation, not_before=nb, terms=(), paths=(),
+                      season=None, population=None)
+    for k in ("gestation", "not_before"):
+        if k in s:
+            c.fail(where, f"'{k}' belongs to pregnancy series only")
     if kind == "seasonal":
         for k in ("terms", "paths", "doses"):
             if k in s:
@@ -740,16 +813,37 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
         wh = f"vaccines.{code}"
         if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(code)):
             c.fail(wh, "vaccine codes are upper-case identifiers")
-        c.keys(wh, v, {"name", "live", "products", "regular_from", "source"},
-               ["name", "live", "source"])
+        c.keys(wh, v, {"name", "live", "products", "regular_from", "regular_until",
+                       "product_rules", "source"}, ["name", "live", "source"])
         if v["live"] not in LIVE_KINDS:
             c.fail(wh + ".live", f"must be one of {LIVE_KINDS}")
         products = v.get("products") or []
         if not isinstance(products, list) or not all(isinstance(p, str) for p in products):
             c.fail(wh + ".products", "expected a list of product names")
+        prules = []
+        for j, r in enumerate(v.get("product_rules") or []):
+            rw = f"{wh}.product_rules[{j}]"
+            c.keys(rw, r, {"products", "label", "regular_from", "regular_until", "min_age",
+                           "source"}, ["products", "label", "source"])
+            if not isinstance(r["products"], list) or not all(isinstance(x, str)
+                                                              for x in r["products"]):
+                c.fail(rw + ".products", "expected a list of product names")
+            missing = [x for x in r["products"] if x not in products]
+            if missing:
+                c.fail(rw + ".products", f"{missing} are not in the vaccine's products")
+            min_age = _point(c, rw + ".min_age", r.get("min_age"), allow_after=False)
+            if min_age is not None and min_age[0] != "m":
+                c.fail(rw + ".min_age", "an age in years/months")
+            prules.append(ProductRule(
+                frozenset(norm_product(x) for x in r["products"]), r["label"],
+                c.date(rw, r["regular_from"]) if "regular_from" in r else None,
+                c.date(rw, r["regular_until"]) if "regular_until" in r else None,
+                min_age, r["source"]))
         vaccines[code] = Vaccine(code, v["name"], v["live"], tuple(products),
                                  c.date(wh, v["regular_from"]) if "regular_from" in v else None,
-                                 name)
+                                 name,
+                                 c.date(wh, v["regular_until"]) if "regular_until" in v else None,
+                                 v["source"], prules)
     if not isinstance(doc["series"], list) or not doc["series"]:
         c.fail("series", "expected a non-empty list")
     series = [_series(c, f"series[{i}]", s) for i, s in enumerate(doc["series"])]
@@ -819,8 +913,12 @@ def load_rules(extra_files: Iterable[str | Path] = (), *, include_default: bool 
                 c.fail(wh, f"duplicate eligibility entry {e['code']}")
             codes = frozenset([prod]) if prod else frozenset().union(
                 *(by_id[sid].vaccines for sid in ids))
+            clip = None
+            if prod is not None and (vaccines[prod].regular_from is not None
+                                     or vaccines[prod].regular_until is not None):
+                clip = (vaccines[prod].regular_from, vaccines[prod].regular_until)
             entries.append(Entry(e["code"], tuple(by_id[sid] for sid in ids), prod, codes,
-                                 any(vaccines[v].live == "injected" for v in codes)))
+                                 any(vaccines[v].live == "injected" for v in codes), clip))
     for sid, ov in (overrides or {}).items():
         if sid not in by_id:
             raise RuleError(f"override for unknown series {sid!r}")
