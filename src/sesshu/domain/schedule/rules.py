@@ -134,6 +134,9 @@ class Series:
         # kind "pregnancy": one dose per pregnancy inside a gestational-age window (``gestation``:
         # (first day, last day) as days before the expected delivery date, 40週0日).
         self.pregnancy = self.kind == "pregnancy"
+        self.ids = (self.id,)
+        # A path that looks at the second dose (HPV 9価 2回/3回) is not fixed by the first one.
+        self.path_after_second = any(p.second_after is not None for p in self.paths or ())
 
     def pregnancy_window(self, edd: int) -> tuple[int, int]:
         """The 定期 window (first, last ordinal) of a pregnancy with expected delivery ``edd``."""
@@ -141,9 +144,6 @@ class Series:
         if self.not_before is not None and a < self.not_before:
             a = self.not_before
         return a, b
-        self.ids = (self.id,)
-        # A path that looks at the second dose (HPV 9価 2回/3回) is not fixed by the first one.
-        self.path_after_second = any(p.second_after is not None for p in self.paths or ())
 
 
 class ProductRule:
