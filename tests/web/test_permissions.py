@@ -154,6 +154,10 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/records/new"): lambda: {"params": {"atena_no": atena}},
         ("POST", "/records/new"): lambda: form(atena_no=atena, vaccinated_on="R3.5.1", vaccine_code="PCV"),
         ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),
+        ("GET", "/venue"): lambda: {},
+        ("POST", "/venue/scan"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
+        ("POST", "/venue/record"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
+        ("POST", "/venue/undo"): lambda: api(_venue_record(ctx)),
         ("GET", "/imports"): lambda: {},
         ("POST", "/imports/records"): lambda: {**form(), "files": {"file": ("rec.csv", _records_csv(), "text/csv")}},
         ("GET", "/imports/jobs/{job_id}"): lambda: {"path": {"job_id": _import_job(ctx)}},
@@ -258,6 +262,30 @@ def _live_ticket(ctx: dict) -> str:
     except Conflict:
         pass  # already holds one
     return ctx["atena_no"]
+
+
+def _venue_scan(ctx: dict) -> str:
+    """The OCR line of a JE ticket of the person, the same one for every venue case of the role."""
+    from sesshu.tickets.models import Ticket
+    from sesshu.tickets.service import ocr_line
+
+    if "venue_scan" not in ctx:
+        _live_ticket(ctx)
+        with ctx["db"].transaction() as s:
+            t = s.execute(select(Ticket).where(Ticket.atena_no == ctx["atena_no"], Ticket.vaccine == "JE",
+                                               Ticket.state == "issued")).scalar_one()
+            ctx["venue_scan"] = ocr_line(ctx["settings"], t)
+    return ctx["venue_scan"]
+
+
+def _venue_record(ctx: dict) -> dict:
+    """A dose the signed-in user has just recorded at a station (any id for roles that may not)."""
+    if not has_permission(ctx["role"], "record.enter"):
+        return {"record_id": 1, "version": 1}
+    r = ctx["client"].post("/venue/record", json={"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}},
+                           headers={"X-CSRF-Token": ctx["csrf"]})
+    assert r.status_code == 200, r.text
+    return {"record_id": r.json()["record_id"], "version": r.json()["version"]}
 
 
 def _notice_job(ctx: dict) -> int:
