@@ -114,6 +114,7 @@ CLI_COMMANDS: dict[str, str] = {
     "schedule evaluate": "",
     "notices": "notice.run",
     "tickets issue": "ticket.issue",
+    "tickets wave": "notice.run",
     "tickets reissue": "ticket.issue",
     "tickets invalidate": "ticket.issue",
     "tickets list": "person.view",

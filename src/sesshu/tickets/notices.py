@@ -65,7 +65,12 @@ def job_params(vaccine: str, as_of: date, within_days: int, out_dir: Path) -> di
 
 
 def file_stem(params: dict) -> str:
-    return f"notices_{params['vaccine']}_{params['as_of'].replace('-', '')}"
+    stem = f"notices_{params['vaccine']}_{params['as_of'].replace('-', '')}"
+    return f"{stem}_wave{params['wave']:03d}" if params.get("wave") else stem  # waves: sesshu.tickets.waves
+
+
+def mailing_name(params: dict) -> str:
+    return f"mailing_wave{params['wave']:03d}.csv" if params.get("wave") else MAILING_CSV
 
 
 @dataclass
@@ -166,20 +171,21 @@ class NoticeJob:
             w.writerow([seq + 1, f"{stem}-{chunk + 1:03d}.pdf", pos * 2 + 1, d["atena_no"], d["name"], d["postal_code"],
                         d["address"], f"{d['line_name']} {d['term']}".strip(), d["dose_no"], d["ocr_line"]])
         content = buf.getvalue().encode("utf-8-sig")
-        tmp = out / (MAILING_CSV + ".part")
+        name = mailing_name(ctx.params)
+        tmp = out / (name + ".part")
         with open(tmp, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, out / MAILING_CSV)
+        os.replace(tmp, out / name)
         digest = hashlib.sha256(content).hexdigest()
-        log_print(s, ctx.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE, rows=len(rows),
-                  sha256=digest, detail={"job_id": ctx.job_id, "file": MAILING_CSV})
+        log_print(s, ctx.actor, document=f"個別通知の発送一覧（{name}）", purpose=PURPOSE, rows=len(rows),
+                  sha256=digest, detail={"job_id": ctx.job_id, "file": name})
         files = sorted(out.glob(f"{stem}-*.pdf"))
         new = s.execute(select(Ticket.id).where(Ticket.job_id == ctx.job_id)).all()
         return {"persons": len(rows), "new_tickets": len(new), "out_dir": str(out),
                 "files": [{"name": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in files],
-                "mailing_csv": {"name": MAILING_CSV, "sha256": digest}}
+                "mailing_csv": {"name": name, "sha256": digest}}
 
 
 def run_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str, as_of: date, within_days: int,
