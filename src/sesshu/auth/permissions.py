@@ -115,6 +115,8 @@ CLI_COMMANDS: dict[str, str] = {
     "notices": "notice.run",
     "tickets issue": "ticket.issue",
     "tickets wave": "notice.run",
+    "away accept": "ticket.issue",
+    "away list": "person.view",
     "tickets reissue": "ticket.issue",
     "tickets invalidate": "ticket.issue",
     "tickets list": "person.view",
