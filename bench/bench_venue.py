@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import HOST, PASSWORD, build_city, pct, sign_in  # noqa: E402  (the load test's city and sign-in)
@@ -41,7 +41,9 @@ from sesshu.audit.service import verify_chain  # noqa: E402
 from sesshu.auth.service import create_user  # noqa: E402
 from sesshu.clock import today_jst  # noqa: E402
 from sesshu.db import make_database  # noqa: E402
+from sesshu.orm import load_all_models  # noqa: E402
 from sesshu.demo.service import _demo_tasks  # noqa: E402
+from sesshu.tickets.models import Ticket  # noqa: E402
 from sesshu.tickets.service import TicketWish, issue, ocr_line  # noqa: E402
 
 BENCH = Actor(login_id="bench-venue", kind="os", role="operator")
@@ -103,9 +105,6 @@ def ensure_tickets(settings, wanted: int) -> tuple[list[str], float]:
             issue(s, BENCH, [TicketWish(a, VACCINE, 1, None) for a in atenas[i:i + 5000]], reason="notice")
     issue_seconds = time.monotonic() - started
     with db.transaction() as s:
-        from sesshu.tickets.models import Ticket
-        from sqlalchemy import select
-
         tickets = s.execute(select(Ticket).where(Ticket.vaccine == VACCINE, Ticket.state == "issued")
                             .order_by(Ticket.id).limit(wanted)).scalars().all()
         lines = [ocr_line(settings, t) for t in tickets]
@@ -163,6 +162,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
+    load_all_models()  # every table's mapper, whichever the tickets service touches
     load_before = [round(x, 2) for x in os.getloadavg()]
     var_dir = Path(f"/tmp/sesshu-load-{args.residents}")
     var_dir.mkdir(parents=True, exist_ok=True)

@@ -154,6 +154,8 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/records/new"): lambda: {"params": {"atena_no": atena}},
         ("POST", "/records/new"): lambda: form(atena_no=atena, vaccinated_on="R3.5.1", vaccine_code="PCV"),
         ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),
+        ("GET", "/counts"): lambda: {"params": {"vaccine": "JE"}},
+        ("POST", "/counts/daily.csv"): lambda: form(vaccine="JE"),
         ("GET", "/venue"): lambda: {},
         ("POST", "/venue/scan"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
         ("POST", "/venue/record"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),

@@ -117,6 +117,7 @@ CLI_COMMANDS: dict[str, str] = {
     "tickets wave": "notice.run",
     "away accept": "ticket.issue",
     "away list": "person.view",
+    "counts daily": "person.export",
     "tickets reissue": "ticket.issue",
     "tickets invalidate": "ticket.issue",
     "tickets list": "person.view",

@@ -1,4 +1,4 @@
-"""away_notice: 住所地外接種届 (a person registered elsewhere, to be vaccinated in this city)
+"""away_notice (住所地外接種届); an index on vaccination_record.vaccinated_on (daily counts)
 
 Revision ID: 0020
 Revises: 0018
@@ -6,7 +6,8 @@ Create Date: 2026-12-06 03:00:00
 
 One row per 届出 accepted: the person (a 住登外者, created only through the two-person check), the reason
 (sesshu/away/reasons.yaml), the home municipality, the period, the eligibility line, and the 届出番号
-printed on the 届出済証.
+printed on the 届出済証. The daily counts and the dashboard's doses per day read a few days of records:
+an index on the day of the dose.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -39,9 +40,11 @@ def upgrade() -> None:
     )
     op.create_index("uq_away_notice_no", "away_notice", ["notice_no"], unique=True)
     op.create_index("ix_away_notice_atena_no", "away_notice", ["atena_no"])
+    op.create_index("ix_vaccination_record_vaccinated_on", "vaccination_record", ["vaccinated_on"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_vaccination_record_vaccinated_on", "vaccination_record")
     op.drop_index("ix_away_notice_atena_no", "away_notice")
     op.drop_index("uq_away_notice_no", "away_notice")
     op.drop_table("away_notice")
