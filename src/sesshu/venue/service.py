@@ -93,8 +93,11 @@ def read_scan(raw: str, *, municipality: str) -> OcrLine:
     return line
 
 
-def _ticket_holder(db: Database, actor: Actor, line: OcrLine) -> Ticket:
-    """The ticket a scan names, if the actor may see its holder; an unknown number is on record too."""
+def _ticket_holder(db: Database, actor: Actor, line: OcrLine, *, facts_for: tuple[str, date] | None = None):
+    """The ticket a scan names, if the actor may see its holder (an unknown number is on record too); with
+    `facts_for` (station vaccine, day), in the same transaction, what the warnings need: the holder's other
+    doses that day, a 利用停止, the registry status."""
+    facts = None
     with db.transaction() as s:
         t = s.execute(select(Ticket).where(Ticket.ticket_no == line.ticket_no)).scalar_one_or_none()
         if t is None:  # probing for numbers is on record (the refusal below rolls nothing back)
@@ -103,9 +106,25 @@ def _ticket_holder(db: Database, actor: Actor, line: OcrLine) -> Ticket:
         else:
             access.check_visible(s, actor, t.atena_no, message=NOT_ISSUED.format(no=line.ticket_no))
             s.expunge(t)
+            if facts_for is not None:
+                vaccine, on = facts_for
+                facts = HolderFacts(
+                    other_doses=sorted(set(s.execute(select(VaccinationRecord.vaccine_code).where(
+                        VaccinationRecord.atena_no == t.atena_no, VaccinationRecord.vaccinated_on == on,
+                        VaccinationRecord.status == "active", VaccinationRecord.vaccine_code != vaccine)).scalars())),
+                    suspended=bool(suspended_among(s, [t.atena_no])),
+                    registry_status=s.execute(select(Person.registry_status)
+                                              .where(Person.atena_no == t.atena_no)).scalar_one())
     if t is None:
         raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
-    return t
+    return t, facts
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    other_doses: list[str]
+    suspended: bool
+    registry_status: str
 
 
 @dataclass
@@ -121,24 +140,18 @@ class ScanResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _warnings(db: Database, t: Ticket, check: EntryCheck, station: Station, on: date) -> list[str]:
+def _warnings(t: Ticket, facts: HolderFacts, check: EntryCheck) -> list[str]:
     out: list[str] = []
-    with db.transaction() as s:
-        today = s.execute(select(VaccinationRecord.vaccine_code).where(
-            VaccinationRecord.atena_no == t.atena_no, VaccinationRecord.vaccinated_on == on,
-            VaccinationRecord.status == "active", VaccinationRecord.vaccine_code != station.vaccine_code)).scalars().all()
-        suspended = bool(suspended_among(s, [t.atena_no]))
-        status = s.execute(select(Person.registry_status).where(Person.atena_no == t.atena_no)).scalar_one()
-    if today:
-        out.append(f"この日すでに他の接種（{'・'.join(sorted(set(today)))}）の記録があります。接種間隔を確認してください")
+    if facts.other_doses:
+        out.append(f"この日すでに他の接種（{'・'.join(facts.other_doses)}）の記録があります。接種間隔を確認してください")
     v = check.verdict
     if v is not None and v.status != "valid":
         out.append("判定: " + ("；".join(v.reasons) or v.status))
     if v is not None and v.dose_number and v.dose_number != t.dose_no:
         out.append(f"接種券は{line_info(t.vaccine).dose_text(t.dose_no)}用ですが、記録では{v.dose_number}回目になります")
-    if suspended:
+    if facts.suspended:
         out.append("利用停止の請求がある方です（接種の記録は法定の台帳のため行います。案内・出力には使いません）")
-    if status != "resident" and check.person is not None:
+    if facts.registry_status != "resident" and check.person is not None:
         out.append(f"住民区分: {check.person.registry_status_label}")
     return out
 
@@ -148,14 +161,14 @@ def look_up(db: Database, settings: Settings, *, actor: Actor, station: Station,
     """A scan at a station: nothing is stored; the view of the person is audited (check_entry)."""
     on = on or today_jst()
     line = read_scan(scan, municipality=settings.municipality_code)
-    t = _ticket_holder(db, actor, line)
+    t, facts = _ticket_holder(db, actor, line, facts_for=(station.vaccine_code, on))
     check = check_entry(db, settings, actor=actor, purpose=PURPOSE,
                         raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line)))
     refusal = check.error
     if not refusal and check.duplicate:
         refusal = "この方にはこの日すでに同じ接種の記録があります（二重登録はできません）"
     return ScanResult(scan=str(line), vaccinated_on=on, ticket=t, check=check, refusal=refusal,
-                      warnings=_warnings(db, t, check, station, on) if check.person is not None else [])
+                      warnings=_warnings(t, facts, check) if check.person is not None else [])
 
 
 @dataclass
@@ -181,7 +194,7 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
     if on > today_jst():
         raise InvalidInput("接種年月日が未来の日付です")
     line = read_scan(scan, municipality=settings.municipality_code)
-    t = _ticket_holder(db, actor, line)
+    t, _facts = _ticket_holder(db, actor, line)
     try:
         saved = enter_record(db, settings, actor=actor, purpose=PURPOSE,
                              raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line)))

@@ -1,4 +1,4 @@
-"""away_notice (住所地外接種届); an index on vaccination_record.vaccinated_on (daily counts)
+"""away_notice (住所地外接種届); indexes on vaccination_record.vaccinated_on and ticket.used_record_id
 
 Revision ID: 0020
 Revises: 0018
@@ -7,7 +7,8 @@ Create Date: 2026-12-06 03:00:00
 One row per 届出 accepted: the person (a 住登外者, created only through the two-person check), the reason
 (sesshu/away/reasons.yaml), the home municipality, the period, the eligibility line, and the 届出番号
 printed on the 届出済証. The daily counts and the dashboard's doses per day read a few days of records:
-an index on the day of the dose.
+an index on the day of the dose. The ticket a record used is looked up on every void, correction and venue
+undo: an index on ticket.used_record_id (without it, a sequential scan of every ticket).
 """
 import sqlalchemy as sa
 from alembic import op
@@ -41,9 +42,11 @@ def upgrade() -> None:
     op.create_index("uq_away_notice_no", "away_notice", ["notice_no"], unique=True)
     op.create_index("ix_away_notice_atena_no", "away_notice", ["atena_no"])
     op.create_index("ix_vaccination_record_vaccinated_on", "vaccination_record", ["vaccinated_on"])
+    op.create_index("ix_ticket_used_record_id", "ticket", ["used_record_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ticket_used_record_id", "ticket")
     op.drop_index("ix_vaccination_record_vaccinated_on", "vaccination_record")
     op.drop_index("ix_away_notice_atena_no", "away_notice")
     op.drop_index("uq_away_notice_no", "away_notice")
