@@ -20,9 +20,7 @@ import argparse
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +32,7 @@ import httpx
 from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import HOST, PASSWORD, build_city, pct, sign_in  # noqa: E402  (the load test's city and sign-in)
+from load import PASSWORD, build_city, pct, serving, sign_in_all  # noqa: E402  (the load test's city, server, sign-in)
 
 from sesshu.actor import Actor  # noqa: E402
 from sesshu.audit.service import verify_chain  # noqa: E402
@@ -178,26 +176,9 @@ def main() -> None:
         doctor = c.execute(text("SELECT code FROM doctor ORDER BY code LIMIT 1")).scalar()
     station = {"vaccine_code": VACCINE, "venue_code": venue or "", "doctor_code": doctor or "",
                "lot_no": "BENCH-01", "dose_volume_ml": "0.5"}
-    env = dict(os.environ, SESSHU_DATABASE_URL=url, SESSHU_VAR_DIR=str(var_dir), SESSHU_SESSION_IDLE_MINUTES="60")
-    server = subprocess.Popen([sys.executable, "-m", "sesshu", "serve", "--host", HOST, "--port", str(args.port),
-                               "--workers", str(args.workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    base = f"http://{HOST}:{args.port}"
     stats = Stats()
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
-        sessions = []
-        for login in logins:
-            with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as c:
-                csrf = sign_in(c, db, settings, login)
-                sessions.append((csrf, c.cookies))
+    with serving(url, var_dir, args.port, args.workers) as base:
+        sessions = [(csrf, cookies) for _login, csrf, cookies in sign_in_all(base, db, settings, logins)]
         shares = [scans[i::args.stations] for i in range(args.stations)]
         started = time.monotonic()
         deadline = started + args.seconds
@@ -209,12 +190,6 @@ def main() -> None:
         for t in threads:
             t.join(timeout=max(1.0, deadline - time.monotonic() + 35))
         elapsed = time.monotonic() - started
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
     load_after = [round(x, 2) for x in os.getloadavg()]
     chain = verify_chain(db, actor=BENCH)
     db.dispose()
