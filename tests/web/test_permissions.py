@@ -156,6 +156,10 @@ def _cases(ctx: dict) -> dict:
         ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),
         ("GET", "/counts"): lambda: {"params": {"vaccine": "JE"}},
         ("POST", "/counts/daily.csv"): lambda: form(vaccine="JE"),
+        ("GET", "/persons/{atena_no}/away"): lambda: {"path": {"atena_no": _non_resident(ctx)}},
+        ("POST", "/persons/{atena_no}/away"): lambda: {"path": {"atena_no": _non_resident(ctx)}, **form(
+            reason="student", home_municipality="横浜市", vaccine="COVID", period_from=today_jst().isoformat(),
+            period_until=today_jst().isoformat())},
         ("GET", "/venue"): lambda: {},
         ("POST", "/venue/scan"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
         ("POST", "/venue/record"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
@@ -264,6 +268,15 @@ def _live_ticket(ctx: dict) -> str:
     except Conflict:
         pass  # already holds one
     return ctx["atena_no"]
+
+
+def _non_resident(ctx: dict) -> str:
+    """A 住登外者 (created through the two-person check), once per role."""
+    from tests.web.conftest import confirmed_non_resident
+
+    if "non_resident" not in ctx:
+        ctx["non_resident"] = confirmed_non_resident(ctx["db"], ctx["settings"], name=f"権限　{ctx['role'][:4]}")
+    return ctx["non_resident"]
 
 
 def _venue_scan(ctx: dict) -> str:
