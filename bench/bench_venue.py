@@ -33,6 +33,7 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import PASSWORD, build_city, pct, serving, sign_in_all  # noqa: E402  (the load test's city, server, sign-in)
+from load import Stats as LoadStats  # noqa: E402
 
 from sesshu.actor import Actor  # noqa: E402
 from sesshu.audit.service import verify_chain  # noqa: E402
@@ -49,22 +50,11 @@ VACCINE = "FLU_ELDER"
 
 
 @dataclass
-class Stats:
+class Stats(LoadStats):
+    """The load test's figures, for a station's two calls and the dose from scan to recorded."""
+
     times: dict[str, list[float]] = field(default_factory=lambda: {"scan": [], "record": [], "scan_to_recorded": []})
-    errors: dict[str, int] = field(default_factory=dict)
-    samples: list[str] = field(default_factory=list)
     refused: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add(self, what: str, seconds: float) -> None:
-        with self.lock:
-            self.times[what].append(seconds)
-
-    def error(self, what: str, body: str = "") -> None:
-        with self.lock:
-            self.errors[what] = self.errors.get(what, 0) + 1
-            if body and len(self.samples) < 5:
-                self.samples.append(f"{what}: {body[:200]}")
 
 
 def ensure_stations(settings, n: int) -> list[str]:
