@@ -128,3 +128,12 @@ def test_station_scans_records_undoes_refuses_and_retries(live_server, station, 
     # The presets survived the reload.
     assert page.get_by_label("Lot No").input_value() == "JE-A01"
     shot(page, "5-retried")
+
+    # The day's doses on the dashboard and in the daily counts.
+    page.goto(live_server + "/")
+    expect(page.locator("figcaption", has_text="日別の接種件数（直近14日")).to_be_visible()
+    shot(page, "6-dashboard")
+    page.goto(live_server + "/counts?vaccine=JE")
+    expect(page.get_by_role("heading", name="日次集計")).to_be_visible()
+    expect(page.locator("figure", has_text="実施場所ごと").get_by_text("V01")).to_be_visible()
+    shot(page, "7-counts")

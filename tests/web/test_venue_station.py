@@ -62,7 +62,7 @@ def test_scan_shows_person_and_verdict_in_full_width_digits_and_records_with_the
         t = s.execute(select(Ticket).where(Ticket.ticket_no == ocr[8:])).scalar_one()
         assert (rec.vaccine_code, rec.vaccinated_on, rec.venue_code, rec.lot_no, rec.dose_volume_ml) == (
             "JE", today_jst(), "V01", "JE-1234", Decimal("0.5"))
-        assert t.state == "used" and t.used_record_id == rec.id
+        assert t.state == "used" and t.used_record_id == rec.id and rec.dose_no == t.dose_no == 1
     [enter] = _actions(db, "record.enter")
     assert enter.purpose == "接種会場での接種の記録" and enter.atena_no == "1001"
     assert len(_actions(db, "ticket.use")) == 1

@@ -71,9 +71,9 @@ class Station:
         values["vaccine_code"] = values["vaccine_code"].upper()
         return cls(**values)
 
-    def entry(self, *, atena_no: str, vaccinated_on: date, scan: str) -> dict[str, str]:
-        """The hand-entry form this dose would be (ledger.service.ENTRY_FIELDS)."""
-        return {"atena_no": atena_no, "vaccinated_on": vaccinated_on.isoformat(), "vaccine_code": self.vaccine_code,
+    def entry(self, *, atena_no: str, vaccinated_on: date, scan: str, dose_no: int) -> dict[str, str]:
+        """The hand-entry form this dose would be (ledger.service.ENTRY_FIELDS); 回数 as printed on the ticket."""
+        return {"atena_no": atena_no, "dose_no": str(dose_no), "vaccinated_on": vaccinated_on.isoformat(), "vaccine_code": self.vaccine_code,
                 "venue_code": self.venue_code, "institution_code": self.institution_code,
                 "doctor_code": self.doctor_code, "manufacturer_code": self.manufacturer_code,
                 "lot_no": self.lot_no, "dose_volume_ml": self.dose_volume_ml, "ticket_no": scan,
@@ -163,7 +163,8 @@ def look_up(db: Database, settings: Settings, *, actor: Actor, station: Station,
     line = read_scan(scan, municipality=settings.municipality_code)
     t, facts = _ticket_holder(db, actor, line, facts_for=(station.vaccine_code, on))
     check = check_entry(db, settings, actor=actor, purpose=PURPOSE,
-                        raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line)))
+                        raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
+                                          dose_no=t.dose_no))
     refusal = check.error
     if not refusal and check.duplicate:
         refusal = "この方にはこの日すでに同じ接種の記録があります（二重登録はできません）"
@@ -197,7 +198,8 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
     t, _facts = _ticket_holder(db, actor, line)
     try:
         saved = enter_record(db, settings, actor=actor, purpose=PURPOSE,
-                             raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line)))
+                             raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
+                                               dose_no=t.dose_no))
     except Conflict as e:
         if not e.message.startswith(DUPLICATE_REASON):
             raise
