@@ -32,16 +32,14 @@ import httpx
 from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import PASSWORD, build_city, pct, serving, sign_in_all  # noqa: E402  (the load test's city, server, sign-in)
+from load import build_city, ensure_staff, pct, serving, sign_in_all  # noqa: E402  (the load test's city, server, sign-in)
 from load import Stats as LoadStats  # noqa: E402
 
 from sesshu.actor import Actor  # noqa: E402
 from sesshu.audit.service import verify_chain  # noqa: E402
-from sesshu.auth.service import create_user  # noqa: E402
 from sesshu.clock import today_jst  # noqa: E402
 from sesshu.db import make_database  # noqa: E402
 from sesshu.orm import load_all_models  # noqa: E402
-from sesshu.demo.service import _demo_tasks  # noqa: E402
 from sesshu.tickets.models import Ticket  # noqa: E402
 from sesshu.tickets.service import TicketWish, issue, ocr_line  # noqa: E402
 
@@ -55,21 +53,6 @@ class Stats(LoadStats):
 
     times: dict[str, list[float]] = field(default_factory=lambda: {"scan": [], "record": [], "scan_to_recorded": []})
     refused: int = 0
-
-
-def ensure_stations(settings, n: int) -> list[str]:
-    db = make_database(settings)
-    with db.engine.connect() as c:
-        have = {r[0] for r in c.execute(text("SELECT login_id FROM staff_user WHERE login_id LIKE 'venue-%'"))}
-    logins = []
-    for i in range(n):
-        login = f"venue-{i:03d}"
-        if login not in have:
-            create_user(db, settings, actor=BENCH, login_id=login, display_name=f"会場 {i:03d}", role="clerk",
-                        password=PASSWORD, is_demo=True, tasks=_demo_tasks("clerk"))
-        logins.append(login)
-    db.dispose()
-    return logins
 
 
 def ensure_tickets(settings, wanted: int) -> tuple[list[str], float]:
@@ -156,7 +139,7 @@ def main() -> None:
     var_dir.mkdir(parents=True, exist_ok=True)
     url = f"postgresql://postgres@127.0.0.1:5432/sesshu_load_{args.residents}"
     settings, build_seconds = build_city(url, var_dir, args.residents, args.rebuild)
-    logins = ensure_stations(settings, args.stations)
+    logins = ensure_staff(settings, args.stations, prefix="venue", role="clerk", label="会場")
     scans, issue_seconds = ensure_tickets(settings, args.tickets)
     if len(scans) < args.stations:
         raise SystemExit(f"only {len(scans)} unused tickets: not enough persons aged 65+")

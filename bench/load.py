@@ -101,16 +101,19 @@ def build_city(url: str, var_dir: Path, residents: int, rebuild: bool) -> tuple[
     return settings, seconds
 
 
-def ensure_staff(settings, n: int) -> list[str]:
+def ensure_staff(settings, n: int, *, prefix: str = "load", role: str = "supervisor",
+                 label: str = "負荷") -> list[str]:
+    """N demo accounts PREFIX-000…, created once (the venue benchmark's stations are clerks)."""
     db = make_database(settings)
     logins = []
     with db.engine.connect() as c:
-        have = {r[0] for r in c.execute(text("SELECT login_id FROM staff_user WHERE login_id LIKE 'load-%'"))}
+        have = {r[0] for r in c.execute(text("SELECT login_id FROM staff_user WHERE login_id LIKE :p"),
+                                        {"p": f"{prefix}-%"})}
     for i in range(n):
-        login = f"load-{i:03d}"
+        login = f"{prefix}-{i:03d}"
         if login not in have:
-            create_user(db, settings, actor=BENCH, login_id=login, display_name=f"負荷 {i:03d}", role="supervisor",
-                        password=PASSWORD, is_demo=True, tasks=_demo_tasks("supervisor"))
+            create_user(db, settings, actor=BENCH, login_id=login, display_name=f"{label} {i:03d}", role=role,
+                        password=PASSWORD, is_demo=True, tasks=_demo_tasks(role))
         logins.append(login)
     db.dispose()
     return logins
