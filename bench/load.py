@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -100,16 +101,19 @@ def build_city(url: str, var_dir: Path, residents: int, rebuild: bool) -> tuple[
     return settings, seconds
 
 
-def ensure_staff(settings, n: int) -> list[str]:
+def ensure_staff(settings, n: int, *, prefix: str = "load", role: str = "supervisor",
+                 label: str = "負荷") -> list[str]:
+    """N demo accounts PREFIX-000…, created once (the venue benchmark's stations are clerks)."""
     db = make_database(settings)
     logins = []
     with db.engine.connect() as c:
-        have = {r[0] for r in c.execute(text("SELECT login_id FROM staff_user WHERE login_id LIKE 'load-%'"))}
+        have = {r[0] for r in c.execute(text("SELECT login_id FROM staff_user WHERE login_id LIKE :p"),
+                                        {"p": f"{prefix}-%"})}
     for i in range(n):
-        login = f"load-{i:03d}"
+        login = f"{prefix}-{i:03d}"
         if login not in have:
-            create_user(db, settings, actor=BENCH, login_id=login, display_name=f"負荷 {i:03d}", role="supervisor",
-                        password=PASSWORD, is_demo=True, tasks=_demo_tasks("supervisor"))
+            create_user(db, settings, actor=BENCH, login_id=login, display_name=f"{label} {i:03d}", role=role,
+                        password=PASSWORD, is_demo=True, tasks=_demo_tasks(role))
         logins.append(login)
     db.dispose()
     return logins
@@ -143,6 +147,41 @@ def sign_in(client: httpx.Client, db, settings, login: str) -> str:
             return CSRF.search(client.get("/").text)[1]
         time.sleep(31 - time.time() % 30)  # this 30 s step was already used by this account: wait for the next
     raise RuntimeError(f"{login}: TOTP step refused")
+
+
+@contextmanager
+def serving(url: str, var_dir: Path, port: int, workers: int):
+    """`sesshu serve --workers N` on 127.0.0.1 for the city's database; yields the base URL, stops it after."""
+    env = dict(os.environ, SESSHU_DATABASE_URL=url, SESSHU_VAR_DIR=str(var_dir), SESSHU_SESSION_IDLE_MINUTES="60")
+    server = subprocess.Popen([sys.executable, "-m", "sesshu", "serve", "--host", HOST, "--port", str(port),
+                               "--workers", str(workers)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://{HOST}:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def sign_in_all(base: str, db, settings, logins: list[str]) -> list[tuple[str, str, object]]:
+    """(login, CSRF token, cookies) of each account, signed in through the forms."""
+    sessions = []
+    for login in logins:
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as c:
+            sessions.append((login, sign_in(c, db, settings, login), c.cookies))
+    return sessions
 
 
 def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, cookies, deadline: float,
@@ -214,27 +253,10 @@ def main() -> None:
     settings, build_seconds = build_city(url, var_dir, args.residents, args.rebuild)
     logins = ensure_staff(settings, args.staff)
     shares = work_items(settings, args.staff, 40, args.seed)
-    env = dict(os.environ, SESSHU_DATABASE_URL=url, SESSHU_VAR_DIR=str(var_dir), SESSHU_SESSION_IDLE_MINUTES="60")
-    server = subprocess.Popen([sys.executable, "-m", "sesshu", "serve", "--host", HOST, "--port", str(args.port),
-                               "--workers", str(args.workers)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    base = f"http://{HOST}:{args.port}"
     stats = Stats()
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not start")
-        db = make_database(settings)
-        sessions = []
-        for login in logins:
-            with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as c:
-                csrf = sign_in(c, db, settings, login)
-                sessions.append((login, csrf, c.cookies))
+    db = make_database(settings)
+    with serving(url, var_dir, args.port, args.workers) as base:
+        sessions = sign_in_all(base, db, settings, logins)
         started = time.monotonic()
         deadline = started + args.seconds
         threads = [threading.Thread(target=staff_loop, args=(base, login, shares[i], csrf, cookies, deadline, stats,
@@ -245,12 +267,6 @@ def main() -> None:
         for t in threads:
             t.join(timeout=max(1.0, deadline - time.monotonic() + 35))
         elapsed = time.monotonic() - started
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
     chain = verify_chain(db, actor=BENCH)
     db.dispose()
     pages = {}

@@ -14,6 +14,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from sesshu.access import cli as access_cli
 from sesshu.approvals import cli as approvals_cli
+from sesshu.away import cli as away_cli
+from sesshu.counts import cli as counts_cli
 from sesshu.billing import cli as billing_cli
 from sesshu.actor import os_actor
 from sesshu.auth.cli import register as register_account_commands
@@ -60,6 +62,8 @@ jobs_cli.register(app)
 backup_cli.register(app)
 mynumber_cli.register(app)
 tickets_cli.register(app)
+away_cli.register(app)
+counts_cli.register(app)
 certificates_cli.register(app)
 linkage_cli.register(app)
 hub_cli.register(app)

@@ -23,6 +23,7 @@ def load_all_models() -> MetaData:
     from sesshu.approvals import models as _approvals  # noqa: F401
     from sesshu.audit import models as _audit  # noqa: F401
     from sesshu.auth import models as _auth  # noqa: F401
+    from sesshu.away import models as _away  # noqa: F401
     from sesshu.certificates import models as _certificates  # noqa: F401
     from sesshu.billing import models as _billing  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401

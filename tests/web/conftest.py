@@ -130,3 +130,29 @@ def add_record(db, atena_no: str, vaccine: str = "MR", on: date = date(2021, 4, 
 def record_version(db, record_id: int) -> int:
     with db.transaction() as s:
         return s.get(VaccinationRecord, record_id).version
+
+
+def confirmed_non_resident(db, settings, *, name: str = "里帰　花子", birth_date: str = "1995-06-15") -> str:
+    """A 住登外者 created through the two-person check (a clerk asks, a supervisor approves); its 宛名番号."""
+    from sqlalchemy import select as _select
+
+    from sesshu.approvals import service as approvals
+    from sesshu.auth.models import StaffUser
+
+    actors = {}
+    for login_id, role in (("nr-clerk", "clerk"), ("nr-boss", "supervisor")):
+        with db.transaction() as s:
+            uid = s.execute(_select(StaffUser.id).where(StaffUser.login_id == login_id)).scalar()
+        if uid is None:
+            create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=login_id, role=role,
+                        password=PASSWORD, tasks=(("yobo_sesshu", "健康づくり課"),))
+            with db.transaction() as s:
+                uid = s.execute(_select(StaffUser.id).where(StaffUser.login_id == login_id)).scalar_one()
+        actors[role] = Actor(login_id=login_id, kind="user", role=role, user_id=uid)
+    req = approvals.request_approval(db, settings, actor=actors["clerk"], kind="non_resident_registration",
+                                     raw={"name": name, "name_kana": "サトガエリ　ハナコ", "sex": "F",
+                                          "birth_date": birth_date, "postal_code": "360-0042",
+                                          "address": "熊谷市筑波2-2-2", "phone": ""},
+                                     reason="住所地外接種の届出")
+    return approvals.approve(db, settings, actor=actors["supervisor"], approval_id=req.id,
+                             expected_version=req.version).result_ref

@@ -160,6 +160,16 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/records/new"): lambda: {"params": {"atena_no": atena}},
         ("POST", "/records/new"): lambda: form(atena_no=atena, vaccinated_on="R3.5.1", vaccine_code="PCV"),
         ("POST", "/records/check"): lambda: api({"atena_no": atena, "vaccinated_on": "R3.5.1", "vaccine_code": "HIB"}),
+        ("GET", "/counts"): lambda: {"params": {"vaccine": "JE"}},
+        ("POST", "/counts/daily.csv"): lambda: form(vaccine="JE"),
+        ("GET", "/persons/{atena_no}/away"): lambda: {"path": {"atena_no": _non_resident(ctx)}},
+        ("POST", "/persons/{atena_no}/away"): lambda: {"path": {"atena_no": _non_resident(ctx)}, **form(
+            reason="student", home_municipality="横浜市", vaccine="COVID", period_from=today_jst().isoformat(),
+            period_until=today_jst().isoformat())},
+        ("GET", "/venue"): lambda: {},
+        ("POST", "/venue/scan"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
+        ("POST", "/venue/record"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
+        ("POST", "/venue/undo"): lambda: api(_venue_record(ctx)),
         ("GET", "/imports"): lambda: {},
         ("POST", "/imports/records"): lambda: {**form(), "files": {"file": ("rec.csv", _records_csv(), "text/csv")}},
         ("GET", "/imports/jobs/{job_id}"): lambda: {"path": {"job_id": _import_job(ctx)}},
@@ -270,6 +280,39 @@ def _live_ticket(ctx: dict) -> str:
     except Conflict:
         pass  # already holds one
     return ctx["atena_no"]
+
+
+def _non_resident(ctx: dict) -> str:
+    """A 住登外者 (created through the two-person check), once per role."""
+    from tests.web.conftest import confirmed_non_resident
+
+    if "non_resident" not in ctx:
+        ctx["non_resident"] = confirmed_non_resident(ctx["db"], ctx["settings"], name=f"権限　{ctx['role'][:4]}")
+    return ctx["non_resident"]
+
+
+def _venue_scan(ctx: dict) -> str:
+    """The OCR line of a JE ticket of the person, the same one for every venue case of the role."""
+    from sesshu.tickets.models import Ticket
+    from sesshu.tickets.service import ocr_line
+
+    if "venue_scan" not in ctx:
+        _live_ticket(ctx)
+        with ctx["db"].transaction() as s:
+            t = s.execute(select(Ticket).where(Ticket.atena_no == ctx["atena_no"], Ticket.vaccine == "JE",
+                                               Ticket.state == "issued")).scalar_one()
+            ctx["venue_scan"] = ocr_line(ctx["settings"], t)
+    return ctx["venue_scan"]
+
+
+def _venue_record(ctx: dict) -> dict:
+    """A dose the signed-in user has just recorded at a station (any id for roles that may not)."""
+    if not has_permission(ctx["role"], "record.enter"):
+        return {"record_id": 1, "version": 1}
+    r = ctx["client"].post("/venue/record", json={"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}},
+                           headers={"X-CSRF-Token": ctx["csrf"]})
+    assert r.status_code == 200, r.text
+    return {"record_id": r.json()["record_id"], "version": r.json()["version"]}
 
 
 def _notice_job(ctx: dict) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, case, delete, exists, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ COVERAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("水痘", ("VAR",)),
 )
 COHORTS = 7
+DAYS = 14
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Dashboard:
     months: list[tuple[str, int]]  # ("2026-01", n) oldest first
     coverage: Coverage
     batches: list[dict] = field(default_factory=list)  # oldest first
+    days: list[tuple[date, int]] = field(default_factory=list)  # doses per day, the last DAYS days, oldest first
 
 
 _lock = threading.Lock()
@@ -158,6 +160,7 @@ def _compute(db: Database, today: date) -> Dashboard:
         records_total = counts.get("active", 0)
         queue = s.execute(select(func.count()).select_from(EvaluationQueue)).scalar_one()
         coverage = _coverage(s, today)
+        days = _doses_per_day(s, today)
         batches = [
             {"id": b.id, "file_name": b.file_name, "read": b.rows_read, "rejected": b.rows_rejected,
              "duplicates": b.rows_duplicate, "finished_at": b.finished_at,
@@ -167,7 +170,18 @@ def _compute(db: Database, today: date) -> Dashboard:
                                .order_by(ImportBatch.id.desc()).limit(12)).scalars()]
     return Dashboard(computed_at=utcnow(), seconds=0.0, residents=residents, records_total=records_total,
                      records_this_month=months[-1][1], queue=queue, months=months, coverage=coverage,
-                     batches=list(reversed(batches)))
+                     batches=list(reversed(batches)), days=days)
+
+
+def _doses_per_day(s: Session, today: date) -> list[tuple[date, int]]:
+    """Doses given on each of the last DAYS days (index on the day of the dose; sesshu.counts has the detail)."""
+    first = today - timedelta(days=DAYS - 1)
+    got = {(d if isinstance(d, date) else date.fromisoformat(str(d))): n for d, n in s.execute(
+        select(VaccinationRecord.vaccinated_on, func.count())
+        .where(VaccinationRecord.vaccinated_on >= first, VaccinationRecord.vaccinated_on <= today,
+               VaccinationRecord.status == "active", VaccinationRecord.screening_result == "vaccinated")
+        .group_by(VaccinationRecord.vaccinated_on)).all()}
+    return [(first + timedelta(days=i), got.get(first + timedelta(days=i), 0)) for i in range(DAYS)]
 
 
 def recount(s: Session) -> dict[str, int]:

@@ -157,6 +157,8 @@ class VaccinationRecord(Base):
 
 
 Index("ix_vaccination_record_atena_no", VaccinationRecord.atena_no, VaccinationRecord.vaccinated_on)
+# Doses of a day or a week (daily counts, the dashboard's last days): migration 0020.
+Index("ix_vaccination_record_vaccinated_on", VaccinationRecord.vaccinated_on)
 Index("ix_vaccination_record_institution", VaccinationRecord.institution_code, VaccinationRecord.billing_month)
 Index(
     "uq_vaccination_record_active_key",

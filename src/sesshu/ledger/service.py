@@ -333,8 +333,10 @@ def _check_reason_length(reason: str, label: str) -> None:
         raise InvalidInput(f"{label}は{MAX_REASON}文字以内で入力してください")
 
 
-def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str) -> None:
-    """Take a wrong record off the ledger without deleting it; the ticket it used is valid again."""
+def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str,
+                purpose: str = "職権修正", only_if: Callable[[VaccinationRecord], None] | None = None) -> None:
+    """Take a wrong record off the ledger without deleting it; the ticket it used is valid again.
+    `only_if`, given the locked record, raises to refuse (a venue's undo: only its own fresh record)."""
     if not reason.strip():
         raise InvalidInput("取消理由を入力してください")
     _check_reason_length(reason, "取消理由")
@@ -347,15 +349,17 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
                              message="指定の接種記録はありません（取消済みの可能性があります）")
         if r.version != expected_version:
             raise version_conflict(s, r, expected_version)
+        if only_if is not None:
+            only_if(r)
         s.add(VaccinationRecordHistory(record_id=r.id, version=r.version, action="void", changed_at=utcnow(),
                                        changed_by=actor.label, reason=reason.strip(),
                                        old_values=_snapshot(r, ["status"])))
         r.status = "voided"
         r.updated_at = utcnow()
         s.flush()
-        tickets = ticket_links.release_ticket(s, actor, r.id, purpose="職権修正（接種記録の取消）", why="record.void")
+        tickets = ticket_links.release_ticket(s, actor, r.id, purpose=f"{purpose}（接種記録の取消）", why="record.void")
         reevaluate_persons(s, [r.atena_no], today_jst())
-        audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose="職権修正",
+        audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose=purpose,
                      detail={"record_id": r.id, "reason": reason.strip()})
         audit.record_many(s, actor, tickets)
 
@@ -674,8 +678,10 @@ def _visible_person(s: Session, actor: Actor, keys, atena_no: str) -> tuple[Pers
     return p, PersonOut.from_row(p, reveal_last4(keys, p))
 
 
-def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str]) -> EntryCheck:
-    """The verdict shown while a 予診票 is being typed: nothing is stored, the look-up is audited."""
+def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
+                purpose: str = "予診票の入力") -> EntryCheck:
+    """The verdict shown while a 予診票 is being typed (or a ticket scanned at a venue, `purpose`):
+    nothing is stored, the look-up is audited."""
     keys = load_keyring(settings)
     atena_no = (raw.get("atena_no") or "").strip()
     out = EntryCheck()
@@ -689,9 +695,9 @@ def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str
         except access.OutOfScope:
             raise  # put on record by the caller, answered like a missing person
         except NotFound as e:
-            audit.record(s, actor, "person.view_missing", atena_no=atena_no[:15], purpose="予診票の入力（対象者の確認）")
+            audit.record(s, actor, "person.view_missing", atena_no=atena_no[:15], purpose=f"{purpose}（対象者の確認）")
             return EntryCheck(error=e.message, error_field="atena_no")
-        audit.record(s, actor, "record.entry_check", atena_no=atena_no, purpose="予診票の入力（接種の判定）",
+        audit.record(s, actor, "record.entry_check", atena_no=atena_no, purpose=f"{purpose}（接種の判定）",
                      detail={"vaccine": values["vaccine_code"] if values else ""})
         if values is None:
             return out
@@ -712,9 +718,11 @@ def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str
     return out
 
 
-def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str]) -> EnteredRecord:
-    """Store one hand-entered 予診票: the record, its エラーコード from the engine and the audit row,
-    in one transaction. The same person, vaccine and date twice is refused (as an import skips it)."""
+def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
+                 purpose: str = "予診票の入力") -> EnteredRecord:
+    """Store one hand-entered 予診票 (or a dose recorded at a venue station, `purpose`): the record, its
+    エラーコード from the engine, the ticket it uses and the audit rows, in one transaction. The same person,
+    vaccine and date twice is refused (as an import skips it)."""
     keys = load_keyring(settings)
     atena_no = (raw.get("atena_no") or "").strip()
     with db.transaction() as s:
@@ -740,12 +748,12 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
             raise Conflict(DUPLICATE_REASON) from None
         # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
         tickets = ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
-                                           purpose="予診票の入力", why="record.enter")
+                                           purpose=purpose, why="record.enter")
         reevaluate_persons(s, [atena_no], today_jst())
         s.refresh(r)
         existing = [x for x in person_records(s, atena_no) if x.id != r.id]
         verdict = _dose_verdict(s, p, values, existing)
-        audit.record(s, actor, "record.enter", atena_no=atena_no, purpose="予診票の入力",
+        audit.record(s, actor, "record.enter", atena_no=atena_no, purpose=purpose,
                      detail={"record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on,
                              "error_code": r.error_code})
         audit.record_many(s, actor, tickets)

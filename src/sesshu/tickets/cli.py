@@ -114,3 +114,35 @@ def tickets_list(atena_no: str, as_json: bool = typer.Option(False, "--json")) -
     for r in rows:
         typer.echo(f"{r.ocr_line}  {r.line_name} {r.term} {r.dose_no}回目  {r.state_label} {r.invalidated_reason}"
                    f"  {r.issued_at}")
+
+
+@tickets_app.command("wave")
+def tickets_wave(vaccine: str = typer.Option(..., help="接種種別コード（定期・臨時のどの接種種別でも）"),
+                 wave: int = typer.Option(..., "--wave", help="発送回（1, 2, …）。中断した回は同じ番号で再実行すると続きから"),
+                 size: int = typer.Option(..., "--size", help="この回に発送する人数（年齢の高い方から）"),
+                 out: Path = typer.Option(..., "--out", help="PDFと mailing.csv の出力先フォルダ"),
+                 age_from: Optional[int] = typer.Option(None, "--age-from", help="基準日の年齢（以上）"),
+                 age_to: Optional[int] = typer.Option(None, "--age-to", help="基準日の年齢（以下）"),
+                 group: str = typer.Option("", "--group", help="対象者の状態コード（接種順位の区分など）を持つ方だけ"),
+                 as_of: Optional[str] = typer.Option(None, "--as-of", help="基準日（省略時は今日）"),
+                 per_file: int = typer.Option(1000, "--per-file", help="1ファイルあたりの人数"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """接種券・予診票の段階発送: 対象者のうち年齢の高い方から指定人数分を1回の発送として作ります（中断しても再実行で続きから）。"""
+    from sesshu.clock import today_jst
+    from sesshu.tickets.waves import Wave, run_wave
+
+    db, settings = _db()
+    day = parse_optional_date(as_of, "基準日") or today_jst()
+    outcome = run_wave(db, settings, actor=os_actor(), out_dir=out, per_file=per_file,
+                       wave=Wave(vaccine=vaccine, as_of=day, number=wave, size=size, age_from=age_from,
+                                 age_to=age_to, group=group.strip()))
+    r = outcome.result
+    if as_json:
+        typer.echo(json.dumps({"job_id": outcome.job_id, "status": outcome.status, "resumed": outcome.resumed,
+                               "already_done": outcome.already_done, **r}, ensure_ascii=False, indent=2))
+        return
+    note = "（作成済みの回です。何も変更していません）" if outcome.already_done else ("（中断した処理の続きから）" if outcome.resumed else "")
+    typer.echo(f"第{wave}回の発送 {r.get('persons', 0)} 人（新しい接種券 {r.get('new_tickets', 0)} 枚）{note}")
+    for f in r.get("files", []):
+        typer.echo(f"  {f['name']}  sha256 {f['sha256']}")
+    typer.echo(f"  {r.get('mailing_csv', {}).get('name', '')}  → {r.get('out_dir', '')}")

@@ -48,6 +48,8 @@ class Ticket(Base):
 
 Index("uq_ticket_ticket_no", Ticket.ticket_no, unique=True)
 Index("ix_ticket_atena_no", Ticket.atena_no, Ticket.vaccine)
+# The ticket a record used (void, correction, the venue's undo): migration 0020.
+Index("ix_ticket_used_record_id", Ticket.used_record_id)
 # One live ticket per person, line and dose: a re-run or a second batch reuses it instead of doubling it.
 Index("uq_ticket_live", Ticket.atena_no, Ticket.vaccine, Ticket.dose_no, unique=True,
       sqlite_where=text("state = 'issued'"), postgresql_where=text("state = 'issued'"))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
@@ -65,7 +65,12 @@ def job_params(vaccine: str, as_of: date, within_days: int, out_dir: Path) -> di
 
 
 def file_stem(params: dict) -> str:
-    return f"notices_{params['vaccine']}_{params['as_of'].replace('-', '')}"
+    stem = f"notices_{params['vaccine']}_{params['as_of'].replace('-', '')}"
+    return f"{stem}_wave{params['wave']:03d}" if params.get("wave") else stem  # waves: sesshu.tickets.waves
+
+
+def mailing_name(params: dict) -> str:
+    return f"mailing_wave{params['wave']:03d}.csv" if params.get("wave") else MAILING_CSV
 
 
 @dataclass
@@ -151,35 +156,62 @@ class NoticeJob:
 
     # --- the end: mailing list -------------------------------------------------------------------------
     def finish(self, s: Session, ctx: JobContext) -> dict:
+        """mailing.csv, streamed one chunk of persons at a time (a wave of 1,000,000 persons is never in
+        memory at once), hashed as it is written."""
         out = Path(ctx.params["out_dir"])
         out.mkdir(parents=True, exist_ok=True)
-        rows = s.execute(select(NoticeItem.seq, NoticeItem.printed, Ticket.ticket_no).join(
-            Ticket, Ticket.id == NoticeItem.ticket_id).where(NoticeItem.job_id == ctx.job_id)
-            .order_by(NoticeItem.seq)).all()
         stem = file_stem(ctx.params)
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
-        w.writerow(MAILING_HEADER)
-        for seq, printed, _ticket_no in rows:
-            d = json.loads(printed)
-            chunk, pos = divmod(seq, ctx.chunk_size)
-            w.writerow([seq + 1, f"{stem}-{chunk + 1:03d}.pdf", pos * 2 + 1, d["atena_no"], d["name"], d["postal_code"],
-                        d["address"], f"{d['line_name']} {d['term']}".strip(), d["dose_no"], d["ocr_line"]])
-        content = buf.getvalue().encode("utf-8-sig")
-        tmp = out / (MAILING_CSV + ".part")
+        name = mailing_name(ctx.params)
+        tmp = out / (name + ".part")
+        digest = hashlib.sha256()
+        persons = 0
         with open(tmp, "wb") as f:
-            f.write(content)
+            def put(rows: list) -> None:
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\r\n").writerows(rows)
+                data = buf.getvalue().encode("utf-8")
+                digest.update(data)
+                f.write(data)
+
+            digest.update(b"\xef\xbb\xbf")  # UTF-8 BOM: the file opens in Excel as UTF-8
+            f.write(b"\xef\xbb\xbf")
+            put([MAILING_HEADER])
+            last = -1
+            while True:
+                chunk_rows = s.execute(select(NoticeItem.seq, NoticeItem.printed).join(
+                    Ticket, Ticket.id == NoticeItem.ticket_id).where(NoticeItem.job_id == ctx.job_id,
+                                                                     NoticeItem.seq > last)
+                    .order_by(NoticeItem.seq).limit(ctx.chunk_size)).all()
+                if not chunk_rows:
+                    break
+                lines = []
+                for seq, printed in chunk_rows:
+                    d = json.loads(printed)
+                    chunk, pos = divmod(seq, ctx.chunk_size)
+                    lines.append([seq + 1, f"{stem}-{chunk + 1:03d}.pdf", pos * 2 + 1, d["atena_no"], d["name"],
+                                  d["postal_code"], d["address"], f"{d['line_name']} {d['term']}".strip(),
+                                  d["dose_no"], d["ocr_line"]])
+                put(lines)
+                persons += len(chunk_rows)
+                last = chunk_rows[-1][0]
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, out / MAILING_CSV)
-        digest = hashlib.sha256(content).hexdigest()
-        log_print(s, ctx.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE, rows=len(rows),
-                  sha256=digest, detail={"job_id": ctx.job_id, "file": MAILING_CSV})
+        os.replace(tmp, out / name)
+        log_print(s, ctx.actor, document=f"個別通知の発送一覧（{name}）", purpose=PURPOSE, rows=persons,
+                  sha256=digest.hexdigest(), detail={"job_id": ctx.job_id, "file": name})
         files = sorted(out.glob(f"{stem}-*.pdf"))
-        new = s.execute(select(Ticket.id).where(Ticket.job_id == ctx.job_id)).all()
-        return {"persons": len(rows), "new_tickets": len(new), "out_dir": str(out),
-                "files": [{"name": f.name, "sha256": hashlib.sha256(f.read_bytes()).hexdigest()} for f in files],
-                "mailing_csv": {"name": MAILING_CSV, "sha256": digest}}
+        new = s.execute(select(func.count()).select_from(Ticket).where(Ticket.job_id == ctx.job_id)).scalar_one()
+        return {"persons": persons, "new_tickets": new, "out_dir": str(out),
+                "files": [{"name": f.name, "sha256": _file_sha256(f)} for f in files],
+                "mailing_csv": {"name": name, "sha256": digest.hexdigest()}}
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def run_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str, as_of: date, within_days: int,

@@ -42,6 +42,9 @@ from sesshu.linkage import views as linkage_views
 from sesshu.retention import views as retention_views
 from sesshu.disclosure import views as disclosure_views
 from sesshu.relief import views as relief_views
+from sesshu.venue import views as venue_views
+from sesshu.counts import views as counts_views
+from sesshu.away import views as away_views
 from sesshu.fhir import views as fhir_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
@@ -271,6 +274,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(retention_views.router)
     app.include_router(disclosure_views.router)
     app.include_router(relief_views.router)
+    app.include_router(venue_views.router)
+    app.include_router(counts_views.router)
+    app.include_router(away_views.router)
     app.include_router(views_api.router)
     app.include_router(fhir_views.router)
     app.include_router(fhir_views.public_router)  # /.well-known/jwks.json, no session

@@ -24,6 +24,8 @@ def dashboard_context(request: Request, session, *, refresh: bool = False) -> di
         "months": charts.bar_chart([(f"{int(m[5:])}月", n) for m, n in d.months], title="月別の接種記録の登録件数（直近12か月）"),
         "coverage": charts.coverage_grid(cov.cohorts, cov.groups, cov.residents, cov.covered,
                                          title="生まれ年度別・ワクチン別の接種率（住民のうち1回以上の記録がある方の割合）"),
+        "days": charts.bar_chart([(f"{d.month}/{d.day}", n) for d, n in d.days],
+                                 title="日別の接種件数（直近14日・接種日ごと）"),
         "errors": charts.bar_chart([(f"#{b['id']}", b["rate"]) for b in d.batches], title="予診票の取込ごとのエラー率",
                                    percent=True, colour=charts.DANGER),
     }}
