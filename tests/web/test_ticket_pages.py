@@ -20,7 +20,13 @@ from tests.pdfcheck import qr_codes
 from tests.web.conftest import add_record, login
 
 
-STAFF_ACTOR = Actor(login_id="supervisor-1", kind="user", role="supervisor")
+def _actor(db, staff) -> Actor:
+    """The signed-in supervisor as the services see them (their 事務 scope the batch)."""
+    from sesshu.auth.models import StaffUser
+
+    with db.transaction() as s:
+        user_id = s.execute(select(StaffUser.id).where(StaffUser.login_id == staff.login_id)).scalar_one()
+    return Actor(login_id=staff.login_id, kind="user", role=staff.role, user_id=user_id)
 
 
 def _csrf(client, staff):
@@ -92,11 +98,13 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
 
 
 def test_the_batch_runs_out_of_the_request_and_a_stopped_run_is_resumed(client, make_staff, persons, db, settings):
-    csrf = _csrf(client, make_staff("supervisor"))
+    staff = make_staff("supervisor")
+    csrf = _csrf(client, staff)
+    actor = _actor(db, staff)
     # A batch of two files whose server stopped after the first (what a restart leaves behind).
-    opened = open_notices(db, settings, actor=STAFF_ACTOR, vaccine="JE", as_of=today_jst(), within_days=0,
+    opened = open_notices(db, settings, actor=actor, vaccine="JE", as_of=today_jst(), within_days=0,
                           out_dir=_web_out(settings), per_file=1)
-    continue_job(db, NoticeJob(settings), actor=STAFF_ACTOR, job_id=opened.job_id, max_chunks=1)
+    continue_job(db, NoticeJob(settings), actor=actor, job_id=opened.job_id, max_chunks=1)
     with db.transaction() as s:  # ... ten minutes ago (a batch that moved lately may be running in another worker)
         s.get(BatchJob, opened.job_id).updated_at = utcnow() - timedelta(minutes=10)
     url = f"/notices/jobs/{opened.job_id}"
@@ -117,8 +125,10 @@ def test_the_batch_runs_out_of_the_request_and_a_stopped_run_is_resumed(client, 
 
 
 def test_a_stopped_batch_continues_from_its_page(client, make_staff, persons, db, settings):
-    csrf = _csrf(client, make_staff("supervisor"))
-    opened = open_notices(db, settings, actor=STAFF_ACTOR, vaccine="JE", as_of=today_jst(), within_days=0,
+    staff = make_staff("supervisor")
+    csrf = _csrf(client, staff)
+    actor = _actor(db, staff)
+    opened = open_notices(db, settings, actor=actor, vaccine="JE", as_of=today_jst(), within_days=0,
                           out_dir=_web_out(settings), per_file=1)
     r = client.post(f"/notices/jobs/{opened.job_id}/resume", data={"csrf_token": csrf})
     assert r.status_code == 303

@@ -3,7 +3,9 @@
 A kind says who may ask for it (`permission`, the permission of the underlying action), how to read
 and check its payload (`validate`, run when it is requested and again when it is approved), how to
 describe it (a list-safe `summary` and the `details` an approver reads) and how to carry it out
-(`apply`, run in the same transaction as the approval). A later kind (manual provision, 中間サーバー
+(`apply`, run in the same transaction as the approval), and which 事務 it belongs to (`tasks`: only
+staff assigned to one of them may request, read or decide it; `atena_nos` the persons it touches,
+each of which must be in the actor's scope too). A later kind (manual provision, 中間サーバー
 registration) is one more `ApprovalKind(...)` below.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.domain import my_number as mn_rules
 from sesshu.domain.errors import InvalidInput, NotFound
@@ -45,6 +48,10 @@ class ApprovalKind:
     code: str
     label: str
     permission: str
+    # The 事務 the change belongs to: only staff assigned to one of them may request, read or decide it
+    # (approvals.service opens the scope with these before it reads the payload). No default: a new
+    # kind must say.
+    tasks: tuple[str, ...]
     # raw (form / JSON) → clean payload (JSON-serialisable); raises InvalidInput with a Japanese reason.
     # Runs when the request is made; apply must itself re-check what may have changed since.
     validate: Callable[[Session, dict, Context], dict]
@@ -256,24 +263,28 @@ def _manual_details(p: dict) -> list[tuple[str, str]]:
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
+        tasks=VACCINATION_TASKS,
         validate=_validate_non_resident, summary=_non_resident_summary,
         subject=lambda p: f"{kana_key(p['name_kana'])}|{p['birth_date']}|{p['sex']}",
         details=_non_resident_details, atena_nos=lambda p: [], apply=_apply_non_resident,
         outcome_atena_no=lambda p, result: result or None),
     ApprovalKind(
         code="record_reassign", label="接種記録の付け替え（別人への移動）", permission="record.correct",
+        tasks=VACCINATION_TASKS,
         validate=_validate_reassign, summary=_reassign_summary,
         subject=lambda p: f"record:{p['record_id']}", details=_reassign_details,
         atena_nos=lambda p: [p["from_atena_no"], p["to_atena_no"]], apply=_apply_reassign,
         outcome_atena_no=lambda p, result: p["to_atena_no"] if result else None),
     ApprovalKind(
         code="billing_month_reopen", label="委託料の請求月の締め解除", permission="billing.run",
+        tasks=VACCINATION_TASKS,
         validate=_validate_reopen, summary=lambda p: f"請求月 {p['month']} の締め解除",
         subject=lambda p: f"billing_month:{p['month']}",
         details=lambda p: [("請求月", p["month"]), ("解除後", "再計算のうえ、改めて締めます")],
         atena_nos=lambda p: [], apply=_apply_reopen, outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="subsidy_override", label="費用助成の手動判定", permission="billing.run",
+        tasks=VACCINATION_TASKS,
         validate=_validate_subsidy_override,
         summary=lambda p: f"費用助成の手動判定（{p['fiscal_year']}年度・{_SUBSIDY_LABELS[p['outcome']]}）",
         subject=lambda p: f"subsidy:{p['atena_no']}:{p['fiscal_year']}",
@@ -284,6 +295,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: p["atena_no"] if result else None),
     ApprovalKind(
         code="linkage_publish", label="副本の登録（中間サーバー）", permission="linkage.prepare",
+        tasks=VACCINATION_TASKS,
         validate=lambda s, raw, ctx: _linkage().validate_check(s, raw, ctx.actor),
         summary=lambda p: f"副本の登録 {p['batch_id']}（{p['copies']} 件・{p['persons']} 人）",
         subject=lambda p: f"batch:{p['batch_id']}", details=_publish_details, atena_nos=lambda p: [],
@@ -291,6 +303,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="linkage_manual_provision", label="自動応答不可の情報提供", permission="linkage.prepare",
+        tasks=VACCINATION_TASKS,
         validate=lambda s, raw, ctx: _linkage().validate_manual(s, raw, ctx.actor),
         summary=lambda p: f"自動応答不可の提供 {p['provision_id']}（{p['requester']}・{_DECISIONS[p['decision']]}）",
         subject=lambda p: f"provision:{p['provision_id']}", details=_manual_details,
@@ -299,6 +312,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: p["atena_no"]),
     ApprovalKind(
         code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
+        tasks=VACCINATION_TASKS,
         validate=retention_approval.validate, summary=retention_approval.summary,
         subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
         atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None),

@@ -219,8 +219,13 @@ def open_case(db: Database, *, actor: Actor, atena_no: str, record_id: int | Non
     acct = {k: clean(str(v or "")).strip() for k, v in (account or {}).items()}
     with db.transaction() as s:
         _require_relief_staff(s, actor)
+        # Only for a person the actor's 事務 already reach (a relief-only clerk: the claimants linked so
+        # far; a new claimant is received by staff of the vaccination 事務). Outside, the answer is the
+        # one for a number that does not exist, so the form tells nothing about who is registered.
+        missing = f"宛名番号 {atena_no} の方は登録されていません"
+        access.scoped(s, actor).check(atena_no, message=missing)
         if s.get(Person, atena_no) is None:
-            raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+            raise NotFound(missing)
         if record_id is not None:
             rec = get_row(s, VaccinationRecord, record_id)
             if rec is None or rec.atena_no != atena_no:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
+from sesshu.access import service as access
 from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.domain.wareki import parse_optional_date
@@ -53,6 +54,9 @@ def relief_open(request: Request, form: Annotated[dict, Depends(form_data)],
                                received_on=parse_optional_date(form.get("received_on") or None, "受付日") or today_jst(),
                                documents=docs, account=account)
     except DomainError as e:
+        if isinstance(e, access.OutOfScope):  # answered like an unknown number, but on record
+            access.record_refusal(get_db(request), actor=session.actor, exc=e, path=request.url.path,
+                                  method=request.method)
         return _list(request, session, v=dict(form), error=e.message, status_code=400)
     return RedirectResponse(f"/relief/{out.id}", status_code=303)
 

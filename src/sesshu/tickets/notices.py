@@ -3,7 +3,9 @@
 Runs as a `sesshu.jobs` job keyed by the selection (vaccine, as-of date, window), so it survives a kill
 and a re-run never issues a second ticket:
 
-- plan (once, with the job): the selection is made, and each person's eligibility line — why they are
+- plan (once, with the job): the selection is made — limited to the persons of the starting staff
+  member's 事務 (`access.scoped`, NoTask without a vaccination 事務) and without the persons under
+  利用停止 (each skip on record as `suspension.refused`) — and each person's eligibility line — why they are
   on the list — is stored with the job (notice_item) and written to the audit log, one entry per person
   (`notice.select`). Persons who already hold a ticket for that dose (an earlier batch, an individual
   issue) are left out and counted.
@@ -31,11 +33,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
 from sesshu.config import Settings
 from sesshu.db import Database
+from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
 from sesshu.exports.service import log_print
 from sesshu.jobs import JobContext, JobOutcome, continue_job, open_job, run_job
@@ -87,7 +92,11 @@ class NoticeJob:
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         p = ctx.params
         as_of = date.fromisoformat(p["as_of"])
-        line, rows = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        scoped = access.scoped(s, ctx.actor, tasks=VACCINATION_TASKS)
+        line, found = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        in_scope = scoped.keep(found)
+        # 利用停止請求: a suspended person gets no notice and no ticket; each skip is on record.
+        rows = drop_suspended(s, ctx.actor, in_scope, use="notices.select", detail={"vaccine": line})
         holding = {(a, n) for a, n in s.execute(select(Ticket.atena_no, Ticket.dose_no).where(
             Ticket.vaccine == line, Ticket.state.in_(("issued", "used"))))}
         chosen = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
@@ -107,6 +116,8 @@ class NoticeJob:
         audit.record(s, ctx.actor, "notices.plan", purpose=PURPOSE,
                      detail={"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"],
                              "within_days": p["within_days"], "selected": len(rows), "persons": len(items),
+                             "outside_scope": len(found) - len(in_scope),
+                             "suspended_skipped": len(in_scope) - len(rows),
                              "already_holding_ticket": len(rows) - len(chosen)})
         return [it["atena_no"] for it in items]
 
