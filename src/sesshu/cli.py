@@ -332,12 +332,16 @@ def user_add(login_id: str, name: str = typer.Option(..., help="氏名"),
              task: list[str] = typer.Option([], "--task", help="担当する個人番号利用事務（複数指定可）"),
              department: str = typer.Option("健康づくり課", help="取扱部署")) -> None:
     """職員アカウントを登録します。パスワードは入力を求め、TOTPの秘密鍵を一度だけ表示します。"""
+    from sesshu.auth.accounts import check_valid_until
     from sesshu.auth.service import create_user
+    from sesshu.clock import today_jst
 
+    until = _date(valid_until, "有効期限")
+    check_valid_until(until, today_jst())  # before the password is asked for
     password = typer.prompt("パスワード", hide_input=True, confirmation_prompt=True)
     db, settings = _db()
     new = create_user(db, settings, actor=os_actor(), login_id=login_id, display_name=name, role=role,
-                      password=password, valid_until=_date(valid_until, "有効期限"),
+                      password=password, valid_until=until,
                       tasks=tuple((code, department) for code in task))
     typer.echo(f"{new.login_id} を登録しました。認証アプリに次の秘密鍵を登録してください: {new.totp_secret}")
     if not task:

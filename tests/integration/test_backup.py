@@ -183,3 +183,12 @@ def test_backup_commands_create_verify_and_restore(city, settings, empty_target,
     assert r.returncode == 2 and "空ではありません" in r.stderr
     r = run_cli(empty_target, "backup", "restore", str(out))
     assert r.returncode == 0 and "一致しています" in r.stdout, r.stdout + r.stderr
+
+
+def test_backup_verify_exits_1_on_any_bad_backup_as_documented(settings, tmp_path):
+    """A file that is not a backup at all: exit 1 like a damaged backup (scripts test for 1). A path with
+    no file stays a usage error (2)."""
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"not a tar file at all")
+    r = run_cli(settings, "backup", "verify", str(garbage))
+    assert r.returncode == 1 and "バックアップに問題があります" in r.stderr, (r.returncode, r.stderr)

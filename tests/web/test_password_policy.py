@@ -31,6 +31,14 @@ def test_common_passwords_and_simple_variations_are_refused(settings, db, passwo
                     password=password)
 
 
+@pytest.mark.parametrize("password", ["kumagaya2026", "Kumagaya2026!", "KUMAGAYA-shi-2026", "ｋｕｍａｇａｙａ２０２６",
+                                      "2026熊谷市!!!!!!!", "sesshu-2026-!!!"])
+def test_passwords_built_from_the_citys_or_the_systems_name_are_refused(settings, db, password):
+    with pytest.raises(InvalidInput, match="市の名前やシステムの名前"):
+        create_user(db, settings, actor=ADMIN, login_id="yamada-t", display_name="山田", role="clerk",
+                    password=password)
+
+
 def test_short_password_and_password_with_the_id_are_refused(settings, db):
     with pytest.raises(InvalidInput, match="12文字以上"):
         create_user(db, settings, actor=ADMIN, login_id="yamada-t", display_name="山田", role="clerk",

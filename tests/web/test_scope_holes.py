@@ -37,6 +37,23 @@ def _notice_form(csrf: str, days: int = 0) -> dict:
             "within": "0"}
 
 
+def _zip_form(csrf: str) -> dict:
+    return {"csrf_token": csrf, "purpose": "発送", "password": "correct-horse-42",
+            "password_confirmation": "correct-horse-42"}
+
+
+def _mailing(client, csrf: str, job_url: str) -> str:
+    import io
+
+    import pyzipper
+
+    r = client.post(job_url + "/mailing.zip", data=_zip_form(csrf))
+    assert r.status_code == 200, r.text
+    with pyzipper.AESZipFile(io.BytesIO(r.content)) as z:
+        z.setpassword(b"correct-horse-42")
+        return z.read(z.namelist()[0]).decode("utf-8-sig")
+
+
 def test_a_batch_is_its_starters_and_a_supervisor_without_the_task_cannot_start_one(app, db, make_staff, persons):
     owner, owner_csrf = _signed_in(app, make_staff("supervisor", login_id="sv-owner"))
     other, other_csrf = _signed_in(app, make_staff("supervisor", login_id="sv-other"))
@@ -44,10 +61,13 @@ def test_a_batch_is_its_starters_and_a_supervisor_without_the_task_cannot_start_
     assert r.status_code == 303
     job_url = r.headers["location"]
     app.state.background_jobs.join(int(job_url.rsplit("/", 1)[1]), timeout=120)
-    assert owner.get(job_url + "/files/mailing.csv").status_code == 200
+    assert owner.post(job_url + "/mailing.zip", data=_zip_form(owner_csrf)).status_code == 200
+    pdf = job_url + "/files/" + f"notices_JE_{today_jst():%Y%m%d}-001.pdf"
+    assert owner.get(pdf).status_code == 200
     # Another supervisor, with the 事務: neither the page, nor the files, nor the same selection.
     assert other.get(job_url).status_code == 404
-    assert other.get(job_url + "/files/mailing.csv").status_code == 404
+    assert other.get(pdf).status_code == 404
+    assert other.post(job_url + "/mailing.zip", data=_zip_form(other_csrf)).status_code == 404
     assert "mailing.csv" not in other.get("/notices").text
     again = other.post("/notices", data=_notice_form(other_csrf))
     assert again.status_code == 400 and "別の職員が作成しています" in again.text
@@ -72,7 +92,7 @@ def test_a_suspended_person_gets_no_notice_and_no_ticket(app, db, make_staff, pe
     client, csrf = _signed_in(app, make_staff("supervisor"))
     r = client.post("/notices", data=_notice_form(csrf))
     app.state.background_jobs.join(int(r.headers["location"].rsplit("/", 1)[1]), timeout=120)
-    mailing = client.get(r.headers["location"] + "/files/mailing.csv").content.decode("utf-8-sig")
+    mailing = _mailing(client, csrf, r.headers["location"])
     assert "山田" not in mailing and persons["hostile"] in mailing
     with db.transaction() as s:
         assert s.execute(select(Ticket).where(Ticket.atena_no == persons["plain"])).first() is None

@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/persons/{atena_no}/tickets/reissue"): PERSON, ("POST", "/persons/{atena_no}/certificate"): PERSON,
     ("GET", "/notices"): PERSON, ("POST", "/notices"): PERSON, ("GET", "/notices/jobs/{job_id}"): PERSON,
     ("POST", "/notices/jobs/{job_id}/resume"): PERSON, ("GET", "/notices/jobs/{job_id}/files/{name}"): PERSON,
+    ("POST", "/notices/jobs/{job_id}/mailing.zip"): PERSON,
     ("GET", "/billing"): OFFICE, ("POST", "/billing/run"): OFFICE,
     ("GET", "/billing/subsidies"): PERSON, ("POST", "/billing/subsidies"): PERSON,
     ("POST", "/billing/subsidies/override"): PERSON,

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import date, timedelta
 
+import pyzipper
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -81,7 +83,14 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
     job = _finished(client, r.headers["location"])
     assert 'id="job-status">完了' in job and "mailing.csv" in job and 'value="100"' in job
     assert "2 / 2" in job
-    csv_bytes = client.get(r.headers["location"] + "/files/mailing.csv").content
+    # The mailing list never leaves as a plain file: only the encrypted ZIP, with purpose and password.
+    assert client.get(r.headers["location"] + "/files/mailing.csv").status_code == 404
+    z = client.post(r.headers["location"] + "/mailing.zip", data={
+        "csrf_token": csrf, "purpose": "発送", "password": "correct-horse-42", "password_confirmation": "correct-horse-42"})
+    assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
+    with pyzipper.AESZipFile(io.BytesIO(z.content)) as archive:
+        archive.setpassword(b"correct-horse-42")
+        csv_bytes = archive.read(archive.namelist()[0])
     assert csv_bytes.decode("utf-8-sig").count("\r\n") == 3  # header + the two residents
     pdf_name = next(part.split('"')[0] for part in job.split('/files/')[1:] if part.endswith(".pdf") or ".pdf" in part)
     pdf = client.get(r.headers["location"] + "/files/" + pdf_name).content
@@ -91,8 +100,11 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
         entries = {e.action: json.loads(e.detail) for e in s.execute(
             select(AuditEntry).where(AuditEntry.action.in_(("print", "export")), AuditEntry.actor == "supervisor-1")
             .order_by(AuditEntry.seq)).scalars()}
-    assert entries["export"]["file"] == "mailing.csv" and entries["export"]["rows"] == 2
-    assert entries["export"]["sha256"] == hashlib.sha256(csv_bytes).hexdigest()
+    with db.transaction() as s:
+        mailing = json.loads(s.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "notices.mailing_export")).scalar_one())
+    assert mailing["file"] == f"mailing_{r.headers['location'].rsplit('/', 1)[1]}.zip" and mailing["rows"] == 2
+    assert mailing["sha256"] == hashlib.sha256(z.content).hexdigest() and mailing["format"] == "zip-aes256"
     assert (entries["print"]["file"], entries["print"]["rows"], entries["print"]["channel"]) == (pdf_name, 2, "download")
     assert entries["print"]["sha256"] == hashlib.sha256(pdf).hexdigest()
 

@@ -189,12 +189,17 @@ def reactivate_account(db: Database, *, actor: Actor, login_id: str, reason: str
     _change_account(db, actor, login_id, "reactivate", reason, apply)
 
 
-def set_valid_until(db: Database, *, actor: Actor, login_id: str, valid_until: date | None, reason: str,
-                    today: date) -> None:
-    """人事異動・任期: the last day the account may be used (None: no end date). A date already past is
-    refused: ending an account now is deactivation, with its own record."""
+def check_valid_until(valid_until: date | None, today: date) -> None:
+    """A last day already past is refused (for a new account and a changed one alike): ending an account
+    now is deactivation, with its own record."""
     if valid_until is not None and valid_until < today:
         raise InvalidInput("有効期限には今日以降の日付を指定してください（すぐに停止する場合は「無効化」を使います）")
+
+
+def set_valid_until(db: Database, *, actor: Actor, login_id: str, valid_until: date | None, reason: str,
+                    today: date) -> None:
+    """人事異動・任期: the last day the account may be used (None: no end date)."""
+    check_valid_until(valid_until, today)
 
     def apply(s, user: StaffUser, reason: str) -> None:
         if user.valid_until == valid_until:

@@ -39,6 +39,16 @@ def my_number_hash(keys: KeyRing, number: str) -> str:
     return keys.keyed_hash(number, domain=MY_NUMBER_DOMAIN)
 
 
+def _hidden(value: str) -> str:
+    return "（省略）"
+
+
+# The rejects file names a refused row by its line and 宛名番号; the 個人番号 (last four digits) and the
+# 4情報 never reach it in full — the operator reads them in the source file they already hold.
+REJECT_MASKS = {"個人番号": mn_rules.mask, "氏名": _hidden, "氏名カナ": _hidden, "住所": _hidden, "生年月日": _hidden,
+                "電話番号": _hidden, "世帯主氏名": _hidden}
+
+
 def import_registry(db: Database, settings: Settings, *, path: Path, actor: Actor,
                     rejects_path: Path | None = None) -> ImportSummary:
     """Load the registry system's CSV feed. Re-importing the same file changes nothing.
@@ -48,7 +58,7 @@ def import_registry(db: Database, settings: Settings, *, path: Path, actor: Acto
     keys = load_keyring(settings)
     facts = inspect_file(path)
     source = CsvSource(path, facts=facts, required=REGISTRY_REQUIRED, known=REGISTRY_HEADERS)
-    rejects = RejectWriter(rejects_path)
+    rejects = RejectWriter(rejects_path, masked=REJECT_MASKS)
     today = today_jst()
     seen_atena: dict[str, int] = {}
     seen_hash: dict[str, int] = {}

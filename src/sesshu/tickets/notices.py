@@ -21,11 +21,9 @@ rest in a background thread (`continue_notices`), taken up again when the server
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -42,7 +40,7 @@ from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
-from sesshu.exports.service import log_print
+from sesshu.exports.service import CsvWriter, log_print, private_dir, write_private
 from sesshu.jobs import JobContext, JobOutcome, continue_job, open_job, run_job
 from sesshu.jobs.models import BatchJob
 from sesshu.ledger.targets import collect_targets
@@ -163,13 +161,13 @@ class NoticeJob:
     # --- the end: mailing list -------------------------------------------------------------------------
     def finish(self, s: Session, ctx: JobContext) -> dict:
         out = Path(ctx.params["out_dir"])
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
         rows = s.execute(select(NoticeItem.seq, NoticeItem.printed, Ticket.ticket_no).join(
             Ticket, Ticket.id == NoticeItem.ticket_id).where(NoticeItem.job_id == ctx.job_id)
             .order_by(NoticeItem.seq)).all()
         stem = file_stem(ctx.params)
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\r\n")
+        w = CsvWriter(buf)  # spreadsheet-safe: a name such as "=HYPERLINK(…)" is text in Excel
         w.writerow(MAILING_HEADER)
         for seq, printed, _ticket_no in rows:
             d = json.loads(printed)
@@ -177,12 +175,7 @@ class NoticeJob:
             w.writerow([seq + 1, f"{stem}-{chunk + 1:03d}.pdf", pos * 2 + 1, d["atena_no"], d["name"], d["postal_code"],
                         d["address"], f"{d['line_name']} {d['term']}".strip(), d["dose_no"], d["ocr_line"]])
         content = buf.getvalue().encode("utf-8-sig")
-        tmp = out / (MAILING_CSV + ".part")
-        with open(tmp, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out / MAILING_CSV)
+        write_private(out / MAILING_CSV, content)
         digest = hashlib.sha256(content).hexdigest()
         log_print(s, ctx.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE, rows=len(rows),
                   sha256=digest, detail={"job_id": ctx.job_id, "file": MAILING_CSV})

@@ -22,7 +22,7 @@ from sesshu.certificates.service import CertificateRequest, issue_certificate, p
 from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from sesshu.domain.wareki import parse_optional_date
-from sesshu.exports.service import log_export, log_print
+from sesshu.exports.service import check_password, export_csv, log_print
 from sesshu.jobs import job_status, list_jobs
 from sesshu.jobs.background import BackgroundJobs
 from sesshu.ledger.service import person_history
@@ -37,7 +37,7 @@ from sesshu.tickets.notices import (
     open_notices,
 )
 from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
-from sesshu.web.deps import form_data, get_db, get_settings, render, require
+from sesshu.web.deps import form_data, get_db, get_settings, render, require, require_export_terminal
 
 router = APIRouter(include_in_schema=False)
 
@@ -231,29 +231,50 @@ def _persons_in(job: dict, name: str) -> int:
 @router.get("/notices/jobs/{job_id}/files/{name}")
 def notice_file(request: Request, job_id: int, name: Annotated[str, Path(max_length=120)],
                 session=Depends(require("notice.run"))):
+    """A PDF of the batch, for its starter to print (logged as a print). The mailing list is not here:
+    it leaves only as the encrypted ZIP (notice_mailing_export)."""
     request.state.back_url = f"/notices/jobs/{job_id}"
     job = _job(request, job_id, session.actor)
-    result = job["result"]
-    names = {f["name"]: f["sha256"] for f in result.get("files", [])}
-    if result.get("mailing_csv"):
-        names[MAILING_CSV] = result["mailing_csv"]["sha256"]
-    if name not in names:  # only the job's own files, by exact name: no path ever comes from the URL
+    names = {f["name"]: f["sha256"] for f in job["result"].get("files", [])}
+    if name not in names:  # only the job's own PDFs, by exact name: no path ever comes from the URL
         raise NotFound("指定のファイルはありません")
-    path = FsPath(result["out_dir"]) / name
-    if not path.is_file():
-        raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
-    content = path.read_bytes()
-    sha256 = hashlib.sha256(content).hexdigest()
+    content = _read(job, name)
     detail = {"job_id": job_id, "file": name, "channel": "download", "vaccine": job["params"]["vaccine"],
               "as_of": job["params"]["as_of"]}
     with get_db(request).transaction() as s:
-        if name.endswith(".pdf"):  # the notices themselves: a print, as when the batch wrote them
-            persons = _persons_in(job, name)
-            log_print(s, session.actor, document=DOCUMENT, purpose=PURPOSE, rows=persons, sha256=sha256,
-                      detail=detail | {"pages": 2 * persons})
-        else:  # the mailing list: a file of personal data leaving the server (needs person.export)
-            log_export(s, session.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE,
-                       rows=max(content.count(b"\n") - 1, 0), sha256=sha256, file=name, detail=detail)
-    media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
-    return Response(content=content, media_type=media, headers={
+        persons = _persons_in(job, name)
+        log_print(s, session.actor, document=DOCUMENT, purpose=PURPOSE, rows=persons,
+                  sha256=hashlib.sha256(content).hexdigest(), detail=detail | {"pages": 2 * persons})
+    return Response(content=content, media_type="application/pdf", headers={
         **NO_STORE, "Content-Disposition": f"attachment; filename=\"{name}\""})
+
+
+def _read(job: dict, name: str) -> bytes:
+    path = FsPath(job["result"]["out_dir"]) / name
+    if not path.is_file():
+        raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
+    return path.read_bytes()
+
+
+@router.post("/notices/jobs/{job_id}/mailing.zip")
+def notice_mailing_export(request: Request, job_id: int, form: Annotated[dict, Depends(form_data)],
+                          session=Depends(require("person.export")), _terminal=Depends(require_export_terminal)):
+    """The mailing list (names, addresses, 宛名番号, ticket numbers): only as the audited AES ZIP, only to
+    an export terminal, only for the batch's starter holding person.export."""
+    request.state.back_url = f"/notices/jobs/{job_id}"
+    job = _job(request, job_id, session.actor)
+    if not job["result"].get("mailing_csv"):
+        raise NotFound("発送一覧はまだ作成されていません")
+    try:
+        check_password(form.get("password", "")[:200], form.get("password_confirmation", "")[:200])
+        with get_db(request).transaction() as s:
+            exported = export_csv(s, session.actor, action="notices.mailing_export",
+                                  csv_text=_read(job, MAILING_CSV).decode("utf-8-sig"),
+                                  rows=job["result"].get("persons", 0),
+                                  purpose=form.get("purpose", "")[:200], password=form.get("password", "")[:200],
+                                  stem=f"mailing_{job_id}", detail={"job_id": job_id,
+                                                                    "vaccine": job["params"]["vaccine"]})
+    except InvalidInput as e:
+        return render(request, "notice_job.html", {"job": job, "error": e.message}, status_code=400)
+    return Response(content=exported.content, media_type=exported.media_type, headers={
+        **NO_STORE, "Content-Disposition": f"attachment; filename=\"{exported.filename}\""})
