@@ -111,11 +111,14 @@ def db_upgrade() -> None:
 @import_app.command("registry")
 def import_registry_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
                         as_json: bool = typer.Option(False, "--json")) -> None:
-    """住民基本台帳のCSVを取り込みます（同じファイルの再取込では何も変わりません）。"""
+    """住民基本台帳のCSVを取り込みます（同じファイルの再取込では何も変わりません）。
+    住登外者の新しい行は登録せず、承認待ちの申請にします（承認者がWeb画面で承認すると登録されます）。"""
+    from sesshu.approvals.service import non_resident_from_registry
     from sesshu.registry.service import import_registry
 
     db, settings = _db()
-    summary = import_registry(db, settings, path=file, actor=os_actor(), rejects_path=rejects)
+    summary = import_registry(db, settings, path=file, actor=os_actor(), rejects_path=rejects,
+                              non_resident=non_resident_from_registry)
     _print_summary(summary, as_json)
 
 
@@ -159,7 +162,8 @@ def _print_summary(summary, as_json: bool) -> None:
         _echo_json(summary.as_dict())
         return
     typer.echo(f"{summary.file}（{summary.encoding}）: 読込 {summary.read} 件、登録 {summary.accepted} 件、"
-               f"エラー {summary.rejected} 件、重複 {summary.duplicates} 件、変更なし {summary.unchanged} 件")
+               f"エラー {summary.rejected} 件、重複 {summary.duplicates} 件、変更なし {summary.unchanged} 件"
+               + (f"、承認待ち（住登外） {summary.pending_approval} 件" if summary.pending_approval else ""))
 
 
 @app.command("search")

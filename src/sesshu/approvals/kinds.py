@@ -133,9 +133,16 @@ def _validate_non_resident(s: Session, raw: dict, ctx: Context) -> dict:
         raise DuplicateSuspected(
             f"カナ氏名・生年月日・性別が同じ方が既に登録されています（宛名番号 {'、'.join(unconfirmed)}）。"
             "同一人物でないことを確認した場合に限り、確認欄にチェックして申請してください", unconfirmed)
-    return {"name": name, "name_kana": kana, "sex": sex, "birth_date": birth.isoformat(), "postal_code": postal,
-            "address": address, "phone": phone, "my_number": number,
-            "acknowledged": [a for a in acknowledged if a in dup.same_four_items]}
+    payload = {"name": name, "name_kana": kana, "sex": sex, "birth_date": birth.isoformat(), "postal_code": postal,
+               "address": address, "phone": phone, "my_number": number,
+               "acknowledged": [a for a in acknowledged if a in dup.same_four_items]}
+    # Only a row of the registry feed (approvals.service.non_resident_from_registry) names its number.
+    source = clean(str(raw.get("source_atena_no", "")))
+    if source:
+        if not source.isdigit() or len(source) > 15:
+            raise InvalidInput("住基ファイルの宛名番号が正しくありません")
+        payload["source_atena_no"] = source
+    return payload
 
 
 def _non_resident_summary(p: dict) -> str:
@@ -149,6 +156,8 @@ def _non_resident_details(p: dict) -> list[tuple[str, str]]:
             ("電話番号", p["phone"]), ("個人番号", mn_rules.mask(p["my_number"]) if p["my_number"] else "なし")]
     if p["acknowledged"]:
         rows.append(("同一人物でないと確認済みの方", "宛名番号 " + "、".join(p["acknowledged"])))
+    if p.get("source_atena_no"):
+        rows.append(("申請元", f"住民基本台帳ファイルの取込（宛名番号 {p['source_atena_no']} で登録）"))
     return rows
 
 

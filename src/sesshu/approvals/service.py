@@ -131,34 +131,55 @@ def request_approval(db: Database, settings: Settings, *, actor: Actor, kind: st
     keys = load_keyring(settings)
     try:
         with db.transaction() as s:
-            _scope(s, actor, k)
-            payload = k.validate(s, raw, Context(keys=keys, actor=actor, today=today_jst()))
-            _scope(s, actor, k, payload)
-            subject = k.subject(payload)
-            subject_key = keys.keyed_hash(f"{k.code}:{subject}", domain="approval_subject") if subject else None
-            if subject_key:
-                pending = s.execute(select(ApprovalRequest.id).where(
-                    ApprovalRequest.subject_key == subject_key, ApprovalRequest.status == "requested")).scalar()
-                if pending:
-                    raise Conflict(f"同じ内容の申請（申請番号 {pending}）が承認待ちです")
-            ref = secrets.token_hex(16)
-            row = ApprovalRequest(
-                kind=k.code, status="requested", payload_ref=ref,
-                payload_enc=keys.encrypt(json.dumps(payload, ensure_ascii=False), aad=_aad(ref)),
-                summary=k.summary(payload)[:200], subject_key=subject_key, reason=reason,
-                requested_by=actor.label, requested_by_user_id=actor.user_id, requested_at=utcnow(),
-                decision_comment="", result_ref="")
-            s.add(row)
-            s.flush()
-            audit.record_many(s, actor, _events("approval.request", k.atena_nos(payload),
-                                                {"approval_id": row.id, "kind": k.code, "summary": row.summary}))
-            return ApprovalOut.from_row(row)
+            return ApprovalOut.from_row(request_in(s, keys, actor=actor, kind=kind, raw=raw, reason=reason))
     except DomainError as e:
         # Validation looks persons up (by 個人番号, by 4情報): a refused request is on record too.
         with db.transaction() as s:
             audit.record(s, actor, "approval.request_refused", purpose=PURPOSE,
                          detail={"kind": k.code, "code": e.code})
         raise
+
+
+def request_in(s: Session, keys: KeyRing, *, actor: Actor, kind: str, raw: dict, reason: str) -> ApprovalRequest:
+    """File a request in the caller's transaction (the web's request, or a row of an import that needs a
+    second person: there the OS operator who ran the import is the requester, and a staff approver
+    decides it on the web)."""
+    k = kind_of(kind)
+    _scope(s, actor, k)
+    payload = k.validate(s, raw, Context(keys=keys, actor=actor, today=today_jst()))
+    _scope(s, actor, k, payload)
+    subject = k.subject(payload)
+    subject_key = keys.keyed_hash(f"{k.code}:{subject}", domain="approval_subject") if subject else None
+    if subject_key:
+        pending = s.execute(select(ApprovalRequest.id).where(
+            ApprovalRequest.subject_key == subject_key, ApprovalRequest.status == "requested")).scalar()
+        if pending:
+            raise Conflict(f"同じ内容の申請（申請番号 {pending}）が承認待ちです")
+    ref = secrets.token_hex(16)
+    row = ApprovalRequest(
+        kind=k.code, status="requested", payload_ref=ref,
+        payload_enc=keys.encrypt(json.dumps(payload, ensure_ascii=False), aad=_aad(ref)),
+        summary=k.summary(payload)[:200], subject_key=subject_key, reason=reason,
+        requested_by=actor.label, requested_by_user_id=actor.user_id, requested_at=utcnow(),
+        decision_comment="", result_ref="")
+    s.add(row)
+    s.flush()
+    audit.record_many(s, actor, _events("approval.request", k.atena_nos(payload),
+                                        {"approval_id": row.id, "kind": k.code, "summary": row.summary}))
+    return row
+
+
+REGISTRY_REASON = "住民基本台帳ファイルの住登外者の行（取込時の申請）"
+
+
+def non_resident_from_registry(s: Session, keys: KeyRing, actor: Actor, fields: dict) -> int:
+    """registry.import_registry's hook: a new 住登外 row of the feed becomes a pending request, checked
+    like the web form's (4情報 duplicates, 個人番号), keeping the feed's 宛名番号."""
+    raw = {"name": fields["name"], "name_kana": fields["name_kana"], "sex": fields["sex"],
+           "birth_date": fields["birth_date"].isoformat() if fields["birth_date"] else "",
+           "postal_code": fields["postal_code"], "address": fields["address"], "phone": fields["phone"],
+           "my_number": fields["_my_number"], "source_atena_no": fields["atena_no"]}
+    return request_in(s, keys, actor=actor, kind="non_resident_registration", raw=raw, reason=REGISTRY_REASON).id
 
 
 # --- reading ------------------------------------------------------------------------------------------
