@@ -73,6 +73,8 @@ def make_engine(url: str) -> Engine:
 class Database:
     engine: Engine
     session_factory: sessionmaker[Session]
+    # The audit chain's key (keys.load_audit_key): every session carries it, so every audit entry is sealed.
+    audit_key: bytes | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,6 +84,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """The one unit of work: commits when the block ends, rolls back on any error."""
         session = self.session_factory()
+        session.info["audit_key"] = self.audit_key
         try:
             with session.begin():
                 yield session
@@ -98,5 +101,8 @@ def make_database(settings: Settings) -> Database:
         from pathlib import Path
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from sesshu.keys import load_audit_key
+
     engine = make_engine(url)
-    return Database(engine=engine, session_factory=sessionmaker(engine, expire_on_commit=False))
+    return Database(engine=engine, session_factory=sessionmaker(engine, expire_on_commit=False),
+                    audit_key=load_audit_key(settings))
