@@ -116,9 +116,14 @@ def _set_totp_fallback(s, actor: Actor, user: StaffUser, *, allowed: bool, reaso
                          .where(WebAuthnCredential.user_id == user.id)).scalar_one()
     if not allowed and passkeys == 0:
         raise Conflict("パスキーを登録していない職員の確認コードを停止すると、ログインできなくなります")
+    from sesshu.auth.service import TOTP_FALLBACK
+
     user.totp_allowed = allowed
+    # A fallback for a lost authenticator, not a way back to codes for good: it lapses (auth.service).
+    user.totp_allowed_until = utcnow() + TOTP_FALLBACK if allowed and not user.is_demo else None
     audit.record(s, actor, "user.totp_fallback", purpose="職員アカウントの管理",
-                 detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys})
+                 detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys,
+                         "until": user.totp_allowed_until})
 
 
 # --- account lifecycle (退職・休職・異動): seed III, IDs are issued, changed and retired as staff move ----

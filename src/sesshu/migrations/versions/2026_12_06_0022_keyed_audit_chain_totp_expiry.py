@@ -1,4 +1,5 @@
-"""audit_keyed_chain: the audit log's keyed chain (audit_mac) and the head's MAC, existing chains sealed
+"""keyed_audit_chain_totp_expiry: the audit log's keyed chain (audit_mac) and the head's MAC, existing
+chains sealed; the TOTP fallback's end (staff_user.totp_allowed_until)
 
 Revision ID: 0022
 Revises: 0018
@@ -9,9 +10,13 @@ mac(n) = HMAC(K, mac(n-1) ‖ entry_hash(n)) with K in the key directory (keys.l
 head carries HMAC(K, head). The entries already written are sealed here, as they stand: run
 `sesshu audit verify` (and compare with the outside checkpoints) before upgrading if in doubt.
 `sesshu db upgrade` hands the key to this migration; without it a chain with entries is refused.
+
+The TOTP code lapses (auth.service, TOTP rule): accounts that may use it today get 14 days from the
+upgrade to register a passkey; demo accounts keep it.
 """
 import hashlib
 import hmac
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -25,6 +30,11 @@ _BATCH = 20000
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("staff_user") as batch:
+        batch.add_column(sa.Column("totp_allowed_until", sa.DateTime(), nullable=True))
+    grace = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=14)
+    op.execute(sa.text("UPDATE staff_user SET totp_allowed_until = :u WHERE totp_allowed AND NOT is_demo")
+               .bindparams(u=grace))
     op.create_table(
         "audit_mac",
         sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
@@ -71,3 +81,5 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_head") as batch:
         batch.drop_column("last_mac")
     op.drop_table("audit_mac")
+    with op.batch_alter_table("staff_user") as batch:
+        batch.drop_column("totp_allowed_until")
