@@ -120,11 +120,14 @@ def db_upgrade() -> None:
 @import_app.command("registry")
 def import_registry_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
                         as_json: bool = typer.Option(False, "--json")) -> None:
-    """住民基本台帳のCSVを取り込みます（同じファイルの再取込では何も変わりません）。"""
+    """住民基本台帳のCSVを取り込みます（同じファイルの再取込では何も変わりません）。
+    住登外者の新しい行は登録せず、承認待ちの申請にします（承認者がWeb画面で承認すると登録されます）。"""
+    from sesshu.approvals.service import non_resident_from_registry
     from sesshu.registry.service import import_registry
 
     db, settings = _db()
-    summary = import_registry(db, settings, path=file, actor=os_actor(), rejects_path=rejects)
+    summary = import_registry(db, settings, path=file, actor=os_actor(), rejects_path=rejects,
+                              non_resident=non_resident_from_registry)
     _print_summary(summary, as_json)
 
 
@@ -168,7 +171,8 @@ def _print_summary(summary, as_json: bool) -> None:
         _echo_json(summary.as_dict())
         return
     typer.echo(f"{summary.file}（{summary.encoding}）: 読込 {summary.read} 件、登録 {summary.accepted} 件、"
-               f"エラー {summary.rejected} 件、重複 {summary.duplicates} 件、変更なし {summary.unchanged} 件")
+               f"エラー {summary.rejected} 件、重複 {summary.duplicates} 件、変更なし {summary.unchanged} 件"
+               + (f"、承認待ち（住登外） {summary.pending_approval} 件" if summary.pending_approval else ""))
 
 
 @app.command("search")
@@ -351,12 +355,16 @@ def user_add(login_id: str, name: str = typer.Option(..., help="氏名"),
              task: list[str] = typer.Option([], "--task", help="担当する個人番号利用事務（複数指定可）"),
              department: str = typer.Option("健康づくり課", help="取扱部署")) -> None:
     """職員アカウントを登録します。パスワードは入力を求め、TOTPの秘密鍵を一度だけ表示します。"""
+    from sesshu.auth.accounts import check_valid_until
     from sesshu.auth.service import create_user
+    from sesshu.clock import today_jst
 
+    until = _date(valid_until, "有効期限")
+    check_valid_until(until, today_jst())  # before the password is asked for
     password = typer.prompt("パスワード", hide_input=True, confirmation_prompt=True)
     db, settings = _db()
     new = create_user(db, settings, actor=os_actor(), login_id=login_id, display_name=name, role=role,
-                      password=password, valid_until=_date(valid_until, "有効期限"),
+                      password=password, valid_until=until,
                       tasks=tuple((code, department) for code in task))
     typer.echo(f"{new.login_id} を登録しました。認証アプリに次の秘密鍵を登録してください: {new.totp_secret}")
     if not task:

@@ -1,6 +1,7 @@
 """Engine and session factory, built by a function and never at import time."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -26,6 +27,18 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _owner_only(path: str | None) -> None:
+    """The SQLite file holds every person's data: readable by the server's account alone (0600), with
+    its WAL and shared-memory files, whatever the umask was when they were made."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -44,6 +57,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA cache_size=-262144")
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
+            _owner_only(engine.url.database)
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):
@@ -59,6 +73,8 @@ def make_engine(url: str) -> Engine:
 class Database:
     engine: Engine
     session_factory: sessionmaker[Session]
+    # The audit chain's key (keys.load_audit_key): every session carries it, so every audit entry is sealed.
+    audit_key: bytes | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,6 +84,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """The one unit of work: commits when the block ends, rolls back on any error."""
         session = self.session_factory()
+        session.info["audit_key"] = self.audit_key
         try:
             with session.begin():
                 yield session
@@ -84,5 +101,8 @@ def make_database(settings: Settings) -> Database:
         from pathlib import Path
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    from sesshu.keys import load_audit_key
+
     engine = make_engine(url)
-    return Database(engine=engine, session_factory=sessionmaker(engine, expire_on_commit=False))
+    return Database(engine=engine, session_factory=sessionmaker(engine, expire_on_commit=False),
+                    audit_key=load_audit_key(settings))

@@ -46,6 +46,15 @@ def _load_or_create(path: Path) -> bytes:
     return key
 
 
+AUDIT_KEY_FILE = "audit-chain.b64"
+
+
+def load_audit_key(settings: Settings) -> bytes:
+    """The key of the audit log's keyed chain (audit.service): a file in the key directory, never in
+    the database, so whoever can rewrite the database cannot re-seal a rewritten chain."""
+    return _load_or_create(settings.resolved_key_dir / AUDIT_KEY_FILE)
+
+
 @dataclass(frozen=True)
 class KeyRing:
     enc_keys: dict[int, bytes]

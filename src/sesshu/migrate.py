@@ -21,4 +21,8 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    command.upgrade(alembic_config(settings), revision)
+    from sesshu.keys import load_audit_key
+
+    cfg = alembic_config(settings)
+    cfg.attributes["audit_key"] = load_audit_key(settings)  # 0022 seals the existing audit chain with it
+    command.upgrade(cfg, revision)

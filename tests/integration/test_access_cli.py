@@ -49,3 +49,19 @@ def test_user_add_without_task_warns_and_bad_input_is_refused_in_japanese(db, se
     bad = run(settings, "user", "assign", "nobody", "--task", "yobo_sesshu")
     assert bad.returncode == 2 and "登録されていません" in bad.stderr
     assert _scope(db, "suzuki-h").empty
+
+
+def test_user_add_refuses_a_valid_until_already_past(db, settings):
+    from datetime import timedelta
+
+    from sesshu.clock import today_jst
+
+    yesterday = (today_jst() - timedelta(days=1)).isoformat()
+    r = run(settings, "user", "add", "kato-p", "--name", "加藤 過去", "--role", "clerk", "--task", "yobo_sesshu",
+            "--valid-until", yesterday, input_text=PASSWORD)
+    assert r.returncode == 2 and "今日以降の日付" in r.stderr
+    with db.transaction() as s:
+        assert s.execute(select(StaffUser).where(StaffUser.login_id == "kato-p")).first() is None
+    today = run(settings, "user", "add", "kato-t", "--name", "加藤 今日", "--role", "clerk", "--task", "yobo_sesshu",
+                "--valid-until", today_jst().isoformat(), input_text=PASSWORD)
+    assert today.returncode == 0, today.stderr

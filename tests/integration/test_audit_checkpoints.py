@@ -58,7 +58,7 @@ def tamper(db, backend, *statements: tuple[str, dict]):
     with db.engine.begin() as c:
         if backend == "sqlite":
             for name in ("audit_entry_no_update", "audit_entry_no_delete", "audit_checkpoint_no_update",
-                         "audit_checkpoint_no_delete"):
+                         "audit_checkpoint_no_delete", "audit_mac_no_update", "audit_mac_no_delete"):
                 c.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         else:
             c.execute(text("SET LOCAL session_replication_role = replica"))
@@ -157,10 +157,13 @@ def test_detects_edited_entry_with_its_hash_recomputed(two_days, backend, settin
     assert any(f"チェックポイント {DAY1}" in p and "連番3" in p and "書き換え" in p for p in report.problems)
 
 
-def test_only_checkpoints_catch_a_consistently_rewritten_chain(two_days, backend, settings, operator):
+def test_a_consistently_rewritten_chain_is_caught_by_the_keyed_chain_and_the_checkpoints(two_days, backend, settings,
+                                                                                        operator):
     create_checkpoints(two_days, settings, actor=operator)
     rewrite_chain(two_days, backend, {2: {"atena_no": "9999"}})
-    assert verify_chain(two_days, actor=operator).ok  # the chain alone sees nothing
+    # The hash chain was recomputed, but the keyed chain cannot be without the key (was: "sees nothing").
+    chain = verify_chain(two_days, actor=operator)
+    assert not chain.ok and "連番2: 記録が鍵付きの連鎖と一致しません" in chain.problems[0]
     report = verify_log(two_days, settings, actor=operator, files_dir=checkpoint_dir(settings))
     assert not report.ok
     assert any(f"チェックポイント {DAY1}" in p and "連番3" in p and "書き換え" in p for p in report.problems)
@@ -191,10 +194,10 @@ def test_detects_deleted_tail_even_with_head_updated(two_days, backend, settings
     # Drop DAY2's entries and everything after, then make audit_head agree: the chain is consistent.
     with two_days.engine.connect() as c:
         h3 = c.execute(text("SELECT entry_hash FROM audit_entry WHERE seq = 3")).scalar_one()
-    tamper(two_days, backend, ("DELETE FROM audit_entry WHERE seq > 3", {}),
+    tamper(two_days, backend, ("DELETE FROM audit_entry WHERE seq > 3", {}), ("DELETE FROM audit_mac WHERE seq > 3", {}),
            ("UPDATE audit_head SET last_seq = 3, last_hash = :h", {"h": h3}))
-    with two_days.transaction() as s:
-        assert walk_chain(s) == (3, [])  # the chain alone sees nothing
+    with two_days.transaction() as s:  # the hash chain is consistent; the head's keyed MAC is not
+        assert walk_chain(s) == (3, ["管理情報（連番3）が鍵付きの署名と一致しません（末尾の削除・巻き戻しの疑い）"])
     report = verify_log(two_days, settings, actor=operator)
     assert any(f"チェックポイント {DAY2}" in p and "連番5の記録がありません" in p for p in report.problems)
     assert any(f"チェックポイント {DAY2}" in p and "件数" in p for p in report.problems)

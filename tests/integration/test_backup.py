@@ -34,16 +34,20 @@ _names = itertools.count()
 
 @pytest.fixture
 def empty_target(settings, backend, tmp_path):
-    """Settings naming a brand-new, empty database of the same kind."""
+    """Settings naming a brand-new, empty database of the same kind, with the source's key files put back
+    (as the operator does before a restore: the audit chain's key among them)."""
+    keys = settings.resolved_key_dir
     if backend == "sqlite":
-        yield load_settings(var_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored' / 'r.db'}")
+        yield load_settings(var_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored' / 'r.db'}",
+                            key_dir=keys)
         return
     name = f"sesshu_restore_{os.getpid()}_{next(_names)}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield load_settings(var_dir=tmp_path / "restored", database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    yield load_settings(var_dir=tmp_path / "restored", database_url=PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
+                        key_dir=keys)
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -86,8 +90,9 @@ def test_backup_restores_into_an_empty_database_equal_to_the_source(city, settin
     assert check.ok, check.problems
     after = _state(empty_target)
     # Equal to the snapshot, plus exactly the restore's own audit entry on top of the chain.
-    assert {k: v for k, v in after["tables"].items() if k not in ("audit_entry", "audit_head")} == \
-           {k: v for k, v in m["tables"].items() if k not in ("audit_entry", "audit_head")}
+    log = ("audit_entry", "audit_mac", "audit_head")  # the restore itself is on the log
+    assert {k: v for k, v in after["tables"].items() if k not in log} == \
+           {k: v for k, v in m["tables"].items() if k not in log}
     assert after["chain"] == (m["audit_chain"]["entries"] + 1, [])
     db2 = make_database(empty_target)
     with db2.transaction() as s:
@@ -168,7 +173,7 @@ def test_backup_taken_while_imports_run_is_a_consistent_snapshot(city, settings,
 
 def run_cli(target_settings, *args):
     env = dict(os.environ, SESSHU_DATABASE_URL=target_settings.resolved_database_url,
-               SESSHU_VAR_DIR=str(target_settings.var_dir))
+               SESSHU_VAR_DIR=str(target_settings.var_dir), SESSHU_KEY_DIR=str(target_settings.resolved_key_dir))
     return subprocess.run([sys.executable, "-m", "sesshu", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -183,3 +188,12 @@ def test_backup_commands_create_verify_and_restore(city, settings, empty_target,
     assert r.returncode == 2 and "空ではありません" in r.stderr
     r = run_cli(empty_target, "backup", "restore", str(out))
     assert r.returncode == 0 and "一致しています" in r.stdout, r.stdout + r.stderr
+
+
+def test_backup_verify_exits_1_on_any_bad_backup_as_documented(settings, tmp_path):
+    """A file that is not a backup at all: exit 1 like a damaged backup (scripts test for 1). A path with
+    no file stays a usage error (2)."""
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"not a tar file at all")
+    r = run_cli(settings, "backup", "verify", str(garbage))
+    assert r.returncode == 1 and "バックアップに問題があります" in r.stderr, (r.returncode, r.stderr)

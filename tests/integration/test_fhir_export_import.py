@@ -199,3 +199,23 @@ def test_dose_volume_survives_as_millilitres(city, db, settings):
     first = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Immunization")
     assert first["doseQuantity"]["value"] == 0.5 and first["doseQuantity"]["code"] == "mL"
     assert _records(db, city)[0]["dose_volume_ml"] == Decimal("0.50")
+
+
+def test_a_person_under_use_suspension_is_not_exported(city, db, settings):
+    """利用停止: the FHIR export (screen, API, file) refuses the person and the refusal is on record."""
+    from sesshu.disclosure.service import receive, suspend_use
+    from sesshu.domain.errors import Conflict
+    from sesshu.fhir.service import export_person_file
+
+    inquiry = receive(db, actor=OPS, kind="suspension", atena_no=city, channel="counter", requester_name="山田 太郎",
+                      requester_relation="self", identity_method="mynumber_card", question="利用停止の請求")
+    suspend_use(db, actor=OPS, inquiry_id=inquiry.id)
+    with pytest.raises(Conflict, match="利用停止"):
+        export_person(db, settings, actor=OPS, atena_no=city, purpose="他市への提供", channel="api")
+    with pytest.raises(Conflict, match="利用停止"):
+        export_person_file(db, settings, actor=OPS, atena_no=city, purpose="他市への提供", password="correct-horse-42")
+    with db.transaction() as s:
+        assert s.execute(select(AuditEntry).where(AuditEntry.action == "fhir.export")).first() is None
+        refused = s.execute(select(AuditEntry.detail).where(AuditEntry.action == "suspension.refused",
+                                                            AuditEntry.atena_no == city)).scalars().all()
+    assert len(refused) == 2 and all('"fhir.export"' in d for d in refused)

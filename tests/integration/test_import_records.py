@@ -181,8 +181,12 @@ def test_killed_import_process_leaves_database_as_it_was(city, settings, operato
 def test_import_is_audited_with_counts(city, settings, operator, tmp_path):
     ledger.import_records(city, settings, path=write(tmp_path / "r.csv", _rec(_line(), _line(atena="9"))), actor=operator)
     with city.transaction() as s:
-        e = s.execute(select(AuditEntry).where(AuditEntry.action == "records.import")).scalar_one()
+        e = s.execute(select(AuditEntry).where(AuditEntry.action == "records.import",
+                                               AuditEntry.atena_no.is_(None))).scalar_one()
+        persons = s.execute(select(AuditEntry.atena_no).where(AuditEntry.action == "records.import",
+                                                              AuditEntry.atena_no.is_not(None))).scalars().all()
     assert e.actor == "os:ops" and '"accepted": 1' in e.detail and '"rejected": 1' in e.detail
+    assert persons == ["1001"]  # the person written has the import in their own log; the unknown one not
 
 
 def test_file_without_required_headers_is_refused(city, settings, operator, tmp_path):

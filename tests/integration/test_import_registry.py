@@ -124,7 +124,43 @@ def test_status_and_event_dates(db, settings, operator, tmp_path):
         got = {p.atena_no: (p.registry_status, p.died_on, p.moved_out_on) for p in s.execute(select(Person)).scalars()}
     assert got["1"][0] == "deceased" and str(got["1"][1]) == "2024-03-01"
     assert got["2"][0] == "moved_out" and str(got["2"][2]) == "2024-04-01"
-    assert got["3"][0] == "non_resident"
+    assert "3" not in got  # a new 住登外 row is not a person without a second person's approval (below)
+
+
+def test_a_new_non_resident_row_becomes_a_pending_approval_not_a_person(db, settings, operator, tmp_path):
+    """The same two-person check as the web form: the import files a request; an approver decides it."""
+    from sesshu.approvals.service import approve, get_approval, non_resident_from_registry
+    from sesshu.approvals.models import ApprovalRequest
+
+    rejects = tmp_path / "rej.csv"
+    body = _rows("3,,田中 一,タナカ ハジメ,男,1990-01-01,,深谷市仲町1-1,,,,,住登外,,")
+    summary = import_registry(db, settings, actor=operator, rejects_path=rejects, path=write(tmp_path / "a.csv", body),
+                              non_resident=non_resident_from_registry)
+    assert (summary.accepted, summary.pending_approval) == (0, 1)
+    assert "承認待ち" in rejects.read_text(encoding="utf-8-sig")
+    with db.transaction() as s:
+        assert s.get(Person, "3") is None
+        request = s.execute(select(ApprovalRequest)).scalar_one()
+    assert request.kind == "non_resident_registration" and request.requested_by == operator.label
+    # Importing the same file again files nothing new (the request is still pending).
+    again = import_registry(db, settings, actor=operator, path=write(tmp_path / "b.csv", body),
+                            non_resident=non_resident_from_registry)
+    assert again.pending_approval == 0 and again.rejected == 1
+    from sesshu.actor import Actor
+    from sesshu.auth.models import StaffUser
+    from sesshu.auth.service import create_user
+
+    create_user(db, settings, actor=operator, login_id="kyoka-s", display_name="承認 者", role="supervisor",
+                password="Shonin-no-tame-2026", tasks=(("yobo_sesshu", "健康づくり課"),))
+    with db.transaction() as s:
+        uid = s.execute(select(StaffUser.id).where(StaffUser.login_id == "kyoka-s")).scalar_one()
+    approver = Actor(login_id="kyoka-s", kind="user", role="supervisor", user_id=uid)
+    detail = get_approval(db, settings, actor=approver, approval_id=request.id)
+    assert ("申請元", "住民基本台帳ファイルの取込（宛名番号 3 で登録）") in [(d.label, d.value) for d in detail.details]
+    approve(db, settings, actor=approver, approval_id=request.id, expected_version=1)
+    with db.transaction() as s:
+        person = s.get(Person, "3")
+        assert person.registry_status == "non_resident" and person.name == "田中\u3000一"
 
 
 def test_missing_required_header_rejects_whole_file_and_stores_nothing(db, settings, operator, tmp_path):

@@ -31,14 +31,17 @@ PASSWORD = "correct-horse-42"
 
 @pytest.fixture
 def staff(db, settings):
-    def make(login_id: str, task: str) -> Actor:
+    def make(login_id: str, *tasks: str) -> Actor:
         create_user(db, settings, actor=ADMIN, login_id=login_id, display_name=login_id, role="clerk",
-                    password="kumagaya-Sesshu-2026", tasks=((task, "健康づくり課"),))
+                    password="Kyusai-no-Sesshu-2026", tasks=tuple((task, "健康づくり課") for task in tasks))
         with db.transaction() as s:
             uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = :l"), {"l": login_id}).scalar_one()
         return Actor(login_id=login_id, kind="user", role="clerk", user_id=uid)
 
-    return {"relief": make("suzuki-k", "kenko_higai_kyusai"), "routine": make("tanaka-y", "yobo_sesshu")}
+    # A new claimant is received by staff who reach every person (the vaccination 事務 too); from then
+    # on the relief-only clerk sees that claimant, and only the claimants.
+    return {"relief": make("suzuki-k", "kenko_higai_kyusai"), "routine": make("tanaka-y", "yobo_sesshu"),
+            "reception": make("sato-m", "kenko_higai_kyusai", "yobo_sesshu")}
 
 
 @pytest.fixture
@@ -65,7 +68,7 @@ def _step(db, actor, case, step, on, **detail):
 def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claimant):
     atena_no, record_id = claimant
     k = staff["relief"]
-    case = relief.open_case(db, actor=k, atena_no=atena_no, record_id=record_id,
+    case = relief.open_case(db, actor=staff["reception"], atena_no=atena_no, record_id=record_id,
                             claimant_name="救済 花子", claimant_relation="母", received_on=date(2026, 1, 15),
                             claimed=["medical_expenses", "child_disability_pension"],
                             documents=["claim_form", "medical_certificate", "vaccination_proof"], account=ACCOUNT)
@@ -80,7 +83,7 @@ def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claim
     case = _step(db, k, case, "notified", date(2026, 9, 5))
     assert [s.step for s in case.steps] == ["claim_received", "committee", "sent_to_prefecture", "national_decision",
                                             "notified"]
-    assert all(s.done_by == "suzuki-k" for s in case.steps)
+    assert case.steps[0].done_by == "sato-m" and all(s.done_by == "suzuki-k" for s in case.steps[1:])
     case = _step(db, k, case, "note", date(2026, 9, 6), note="請求者に支給開始を電話で連絡")  # notes any time
     assert case.status == "notified"
     pension = next(b for b in case.benefits if b.periodic)
@@ -119,7 +122,7 @@ def test_case_from_claim_to_the_third_pension_payment(db, settings, staff, claim
 
 def test_only_relief_staff_see_the_case_and_only_for_claimants(db, settings, staff, claimant):
     atena_no, record_id = claimant
-    case = relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=record_id,
+    case = relief.open_case(db, actor=staff["reception"], atena_no=atena_no, record_id=record_id,
                             claimant_name="救済 太郎", claimant_relation="本人", received_on=date(2026, 2, 1),
                             claimed=["medical_expenses"], documents=["claim_form"])
     with pytest.raises(Forbidden):
@@ -129,13 +132,32 @@ def test_only_relief_staff_see_the_case_and_only_for_claimants(db, settings, sta
     assert [c.id for c in relief.list_cases(db, actor=staff["relief"])] == [case.id]
     flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2025, 11, 1))
     with pytest.raises(InvalidInput, match="B類疾病の定期接種では請求できない"):
-        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=flu, claimant_name="別人 次郎",
+        relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=flu, claimant_name="別人 次郎",
                          claimant_relation="本人", received_on=date(2026, 2, 1),
                          claimed=["child_disability_pension"], documents=[])
     with pytest.raises(InvalidInput, match="この方の記録"):
-        relief.open_case(db, actor=staff["relief"], atena_no="4002", record_id=record_id,
+        relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=record_id,
                          claimant_name="別人 次郎", claimant_relation="本人", received_on=date(2026, 2, 1),
                          claimed=["medical_expenses"], documents=[])
+
+
+def test_a_relief_only_clerk_cannot_open_a_case_for_a_person_outside_scope(db, settings, staff, claimant):
+    """One POST must not link a stranger to the relief 事務 (and with it their history); the answer is the
+    one for a number that does not exist, so the form tells nothing about who is registered."""
+    from sesshu.access.models import PersonTask
+    from sesshu.domain.errors import NotFound
+
+    answers = []
+    for atena_no in ("4002", "999999"):
+        with pytest.raises(NotFound) as refused:
+            relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=record_id,
+                             claimant_name="別人 次郎", claimant_relation="本人", received_on=date(2026, 2, 1),
+                             claimed=["medical_expenses"], documents=[])
+        answers.append(refused.value.message.replace(atena_no, "X"))
+    assert answers[0] == answers[1]
+    with db.transaction() as s:
+        assert s.get(PersonTask, ("4002", "kenko_higai_kyusai")) is None
+    assert relief.list_cases(db, actor=staff["relief"]) == []
 
 
 def test_a_deceased_claimant_is_held_from_retention_erasure(db, settings, staff, claimant):
@@ -144,7 +166,7 @@ def test_a_deceased_claimant_is_held_from_retention_erasure(db, settings, staff,
     with db.transaction() as s:
         s.execute(text("UPDATE person SET registry_status = 'deceased', died_on = :d WHERE atena_no = :a"),
                   {"d": date(2014, 1, 1), "a": atena_no})
-    relief.open_case(db, actor=staff["relief"], atena_no=atena_no, record_id=flu,
+    relief.open_case(db, actor=staff["reception"], atena_no=atena_no, record_id=flu,
                      claimant_name="救済 花子", claimant_relation="配偶者", received_on=date(2014, 2, 1),
                      claimed=["survivor_pension"], documents=["claim_form", "death_certificate"])
     due = {c.code: c for c in retention.due(db, actor=ADMIN, today=date(2026, 12, 3))}["ledger_deceased"]

@@ -92,3 +92,31 @@ def test_api_refuses_a_token_from_another_session(app, client, db, make_staff, p
     r = client.post(f"/api/v1/records/{rec}/void", json={"expected_version": 1, "reason": "x"},
                     headers={"X-CSRF-Token": foreign})
     assert r.status_code == 403 and r.json()["error"]["code"] == "E_CSRF"
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Origin": "http://testserver.evil.example"},
+                                     {"Referer": "https://evil.example/page"}])
+def test_every_unsafe_route_refuses_another_origin_even_with_the_right_token(headers, app, client, db, make_staff,
+                                                                            persons):
+    ctx = {"atena_no": persons["plain"], "record_id": add_record(db, persons["plain"])}
+    csrf = login(client, make_staff("supervisor"))
+    for method, path in _unsafe_routes(app):
+        url = _url(path, ctx)
+        r = client.request(method, url, data={"csrf_token": csrf, "atena_no": ctx["atena_no"], "expected_version": "1",
+                                              "reason": "Originの確認", "lot_no": "X1", "orig_lot_no": "",
+                                              "login_id": "x", "password": "y", "code": "123456"},
+                           headers={**headers, "X-CSRF-Token": csrf})
+        assert r.status_code == 403, f"{method} {path}: {r.status_code}"
+    assert record_version(db, ctx["record_id"]) == 1
+    assert client.get("/").status_code == 200  # still signed in: /logout was refused too
+
+
+def test_the_sites_own_origin_is_accepted(client, db, make_staff, persons):
+    rec = add_record(db, persons["plain"])
+    csrf = login(client, make_staff("supervisor"))
+    r = client.post(f"/records/{rec}/correct", data={
+        "csrf_token": csrf, "atena_no": persons["plain"], "expected_version": "1", "reason": "Originの確認",
+        "lot_no": "SAME1", "orig_lot_no": "AB123"}, headers={"Origin": "http://testserver",
+                                                            "Referer": "http://testserver/persons/1001"})
+    assert r.status_code in (200, 303) and record_version(db, rec) == 2

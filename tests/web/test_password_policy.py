@@ -23,10 +23,17 @@ def test_shipped_blocklist_is_a_real_list():
     assert len(words) > 10000 and {"password", "123456", "qwerty", "iloveyou"} <= words
 
 
-@pytest.mark.parametrize("password", ["Password2024!", "PASSWORD12345", "iloveyou1234567", "qwertyqwerty",
-                                      "!!Sunshine2025", "ｐａｓｓｗｏｒｄ２０２４！"])
-def test_common_passwords_and_simple_variations_are_refused(settings, db, password):
-    with pytest.raises(InvalidInput, match="よく使われるパスワード"):
+COMMON = "よく使われるパスワード"
+CONTEXT = "市の名前やシステムの名前"  # the city's and the system's names (auth/data/context-words.txt)
+
+
+@pytest.mark.parametrize("password, reason", [
+    *[(p, COMMON) for p in ("Password2024!", "PASSWORD12345", "iloveyou1234567", "qwertyqwerty", "!!Sunshine2025",
+                            "ｐａｓｓｗｏｒｄ２０２４！")],
+    *[(p, CONTEXT) for p in ("kumagaya2026", "Kumagaya2026!", "KUMAGAYA-shi-2026", "ｋｕｍａｇａｙａ２０２６",
+                             "2026熊谷市!!!!!!!", "sesshu-2026-!!!")]])
+def test_common_passwords_and_the_citys_name_with_simple_variations_are_refused(settings, db, password, reason):
+    with pytest.raises(InvalidInput, match=reason):
         create_user(db, settings, actor=ADMIN, login_id="yamada-t", display_name="山田", role="clerk",
                     password=password)
 

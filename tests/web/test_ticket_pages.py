@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import date, timedelta
 
+import pyzipper
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -20,7 +22,13 @@ from tests.pdfcheck import qr_codes
 from tests.web.conftest import add_record, login
 
 
-STAFF_ACTOR = Actor(login_id="supervisor-1", kind="user", role="supervisor")
+def _actor(db, staff) -> Actor:
+    """The signed-in supervisor as the services see them (their 事務 scope the batch)."""
+    from sesshu.auth.models import StaffUser
+
+    with db.transaction() as s:
+        user_id = s.execute(select(StaffUser.id).where(StaffUser.login_id == staff.login_id)).scalar_one()
+    return Actor(login_id=staff.login_id, kind="user", role=staff.role, user_id=user_id)
 
 
 def _csrf(client, staff):
@@ -75,7 +83,14 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
     job = _finished(client, r.headers["location"])
     assert 'id="job-status">完了' in job and "mailing.csv" in job and 'value="100"' in job
     assert "2 / 2" in job
-    csv_bytes = client.get(r.headers["location"] + "/files/mailing.csv").content
+    # The mailing list never leaves as a plain file: only the encrypted ZIP, with purpose and password.
+    assert client.get(r.headers["location"] + "/files/mailing.csv").status_code == 404
+    z = client.post(r.headers["location"] + "/mailing.zip", data={
+        "csrf_token": csrf, "purpose": "発送", "password": "correct-horse-42", "password_confirmation": "correct-horse-42"})
+    assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
+    with pyzipper.AESZipFile(io.BytesIO(z.content)) as archive:
+        archive.setpassword(b"correct-horse-42")
+        csv_bytes = archive.read(archive.namelist()[0])
     assert csv_bytes.decode("utf-8-sig").count("\r\n") == 3  # header + the two residents
     pdf_name = next(part.split('"')[0] for part in job.split('/files/')[1:] if part.endswith(".pdf") or ".pdf" in part)
     pdf = client.get(r.headers["location"] + "/files/" + pdf_name).content
@@ -85,18 +100,23 @@ def test_supervisor_runs_a_batch_and_downloads_its_files(client, make_staff, per
         entries = {e.action: json.loads(e.detail) for e in s.execute(
             select(AuditEntry).where(AuditEntry.action.in_(("print", "export")), AuditEntry.actor == "supervisor-1")
             .order_by(AuditEntry.seq)).scalars()}
-    assert entries["export"]["file"] == "mailing.csv" and entries["export"]["rows"] == 2
-    assert entries["export"]["sha256"] == hashlib.sha256(csv_bytes).hexdigest()
+    with db.transaction() as s:
+        mailing = json.loads(s.execute(select(AuditEntry.detail).where(
+            AuditEntry.action == "notices.mailing_export")).scalar_one())
+    assert mailing["file"] == f"mailing_{r.headers['location'].rsplit('/', 1)[1]}.zip" and mailing["rows"] == 2
+    assert mailing["sha256"] == hashlib.sha256(z.content).hexdigest() and mailing["format"] == "zip-aes256"
     assert (entries["print"]["file"], entries["print"]["rows"], entries["print"]["channel"]) == (pdf_name, 2, "download")
     assert entries["print"]["sha256"] == hashlib.sha256(pdf).hexdigest()
 
 
 def test_the_batch_runs_out_of_the_request_and_a_stopped_run_is_resumed(client, make_staff, persons, db, settings):
-    csrf = _csrf(client, make_staff("supervisor"))
+    staff = make_staff("supervisor")
+    csrf = _csrf(client, staff)
+    actor = _actor(db, staff)
     # A batch of two files whose server stopped after the first (what a restart leaves behind).
-    opened = open_notices(db, settings, actor=STAFF_ACTOR, vaccine="JE", as_of=today_jst(), within_days=0,
+    opened = open_notices(db, settings, actor=actor, vaccine="JE", as_of=today_jst(), within_days=0,
                           out_dir=_web_out(settings), per_file=1)
-    continue_job(db, NoticeJob(settings), actor=STAFF_ACTOR, job_id=opened.job_id, max_chunks=1)
+    continue_job(db, NoticeJob(settings), actor=actor, job_id=opened.job_id, max_chunks=1)
     with db.transaction() as s:  # ... ten minutes ago (a batch that moved lately may be running in another worker)
         s.get(BatchJob, opened.job_id).updated_at = utcnow() - timedelta(minutes=10)
     url = f"/notices/jobs/{opened.job_id}"
@@ -117,8 +137,10 @@ def test_the_batch_runs_out_of_the_request_and_a_stopped_run_is_resumed(client, 
 
 
 def test_a_stopped_batch_continues_from_its_page(client, make_staff, persons, db, settings):
-    csrf = _csrf(client, make_staff("supervisor"))
-    opened = open_notices(db, settings, actor=STAFF_ACTOR, vaccine="JE", as_of=today_jst(), within_days=0,
+    staff = make_staff("supervisor")
+    csrf = _csrf(client, staff)
+    actor = _actor(db, staff)
+    opened = open_notices(db, settings, actor=actor, vaccine="JE", as_of=today_jst(), within_days=0,
                           out_dir=_web_out(settings), per_file=1)
     r = client.post(f"/notices/jobs/{opened.job_id}/resume", data={"csrf_token": csrf})
     assert r.status_code == 303

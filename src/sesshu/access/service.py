@@ -7,17 +7,26 @@ like a person who does not exist (OutOfScope is a NotFound with the same message
 
 CLI commands run on the server by an OS operator (the machine's own access control applies there)
 and are not bound to a task; their actions are audited under the OS account.
+
+The one way in: a use case that selects persons or their records, or writes for them, opens
+`scoped(s, actor, tasks=...)` once and asks it — `where` (a query limited to the scope), `keep`
+(rows limited to it), `visible` (which of these 宛名番号), `check` (one person, or OutOfScope). The
+scope is the actor's 事務 × 部署 × 担当 today: an assignment counts only while it is valid and only in a
+department that carries the task. `tasks` names the 事務 the use case belongs to (an approval kind,
+a notice batch): an actor holding none of them is refused with NoTask before anything is read.
+`tests/web/test_scope_walk.py` walks every route and approval kind with a cast of users to prove it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Iterable
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from sesshu.access.models import PersonTask, StaffAssignment
-from sesshu.access.tasks import TASKS
+from sesshu.access.tasks import TASKS, VACCINATION_TASKS  # noqa: F401 — VACCINATION_TASKS re-exported
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.auth.models import StaffUser
@@ -67,11 +76,12 @@ def scope_of(s: Session, actor: Actor, *, on: date | None = None) -> Scope:
     if actor.user_id is None:
         return Scope(tasks=frozenset(), all_persons=False, linked_tasks=frozenset())
     on = on or today_jst()
-    codes = frozenset(c for c in s.execute(
-        select(StaffAssignment.task_code).where(
+    # 事務 × 部署 × 担当: an assignment in a department that does not carry the task grants nothing.
+    codes = frozenset(c for c, dept in s.execute(
+        select(StaffAssignment.task_code, StaffAssignment.department).where(
             StaffAssignment.user_id == actor.user_id,
-            or_(StaffAssignment.valid_until.is_(None), StaffAssignment.valid_until >= on))).scalars()
-        if c in TASKS)
+            or_(StaffAssignment.valid_until.is_(None), StaffAssignment.valid_until >= on))).all()
+        if c in TASKS and dept in TASKS[c].departments)
     return Scope(tasks=codes, all_persons=any(TASKS[c].population == "all" for c in codes),
                  linked_tasks=frozenset(c for c in codes if TASKS[c].population == "linked"))
 
@@ -91,6 +101,68 @@ def require_some_task(s: Session, actor: Actor) -> Scope:
     return scope
 
 
+def visible_among(s: Session, scope: Scope, atena_nos: Iterable[str]) -> set[str]:
+    """Which of these 宛名番号 the scope covers (existing or not: the caller tells those apart)."""
+    wanted = list(dict.fromkeys(atena_nos))
+    if scope.all_persons:
+        return set(wanted)
+    if not scope.linked_tasks:
+        return set()
+    found: set[str] = set()
+    for i in range(0, len(wanted), 500):
+        found |= set(s.execute(select(PersonTask.atena_no).where(
+            PersonTask.atena_no.in_(wanted[i:i + 500]),
+            PersonTask.task_code.in_(sorted(scope.linked_tasks)))).scalars())
+    return found
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """The actor's scope bound to the use case's session: how persons and their records are selected."""
+
+    s: Session
+    actor: Actor
+    scope: Scope
+
+    def where(self, query, atena_column):
+        """The query limited to the persons of the scope."""
+        f = person_filter(self.scope, atena_column)
+        return query if f is None else query.where(f)
+
+    def visible(self, atena_nos: Iterable[str]) -> set[str]:
+        return visible_among(self.s, self.scope, atena_nos)
+
+    def keep(self, rows: list) -> list:
+        """Rows (with an `atena_no`) of persons in the scope, in their order."""
+        if self.scope.all_persons:
+            return rows
+        seen = self.visible(r.atena_no for r in rows)
+        return [r for r in rows if r.atena_no in seen]
+
+    def check(self, atena_no: str, *, message: str | None = None, record_id: int | None = None) -> None:
+        if not is_visible(self.s, self.scope, atena_no):
+            raise OutOfScope(message or f"宛名番号 {atena_no} の方は登録されていません", atena_no=atena_no,
+                             record_id=record_id)
+
+
+def scoped(s: Session, actor: Actor, *, tasks: Iterable[str] | None = None) -> Scoped:
+    """Open the actor's scope for a use case; with `tasks`, the actor must hold one of those 事務
+    (else NoTask), and the scope is narrowed to them. Without, any 事務 will do."""
+    scope = scope_of(s, actor)
+    if actor.kind != "os":
+        if tasks is not None:
+            wanted = frozenset(tasks)
+            unknown = wanted - TASKS.keys()
+            if unknown:  # a typo must not silently grant nothing — or everything
+                raise ValueError(f"unknown task codes: {sorted(unknown)}")
+            held = scope.tasks & wanted
+            scope = Scope(tasks=held, all_persons=any(TASKS[c].population == "all" for c in held),
+                          linked_tasks=frozenset(c for c in held if TASKS[c].population == "linked"))
+        if scope.empty:
+            raise NoTask()
+    return Scoped(s=s, actor=actor, scope=scope)
+
+
 def is_visible(s: Session, scope: Scope, atena_no: str) -> bool:
     if scope.all_persons:
         return True
@@ -103,9 +175,7 @@ def is_visible(s: Session, scope: Scope, atena_no: str) -> bool:
 def check_visible(s: Session, actor: Actor, atena_no: str, *, message: str | None = None,
                   record_id: int | None = None) -> None:
     """Raise OutOfScope unless the actor's tasks use this person's 特定個人情報."""
-    if not is_visible(s, scope_of(s, actor), atena_no):
-        raise OutOfScope(message or f"宛名番号 {atena_no} の方は登録されていません", atena_no=atena_no,
-                         record_id=record_id)
+    Scoped(s=s, actor=actor, scope=scope_of(s, actor)).check(atena_no, message=message, record_id=record_id)
 
 
 def record_refusal(db: Database, *, actor: Actor, exc: Exception | None = None, path: str = "",

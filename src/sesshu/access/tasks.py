@@ -36,3 +36,5 @@ TASKS: dict[str, Task] = {t.code: t for t in (
 DEPARTMENTS = tuple(sorted({d for t in TASKS.values() for d in t.departments}))
 DEFAULT_TASK = "yobo_sesshu"
 DEFAULT_DEPARTMENT = "健康づくり課"
+# The 事務 that carry out vaccinations (notices, imports of 予診票, approvals of ledger changes).
+VACCINATION_TASKS = ("yobo_sesshu", "tokuso_sesshu")

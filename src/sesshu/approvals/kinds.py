@@ -3,7 +3,9 @@
 A kind says who may ask for it (`permission`, the permission of the underlying action), how to read
 and check its payload (`validate`, run when it is requested and again when it is approved), how to
 describe it (a list-safe `summary` and the `details` an approver reads) and how to carry it out
-(`apply`, run in the same transaction as the approval). A later kind (manual provision, 中間サーバー
+(`apply`, run in the same transaction as the approval), and which 事務 it belongs to (`tasks`: only
+staff assigned to one of them may request, read or decide it; `atena_nos` the persons it touches,
+each of which must be in the actor's scope too). A later kind (manual provision, 中間サーバー
 registration) is one more `ApprovalKind(...)` below.
 """
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.domain import my_number as mn_rules
 from sesshu.domain.errors import InvalidInput, NotFound
@@ -45,6 +48,10 @@ class ApprovalKind:
     code: str
     label: str
     permission: str
+    # The 事務 the change belongs to: only staff assigned to one of them may request, read or decide it
+    # (approvals.service opens the scope with these before it reads the payload). No default: a new
+    # kind must say.
+    tasks: tuple[str, ...]
     # raw (form / JSON) → clean payload (JSON-serialisable); raises InvalidInput with a Japanese reason.
     # Runs when the request is made; apply must itself re-check what may have changed since.
     validate: Callable[[Session, dict, Context], dict]
@@ -132,9 +139,16 @@ def _validate_non_resident(s: Session, raw: dict, ctx: Context) -> dict:
         raise DuplicateSuspected(
             f"カナ氏名・生年月日・性別が同じ方が既に登録されています（宛名番号 {'、'.join(unconfirmed)}）。"
             "同一人物でないことを確認した場合に限り、確認欄にチェックして申請してください", unconfirmed)
-    return {"name": name, "name_kana": kana, "sex": sex, "birth_date": birth.isoformat(), "postal_code": postal,
-            "address": address, "phone": phone, "my_number": number,
-            "acknowledged": [a for a in acknowledged if a in dup.same_four_items]}
+    payload = {"name": name, "name_kana": kana, "sex": sex, "birth_date": birth.isoformat(), "postal_code": postal,
+               "address": address, "phone": phone, "my_number": number,
+               "acknowledged": [a for a in acknowledged if a in dup.same_four_items]}
+    # Only a row of the registry feed (approvals.service.non_resident_from_registry) names its number.
+    source = clean(str(raw.get("source_atena_no", "")))
+    if source:
+        if not source.isdigit() or len(source) > 15:
+            raise InvalidInput("住基ファイルの宛名番号が正しくありません")
+        payload["source_atena_no"] = source
+    return payload
 
 
 def _non_resident_summary(p: dict) -> str:
@@ -148,6 +162,8 @@ def _non_resident_details(p: dict) -> list[tuple[str, str]]:
             ("電話番号", p["phone"]), ("個人番号", mn_rules.mask(p["my_number"]) if p["my_number"] else "なし")]
     if p["acknowledged"]:
         rows.append(("同一人物でないと確認済みの方", "宛名番号 " + "、".join(p["acknowledged"])))
+    if p.get("source_atena_no"):
+        rows.append(("申請元", f"住民基本台帳ファイルの取込（宛名番号 {p['source_atena_no']} で登録）"))
     return rows
 
 
@@ -278,24 +294,28 @@ def _relief():
 KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
     ApprovalKind(
         code="non_resident_registration", label="住登外者の登録", permission="approval.request",
+        tasks=VACCINATION_TASKS,
         validate=_validate_non_resident, summary=_non_resident_summary,
         subject=lambda p: f"{kana_key(p['name_kana'])}|{p['birth_date']}|{p['sex']}",
         details=_non_resident_details, atena_nos=lambda p: [], apply=_apply_non_resident,
         outcome_atena_no=lambda p, result: result or None),
     ApprovalKind(
         code="record_reassign", label="接種記録の付け替え（別人への移動）", permission="record.correct",
+        tasks=VACCINATION_TASKS,
         validate=_validate_reassign, summary=_reassign_summary,
         subject=lambda p: f"record:{p['record_id']}", details=_reassign_details,
         atena_nos=lambda p: [p["from_atena_no"], p["to_atena_no"]], apply=_apply_reassign,
         outcome_atena_no=lambda p, result: p["to_atena_no"] if result else None),
     ApprovalKind(
         code="billing_month_reopen", label="委託料の請求月の締め解除", permission="billing.run",
+        tasks=VACCINATION_TASKS,
         validate=_validate_reopen, summary=lambda p: f"請求月 {p['month']} の締め解除",
         subject=lambda p: f"billing_month:{p['month']}",
         details=lambda p: [("請求月", p["month"]), ("解除後", "再計算のうえ、改めて締めます")],
         atena_nos=lambda p: [], apply=_apply_reopen, outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="subsidy_override", label="費用助成の手動判定", permission="billing.run",
+        tasks=VACCINATION_TASKS,
         validate=_validate_subsidy_override,
         summary=lambda p: f"費用助成の手動判定（{p['fiscal_year']}年度・{_SUBSIDY_LABELS[p['outcome']]}）",
         subject=lambda p: f"subsidy:{p['atena_no']}:{p['fiscal_year']}",
@@ -306,6 +326,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: p["atena_no"] if result else None),
     ApprovalKind(
         code="linkage_publish", label="副本の登録（中間サーバー）", permission="linkage.prepare",
+        tasks=VACCINATION_TASKS,
         validate=lambda s, raw, ctx: _linkage().validate_check(s, raw, ctx.actor),
         summary=lambda p: f"副本の登録 {p['batch_id']}（{p['copies']} 件・{p['persons']} 人）",
         subject=lambda p: f"batch:{p['batch_id']}", details=_publish_details, atena_nos=lambda p: [],
@@ -313,6 +334,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="linkage_manual_provision", label="自動応答不可の情報提供", permission="linkage.prepare",
+        tasks=VACCINATION_TASKS,
         validate=lambda s, raw, ctx: _linkage().validate_manual(s, raw, ctx.actor),
         summary=lambda p: f"自動応答不可の提供 {p['provision_id']}（{p['requester']}・{_DECISIONS[p['decision']]}）",
         subject=lambda p: f"provision:{p['provision_id']}", details=_manual_details,
@@ -321,6 +343,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         outcome_atena_no=lambda p, result: p["atena_no"]),
     ApprovalKind(
         code="rule_set_activate", label="接種ルール・特措法接種の実施計画の適用", permission="rule_set.propose",
+        tasks=VACCINATION_TASKS,
         validate=lambda s, raw, ctx: _rulesets().validate_request(s, raw, ctx),
         summary=lambda p: _rulesets().summary(p),
         subject=lambda p: f"rule_set:{p['kind']}:{p['name']}:{p['version']}",
@@ -328,12 +351,14 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         apply=lambda s, p, ctx: _rulesets().apply_activation(s, p, ctx), outcome_atena_no=lambda p, result: None),
     ApprovalKind(
         code="retention_purge", label="保存期間経過データの消去", permission="retention.manage",
+        tasks=VACCINATION_TASKS,
         validate=retention_approval.validate, summary=retention_approval.summary,
         subject=lambda p: f"retention:{p['category']}:{p['as_of']}", details=retention_approval.details,
         atena_nos=lambda p: [], apply=retention_approval.apply, outcome_atena_no=lambda p, result: None,
         subjects=retention_approval.subjects),
     ApprovalKind(
         code="relief_decision_correction", label="健康被害救済の決定の訂正", permission="relief.manage",
+        tasks=("kenko_higai_kyusai",),
         validate=lambda s, raw, ctx: _relief().validate_correction(s, ctx.actor, raw),
         summary=lambda p: _relief().correction_summary(p), subject=lambda p: f"relief_benefit:{p['benefit_id']}",
         details=lambda p: _relief().correction_details(p), atena_nos=lambda p: [p["atena_no"]],

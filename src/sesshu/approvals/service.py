@@ -14,7 +14,10 @@ Rules (enforced here, whatever the entry point — page, API or CLI):
   (the record changed since the request, a duplicate appeared) nothing is applied and the request
   is closed as 処理不能 ("failed") with the reason: the requester files a new one with fresh data;
 - every step — request, refusal, view, approve, reject, withdraw, failure — is audited; refused
-  attempts are committed to the log before the error reaches the caller.
+  attempts are committed to the log before the error reaches the caller;
+- a request is requested, listed, read and decided only by staff assigned to the kind's 事務
+  (`ApprovalKind.tasks`) whose scope covers every person it touches (`_scope`): to anyone else it is
+  answered like a request that does not exist.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
 from sesshu.actor import Actor
-from sesshu.approvals.kinds import Context, kind_of
+from sesshu.approvals.kinds import KINDS, Context, kind_of
 from sesshu.approvals.models import STATUSES, ApprovalRequest
 from sesshu.approvals.schemas import ApprovalDetail, ApprovalOut, ApprovalOverview, DetailRow
 from sesshu.audit import service as audit
@@ -86,6 +89,30 @@ def _text(value: str, label: str, *, required: bool) -> str:
     return value
 
 
+def _scope(s: Session, actor: Actor, k, payload: dict | None = None) -> access.Scoped:
+    """The actor's scope for this kind (NoTask without its 事務), each person of the payload checked."""
+    scoped = access.scoped(s, actor, tasks=k.tasks)
+    for atena_no in (k.atena_nos(payload) if payload is not None else ()):
+        scoped.check(atena_no, message=NOT_FOUND)
+    return scoped
+
+
+def _in_scope(s: Session, actor: Actor, k, payload: dict) -> bool:
+    try:
+        _scope(s, actor, k, payload)
+    except (access.NoTask, access.OutOfScope):
+        return False
+    return True
+
+
+def kinds_in_scope(s: Session, actor: Actor) -> list[str]:
+    """The kinds whose 事務 the actor holds: the only requests a list shows them."""
+    if actor.kind == "os":
+        return sorted(KINDS)
+    held = access.scope_of(s, actor).tasks
+    return sorted(code for code, k in KINDS.items() if held & set(k.tasks))
+
+
 def _events(action: str, atena_nos: list[str], detail: dict) -> list[AuditEvent]:
     return [AuditEvent(action, a, PURPOSE, detail) for a in (atena_nos or [None])]
 
@@ -104,33 +131,55 @@ def request_approval(db: Database, settings: Settings, *, actor: Actor, kind: st
     keys = load_keyring(settings)
     try:
         with db.transaction() as s:
-            access.require_some_task(s, actor)
-            payload = k.validate(s, raw, Context(keys=keys, actor=actor, today=today_jst()))
-            subject = k.subject(payload)
-            subject_key = keys.keyed_hash(f"{k.code}:{subject}", domain="approval_subject") if subject else None
-            if subject_key:
-                pending = s.execute(select(ApprovalRequest.id).where(
-                    ApprovalRequest.subject_key == subject_key, ApprovalRequest.status == "requested")).scalar()
-                if pending:
-                    raise Conflict(f"同じ内容の申請（申請番号 {pending}）が承認待ちです")
-            ref = secrets.token_hex(16)
-            row = ApprovalRequest(
-                kind=k.code, status="requested", payload_ref=ref,
-                payload_enc=keys.encrypt(json.dumps(payload, ensure_ascii=False), aad=_aad(ref)),
-                summary=k.summary(payload)[:200], subject_key=subject_key, reason=reason,
-                requested_by=actor.label, requested_by_user_id=actor.user_id, requested_at=utcnow(),
-                decision_comment="", result_ref="")
-            s.add(row)
-            s.flush()
-            audit.record_many(s, actor, _events("approval.request", k.atena_nos(payload),
-                                                {"approval_id": row.id, "kind": k.code, "summary": row.summary}))
-            return ApprovalOut.from_row(row)
+            return ApprovalOut.from_row(request_in(s, keys, actor=actor, kind=kind, raw=raw, reason=reason))
     except DomainError as e:
         # Validation looks persons up (by 個人番号, by 4情報): a refused request is on record too.
         with db.transaction() as s:
             audit.record(s, actor, "approval.request_refused", purpose=PURPOSE,
                          detail={"kind": k.code, "code": e.code})
         raise
+
+
+def request_in(s: Session, keys: KeyRing, *, actor: Actor, kind: str, raw: dict, reason: str) -> ApprovalRequest:
+    """File a request in the caller's transaction (the web's request, or a row of an import that needs a
+    second person: there the OS operator who ran the import is the requester, and a staff approver
+    decides it on the web)."""
+    k = kind_of(kind)
+    _scope(s, actor, k)
+    payload = k.validate(s, raw, Context(keys=keys, actor=actor, today=today_jst()))
+    _scope(s, actor, k, payload)
+    subject = k.subject(payload)
+    subject_key = keys.keyed_hash(f"{k.code}:{subject}", domain="approval_subject") if subject else None
+    if subject_key:
+        pending = s.execute(select(ApprovalRequest.id).where(
+            ApprovalRequest.subject_key == subject_key, ApprovalRequest.status == "requested")).scalar()
+        if pending:
+            raise Conflict(f"同じ内容の申請（申請番号 {pending}）が承認待ちです")
+    ref = secrets.token_hex(16)
+    row = ApprovalRequest(
+        kind=k.code, status="requested", payload_ref=ref,
+        payload_enc=keys.encrypt(json.dumps(payload, ensure_ascii=False), aad=_aad(ref)),
+        summary=k.summary(payload)[:200], subject_key=subject_key, reason=reason,
+        requested_by=actor.label, requested_by_user_id=actor.user_id, requested_at=utcnow(),
+        decision_comment="", result_ref="")
+    s.add(row)
+    s.flush()
+    audit.record_many(s, actor, _events("approval.request", k.atena_nos(payload),
+                                        {"approval_id": row.id, "kind": k.code, "summary": row.summary}))
+    return row
+
+
+REGISTRY_REASON = "住民基本台帳ファイルの住登外者の行（取込時の申請）"
+
+
+def non_resident_from_registry(s: Session, keys: KeyRing, actor: Actor, fields: dict) -> int:
+    """registry.import_registry's hook: a new 住登外 row of the feed becomes a pending request, checked
+    like the web form's (4情報 duplicates, 個人番号), keeping the feed's 宛名番号."""
+    raw = {"name": fields["name"], "name_kana": fields["name_kana"], "sex": fields["sex"],
+           "birth_date": fields["birth_date"].isoformat() if fields["birth_date"] else "",
+           "postal_code": fields["postal_code"], "address": fields["address"], "phone": fields["phone"],
+           "my_number": fields["_my_number"], "source_atena_no": fields["atena_no"]}
+    return request_in(s, keys, actor=actor, kind="non_resident_registration", raw=raw, reason=REGISTRY_REASON).id
 
 
 # --- reading ------------------------------------------------------------------------------------------
@@ -148,7 +197,7 @@ def list_approvals(db: Database, *, actor: Actor, status: str | None = None, lim
     if status and status not in STATUSES:
         raise InvalidInput(f"状態は {' / '.join(STATUSES)} のいずれかです")
     with db.transaction() as s:
-        q = select(ApprovalRequest)
+        q = select(ApprovalRequest).where(ApprovalRequest.kind.in_(kinds_in_scope(s, actor)))
         visible = _visible_to(actor)
         if visible is not None:
             q = q.where(visible)
@@ -163,13 +212,15 @@ def overview(db: Database, *, actor: Actor, limit: int = 100) -> ApprovalOvervie
     """The approvals page: requests waiting for this user's decision, and this user's own requests."""
     with db.transaction() as s:
         to_decide = []
+        kinds = kinds_in_scope(s, actor)
         if may_decide(actor):
             to_decide = s.execute(select(ApprovalRequest).where(
-                ApprovalRequest.status == "requested",
+                ApprovalRequest.status == "requested", ApprovalRequest.kind.in_(kinds),
                 or_(ApprovalRequest.requested_by_user_id.is_(None),
                     ApprovalRequest.requested_by_user_id != actor.user_id))
                 .order_by(ApprovalRequest.requested_at).limit(limit)).scalars().all()
-        mine = s.execute(select(ApprovalRequest).where(ApprovalRequest.requested_by_user_id == actor.user_id)
+        mine = s.execute(select(ApprovalRequest).where(ApprovalRequest.requested_by_user_id == actor.user_id,
+                                                       ApprovalRequest.kind.in_(kinds))
                          .order_by(ApprovalRequest.id.desc()).limit(limit)).scalars().all() \
             if actor.user_id is not None else []
         audit.record(s, actor, "approval.list", purpose=PURPOSE,
@@ -185,6 +236,8 @@ def get_approval(db: Database, settings: Settings, *, actor: Actor, approval_id:
         row = get_row(s, ApprovalRequest, approval_id)
         own = row is not None and is_requester(row, actor)
         refused = row is None or not (own or actor.kind == "os" or may_decide(actor))
+        if not refused and not _in_scope(s, actor, kind_of(row.kind), _payload(keys, row)):
+            refused = True  # outside the approver's 事務: answered like a missing request
         if refused:
             if row is not None:  # another clerk's request: answered like a missing one, and on record
                 audit.record(s, actor, "approval.view_refused", purpose=PURPOSE, detail={"approval_id": row.id})
@@ -200,8 +253,7 @@ def _detail(s: Session, keys: KeyRing, actor: Actor, row: ApprovalRequest, own: 
     """The request described for someone allowed to see it; the view is audited."""
     k = kind_of(row.kind)
     payload = _payload(keys, row)
-    for atena_no in k.atena_nos(payload):
-        access.check_visible(s, actor, atena_no, message=NOT_FOUND)
+    _scope(s, actor, k, payload)
     audit.record_many(s, actor, _events("approval.view", k.atena_nos(payload), {"approval_id": row.id}))
     pending = row.status == "requested"
     allowed, elsewhere = True, ""
@@ -255,6 +307,7 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
             outcome: str, comment: str) -> ApprovalOut:
     keys = load_keyring(settings)
     refusal: str | None = None
+    hidden = False
     try:
         with db.transaction() as s:
             row = _load(s, approval_id)
@@ -264,6 +317,10 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
                            else "この申請を承認・却下する権限がありません")
             elif is_requester(row, actor):
                 refusal = SELF_DECISION
+            elif not _in_scope(s, actor, k, _payload(keys, row)):
+                # Outside the kind's 事務 or these persons' scope the request cannot be decided — nor
+                # closed as 処理不能 by failing inside apply: it is answered like a missing one.
+                refusal, hidden = NOT_FOUND, True
             elif k.decider:
                 try:
                     k.decider(s, actor)  # e.g. only staff of the relief 事務 decide relief corrections
@@ -271,15 +328,12 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
                     refusal = e.message
             if refusal:
                 audit.record(s, actor, "approval.decision_refused", purpose=PURPOSE,
-                             detail={"approval_id": row.id, "outcome": outcome, "self": refusal == SELF_DECISION})
+                             detail={"approval_id": row.id, "outcome": outcome, "self": refusal == SELF_DECISION,
+                                     "out_of_scope": hidden})
             else:
                 _check_pending(row, expected_version)
                 payload = _payload(keys, row)
                 atena_nos = k.atena_nos(payload)
-                # Outside these persons' 事務 the request cannot be decided — nor closed as 処理不能 by
-                # failing inside apply: it is refused here, and the app puts the refusal on record.
-                for atena_no in atena_nos:
-                    access.check_visible(s, actor, atena_no, message=NOT_FOUND)
                 result = ""
                 if outcome == "approved":
                     ctx = Context(keys=keys, actor=actor, today=today_jst(), approval_id=row.id, reason=row.reason)
@@ -303,6 +357,8 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
         message = _close_failed(db, actor=actor, approval_id=approval_id, expected_version=expected_version,
                                 error=failure.error)
         raise ApprovalFailed(message) from failure.error
+    if hidden:
+        raise NotFound(NOT_FOUND)
     if refusal:
         raise Forbidden(refusal)
     return decided

@@ -39,6 +39,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(Integer)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC (key outside the database) of the head itself: moving the head back after cutting entries
+    # off the end needs a MAC only the key can make. NULL only before the chain was sealed (0022).
+    last_mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditMac(Base):
+    """The keyed chain beside the hash chain: mac(n) = HMAC(key, mac(n-1) ‖ entry_hash(n)). Append-only
+    like audit_entry; a rewritten entry, even with its hash chain recomputed, no longer matches."""
+
+    __tablename__ = "audit_mac"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    mac: Mapped[str] = mapped_column(String(64))
 
 
 class AuditCheckpoint(Base):

@@ -116,9 +116,14 @@ def _set_totp_fallback(s, actor: Actor, user: StaffUser, *, allowed: bool, reaso
                          .where(WebAuthnCredential.user_id == user.id)).scalar_one()
     if not allowed and passkeys == 0:
         raise Conflict("パスキーを登録していない職員の確認コードを停止すると、ログインできなくなります")
+    from sesshu.auth.service import TOTP_FALLBACK
+
     user.totp_allowed = allowed
+    # A fallback for a lost authenticator, not a way back to codes for good: it lapses (auth.service).
+    user.totp_allowed_until = utcnow() + TOTP_FALLBACK if allowed and not user.is_demo else None
     audit.record(s, actor, "user.totp_fallback", purpose="職員アカウントの管理",
-                 detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys})
+                 detail={"login_id": user.login_id, "allowed": allowed, "reason": reason, "passkeys": passkeys,
+                         "until": user.totp_allowed_until})
 
 
 # --- account lifecycle (退職・休職・異動): seed III, IDs are issued, changed and retired as staff move ----
@@ -189,12 +194,17 @@ def reactivate_account(db: Database, *, actor: Actor, login_id: str, reason: str
     _change_account(db, actor, login_id, "reactivate", reason, apply)
 
 
-def set_valid_until(db: Database, *, actor: Actor, login_id: str, valid_until: date | None, reason: str,
-                    today: date) -> None:
-    """人事異動・任期: the last day the account may be used (None: no end date). A date already past is
-    refused: ending an account now is deactivation, with its own record."""
+def check_valid_until(valid_until: date | None, today: date) -> None:
+    """A last day already past is refused (for a new account and a changed one alike): ending an account
+    now is deactivation, with its own record."""
     if valid_until is not None and valid_until < today:
         raise InvalidInput("有効期限には今日以降の日付を指定してください（すぐに停止する場合は「無効化」を使います）")
+
+
+def set_valid_until(db: Database, *, actor: Actor, login_id: str, valid_until: date | None, reason: str,
+                    today: date) -> None:
+    """人事異動・任期: the last day the account may be used (None: no end date)."""
+    check_valid_until(valid_until, today)
 
     def apply(s, user: StaffUser, reason: str) -> None:
         if user.valid_until == valid_until:

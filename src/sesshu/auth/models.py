@@ -29,6 +29,9 @@ class StaffUser(Base):
     # TOTP as second factor: on for new accounts; registering the first passkey turns it off, and only
     # a security officer turns it back on (fallback for a lost authenticator). See auth/service.py.
     totp_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The TOTP code is a stop-gap, not a second factor for good (the document's is biometric): it lapses
+    # at this moment (UTC); None only for demo accounts. See auth.service TOTP rule.
+    totp_allowed_until: Mapped[datetime | None] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: since created_at
 
 

@@ -3,7 +3,8 @@
 Passwords (NIST SP 800-63B §5.1.1.2): at least 12 characters, not containing the ID, and not a
 common/breached password — checked case-insensitively against the list shipped in
 `data/common-passwords.txt`, also after removing what people typically bolt on to a listed word
-(trailing digits, years, punctuation: "Password2024!" is "password"). No composition rules.
+(trailing digits, years, punctuation: "Password2024!" is "password"), and not built the same way
+from the city's or the system's name (`data/context-words.txt`: "Kumagaya2026!"). No composition rules.
 
 IDs: one ID per person (the 一人一ID rule of the seed): IDs that name a role or a group instead of a
 person (admin, guest, test, shared, kyoyu …, also with a number after them) are refused.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 MIN_PASSWORD_LENGTH = 12
 BLOCKLIST_PATH = Path(__file__).parent / "data" / "common-passwords.txt"
+CONTEXT_WORDS_PATH = Path(__file__).parent / "data" / "context-words.txt"
 
 # Generic IDs that a group could share; compared after dropping a trailing number ("guest-2", "test01").
 GENERIC_LOGIN_IDS = frozenset({
@@ -41,6 +43,13 @@ def common_passwords() -> frozenset[str]:
     text = BLOCKLIST_PATH.read_text(encoding="utf-8")
     _header, _, body = text.partition("\n\n")
     return frozenset(line.strip().lower() for line in body.splitlines() if line.strip())
+
+
+@lru_cache(maxsize=1)
+def context_words() -> frozenset[str]:
+    """The city's and the system's names (data/context-words.txt): no password is built from them."""
+    lines = CONTEXT_WORDS_PATH.read_text(encoding="utf-8").splitlines()
+    return frozenset(_normalise(line.strip()) for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _normalise(password: str) -> str:
@@ -68,6 +77,9 @@ def check_password(password: str, login_id: str) -> None:
     if password_variants(password) & common_passwords():
         raise PolicyViolation("よく使われるパスワード（漏えいしたパスワードの一覧にあるもの）や、"
                               "それに数字・記号を付けただけのものは使えません")
+    if password_variants(password) & context_words():
+        raise PolicyViolation("市の名前やシステムの名前（kumagaya・熊谷・sesshu など）に数字・記号を付けただけの"
+                              "パスワードは使えません")
     if len(set(_normalise(password))) < 4:
         raise PolicyViolation("同じ文字の繰り返しが多すぎます。推測されにくいパスワードにしてください")
 

@@ -4,11 +4,14 @@ Passwords are hashed with Argon2id and follow `auth/passwords.py`; the last
 `password_history_count` passwords cannot be reused. The second factor is a passkey (auth/passkeys.py)
 or a TOTP code. The TOTP secret is stored encrypted (same key ring as My Number).
 
-TOTP rule: a TOTP code is accepted exactly when `staff_user.totp_allowed` is true. It is true for a
-new account (so accounts without a passkey, and the demo accounts, can sign in); registering the
+TOTP rule: a TOTP code is accepted exactly when `staff_user.totp_allowed` is true and
+`totp_allowed_until` has not passed. It is true for a new account for TOTP_ENROLMENT (14 days: time to
+register a passkey at the first sign-ins, a fortnight covering leave and shifts); registering the
 account's first passkey sets it to false; only a security officer (`user.manage`) sets it back to
-true, as a fallback for a lost or broken authenticator, and may set it to false again — never for an
-account without a passkey, which could then not sign in at all.
+true, as a fallback for a lost or broken authenticator, for TOTP_FALLBACK (7 days: a replacement
+authenticator is registered within a working week), and may set it to false again — never for an
+account without a passkey, which could then not sign in at all. After the period the code is refused
+("totp_expired" on record) and a passkey is required. Demo accounts (is_demo) keep TOTP with no end.
 
 Failures are counted per account (5 → locked 15 minutes) and per client address (20 failed steps in
 10 minutes → every sign-in from that client is refused for the rest of the window), the latter in
@@ -49,6 +52,8 @@ SECOND_STEP_MINUTES = 10
 LOGIN_FAILED = "IDまたはパスワードが正しくありません"
 REAUTH_FAILED = "パスワードまたは確認コードが正しくありません"
 
+TOTP_ENROLMENT = timedelta(days=14)
+TOTP_FALLBACK = timedelta(days=7)
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("timing-equaliser-" + secrets.token_hex(8))
 
@@ -114,7 +119,8 @@ def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str
         new_user = StaffUser(login_id=login_id, display_name=display_name, role=role,
                              password_hash=_hasher.hash(password), password_changed_at=now,
                              totp_secret_enc=keys.encrypt(secret, aad=_totp_aad(login_id)), valid_until=valid_until,
-                             is_demo=is_demo, created_at=now)
+                             is_demo=is_demo, created_at=now,
+                             totp_allowed_until=None if is_demo else now + TOTP_ENROLMENT)
         s.add(new_user)
         s.flush()
         s.add(PasswordHistory(user_id=new_user.id, password_hash=new_user.password_hash, created_at=now))
@@ -307,11 +313,15 @@ def user_actor(user: StaffUser) -> Actor:
     return Actor(login_id=user.login_id, kind="user", role=user.role, user_id=user.id)
 
 
+def totp_lapsed(user: StaffUser, now: datetime) -> bool:
+    return user.totp_allowed_until is not None and now > user.totp_allowed_until
+
+
 def _check_totp(keys, user: StaffUser, code: str, now: datetime) -> str | None:
     """None when the code is right (and then marks its time step used), else the reason for the record."""
-    if not user.totp_allowed:
+    if not user.totp_allowed or totp_lapsed(user, now):
         _matching_step(pyotp.TOTP(pyotp.random_base32()), code, now)  # same work as a real check
-        return "totp_not_allowed"
+        return "totp_expired" if user.totp_allowed else "totp_not_allowed"
     totp = pyotp.TOTP(keys.decrypt(user.totp_secret_enc, aad=_totp_aad(user.login_id)))
     step = _matching_step(totp, code, now)
     if step is None:
@@ -373,7 +383,7 @@ def second_factors(db: Database, *, user_id: int) -> SecondFactors:
         user = s.get(StaffUser, user_id)
         count = s.execute(select(func.count()).select_from(WebAuthnCredential)
                           .where(WebAuthnCredential.user_id == user_id)).scalar_one()
-        return SecondFactors(passkeys=count, totp=bool(user and user.totp_allowed))
+        return SecondFactors(passkeys=count, totp=bool(user and user.totp_allowed and not totp_lapsed(user, utcnow())))
 
 
 def live_session(s, token: str, *, signed_in: bool) -> tuple[WebSession, StaffUser] | None:

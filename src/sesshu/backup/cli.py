@@ -40,8 +40,13 @@ def backup_create(out: Path = typer.Option(..., "--out", help="書き出すバ�
 def backup_verify(file: Path, as_json: bool = typer.Option(False, "--json")) -> None:
     """バックアップファイルを検査します（目録・ハッシュ・操作記録の連鎖）。問題があれば終了コード 1。"""
     from sesshu.backup.service import verify_backup
+    from sesshu.domain.errors import DomainError
 
-    result = verify_backup(file)
+    try:
+        result = verify_backup(file)
+    except DomainError as e:  # not a backup at all (or unreadable): a bad backup, exit 1 as documented
+        typer.echo(f"バックアップに問題があります: {e.message}", err=True)
+        raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps({"ok": result.ok, "problems": result.problems, "manifest": result.manifest},
                               ensure_ascii=False, indent=2))

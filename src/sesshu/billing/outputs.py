@@ -5,10 +5,8 @@ same bytes. Each file is written under a temporary name and renamed, and each is
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +28,6 @@ from sesshu.domain.errors import NotFound
 from sesshu.domain.fees import BILLABLE_CATEGORIES
 from sesshu.domain.wareki import to_wareki
 from sesshu.exports import service as exports
-from sesshu.exports.service import spreadsheet_safe
 from sesshu.jobs.crash import crash_point
 from sesshu.ledger.models import Institution, Vaccine
 from sesshu.ledger.reference import SCREENING_RESULTS
@@ -206,10 +203,10 @@ def return_rows(s: Session, month: str, *, institution_code: str | None = None) 
 
 def returns_csv(rows: list[dict]) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = exports.CsvWriter(buf)
     w.writerow(RETURNS_HEADER)
     for r in rows:
-        w.writerow([spreadsheet_safe(v) for v in (
+        w.writerow([v for v in (
             r["institution_code"], r["institution_name"], r["record_id"], r["atena_no"], r["name"],
             r["birth_date"].isoformat(), r["vaccine"], r["term"], r["vaccinated_on"].isoformat(), r["codes"],
             " / ".join(r["reasons"]))])
@@ -294,9 +291,10 @@ def summary_rows(s: Session, month: str) -> list[list]:
 
 def summary_csv(rows: list[list]) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = exports.CsvWriter(buf)
     w.writerow(SUMMARY_HEADER)
-    w.writerows(rows)
+    for r in rows:
+        w.writerow(r)
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -328,20 +326,13 @@ def zengin_file(s: Session, month: str) -> tuple[bytes, list[dict]]:
 # --- writing the run's files -----------------------------------------------------------------------------
 
 def _write(out_dir: Path, name: str, content: bytes) -> Path:
-    path = out_dir / name
-    tmp = out_dir / (name + ".part")
-    with open(tmp, "wb") as f:
-        f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return exports.write_private(out_dir / name, content)  # names and birth dates (returns.csv): 0600
 
 
 def write_month_files(db: Database, *, actor: Actor, month: str, out_dir: Path, municipality: str) -> dict:
     """statement-<code>.pdf per paid institution, returns.pdf, returns.csv, summary.csv and zengin.txt."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    exports.private_dir(out_dir)
     with db.transaction() as s:
         run, status = _context(s, month)
         written = {}

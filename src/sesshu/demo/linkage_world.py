@@ -186,8 +186,8 @@ class World:
 HANAKO_A, HANAKO_B = "3141592653", "5772156649"
 TARO_A, TARO_B = "2718281828", "1618033988"
 HANAKO_NUMBER, TARO_NUMBER = "876543210989", "765432109875"  # valid check digits, synthetic
-PERMITS = [{"requester": "112089", "task": "yobo_sesshu", "provider": "112020", "info": "vaccination_history",
-            "legal_basis": "番号法第19条第8号・主務省令（予防接種の実施に関する情報）"}]
+PERMITS = [{"requester": "112089", "task": "tokuso_sesshu", "provider": "112020", "info": "vaccination_history",
+            "legal_basis": "番号法第19条第8号・別表第二 115の2の項（別表第二省令 第59条の2）"}]
 
 
 def load_people(world: "World") -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyzipper
 from sqlalchemy.orm import Session
@@ -99,13 +101,40 @@ def spreadsheet_safe(value):
 
 
 class CsvWriter:
-    """csv.writer for exported files (CRLF lines), every cell passed through spreadsheet_safe."""
+    """csv.writer for every CSV sesshu writes (CRLF lines), every cell passed through spreadsheet_safe."""
 
-    def __init__(self, buf: io.StringIO):
+    def __init__(self, buf):
         self._writer = csv.writer(buf, lineterminator="\r\n")
 
     def writerow(self, row) -> None:
         self._writer.writerow([spreadsheet_safe(v) for v in row])
+
+
+def private_dir(path: Path) -> Path:
+    """A folder for files with personal data: made for the server's account alone (0700)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def open_private(path: Path, mode: str = "wb", **kwargs):
+    """Open a file with personal data for writing, readable by the server's account alone (0600),
+    whatever the umask — also when it replaces an older file of looser mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode, **kwargs)
+
+
+def write_private(path: Path, content: bytes) -> Path:
+    """Write a file with personal data on the server: 0600, atomically (a kill leaves the old or the new)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with open_private(tmp) as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
 
 
 def encrypted_zip(member: str, data: bytes, password: str) -> bytes:

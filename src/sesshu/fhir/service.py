@@ -32,8 +32,9 @@ from sesshu.conditions.facts import load_spans
 from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.config import Settings
 from sesshu.db import Database
+from sesshu.disclosure.suspension import log_refusals, suspended_among
 from sesshu.domain import fhir
-from sesshu.domain.errors import InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.wareki import DateParseError, parse_date
 from sesshu.exports import service as exports
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
@@ -111,13 +112,26 @@ def visible_person(s: Session, actor: Actor, atena_no: str, purpose: str) -> boo
     return True
 
 
+SUSPENDED = "この方は利用停止の請求により、情報の出力を停止しています"
+
+
+def _stopped(s: Session, actor: Actor, atena_no: str, channel: str) -> bool:
+    """利用停止: a FHIR export is not a use the law requires, so a suspended person is not exported
+    (the refusal is on record in this transaction, which commits; the caller then refuses)."""
+    if not suspended_among(s, [atena_no]):
+        return False
+    log_refusals(s, actor, [atena_no], use="fhir.export", detail={"channel": channel})
+    return True
+
+
 def export_person(db: Database, settings: Settings, *, actor: Actor, atena_no: str, purpose: str,
                   channel: str) -> FhirExport:
     """The Bundle as JSON bytes for the API or the screen (`channel`: api / cli), logged as an export."""
     purpose = exports.check_purpose(purpose)
     with db.transaction() as s:
         found = visible_person(s, actor, atena_no, purpose)
-        if found:
+        stopped = found and _stopped(s, actor, atena_no, channel)
+        if found and not stopped:
             bundle, count = build_bundle(s, settings, atena_no=atena_no)
             bundle["timestamp"] = utc_iso()
             content = json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8")
@@ -127,6 +141,8 @@ def export_person(db: Database, settings: Settings, *, actor: Actor, atena_no: s
                                        "resources": len(bundle["entry"]), "sha256": digest})
     if not found:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+    if stopped:
+        raise Conflict(SUSPENDED)
     return FhirExport(content=content, sha256=digest, bundle=bundle, immunizations=count, audit_seq=seq)
 
 
@@ -136,7 +152,8 @@ def export_person_file(db: Database, settings: Settings, *, actor: Actor, atena_
     purpose = exports.prepare(actor, purpose=purpose, password=password)
     with db.transaction() as s:
         found = visible_person(s, actor, atena_no, purpose)
-        if found:
+        stopped = found and _stopped(s, actor, atena_no, "file")
+        if found and not stopped:
             bundle, count = build_bundle(s, settings, atena_no=atena_no)
             bundle["timestamp"] = utc_iso()
             member = f"{atena_no}.fhir.json"
@@ -150,6 +167,8 @@ def export_person_file(db: Database, settings: Settings, *, actor: Actor, atena_
                                        "resources": len(bundle["entry"]), "sha256": digest})
     if not found:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+    if stopped:
+        raise Conflict(SUSPENDED)
     return FhirExport(content=content, sha256=digest, bundle=bundle, immunizations=count, audit_seq=seq,
                       filename=filename)
 

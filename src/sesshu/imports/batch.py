@@ -22,6 +22,7 @@ class ImportSummary:
     rejected: int = 0
     duplicates: int = 0
     unchanged: int = 0
+    pending_approval: int = 0  # rows that became requests for a second person's approval (住登外)
 
     def as_dict(self) -> dict:
         return asdict(self)

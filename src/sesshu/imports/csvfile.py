@@ -12,10 +12,11 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
+from sesshu.exports.service import CsvWriter, open_private
 
 _CHUNK = 1 << 20
 
@@ -137,8 +138,10 @@ class RejectWriter:
     found late (unknown person, duplicate) still lands in file order.
     """
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, *, masked: dict[str, Callable[[str], str]] | None = None):
+        """`masked`: columns (by header) whose values never reach the file in full (個人番号, 4情報)."""
         self.path = path
+        self.masked = masked or {}
         self._file: io.TextIOWrapper | None = None
         self._writer = None
         self._pending: list[tuple[int, str, str, list[str]]] = []
@@ -152,12 +155,15 @@ class RejectWriter:
         if not self._pending:
             return
         if self._writer is None:
-            self._file = open(self.path, "w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._file)
+            self._file = open_private(self.path, "w", encoding="utf-8-sig", newline="")
+            self._writer = CsvWriter(self._file)
             self._writer.writerow(["行番号", "区分", "理由", *self.header])
         self._pending.sort(key=lambda r: r[0])
+        wanted = {header_key(k): f for k, f in self.masked.items()}
+        masks = {i: wanted[header_key(h)] for i, h in enumerate(self.header) if header_key(h) in wanted}
         for line_no, kind, reason, raw in self._pending:
-            self._writer.writerow([line_no, kind, reason, *raw])
+            self._writer.writerow([line_no, kind, reason,
+                                   *[masks[i](v) if i in masks and v else v for i, v in enumerate(raw)]])
         self._pending.clear()
 
     def close(self) -> None:
@@ -166,5 +172,5 @@ class RejectWriter:
             self._file.close()
         elif self.path is not None:
             # Always leave a file behind so scripts need not special-case "no rejects".
-            with open(self.path, "w", encoding="utf-8-sig", newline="") as f:
-                csv.writer(f).writerow(["行番号", "区分", "理由", *self.header])
+            with open_private(self.path, "w", encoding="utf-8-sig", newline="") as f:
+                CsvWriter(f).writerow(["行番号", "区分", "理由", *self.header])

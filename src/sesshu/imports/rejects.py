@@ -97,7 +97,9 @@ def count_rejects(path: Path) -> int:
 def reasons_csv(rejects: list[Reject]) -> bytes:
     """行番号・区分・理由・エラーコード only (UTF-8 with BOM for Excel): no personal data."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    from sesshu.exports.service import CsvWriter
+
+    writer = CsvWriter(buf)
     writer.writerow(REASONS_HEADER)
     for r in rejects:
         writer.writerow([r.line_no, r.kind, r.reason, r.code])

@@ -31,6 +31,8 @@ from typing import BinaryIO
 
 from sqlalchemy import select
 
+from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.clock import utcnow
@@ -165,6 +167,8 @@ class ImportJobs:
             params = {"file": path.name, "bytes": size, "sha256": digest.hexdigest(), "user_id": actor.user_id,
                       "server": _this_process()}
             with db.transaction() as s:
+                # Refused at the door (403, on record) rather than as a failed job: no vaccination 事務.
+                access.scoped(s, actor, tasks=VACCINATION_TASKS)
                 s.add(BatchJob(kind=KIND, job_key=job_id, params=json.dumps(params, ensure_ascii=False),
                                status="queued", chunk_size=settings.import_chunk_rows,
                                total_units=max(lines - 1, 1), done_units=0, created_by=actor.label,

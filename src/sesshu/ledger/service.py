@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
@@ -92,6 +93,9 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
     today = today_jst()
     try:
         with db.transaction() as s:
+            # Only for the persons of the uploader's vaccination 事務; a row for anyone else is refused
+            # exactly like a row for a person who does not exist, so the rejects file reveals nothing.
+            scoped = access.scoped(s, actor, tasks=VACCINATION_TASKS)
             masters = load_masters(s)
             batch = open_batch(s, kind="records", path=path, facts=facts, actor=actor)
             summary = ImportSummary(batch_id=batch.id, file=path.name, encoding=facts.encoding)
@@ -101,6 +105,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
 
             chunk: list = []
             queued: set[str] = set()
+            written: set[str] = set()
             for row in source.rows():
                 summary.read += 1
                 rejects.header = source.header
@@ -114,26 +119,31 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
                 if len(chunk) >= settings.import_chunk_rows:
-                    _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
+                    _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written)
                     rejects.flush()
                     chunk = []
                     if progress is not None:
                         progress(summary.read)
             rejects.header = source.header
             if chunk:
-                _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code)
+                _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written)
             close_batch(batch, summary)
             audit.record(s, actor, "records.import", purpose="予診票の取込",
                          detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
                                  "read": summary.read, "accepted": summary.accepted,
-                                 "rejected": summary.rejected, "duplicates": summary.duplicates})
+                                 "rejected": summary.rejected, "duplicates": summary.duplicates,
+                                 "persons": len(written)})
+            # One entry per person written, so the import shows in each person's log.
+            audit.record_many(s, actor, [audit.AuditEvent("records.import", a, "予診票の取込",
+                                                          {"batch_id": batch.id, "file": path.name})
+                                         for a in sorted(written)])
     finally:
         rejects.close()
     return summary
 
 
 def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, summary: ImportSummary,
-                      rejects, queued: set[str], municipality: str) -> None:
+                      rejects, queued: set[str], municipality: str, written: set[str] | None = None) -> None:
     """Store rows already parsed by parse_record_row, as import_records does (for other file formats),
     券番号 checked against this municipality's tickets as in the CSV import.
 
@@ -143,18 +153,20 @@ def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, su
              "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
              "tuberculin_size_v": None, "tuberculin_size_h": None}
     if rows:
-        _store_chunk(s, rows, stamp, summary, rejects, queued, municipality)
+        _store_chunk(s, rows, stamp, summary, rejects, queued, municipality,
+                     access.scoped(s, actor, tasks=VACCINATION_TASKS), set() if written is None else written)
 
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
-                 queued: set[str], municipality: str) -> None:
+                 queued: set[str], municipality: str, scoped: access.Scoped, written: set[str]) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     atena_nos = list({f["atena_no"] for _, f in chunk})
     # Plain SQL here: compiling thousands of bound parameters through the ORM costs more than the query.
+    in_scope = scoped.visible(atena_nos)
     births = {a: (date.fromisoformat(b) if isinstance(b, str) else b) for a, b in conn.exec_driver_sql(
         f"SELECT atena_no, birth_date FROM person WHERE atena_no IN ({','.join([mark] * len(atena_nos))})",
-        tuple(atena_nos)).all()}
+        tuple(atena_nos)).all() if a in in_scope}
     now = utcnow()
     inserts, lines = [], []
     for row, f in chunk:
@@ -189,6 +201,7 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
         fresh = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
             "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record "
             f"WHERE id > {mark} AND import_batch_id = {mark}", (last_id, stamp["import_batch_id"])).all()}
+        written.update(a for a, _, _ in fresh)
         for row, f in zip(lines, inserts):
             key = (f["atena_no"], f["vaccine_code"], f["vaccinated_on"])
             if key in fresh:
@@ -196,6 +209,8 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
             else:
                 summary.duplicates += 1
                 rejects.write(row.line_no, "重複", DUPLICATE_REASON, row.raw)
+    else:
+        written.update(f["atena_no"] for f in inserts)
     summary.accepted += stored
     if tickets.any:
         ids = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d): rid for rid, a, v, d in conn.exec_driver_sql(

@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.conditions.facts import conditions_on, load_resident_spans
@@ -98,7 +100,7 @@ def select_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
     with db.transaction() as s:
         book = rule_book(s)
         line, until = _window(book, vaccine, as_of, within_days)
-        found = _collect(s, book, line, as_of, until)
+        found = access.scoped(s, actor, tasks=VACCINATION_TASKS).keep(_collect(s, book, line, as_of, until))
         # 利用停止請求: persons who asked to stop use are left out, each refusal on record.
         rows = drop_suspended(s, actor, found, use="targets.select", detail={"vaccine": line})
         audit.record(s, actor, "targets.select", purpose=purpose,
@@ -114,7 +116,8 @@ def export_targets(db: Database, *, actor: Actor, vaccine: str, as_of: date, wit
     with db.transaction() as s:
         book = rule_book(s)
         line, until = _window(book, vaccine, as_of, within_days)
-        rows = drop_suspended(s, actor, _collect(s, book, line, as_of, until), use="targets.export",
+        found = access.scoped(s, actor, tasks=VACCINATION_TASKS).keep(_collect(s, book, line, as_of, until))
+        rows = drop_suspended(s, actor, found, use="targets.export",
                               detail={"vaccine": line})
         return exports.export_csv(s, actor, action="targets.export", csv_text=targets_csv(rows), rows=len(rows),
                                   purpose=purpose, password=password, stem=f"targets_{line}_{as_of:%Y%m%d}",

@@ -25,6 +25,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
+from sesshu.exports.service import open_private, private_dir
 from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
 
 _QR_MODES = {"byte": qrencoder.QR8bitByte, "numeric": qrencoder.QRNumber}
@@ -247,7 +248,7 @@ class SplitPdfWriter:
     def __init__(self, out_dir: Path, stem: str, *, title: str, author: str, max_units: int = 1000,
                  first_index: int = 1):
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.out_dir)
         self.stem, self.title, self.author, self.max_units = stem, title, author, max_units
         self.index = first_index - 1
         self.files: list[WrittenFile] = []
@@ -269,7 +270,7 @@ class SplitPdfWriter:
     def _open(self) -> None:
         self.index += 1
         self._tmp = self.out_dir / (self.file_name(self.index) + ".part")
-        self._handle = open(self._tmp, "wb")
+        self._handle = open_private(self._tmp)  # printed letters carry names and addresses: 0600
         self._doc = PdfDocument(title=f"{self.title}（{self.index}）", author=self.author, target=self._handle)
         self._units = 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.domain import my_number as mn_rules
-from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from sesshu.domain.text import kana_key
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
@@ -39,16 +40,36 @@ def my_number_hash(keys: KeyRing, number: str) -> str:
     return keys.keyed_hash(number, domain=MY_NUMBER_DOMAIN)
 
 
+def _hidden(value: str) -> str:
+    return "（省略）"
+
+
+# The rejects file names a refused row by its line and 宛名番号; the 個人番号 (last four digits) and the
+# 4情報 never reach it in full — the operator reads them in the source file they already hold.
+REJECT_MASKS = {"個人番号": mn_rules.mask, "氏名": _hidden, "氏名カナ": _hidden, "住所": _hidden, "生年月日": _hidden,
+                "電話番号": _hidden, "世帯主氏名": _hidden}
+
+
+# A new 住登外 row of the feed → the 宛名番号 it was sent under and its fields; returns the approval
+# request's id (raises DomainError with the reason to write in the rejects file).
+NonResidentHook = Callable[[Session, KeyRing, Actor, dict], int]
+NON_RESIDENT_NEEDS_APPROVAL = ("住登外者の行は、承認（ダブルチェック）を経て登録します。"
+                               "`sesshu import registry` で取り込むと承認待ちの申請になります")
+
+
 def import_registry(db: Database, settings: Settings, *, path: Path, actor: Actor,
-                    rejects_path: Path | None = None) -> ImportSummary:
+                    rejects_path: Path | None = None, non_resident: NonResidentHook | None = None) -> ImportSummary:
     """Load the registry system's CSV feed. Re-importing the same file changes nothing.
 
     The whole file is one transaction: a crash part-way leaves the database as it was.
+    A row for a new 住登外 person never becomes a person here: it goes through the same two-person check
+    as the web form — `non_resident` files it as a pending approval (written to the rejects file as
+    承認待ち with the request's number); without it the row is refused.
     """
     keys = load_keyring(settings)
     facts = inspect_file(path)
     source = CsvSource(path, facts=facts, required=REGISTRY_REQUIRED, known=REGISTRY_HEADERS)
-    rejects = RejectWriter(rejects_path)
+    rejects = RejectWriter(rejects_path, masked=REJECT_MASKS)
     today = today_jst()
     seen_atena: dict[str, int] = {}
     seen_hash: dict[str, int] = {}
@@ -78,6 +99,9 @@ def import_registry(db: Database, settings: Settings, *, path: Path, actor: Acto
                     if other != row.line_no:
                         _reject(summary, rejects, row, f"個人番号がファイル内で重複しています（{other}行目と同じ）")
                         continue
+                if fields["registry_status"] == "non_resident" and s.get(Person, fields["atena_no"]) is None:
+                    _non_resident_row(s, keys, actor, summary, rejects, row, fields, non_resident)
+                    continue
                 chunk.append((row, fields))
                 if len(chunk) >= settings.import_chunk_rows:
                     _apply_registry_chunk(s, keys, actor, batch.id, chunk, summary, rejects)
@@ -93,6 +117,22 @@ def import_registry(db: Database, settings: Settings, *, path: Path, actor: Acto
     finally:
         rejects.close()
     return summary
+
+
+def _non_resident_row(s: Session, keys: KeyRing, actor: Actor, summary: ImportSummary, rejects: RejectWriter, row,
+                      fields: dict, hook: NonResidentHook | None) -> None:
+    if hook is None:
+        _reject(summary, rejects, row, NON_RESIDENT_NEEDS_APPROVAL)
+        return
+    try:
+        with s.begin_nested():  # a refused request leaves nothing of itself in the file's transaction
+            approval_id = hook(s, keys, actor, fields)
+    except DomainError as e:
+        _reject(summary, rejects, row, f"住登外者の登録の申請ができません: {e.message}")
+        return
+    summary.pending_approval += 1
+    rejects.write(row.line_no, "承認待ち", f"住登外者の登録を申請しました（申請番号 {approval_id}）。"
+                                        "承認されると登録されます", row.raw)
 
 
 def _reject(summary: ImportSummary, rejects: RejectWriter, row, reason: str) -> None:
@@ -247,7 +287,10 @@ def register_non_resident(s: Session, keys: KeyRing, actor: Actor, fields: dict,
         if unconfirmed:
             raise Conflict("カナ氏名・生年月日・性別が同じ方が登録されています（宛名番号 "
                            f"{'、'.join(unconfirmed)}）。同一人物でないか確認してから申請し直してください")
-        atena_no = next_non_resident_atena_no(s)
+        # From the registry feed the person keeps the number the feed sent them under.
+        atena_no = fields.get("source_atena_no") or next_non_resident_atena_no(s)
+        if fields.get("source_atena_no") and s.get(Person, atena_no) is not None:
+            raise Conflict(f"宛名番号 {atena_no} の方は既に登録されています")
         person = Person(
             atena_no=atena_no, name=fields["name"], name_key=fields["name"].replace("\u3000", ""), name_kana=kana,
             kana_key=kana_key(kana), sex=fields["sex"], birth_date=fields["birth_date"],

@@ -294,8 +294,11 @@ def claim_records(db: Database, *, actor: Actor, atena_no: str) -> list[RecordCh
         raise InvalidInput("宛名番号を15桁以内の数字で入力してください")
     with db.transaction() as s:
         _require_relief_staff(s, actor)
+        # The same answer for a person outside the actor's 事務 as for a number that does not exist.
+        missing = f"宛名番号 {atena_no} の方は登録されていません"
+        access.scoped(s, actor).check(atena_no, message=missing)
         if s.get(Person, atena_no) is None:
-            raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
+            raise NotFound(missing)
         rows = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == atena_no,
                                                          VaccinationRecord.status == "active")
                          .order_by(VaccinationRecord.vaccinated_on.desc(), VaccinationRecord.id.desc())).scalars().all()
@@ -336,10 +339,15 @@ def open_case(db: Database, *, actor: Actor, atena_no: str, record_id: int | Non
     acct = _account(account or {})
     with db.transaction() as s:
         _require_relief_staff(s, actor)
+        # Only for a person the actor's 事務 already reach (a relief-only clerk: the claimants linked so
+        # far; a new claimant is received by staff of the vaccination 事務). Outside, the answer is the
+        # one for a number that does not exist, so the form tells nothing about who is registered.
+        missing = f"宛名番号 {atena_no} の方は登録されていません"
+        access.scoped(s, actor).check(atena_no, message=missing)
         person = s.get(Person, atena_no) if atena_no.isdigit() and len(atena_no) <= 15 else None
         if person is None:
-            raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
-        rec = get_row(s, VaccinationRecord, record_id)
+            raise NotFound(missing)
+        rec = get_row(s, VaccinationRecord, record_id) if record_id is not None else None
         if rec is None or rec.atena_no != atena_no or rec.status != "active":
             raise InvalidInput("対象の接種記録は、この方の記録から選んでください")
         vclass = law.class_of_record(rec.category)

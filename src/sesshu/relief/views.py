@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sesshu.access import service as access
 from sesshu.approvals import service as approvals
 from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError, InvalidInput
@@ -46,6 +47,8 @@ def _list(request: Request, session, *, v: dict | None = None, error: str = "", 
         try:
             records = relief.claim_records(db, actor=session.actor, atena_no=v["atena_no"])
         except DomainError as e:
+            if isinstance(e, access.OutOfScope):  # answered like an unknown number, but on record
+                access.record_refusal(db, actor=session.actor, exc=e, path=request.url.path, method=request.method)
             record_error = e.message
     return render(request, "relief_cases.html", {"cases": cases, "rules": relief.rules(), "v": v, "error": error,
                                                  "records": records, "record_error": record_error},
@@ -75,6 +78,9 @@ def relief_open(request: Request, form: Annotated[dict, Depends(form_data)],
                                received_on=parse_optional_date(form.get("received_on") or None, "受付日") or today_jst(),
                                documents=docs, account=account)
     except DomainError as e:
+        if isinstance(e, access.OutOfScope):  # answered like an unknown number, but on record
+            access.record_refusal(get_db(request), actor=session.actor, exc=e, path=request.url.path,
+                                  method=request.method)
         return _list(request, session, v=v, error=e.message, status_code=400)
     return RedirectResponse(f"/relief/{out.id}", status_code=303)
 

@@ -3,7 +3,9 @@
 Runs as a `sesshu.jobs` job keyed by the selection (vaccine, as-of date, window), so it survives a kill
 and a re-run never issues a second ticket:
 
-- plan (once, with the job): the selection is made, and each person's eligibility line — why they are
+- plan (once, with the job): the selection is made — limited to the persons of the starting staff
+  member's 事務 (`access.scoped`, NoTask without a vaccination 事務) and without the persons under
+  利用停止 (each skip on record as `suspension.refused`) — and each person's eligibility line — why they are
   on the list — is stored with the job (notice_item) and written to the audit log, one entry per person
   (`notice.select`). Persons who already hold a ticket for that dose (an earlier batch, an individual
   issue) are left out and counted.
@@ -19,7 +21,6 @@ rest in a background thread (`continue_notices`), taken up again when the server
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -31,13 +32,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sesshu.access import service as access
+from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
 from sesshu.config import Settings
 from sesshu.db import Database
+from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
-from sesshu.exports.service import log_print
+from sesshu.exports.service import CsvWriter, log_print, open_private, private_dir
 from sesshu.jobs import JobContext, JobOutcome, continue_job, open_job, run_job
 from sesshu.jobs.models import BatchJob
 from sesshu.ledger.targets import collect_targets
@@ -92,7 +96,11 @@ class NoticeJob:
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         p = ctx.params
         as_of = date.fromisoformat(p["as_of"])
-        line, rows = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        scoped = access.scoped(s, ctx.actor, tasks=VACCINATION_TASKS)
+        line, found = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        in_scope = scoped.keep(found)
+        # 利用停止請求: a suspended person gets no notice and no ticket; each skip is on record.
+        rows = drop_suspended(s, ctx.actor, in_scope, use="notices.select", detail={"vaccine": line})
         holding = {(a, n) for a, n in s.execute(select(Ticket.atena_no, Ticket.dose_no).where(
             Ticket.vaccine == line, Ticket.state.in_(("issued", "used"))))}
         chosen = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
@@ -112,6 +120,8 @@ class NoticeJob:
         audit.record(s, ctx.actor, "notices.plan", purpose=PURPOSE,
                      detail={"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"],
                              "within_days": p["within_days"], "selected": len(rows), "persons": len(items),
+                             "outside_scope": len(found) - len(in_scope),
+                             "suspended_skipped": len(in_scope) - len(rows),
                              "already_holding_ticket": len(rows) - len(chosen)})
         return [it["atena_no"] for it in items]
 
@@ -159,16 +169,18 @@ class NoticeJob:
         """mailing.csv, streamed one chunk of persons at a time (a wave of 1,000,000 persons is never in
         memory at once), hashed as it is written."""
         out = Path(ctx.params["out_dir"])
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
         stem = file_stem(ctx.params)
         name = mailing_name(ctx.params)
         tmp = out / (name + ".part")
         digest = hashlib.sha256()
         persons = 0
-        with open(tmp, "wb") as f:
+        with open_private(tmp) as f:
             def put(rows: list) -> None:
                 buf = io.StringIO()
-                csv.writer(buf, lineterminator="\r\n").writerows(rows)
+                w = CsvWriter(buf)  # spreadsheet-safe: a name such as "=HYPERLINK(…)" is text in Excel
+                for row in rows:
+                    w.writerow(row)
                 data = buf.getvalue().encode("utf-8")
                 digest.update(data)
                 f.write(data)

@@ -16,12 +16,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from sesshu.access.service import NoTask
 from sesshu.actor import os_actor
 from sesshu.certificates.service import CertificateRequest, issue_certificate, person_certificates, request_data
 from sesshu.clock import today_jst, utcnow
-from sesshu.domain.errors import DomainError, InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from sesshu.domain.wareki import parse_optional_date
-from sesshu.exports.service import log_export, log_print
+from sesshu.exports.service import check_password, export_csv, log_print
 from sesshu.jobs import job_status, list_jobs
 from sesshu.jobs.background import BackgroundJobs
 from sesshu.ledger.service import person_history
@@ -29,14 +30,14 @@ from sesshu.tickets.catalog import lines
 from sesshu.tickets.notices import (
     DOCUMENT,
     KIND,
-    MAILING_CSV,
     PURPOSE,
     continue_notices,
     interrupted_background_runs,
+    mailing_name,
     open_notices,
 )
 from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
-from sesshu.web.deps import form_data, get_db, get_settings, render, require
+from sesshu.web.deps import form_data, get_db, get_settings, render, require, require_export_terminal
 
 router = APIRouter(include_in_schema=False)
 
@@ -142,16 +143,22 @@ def resume_notice_batches(app) -> list[int]:
     return jobs
 
 
-def _notices_page(request: Request, *, error: str = "", form=None, status_code: int = 200):
+def _owns(job: dict, actor) -> bool:
+    """A batch's files are its starter's: another staff member's batch is answered like a missing one."""
+    return actor.kind == "os" or job["created_by"] == actor.label
+
+
+def _notices_page(request: Request, actor, *, error: str = "", form=None, status_code: int = 200):
     runs = background(request.app)
-    jobs = [j | {"running": _running(runs, j)} for j in list_jobs(get_db(request), kind=KIND, limit=30)]
+    jobs = [j | {"running": _running(runs, j)} for j in list_jobs(get_db(request), kind=KIND, limit=200)
+            if _owns(j, actor)][:30]
     return render(request, "notices.html", {"jobs": jobs, "lines": lines(), "error": error, "form": form or {},
                                             "today": today_jst()}, status_code=status_code)
 
 
 @router.get("/notices")
 def notices_page(request: Request, session=Depends(require("notice.run"))):
-    return _notices_page(request)
+    return _notices_page(request, session.actor)
 
 
 @router.post("/notices")
@@ -167,8 +174,13 @@ def notices_run(request: Request, form: Annotated[dict, Depends(form_data)], ses
         out = settings.var_dir / "notices" / f"{vaccine.upper()}_{as_of:%Y%m%d}_{within}"
         opened = open_notices(get_db(request), settings, actor=session.actor, vaccine=vaccine, as_of=as_of,
                               within_days=within, out_dir=out)
+        if not _owns(job_status(get_db(request), opened.job_id), session.actor):
+            raise Conflict(f"同じ条件の個別通知（処理番号 {opened.job_id}）は別の職員が作成しています。"
+                           "その職員に依頼してください")
+    except NoTask:
+        raise  # the app answers 403 and puts the refusal on record
     except DomainError as e:
-        return _notices_page(request, error=e.message, form=form, status_code=400)
+        return _notices_page(request, session.actor, error=e.message, form=form, status_code=400)
     if opened.status != "done":
         # An earlier start of this selection that stopped (not running here) is taken up again.
         _start(request.app, opened.job_id, session.actor, resumed=opened.resumed)
@@ -183,9 +195,12 @@ def _running(runs: BackgroundJobs, job: dict) -> bool:
     return runs.running(job["id"]) or quiet < ACTIVE_WITHIN
 
 
-def _job(request: Request, job_id: int) -> dict:
-    job = job_status(get_db(request), job_id)
-    if job["kind"] != KIND:
+def _job(request: Request, job_id: int, actor) -> dict:
+    try:
+        job = job_status(get_db(request), job_id)
+    except NotFound:
+        job = {"kind": None}
+    if job["kind"] != KIND or not _owns(job, actor):
         raise NotFound(f"個別通知の処理（{job_id}）はありません")
     runs = background(request.app)
     total = job["total_units"]
@@ -196,12 +211,12 @@ def _job(request: Request, job_id: int) -> dict:
 @router.get("/notices/jobs/{job_id}")
 def notice_job_page(request: Request, job_id: int, session=Depends(require("notice.run"))):
     request.state.back_url = "/notices"
-    return render(request, "notice_job.html", {"job": _job(request, job_id)})
+    return render(request, "notice_job.html", {"job": _job(request, job_id, session.actor)})
 
 
 @router.post("/notices/jobs/{job_id}/resume")
 def notice_job_resume(request: Request, job_id: int, session=Depends(require("notice.run"))):
-    job = _job(request, job_id)
+    job = _job(request, job_id, session.actor)
     if job["status"] != "done":  # also when it looks busy elsewhere: the job row's lock shares the chunks
         _start(request.app, job_id, session.actor, resumed=True)
     return RedirectResponse(f"/notices/jobs/{job_id}", status_code=303)
@@ -216,29 +231,50 @@ def _persons_in(job: dict, name: str) -> int:
 @router.get("/notices/jobs/{job_id}/files/{name}")
 def notice_file(request: Request, job_id: int, name: Annotated[str, Path(max_length=120)],
                 session=Depends(require("notice.run"))):
+    """A PDF of the batch, for its starter to print (logged as a print). The mailing list is not here:
+    it leaves only as the encrypted ZIP (notice_mailing_export)."""
     request.state.back_url = f"/notices/jobs/{job_id}"
-    job = _job(request, job_id)
-    result = job["result"]
-    names = {f["name"]: f["sha256"] for f in result.get("files", [])}
-    if result.get("mailing_csv"):
-        names[MAILING_CSV] = result["mailing_csv"]["sha256"]
-    if name not in names:  # only the job's own files, by exact name: no path ever comes from the URL
+    job = _job(request, job_id, session.actor)
+    names = {f["name"]: f["sha256"] for f in job["result"].get("files", [])}
+    if name not in names:  # only the job's own PDFs, by exact name: no path ever comes from the URL
         raise NotFound("指定のファイルはありません")
-    path = FsPath(result["out_dir"]) / name
-    if not path.is_file():
-        raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
-    content = path.read_bytes()
-    sha256 = hashlib.sha256(content).hexdigest()
+    content = _read(job, name)
     detail = {"job_id": job_id, "file": name, "channel": "download", "vaccine": job["params"]["vaccine"],
               "as_of": job["params"]["as_of"]}
     with get_db(request).transaction() as s:
-        if name.endswith(".pdf"):  # the notices themselves: a print, as when the batch wrote them
-            persons = _persons_in(job, name)
-            log_print(s, session.actor, document=DOCUMENT, purpose=PURPOSE, rows=persons, sha256=sha256,
-                      detail=detail | {"pages": 2 * persons})
-        else:  # the mailing list: a file of personal data leaving the server (needs person.export)
-            log_export(s, session.actor, document="個別通知の発送一覧（mailing.csv）", purpose=PURPOSE,
-                       rows=max(content.count(b"\n") - 1, 0), sha256=sha256, file=name, detail=detail)
-    media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
-    return Response(content=content, media_type=media, headers={
+        persons = _persons_in(job, name)
+        log_print(s, session.actor, document=DOCUMENT, purpose=PURPOSE, rows=persons,
+                  sha256=hashlib.sha256(content).hexdigest(), detail=detail | {"pages": 2 * persons})
+    return Response(content=content, media_type="application/pdf", headers={
         **NO_STORE, "Content-Disposition": f"attachment; filename=\"{name}\""})
+
+
+def _read(job: dict, name: str) -> bytes:
+    path = FsPath(job["result"]["out_dir"]) / name
+    if not path.is_file():
+        raise NotFound("ファイルが出力先にありません（移動・削除された可能性があります）")
+    return path.read_bytes()
+
+
+@router.post("/notices/jobs/{job_id}/mailing.zip")
+def notice_mailing_export(request: Request, job_id: int, form: Annotated[dict, Depends(form_data)],
+                          session=Depends(require("person.export")), _terminal=Depends(require_export_terminal)):
+    """The mailing list (names, addresses, 宛名番号, ticket numbers): only as the audited AES ZIP, only to
+    an export terminal, only for the batch's starter holding person.export."""
+    request.state.back_url = f"/notices/jobs/{job_id}"
+    job = _job(request, job_id, session.actor)
+    if not job["result"].get("mailing_csv"):
+        raise NotFound("発送一覧はまだ作成されていません")
+    try:
+        check_password(form.get("password", "")[:200], form.get("password_confirmation", "")[:200])
+        with get_db(request).transaction() as s:
+            exported = export_csv(s, session.actor, action="notices.mailing_export",
+                                  csv_text=_read(job, mailing_name(job["params"])).decode("utf-8-sig"),
+                                  rows=job["result"].get("persons", 0),
+                                  purpose=form.get("purpose", "")[:200], password=form.get("password", "")[:200],
+                                  stem=f"mailing_{job_id}", detail={"job_id": job_id,
+                                                                    "vaccine": job["params"]["vaccine"]})
+    except InvalidInput as e:
+        return render(request, "notice_job.html", {"job": job, "error": e.message}, status_code=400)
+    return Response(content=exported.content, media_type=exported.media_type, headers={
+        **NO_STORE, "Content-Disposition": f"attachment; filename=\"{exported.filename}\""})

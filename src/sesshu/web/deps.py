@@ -226,10 +226,27 @@ async def submitted_csrf_token(request: Request) -> str:
     return ""
 
 
+def same_origin(request: Request) -> bool:
+    """A state-changing request must come from this site's own pages: its Origin (or, where a browser
+    sends none, its Referer) names this origin. A request with neither (a script, an old client) is left
+    to the token check; "null" (a sandboxed frame, a file:// page) is refused."""
+    own = f"{request.url.scheme}://{request.url.netloc}".lower()
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin.strip().lower() == own
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        return f"{parts.scheme}://{parts.netloc}".lower() == own
+    return True
+
+
 def csrf_protect(request: Request, submitted: Annotated[str, Depends(submitted_csrf_token)]) -> None:
     """Installed on the whole app: no unsafe request reaches a route without the right token."""
     if request.method not in UNSAFE_METHODS:
         return
+    if not same_origin(request):
+        raise CsrfFailed()
     if request.url.path in PRE_SESSION_CSRF_PATHS:
         expected = login_csrf_from_cookie(request)
     else:
