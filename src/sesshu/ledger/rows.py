@@ -81,6 +81,20 @@ def _choice(raw: str | None, table: dict[str, str], label: str, allowed: str) ->
     return table[c]
 
 
+def record_category(vaccine_code: str, typed: str, defaults: dict[str, str]) -> str:
+    """The 接種区分 a dose is stored with: the one written, or — blank or just 「定期」 — the vaccine's
+    usual category (定期A類 for MR, 定期B類 for 高齢者インフルエンザ …). The import and hand entry both
+    call this, so a record is never stored without a category; where the vaccine has none, the row is
+    refused with the reason."""
+    if typed and typed != "routine":
+        return typed
+    usual = defaults.get(vaccine_code, "")
+    if not usual:
+        raise RowError(f"接種区分が空です。接種種別「{vaccine_code}」からは決められないため、"
+                       "定期A類/定期B類/臨時/住民接種/特定接種/任意 のいずれかを入力してください")
+    return usual
+
+
 # (field, CSV header, Masters attribute) — a non-blank code must exist in master data.
 _CODE_FIELDS = (
     ("institution_code", "接種医療機関コード", "institutions"),
@@ -138,8 +152,8 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     if vaccinated_on > today:
         raise RowError(f"接種年月日が未来の日付です: {raw_date.strip()}")
     out = {"atena_no": atena_no, "vaccine_code": vaccine, "vaccinated_on": vaccinated_on}
-    category = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
-    out["category"] = masters.vaccines[vaccine] if category == "routine" else category
+    typed = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
+    out["category"] = record_category(vaccine, typed, masters.vaccines)
     out["screening_result"] = _choice(get("予診区分"), SCREENING_INPUT, "予診区分", "接種/予診のみ")
     raw = get("回数")
     if not raw:

@@ -627,8 +627,6 @@ def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
     except RowError as e:
         message = str(e)
         return None, message, entry_error_field(message)
-    if not values["category"]:  # blank: the vaccine's usual category (定期A類 for MR …)
-        values["category"] = masters.vaccines.get(values["vaccine_code"], "")
     if not values["screening_result"]:
         values["screening_result"] = "vaccinated"
     return values, "", ""
