@@ -158,6 +158,11 @@ class VaccinationRecord(Base):
 
 Index("ix_vaccination_record_atena_no", VaccinationRecord.atena_no, VaccinationRecord.vaccinated_on)
 Index("ix_vaccination_record_institution", VaccinationRecord.institution_code, VaccinationRecord.billing_month)
+# The record list's filters (ledger/listing.py): a lot recall, a 請求月, an import's records, a vaccine by date.
+Index("ix_vaccination_record_lot_no", VaccinationRecord.lot_no)
+Index("ix_vaccination_record_billing_month", VaccinationRecord.billing_month)
+Index("ix_vaccination_record_import_batch", VaccinationRecord.import_batch_id)
+Index("ix_vaccination_record_vaccine_date", VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
 Index(
     "uq_vaccination_record_active_key",
     VaccinationRecord.atena_no,

@@ -1,0 +1,29 @@
+"""record_list_indexes: the record list's filters (issue 22)
+
+Revision ID: 0023
+Revises: 0018
+Create Date: 2026-12-06 03:00:00
+
+The record list (/records) finds records by Lot No (a lot recall), 請求月, import batch (the import
+summary's links) and vaccine with a date range. Each gets an index so the list stays fast on a
+39.5M-record ledger; 判定 and エラーコード are combined with one of these in practice.
+"""
+from alembic import op
+
+revision = "0023"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_vaccination_record_lot_no", "vaccination_record", ["lot_no"])
+    op.create_index("ix_vaccination_record_billing_month", "vaccination_record", ["billing_month"])
+    op.create_index("ix_vaccination_record_import_batch", "vaccination_record", ["import_batch_id"])
+    op.create_index("ix_vaccination_record_vaccine_date", "vaccination_record", ["vaccine_code", "vaccinated_on"])
+
+
+def downgrade() -> None:
+    for name in ("ix_vaccination_record_vaccine_date", "ix_vaccination_record_import_batch",
+                 "ix_vaccination_record_billing_month", "ix_vaccination_record_lot_no"):
+        op.drop_index(name, table_name="vaccination_record")
