@@ -1,0 +1,42 @@
+"""Issue 22 in real Chromium at 1366×768: what a new clerk met in a day at the counter, fixed.
+Every step is saved as a screenshot (tests/browser/conftest.py: SHOTS) and was looked at."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_daily_work import _city, _totp, desk, server  # noqa: F401 — fixtures
+from tests.helpers import RECORD_HEADER, write
+
+
+def test_import_summary_and_record_list(server, desk, db, settings, tmp_path, shot):  # noqa: F811
+    page, base = desk, server
+    secrets = _city(db, settings, tmp_path)
+    _totp(page, base, "kumagaya-clerk", secrets["clerk"])
+    page.goto(base + "/imports")
+    f = tmp_path / "予診票_202311.csv"
+    write(f, RECORD_HEADER + "\n"
+          "1001,PCV,初回,2,,R5.8.3,接種,C001,,,,,,PC778,0.5,R5.8,,,,,\n"       # blank 接種区分: 定期A類
+          "1001,PCV,初回,3,,R5.8.10,接種,C001,,,,,,PC778,0.5,R5.8,,,,,\n"      # a week later: invalid
+          "1001,VAR,,1,任意,R5.8.3,接種,C001,,,,,,VV001,0.5,R5.8,,,,,\n"       # 任意: not billable
+          "1001,BCG,,1,定期A類,R5.13.1,接種,C001,,,,,,,,,,,,,\n", "cp932")
+    page.get_by_label("予診票のCSVファイル（CP932・UTF-8、100MBまで）").set_input_files(str(f))
+    page.get_by_role("button", name="取込を開始").click()
+    expect(page.locator("#job-status")).to_have_text("完了", timeout=20000)
+    expect(page.locator("[data-verdict=invalid]")).to_have_text("1件")
+    expect(page.locator("[data-verdict=not_billable]")).to_have_text("1件")
+    expect(page.locator("#verdict-codes")).to_contain_text("E_INTERVAL_TOO_SHORT")
+    shot(page, "01-import-summary")
+    page.locator("[data-verdict=invalid] a").click()
+    expect(page.locator("#records-table tbody tr")).to_have_count(1)
+    expect(page.locator("#records-table")).to_contain_text("接種間隔が不足しています")
+    expect(page.locator("#records-table")).to_contain_text("定期A類")
+    shot(page, "02-record-list-invalid")
+    # A lot recall: by Lot No and vaccine chosen by its Japanese name.
+    page.goto(base + "/records")
+    page.get_by_label("Lot No（完全一致）").fill("PC778")
+    page.get_by_label("接種種別").select_option(label="小児の肺炎球菌")
+    page.get_by_label("請求月").fill("R5.8")
+    page.get_by_role("button", name="表示").click()
+    expect(page.locator("#result-count")).to_have_text("2件")
+    shot(page, "03-record-list-lot")
