@@ -40,3 +40,31 @@ def test_import_summary_and_record_list(server, desk, db, settings, tmp_path, sh
     page.get_by_role("button", name="表示").click()
     expect(page.locator("#result-count")).to_have_text("2件")
     shot(page, "03-record-list-lot")
+
+
+def test_person_history_fits_the_screen_and_marks_an_invalid_dose(server, desk, db, settings, tmp_path, shot):  # noqa: F811
+    from sesshu.ledger.service import evaluate_pending, import_records
+    from tests.browser.test_daily_work import SETUP
+    page, base = desk, server
+    secrets = _city(db, settings, tmp_path)
+    write(tmp_path / "more.csv", RECORD_HEADER + "\n"
+          "1001,HIB,初回,2,定期A類,R5.6.16,接種,C001,,,,,,AB124,0.5,R5.7,,,,,"
+          "発熱のため保護者と相談のうえ接種。次回は医師の判断で間隔を確認すること（①保護者同意済み）\n"
+          "1001,PCV,初回,2,定期A類,R5.8.9,接種,C001,,,,,,PC778,0.5,R5.8,,,,,\n", "cp932")
+    import_records(db, settings, path=tmp_path / "more.csv", actor=SETUP)
+    evaluate_pending(db, actor=SETUP)
+    _totp(page, base, "kumagaya-clerk", secrets["clerk"])
+    page.goto(base + "/persons/1001")
+    table = page.locator("#history-table")
+    expect(table).to_be_visible()
+    box = page.locator("#history-table").evaluate(
+        "t => ({table: t.scrollWidth, wrap: t.parentElement.clientWidth})")
+    assert box["table"] <= box["wrap"] <= 1240, box  # no horizontal scrolling in the 1,230 px box
+    invalid = page.locator("tr.verdict-row-invalid")
+    expect(invalid).to_have_count(1)
+    expect(invalid.locator(".c-verdict")).to_contain_text("無効")
+    expect(invalid.locator(".c-codes")).to_contain_text("E_INTERVAL_TOO_SHORT")
+    assert invalid.locator(".c-verdict").bounding_box()["x"] < 1366
+    assert invalid.locator(".c-codes").bounding_box()["x"] + 100 < 1366
+    invalid.scroll_into_view_if_needed()
+    shot(page, "01-person-history")
