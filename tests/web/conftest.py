@@ -120,9 +120,9 @@ def add_record(db, atena_no: str, vaccine: str = "MR", on: date = date(2021, 4, 
     now = utcnow()
     with db.transaction() as s:
         r = VaccinationRecord(**{"dose_no": 1, "category": "routine_a", "screening_result": "vaccinated",
-                                 "lot_no": "AB123", **values},
+                                 "lot_no": "AB123", "created_by": "setup", **values},
                               atena_no=atena_no, vaccine_code=vaccine, vaccinated_on=on, status="active",
-                              created_at=now, created_by="setup", updated_at=now)
+                              created_at=now, updated_at=now)
         s.add(r)
         s.flush()
         return r.id

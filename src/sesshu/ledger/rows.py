@@ -1,7 +1,7 @@
 """Parsing one 予診票 row (clinic CSV) into record fields, with Japanese reasons for staff."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,12 @@ class Masters:
     doctors: frozenset[str]
     venues: frozenset[str]
     manufacturers: frozenset[str]
+    vaccine_names: dict[str, str] = field(default_factory=dict)  # name key (vaccine_name_key) → code
+
+
+def vaccine_name_key(name: str) -> str:
+    """A vaccine's Japanese name as matched when typed (「b型肝炎」 = 「B型肝炎」, width and spaces ignored)."""
+    return clean(name).replace(" ", "").replace("\u3000", "").upper()
 
 
 def _code(raw: str, known: frozenset[str] | dict, label: str) -> str | None:
@@ -142,6 +148,8 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     vaccine = raw if raw in masters.vaccines else clean(raw).replace(" ", "").upper()
     if not vaccine:
         raise RowError("接種種別が空です")
+    if vaccine not in masters.vaccines:  # written by its Japanese name (ヒブ, B型肝炎 …)
+        vaccine = masters.vaccine_names.get(vaccine_name_key(raw), vaccine)
     if vaccine not in masters.vaccines:
         raise RowError(f"接種種別「{vaccine}」はマスタに登録されていません")
     raw_date = get("接種年月日", "")

@@ -1,7 +1,7 @@
 """Shapes of vaccination records as they leave the service."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -37,3 +37,6 @@ class RecordOut(BaseModel):
     remarks: str
     status: str
     version: int
+    created_by: str = ""
+    created_at: datetime | None = None
+    import_batch_id: int | None = None

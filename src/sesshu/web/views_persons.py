@@ -15,6 +15,7 @@ from sesshu.domain.errors import Conflict, DomainError, InvalidInput
 from sesshu.ledger.service import (
     Correction,
     correct_record,
+    own_day_editable,
     person_history,
     record_for_edit,
     record_history,
@@ -107,6 +108,7 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),
+        "own_ids": {r.id for r in history.records if own_day_editable(r, session.actor)},
     })
 
 
@@ -155,22 +157,38 @@ def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -
     return url
 
 
-@router.post("/records/{record_id}/correct")
-def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
-                 session=Depends(require("record.correct"))):
+def _correct(request: Request, record_id: int, form: dict, session, *, own: bool):
     atena_no = form.get("atena_no", "")
     request.state.back_url = _person_url(atena_no, record_id=record_id)
     edited = changed_form_fields(form)
-    correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
-                            changes=parse_changes(edited))
     try:
-        correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction)
+        correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
+                                changes=parse_changes(edited))
+        correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction,
+                       own_day_only=own)
     except Conflict as e:
         if not e.current:
             raise
         seen = {name: form[f"orig_{name}"] for name in CORRECTABLE_FIELDS if f"orig_{name}" in form}
         return _conflict_page(request, e, atena_no=atena_no, edited=edited, seen=seen, reason=form.get("reason", ""))
+    except InvalidInput as e:
+        # The same page again with everything typed and the message beside the form (not an error page).
+        r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=own)
+        return _edit_page(request, r, own=own, form=form, error=e.message, status_code=400)
     return RedirectResponse(_person_url(atena_no, "corrected", record_id), status_code=303)
+
+
+@router.post("/records/{record_id}/correct")
+def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                 session=Depends(require("record.correct"))):
+    return _correct(request, record_id, form, session, own=False)
+
+
+@router.post("/records/{record_id}/own/correct")
+def own_correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                     session=Depends(require("record.enter"))):
+    """The clerk's correction of a record they typed in by hand today (ledger.service.own_day_editable)."""
+    return _correct(request, record_id, form, session, own=True)
 
 
 def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict[str, str], seen: dict[str, str],
@@ -188,14 +206,43 @@ def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict
     }, status_code=409)
 
 
+def _void(request: Request, record_id: int, form: dict, session, *, own: bool):
+    atena_no = form.get("atena_no", "")
+    request.state.back_url = _person_url(atena_no, record_id=record_id)
+    try:
+        void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
+                    reason=form.get("reason", ""), own_day_only=own)
+    except InvalidInput as e:
+        r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=own)
+        return _edit_page(request, r, own=own, void_error=e.message, status_code=400)
+    return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+
+
 @router.post("/records/{record_id}/void")
 def void_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
               session=Depends(require("record.correct"))):
-    atena_no = form.get("atena_no", "")
-    request.state.back_url = _person_url(atena_no, record_id=record_id)
-    void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
-                reason=form.get("reason", ""))
-    return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+    return _void(request, record_id, form, session, own=False)
+
+
+@router.post("/records/{record_id}/own/void")
+def own_void_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                  session=Depends(require("record.enter"))):
+    return _void(request, record_id, form, session, own=True)
+
+
+def _edit_page(request: Request, r, *, own: bool, form: dict | None = None, error: str = "", void_error: str = "",
+               status_code: int = 200):
+    """The correction page; after a refused save it shows what was typed, not the stored values."""
+    request.state.back_url = _person_url(r.atena_no, record_id=r.id)
+    text = {name: display_value(r, name) for name, _ in RECORD_FIELDS}
+    form = form or {}
+    return render(request, "record_edit.html", {
+        "r": r, "text": text, "typed": {name: form[name] for name in CORRECTABLE_FIELDS if name in form},
+        "orig": {name: form[f"orig_{name}"] for name in CORRECTABLE_FIELDS if f"orig_{name}" in form},
+        "reason": form.get("reason", ""), "error": error, "void_error": void_error, "own": own,
+        "action": f"/records/{r.id}/own" if own else f"/records/{r.id}",
+        "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
+        "back_url": request.state.back_url}, status_code=status_code)
 
 
 @router.get("/records/{record_id}/edit")
@@ -203,11 +250,14 @@ def record_edit_page(request: Request, record_id: int, session=Depends(require("
     """One record's 職権修正・取消・付け替え forms: on their own page, so the person page stays light
     (a long history would otherwise carry three forms per record)."""
     r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id)
-    request.state.back_url = _person_url(r.atena_no, record_id=r.id)
-    return render(request, "record_edit.html", {
-        "r": r, "text": {name: display_value(r, name) for name, _ in RECORD_FIELDS},
-        "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
-        "back_url": request.state.back_url})
+    return _edit_page(request, r, own=False)
+
+
+@router.get("/records/{record_id}/own")
+def own_record_page(request: Request, record_id: int, session=Depends(require("record.enter"))):
+    """訂正・取消 of a record the clerk typed in by hand today (no 職権修正 needed; audited the same way)."""
+    r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=True)
+    return _edit_page(request, r, own=True)
 
 
 @router.get("/records/{record_id}/history")
