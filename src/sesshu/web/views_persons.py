@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sesshu.access.service import NoTask
 from sesshu.clock import today_jst
 from sesshu.conditions.codes import catalog as condition_catalog
-from sesshu.domain.schedule.display import fold_alternatives
+from sesshu.domain.schedule.display import applies_to_person, fold_alternatives, is_open
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput
 from sesshu.ledger.service import (
     Correction,
@@ -101,9 +101,10 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
     return render(request, "person.html", {
         "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
         "verdicts": history.verdicts,
-        "open_rows": fold_alternatives([e for e in history.eligibility if _is_open(e, history.as_of)],
+        "open_rows": fold_alternatives([e for e in history.eligibility if is_open(e, history.as_of)],
                                        _latest_doses(history.records)),
-        "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
+        "closed_lines": [e for e in history.eligibility if not is_open(e, history.as_of)
+                         and applies_to_person(e, history.as_of, {r.vaccine_code for r in history.records})],
         "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
@@ -121,7 +122,7 @@ def _timeline(history, vaccines: dict):
     for r in history.records:
         v = history.verdicts.get(r.id)
         doses.setdefault(r.vaccine_code, []).append((r.vaccinated_on, v.status if v else ""))
-    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if _is_open(e, history.as_of)), *doses]))
+    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if is_open(e, history.as_of)), *doses]))
     rows = []
     for code in codes:
         e = lines.get(code)
@@ -139,13 +140,6 @@ def _latest_doses(records) -> dict:
         if r.vaccinated_on and (r.vaccine_code not in latest or r.vaccinated_on > latest[r.vaccine_code]):
             latest[r.vaccine_code] = r.vaccinated_on
     return latest
-
-
-def _is_open(line, as_of) -> bool:
-    """Lines staff act on now: eligible, or becoming eligible within a year."""
-    if line.status == "eligible":
-        return True
-    return line.status == "not_yet" and line.earliest is not None and (line.earliest - as_of).days <= 365
 
 
 def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -> str:
