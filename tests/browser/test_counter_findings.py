@@ -68,3 +68,24 @@ def test_person_history_fits_the_screen_and_marks_an_invalid_dose(server, desk, 
     assert invalid.locator(".c-codes").bounding_box()["x"] + 100 < 1366
     invalid.scroll_into_view_if_needed()
     shot(page, "01-person-history")
+
+
+def test_audit_viewer_speaks_japanese(server, desk, db, settings, tmp_path, shot):  # noqa: F811
+    page, base = desk, server
+    secrets = _city(db, settings, tmp_path)
+    _totp(page, base, "kumagaya-clerk", secrets["clerk"])
+    page.goto(base + "/persons/1001")
+    page.get_by_role("button", name="ログアウト").click()
+    _totp(page, base, "kumagaya-sec", secrets["security"])
+    page.goto(base + "/audit/entries")
+    page.get_by_label("宛名番号").fill("1001")
+    page.get_by_label("操作の種類").select_option(label="個人の情報の閲覧")
+    page.get_by_role("button", name="検索").click()
+    shot(page, "00-audit-search")
+    table = page.locator("table")
+    expect(table).to_contain_text("個人の情報の閲覧")
+    assert "person.view" not in table.inner_text()
+    page.goto(base + "/audit/entries?atena_no=1001")
+    text = page.locator("table").inner_text()
+    assert "住民の登録（住基）" in text and "registry.create" not in text and '"' not in text
+    shot(page, "01-audit-entries")
