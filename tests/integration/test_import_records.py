@@ -50,11 +50,12 @@ def _line(atena="1001", vaccine="HIB", date="2023-06-09", inst="", extra=""):
 
 @pytest.mark.parametrize("encoding", ["cp932", "utf-8", "utf-8-sig"])
 def test_detects_encoding_and_reads_japanese(city, settings, operator, tmp_path, encoding):
-    path = write(tmp_path / "r.csv", _rec(_line(extra="備考：発熱なし")), encoding)
+    # 備考 is stored exactly as written (issue 22: 「①」 became 「1」, full-width brackets ASCII).
+    path = write(tmp_path / "r.csv", _rec(_line(extra="備考：発熱なし（①保護者同意）")), encoding)
     summary = ledger.import_records(city, settings, path=path, actor=operator)
     assert summary.encoding == encoding and summary.accepted == 1
     with city.transaction() as s:
-        assert s.execute(select(VaccinationRecord.remarks)).scalar() == "備考:発熱なし"
+        assert s.execute(select(VaccinationRecord.remarks)).scalar() == "備考：発熱なし（①保護者同意）"
 
 
 @pytest.mark.parametrize("written", ["2023-06-09", "2023/6/9", "令和5年6月9日", "R5.6.9", "R050609", "５０５０６０９",

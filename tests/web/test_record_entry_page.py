@@ -173,3 +173,17 @@ def test_the_same_person_vaccine_and_date_twice_is_refused(client, db, make_staf
 def test_the_entry_page_is_not_for_the_security_officer(client, make_staff):
     login(client, make_staff("security_officer"))
     assert client.get("/records/new").status_code == 403
+
+
+def test_remarks_are_stored_exactly_as_typed(client, db, make_staff, persons):
+    """Issue 22 item 10: 「①」 was stored as 「1」 and full-width brackets as ASCII; also through a correction."""
+    csrf = login(client, make_staff("clerk"))
+    client.post("/records/new", data={"csrf_token": csrf, "atena_no": "1001", "vaccinated_on": "2021-04-10",
+                                      "vaccine_code": "MR", "remarks": " ①保護者（母）同意：済 "})
+    [rec] = _records(db, "1001")
+    assert rec.remarks == "①保護者（母）同意：済"
+    r = client.post(f"/records/{rec.id}/own/correct", data={
+        "csrf_token": csrf, "atena_no": "1001", "expected_version": "1", "reason": "追記",
+        "remarks": "②ＡＢＣ【再確認】", "orig_remarks": rec.remarks})
+    assert r.status_code == 303
+    assert _records(db, "1001")[0].remarks == "②ＡＢＣ【再確認】"

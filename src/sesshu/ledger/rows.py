@@ -56,8 +56,13 @@ def _code(raw: str, known: frozenset[str] | dict, label: str) -> str | None:
     return c
 
 
-def _text(raw: str, limit: int, label: str) -> str:
-    t = clean(raw)
+# Free text kept exactly as written (only surrounding spaces go): NFKC would turn ① into 1 and
+# full-width brackets into ASCII in a clinic's note. Codes and short coded texts are still normalised.
+VERBATIM_FIELDS = frozenset({"remarks"})
+
+
+def _text(raw: str, limit: int, label: str, *, verbatim: bool = False) -> str:
+    t = raw.strip() if verbatim else clean(raw)
     if len(t) > limit:
         raise RowError(f"{label}が長すぎます（{limit}文字まで）")
     return t
@@ -184,7 +189,7 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
         elif raw.isascii() and len(raw) <= limit:
             out[field] = raw.strip()
         else:
-            out[field] = _text(raw, limit, key)
+            out[field] = _text(raw, limit, key, verbatim=field in VERBATIM_FIELDS)
     raw = get("接種量")
     out["dose_volume_ml"] = _volume(raw) if raw else None
     billing_month = ""
