@@ -89,3 +89,19 @@ def test_audit_viewer_speaks_japanese(server, desk, db, settings, tmp_path, shot
     text = page.locator("table").inner_text()
     assert "住民の登録（住基）" in text and "registry.create" not in text and '"' not in text
     shot(page, "01-audit-entries")
+
+
+def test_supervisor_header_and_home(server, desk, db, settings, tmp_path, shot):  # noqa: F811
+    page, base = desk, server
+    secrets = _city(db, settings, tmp_path)  # the clerk's request waits for a supervisor
+    _totp(page, base, "kumagaya-boss", secrets["boss"])
+    expect(page.locator("#waiting-approvals")).to_have_text("承認待ち 1件")
+    header = page.locator("header.site")
+    assert header.bounding_box()["height"] < 70  # one line at 1366 px
+    for link in page.locator("nav.menu > a").all():
+        box = link.bounding_box()
+        assert box["height"] < 40, link.inner_text()  # no label wraps mid-word
+    shot(page, "01-supervisor-home")
+    page.locator("details.more-menu > summary").click()
+    expect(page.locator(".more-items").get_by_role("link", name="保存期間")).to_be_visible()
+    shot(page, "02-more-menu")
