@@ -113,3 +113,19 @@ def test_the_summary_says_what_the_engine_made_of_the_stored_rows(client, db, ma
     assert by_code.count('class="verdict-invalid"') == 1
     not_billable = client.get(f"/records?batch={batch}&billing=not_billable").text
     assert not_billable.count("<tr class=\"verdict-") == 1 and "水痘" in not_billable
+
+
+def test_the_import_page_lists_the_columns_and_offers_a_sample_that_imports(client, db, make_staff, persons):
+    """Issue 22 item 10: the import page listed no columns and offered no sample file."""
+    csrf = login(client, make_staff("clerk"))
+    page = client.get("/imports").text
+    for header in ("宛名番号", "接種種別", "接種年月日", "LotNo", "請求月", "備考"):
+        assert f"<td>{header}</td>" in page
+    assert 'href="/imports/sample.csv"' in page
+    sample = client.get("/imports/sample.csv")
+    assert sample.status_code == 200 and "attachment" in sample.headers["content-disposition"]
+    text = sample.content.decode("cp932")
+    assert text.startswith("宛名番号,接種種別")
+    job_url = _upload(client, csrf, text, name="見本.csv").headers["location"]  # the sample itself imports
+    status = _wait(client, job_url)
+    assert status["summary"]["accepted"] == 2, status

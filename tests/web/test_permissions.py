@@ -37,6 +37,7 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/records/{record_id}/history"): lambda: {"path": {"record_id": rec}},
         ("GET", "/records/{record_id}/edit"): lambda: {"path": {"record_id": rec}},
         ("GET", "/records"): lambda: {"params": {"lot_no": "AB123"}},
+        ("GET", "/imports/sample.csv"): lambda: {},
         ("GET", "/records/{record_id}/own"): lambda: {"path": {"record_id": _own_record(ctx)}},
         ("POST", "/records/{record_id}/own/correct"): lambda: {"path": {"record_id": _own_record(ctx)}, **form(
             atena_no=atena, expected_version="1", lot_no="OWN-2", orig_lot_no="AB123", reason="権限の確認")},
