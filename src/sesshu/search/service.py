@@ -145,7 +145,14 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _order(q: Select, c: SearchCriteria) -> Select:
+SORTS = {"birth_date": "生年月日の古い順", "-birth_date": "生年月日の新しい順"}
+
+
+def _order(q: Select, c: SearchCriteria, sort: str = "") -> Select:
+    if sort == "birth_date":
+        return q.order_by(Person.birth_date, Person.atena_no)
+    if sort == "-birth_date":
+        return q.order_by(Person.birth_date.desc(), Person.atena_no)
     if c.kana:
         return q.order_by(Person.kana_key, Person.atena_no)
     if c.name:
@@ -154,8 +161,10 @@ def _order(q: Select, c: SearchCriteria) -> Select:
 
 
 def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page: int = 1,
-                   per_page: int = 50, purpose: str = "対象者の検索") -> SearchPage:
+                   per_page: int = 50, purpose: str = "対象者の検索", sort: str = "") -> SearchPage:
     c = criteria.normalized()
+    if sort and sort not in SORTS:
+        raise InvalidInput("並べ替えの指定が正しくありません")
     if c.is_empty():
         raise InvalidInput("検索条件を1つ以上入力してください")
     page = max(1, page)
@@ -166,7 +175,7 @@ def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page
         # Counted on atena_no alone, so a kana or name prefix is counted from its index.
         counted = _query(c, (Person.atena_no,), scope).limit(COUNT_CAP + 1).subquery()
         total = s.execute(select(func.count()).select_from(counted)).scalar_one()
-        rows = [PersonRow(*r) for r in s.execute(_order(q, c).limit(per_page).offset((page - 1) * per_page))]
+        rows = [PersonRow(*r) for r in s.execute(_order(q, c, sort).limit(per_page).offset((page - 1) * per_page))]
         audit.record(s, actor, "person.search", purpose=purpose,
                      detail={"criteria": c.as_detail(), "total": total, "page": page,
                              "shown": [r.atena_no for r in rows]})

@@ -64,11 +64,12 @@ def search_results(request: Request, query: Annotated[SearchQuery, Depends()],
 
 def _search(request: Request, query: SearchQuery, session, page: int, template: str, *, submitted: bool):
     ctx = {"q": query, "result": None, "error": "", "vaccines": request.app.state.vaccines,
-           "query_string": urlencode(query.as_params())}
+           "query_string": urlencode(query.as_params()), "unsorted_query": urlencode(query.unsorted_params())}
     if submitted:  # the form was submitted (even if empty)
         try:
             ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
-                                           page=page, per_page=get_settings(request).search_page_size)
+                                           page=page, per_page=get_settings(request).search_page_size,
+                                           sort=query.sort)
         except NoTask:
             raise  # refused and put on record by the app's handler, not shown as a form error
         except DomainError as e:
