@@ -38,6 +38,10 @@ def _cases(ctx: dict) -> dict:
         ("GET", "/records/{record_id}/edit"): lambda: {"path": {"record_id": rec}},
         ("GET", "/records"): lambda: {"params": {"lot_no": "AB123"}},
         ("GET", "/imports/sample.csv"): lambda: {},
+        ("POST", "/admin/accounts/new"): lambda: form(login_id=f"new-{ctx['role']}-x", display_name="新規 職員",
+                                                      role="auditor", valid_until="", task="", department=""),
+        ("POST", "/admin/accounts/{login_id}/password-reset"): lambda: {
+            "path": {"login_id": ctx["other_login"]}, **form(reason="権限の確認")},
         ("GET", "/records/{record_id}/own"): lambda: {"path": {"record_id": _own_record(ctx)}},
         ("POST", "/records/{record_id}/own/correct"): lambda: {"path": {"record_id": _own_record(ctx)}, **form(
             atena_no=atena, expected_version="1", lot_no="OWN-2", orig_lot_no="AB123", reason="権限の確認")},

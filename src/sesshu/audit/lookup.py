@@ -119,6 +119,7 @@ ACTION_LABELS = {
     "relief.payments": "健康被害救済の給付の支払",
     "record.edit_view": "接種記録の修正画面の表示",
     "record.reassign": "接種記録の付け替え",
+    "user.password_reset": "パスワードの再設定（セキュリティ責任者）",
     "record.list": "接種記録の一覧の表示",
     "records.rejects_export": "取込エラー行（個人情報を含む）の暗号化出力",
     "export": "ファイル出力",
@@ -218,7 +219,7 @@ DETAIL_LABELS = {
     "totals": "合計", "fee_amount": "委託料", "fee_count": "委託料の件数", "returned": "返戻の件数",
     "title": "題名", "zip_sha256": "ZIPのハッシュ値", "tasks": "事務", "display_name": "氏名（表示名）",
     "deactivated": "停止", "reactivated": "再開", "unused_days": "未使用の日数", "matched": "一致",
-    "mismatched": "不一致", "action": "操作の種類", "actor": "職員ID", "household": "世帯の方", "view": "表示した内容",
+    "mismatched": "不一致", "action": "操作の種類", "actor": "職員ID", "household": "世帯の方", "ended_sessions": "終了したセッション", "change": "変更の種類", "view": "表示した内容",
     "date_from": "期間（から）", "date_to": "期間（まで）", "lines": "対象の接種", "vaccines": "接種種別", "created": "作成", "updated": "更新", "imported": "取込件数", "new_tickets": "新しい接種券",
 }
 # Record fields, which appear as values too (the "fields" a correction changed).

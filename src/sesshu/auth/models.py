@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, true
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -30,6 +30,8 @@ class StaffUser(Base):
     # a security officer turns it back on (fallback for a lost authenticator). See auth/service.py.
     totp_allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: since created_at
+    # A password set by the security officer (new account, reset): the user must choose their own first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WebSession(Base):
