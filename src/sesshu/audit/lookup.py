@@ -15,6 +15,7 @@ from sesshu.audit.periods import day_range, jst, parse_period
 from sesshu.audit.service import record
 from sesshu.db import MAX_ROW_ID, Database
 from sesshu.domain.errors import InvalidInput
+from sesshu.paging import Page
 
 COUNT_CAP = 10000
 MAX_SEQ_PARTS = 500
@@ -404,17 +405,7 @@ class EntryRow:
                 "purpose": self.purpose, "detail": detail, "entry_hash": self.entry_hash}
 
 
-@dataclass(frozen=True)
-class EntryPage:
-    rows: list[EntryRow]
-    total: int
-    total_capped: bool
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+EntryPage = Page  # of EntryRow
 
 
 def _pretty(detail: str) -> str:

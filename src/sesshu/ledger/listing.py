@@ -22,6 +22,7 @@ from sesshu.domain.wareki import DateParseError, parse_month
 from sesshu.ledger.models import VaccinationRecord as R
 from sesshu.ledger.models import Vaccine
 from sesshu.ledger.reference import CATEGORIES
+from sesshu.paging import Criteria, Page
 from sesshu.registry.models import Person
 
 COUNT_CAP = 10000
@@ -51,7 +52,7 @@ def code_reasons(error_code: str) -> list[tuple[str, str]]:
 
 
 @dataclass
-class RecordCriteria:
+class RecordCriteria(Criteria):
     verdict: str = ""
     error_code: str = ""
     category: str = ""
@@ -84,12 +85,6 @@ class RecordCriteria:
         if c.vaccinated_from and c.vaccinated_to and c.vaccinated_from > c.vaccinated_to:
             raise InvalidInput("接種日の範囲が逆です（から ≦ まで）")
         return c
-
-    def is_empty(self) -> bool:
-        return not any(v not in ("", None) for v in asdict(self).values())
-
-    def as_detail(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in ("", None)}
 
 
 @dataclass
@@ -125,17 +120,7 @@ class RecordRow:
         return code_reasons(self.error_code)
 
 
-@dataclass
-class RecordPage:
-    rows: list[RecordRow]
-    total: int
-    total_capped: bool
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+RecordPage = Page  # of RecordRow
 
 
 def _has_code(code: str):

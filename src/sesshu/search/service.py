@@ -20,6 +20,7 @@ from sesshu.domain.text import clean, clean_address, clean_name, kana_key, prefi
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.models import VaccinationRecord
+from sesshu.paging import Criteria, Page
 from sesshu.registry.models import REGISTRY_STATUSES, SEXES, Person
 
 COUNT_CAP = 10000
@@ -27,7 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
-class SearchCriteria:
+class SearchCriteria(Criteria):
     atena_no: str = ""
     kana: str = ""
     name: str = ""
@@ -59,12 +60,6 @@ class SearchCriteria:
             registry_status=clean(self.registry_status),
         )
 
-    def is_empty(self) -> bool:
-        return not any(v not in ("", None) for v in asdict(self).values())
-
-    def as_detail(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in ("", None)}
-
 
 @dataclass
 class PersonRow:
@@ -85,17 +80,7 @@ class PersonRow:
         return REGISTRY_STATUSES.get(self.registry_status, "")
 
 
-@dataclass
-class SearchPage:
-    rows: list[PersonRow]
-    total: int
-    total_capped: bool
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+SearchPage = Page  # of PersonRow
 
 
 _COLUMNS = (Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.address,
