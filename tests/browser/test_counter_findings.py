@@ -105,3 +105,32 @@ def test_supervisor_header_and_home(server, desk, db, settings, tmp_path, shot):
     page.locator("details.more-menu > summary").click()
     expect(page.locator(".more-items").get_by_role("link", name="保存期間")).to_be_visible()
     shot(page, "02-more-menu")
+
+
+def test_own_day_correction_keeps_what_was_typed(server, desk, db, settings, tmp_path, shot):  # noqa: F811
+    page, base = desk, server
+    secrets = _city(db, settings, tmp_path)
+    _totp(page, base, "kumagaya-clerk", secrets["clerk"])
+    page.goto(base + "/records/new")
+    page.get_by_label("宛名番号（必須）").fill("１００１")  # full-width, as the import accepts it
+    page.get_by_label("接種年月日（必須）").fill("R5.8.3")
+    page.get_by_label("接種種別（必須・名前またはコード）").fill("b型肝炎")
+    page.get_by_label("Lot No").fill("TYPO1")
+    expect(page.locator("#entry-verdict")).to_contain_text("山田　太郎")
+    page.get_by_label("Lot No").press("Enter")
+    expect(page.locator("[data-saved]")).to_contain_text("保存しました")
+    shot(page, "01-saved")
+    page.get_by_role("link", name="この記録を訂正・取消").click()
+    expect(page.get_by_role("heading", name="入力した記録の訂正・取消")).to_be_visible()
+    form = page.locator("#correct-form")
+    form.get_by_label("Lot No").fill("HB777")
+    form.get_by_label("回数").fill("99")
+    form.get_by_label("修正理由（必須）").fill("転記誤り")
+    form.get_by_role("button", name="修正を保存").click()
+    expect(form.locator(".msg.error")).to_contain_text("回数")
+    expect(form.get_by_label("Lot No")).to_have_value("HB777")
+    expect(form.get_by_label("修正理由（必須）")).to_have_value("転記誤り")
+    shot(page, "02-correction-error-inline")
+    form.get_by_label("回数").fill("1")
+    form.get_by_role("button", name="修正を保存").click()
+    expect(page.get_by_text("接種記録を修正しました")).to_be_visible()
