@@ -68,6 +68,11 @@ def test_person_history_fits_the_screen_and_marks_an_invalid_dose(server, desk, 
     assert invalid.locator(".c-codes").bounding_box()["x"] + 100 < 1366
     invalid.scroll_into_view_if_needed()
     shot(page, "01-person-history")
+    # The rarer fields: one click on 詳細 opens that record's details (the list is folded, the page short).
+    invalid.get_by_role("link", name="詳細").click()
+    expect(page.locator("details.record[open] dl.facts")).to_have_count(1)
+    expect(page.locator("details.record[open] dl.facts")).to_contain_text("AB124")
+    shot(page, "02-person-record-detail")
 
 
 def test_audit_viewer_speaks_japanese(server, desk, db, settings, tmp_path, shot):  # noqa: F811
