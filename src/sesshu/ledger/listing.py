@@ -124,9 +124,10 @@ RecordPage = Page  # of RecordRow
 
 
 def _has_code(code: str):
-    """The record carries this code among its comma-separated エラーコード (exact token)."""
+    """The record carries this code among its comma-separated エラーコード (exact token). The explicit
+    error_code <> '' lets the database use the partial index of flagged records."""
     col = R.error_code
-    return or_(col == code, col.like(f"{code},%"), col.like(f"%,{code}"), col.like(f"%,{code},%"))
+    return and_(col != "", or_(col == code, col.like(f"{code},%"), col.like(f"%,{code}"), col.like(f"%,{code},%")))
 
 
 def _verdict_filter(verdict: str):
@@ -134,7 +135,7 @@ def _verdict_filter(verdict: str):
     if verdict == "valid":
         return R.error_code == ""
     if verdict == "invalid":
-        return is_invalid
+        return and_(R.error_code != "", is_invalid)
     return and_(R.error_code != "", not_(is_invalid))
 
 

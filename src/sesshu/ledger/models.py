@@ -163,6 +163,9 @@ Index("ix_vaccination_record_lot_no", VaccinationRecord.lot_no)
 Index("ix_vaccination_record_billing_month", VaccinationRecord.billing_month)
 Index("ix_vaccination_record_import_batch", VaccinationRecord.import_batch_id)
 Index("ix_vaccination_record_vaccine_date", VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+# Records with an エラーコード (無効・任意) are few: the list of them reads this small index, newest first.
+Index("ix_vaccination_record_flagged", VaccinationRecord.vaccinated_on, VaccinationRecord.id,
+      sqlite_where=text("error_code <> ''"), postgresql_where=text("error_code <> ''"))
 Index(
     "uq_vaccination_record_active_key",
     VaccinationRecord.atena_no,
