@@ -222,6 +222,6 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     # The security officer reads what happened to 1001 today.
     _totp(page, base, "kumagaya-sec", secrets["security"])
     page.goto(base + "/audit/entries?atena_no=1001")
-    expect(page.locator("main")).to_contain_text("record.enter")
+    expect(page.locator("main")).to_contain_text("予診票の手入力（登録）")  # by its Japanese name (issue 22)
     shot(page, "14-audit-log")
     assert dialogs == []
