@@ -144,14 +144,23 @@ def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, 
     summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects)
     extra = {}
     if evaluate:
+        from sesshu.ledger.listing import batch_verdicts
+
         ev = evaluate_pending(db, actor=actor)
-        extra = {"evaluated_persons": ev.persons, "error_codes_changed": ev.records_changed}
+        with db.transaction() as s:  # counts only, as on the web's job page
+            verdicts = batch_verdicts(s, summary.batch_id)
+        extra = {"evaluated_persons": ev.persons, "error_codes_changed": ev.records_changed,
+                 "verdicts": verdicts.as_dict()}
     if as_json:
         _echo_json(summary.as_dict() | extra)
         return
     _print_summary(summary, False)
     if extra:
         typer.echo(f"スケジュール判定: {extra['evaluated_persons']} 人、エラーコードの変更 {extra['error_codes_changed']} 件")
+        typer.echo(f"登録した記録の判定: 有効 {verdicts.valid} 件、無効 {verdicts.invalid} 件、任意 {verdicts.voluntary} 件、"
+                   f"委託料の対象外の接種区分 {verdicts.not_billable} 件")
+        for c in verdicts.codes:
+            typer.echo(f"  {c['code']} {c['count']} 件: {c['reason']}")
 
 
 @import_app.command("masters")

@@ -144,7 +144,7 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     expect(page.get_by_label("宛名番号（必須）")).to_have_value("1001")
     expect(page.get_by_label("接種年月日（必須）")).to_be_focused()
     page.get_by_label("接種年月日（必須）").fill("Ｒ５．８．３")
-    page.get_by_label("接種種別（必須・コード）").fill("hib")
+    page.get_by_label("接種種別（必須・名前またはコード）").fill("hib")
     page.get_by_label("回数").fill("2")
     page.get_by_label("接種医療機関コード").fill("C001")
     page.get_by_label("Lot No").fill("AB124")
@@ -162,7 +162,7 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     # An invalid dose: HIB again a week after the second — the engine's code and reason show while typing.
     page.get_by_label("宛名番号（必須）").fill("1001")
     page.get_by_label("接種年月日（必須）").fill("令和5年8月10日")
-    page.get_by_label("接種種別（必須・コード）").fill("HIB")
+    page.get_by_label("接種種別（必須・名前またはコード）").fill("HIB")
     expect(page.locator("#entry-verdict")).to_contain_text("無効")
     expect(page.locator("#entry-verdict ul.codes code").first).to_have_text(re.compile(r"^E_[A-Z_]+$"))
     shot(page, "07-entry-invalid-verdict")
@@ -172,12 +172,17 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     page.get_by_label("Lot No").press("Enter")
     expect(page.locator("main .msg.error").first).to_contain_text("接種年月日")
     expect(page.get_by_label("Lot No")).to_have_value("HB125")
-    expect(page.get_by_label("接種種別（必須・コード）")).to_have_value("HIB")
+    expect(page.get_by_label("接種種別（必須・名前またはコード）")).to_have_value("HIB")
     expect(page.get_by_label("接種年月日（必須）")).to_be_focused()  # back at the field to fix
     shot(page, "08-entry-validation-error")
     page.get_by_label("接種年月日（必須）").fill("2023-08-10")
     page.get_by_label("接種年月日（必須）").press("Enter")
-    expect(page.locator("[data-saved]")).to_contain_text("保存しました")
+    # Enter does not store an invalid dose: the reasons come back with a separate button (issue 22 item 4).
+    expect(page.locator("#confirm-invalid")).to_contain_text("まだ保存していません")
+    expect(page.get_by_label("Lot No")).to_have_value("HB125")
+    shot(page, "08b-entry-confirm-invalid")
+    page.get_by_role("button", name="無効の接種として登録する").click()
+    expect(page.locator("[data-saved]")).to_contain_text("無効の接種として保存しました")
     expect(page.locator("[data-saved] .badge.warn")).to_have_text(re.compile(r"E_[A-Z_]+"))
 
     # Import a file with errors, watch it finish, download the rejects.
@@ -217,6 +222,6 @@ def test_a_day_at_the_counter(server, desk, db, settings, tmp_path, shot):
     # The security officer reads what happened to 1001 today.
     _totp(page, base, "kumagaya-sec", secrets["security"])
     page.goto(base + "/audit/entries?atena_no=1001")
-    expect(page.locator("main")).to_contain_text("record.enter")
+    expect(page.locator("main")).to_contain_text("予診票の手入力（登録）")  # by its Japanese name (issue 22)
     shot(page, "14-audit-log")
     assert dialogs == []

@@ -144,3 +144,23 @@ def test_cli_prints_the_card_on_request(db, settings, tmp_path):
     assert "SMART Health Card 1 枚" in r.stdout
     [card] = _verified_cards(settings, qr_codes(cert, tmp_path, 2))
     assert [i["date"] for i in card["immunizations"]] == ["2026-01-10"]
+
+
+def test_an_invalid_dose_is_marked_and_long_names_are_not_cut(db, settings, tmp_path):
+    """Issue 22 item 6: an invalid dose printed as an ordinary 「2回目」, and names were cut with 「…」."""
+    load_city(db, settings, tmp_path)
+    long_name = "医療法人社団熊谷こどもとおとなのクリニック熊谷駅前分院小児科"
+    with db.transaction() as s:
+        s.add(Institution(code="C009", name=long_name))
+    add_record(db, "2001", vaccine="HIB", on=date(2026, 1, 10), institution_code="C009", dose_no=1)
+    add_record(db, "2001", vaccine="HIB", on=date(2026, 1, 17), institution_code="C009", dose_no=2,
+               error_code="E_INTERVAL_TOO_SHORT")
+    issued = issue_certificate(db, settings, actor=OPERATOR, atena_no="2001", request=REQUEST, today=date(2026, 12, 3))
+    path = tmp_path / "cert.pdf"
+    path.write_bytes(issued.pdf.content)
+    text = flat(pdf_text(path))
+    assert "無効※" in text and "2回目" not in text and "1回目" in text
+    assert "※「無効」の接種は" in text and "定期接種の回数に数えていません" in text
+    assert "…" not in text and text.count(long_name[-6:]) == 2  # wrapped onto a second line, never cut
+    import subprocess
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(path), "/tmp/issue22-cert"], check=True)

@@ -48,6 +48,8 @@ def test_import_records_json_summary_and_rejects_file(loaded, settings, tmp_path
     summary = json.loads(first.stdout)
     assert {k: summary[k] for k in ("read", "accepted", "rejected", "duplicates")} == \
         {"read": 3, "accepted": 2, "rejected": 1, "duplicates": 0}
+    # What the engine made of the stored rows, as on the web's job page (issue 22).
+    assert (summary["verdicts"]["stored"], summary["verdicts"]["valid"], summary["verdicts"]["invalid"]) == (2, 2, 0)
     rejects = list(csv.reader((tmp_path / "out.csv").open(encoding="utf-8-sig")))
     assert rejects[1][0] == "4" and "住民記録にありません" in rejects[1][2]
     again = json.loads(run(settings, "import", "records", str(path), "--json").stdout)

@@ -50,11 +50,12 @@ def _line(atena="1001", vaccine="HIB", date="2023-06-09", inst="", extra=""):
 
 @pytest.mark.parametrize("encoding", ["cp932", "utf-8", "utf-8-sig"])
 def test_detects_encoding_and_reads_japanese(city, settings, operator, tmp_path, encoding):
-    path = write(tmp_path / "r.csv", _rec(_line(extra="備考：発熱なし")), encoding)
+    # 備考 is stored exactly as written (issue 22: 「①」 became 「1」, full-width brackets ASCII).
+    path = write(tmp_path / "r.csv", _rec(_line(extra="備考：発熱なし（①保護者同意）")), encoding)
     summary = ledger.import_records(city, settings, path=path, actor=operator)
     assert summary.encoding == encoding and summary.accepted == 1
     with city.transaction() as s:
-        assert s.execute(select(VaccinationRecord.remarks)).scalar() == "備考:発熱なし"
+        assert s.execute(select(VaccinationRecord.remarks)).scalar() == "備考：発熱なし（①保護者同意）"
 
 
 @pytest.mark.parametrize("written", ["2023-06-09", "2023/6/9", "令和5年6月9日", "R5.6.9", "R050609", "５０５０６０９",
@@ -225,3 +226,35 @@ def test_actor_names_with_quotes_are_stored_as_they_are(city, settings, tmp_path
     assert summary.accepted == 1
     with city.transaction() as s:
         assert s.execute(select(VaccinationRecord.created_by)).scalar() == "os:o'brien\\x"
+
+
+def test_blank_category_is_the_vaccines_usual_one_as_in_hand_entry(city, settings, operator, tmp_path):
+    """Issue 22 item 1: a blank 接種区分 was stored blank and the dose never paid (R_NOT_ROUTINE)."""
+    body = _rec(_line(), _line(atena="1003", vaccine="FLU_ELDER", date="2024-11-01"),
+                "1001,PCV,,,定期,2023-06-09," + "," * 14, "1001,MR,,,任意,2024-05-01," + "," * 14)
+    summary = ledger.import_records(city, settings, path=write(tmp_path / "r.csv", body), actor=operator)
+    assert summary.accepted == 4
+    with city.transaction() as s:
+        got = dict(s.execute(select(VaccinationRecord.vaccine_code, VaccinationRecord.category)).all())
+    assert got == {"HIB": "routine_a", "FLU_ELDER": "routine_b", "PCV": "routine_a", "MR": "voluntary"}
+
+
+def test_blank_category_without_a_usual_one_is_refused_with_a_reason(city, settings, operator, tmp_path):
+    from sesshu.ledger.models import Vaccine
+    with city.transaction() as s:
+        s.add(Vaccine(code="ZZTEST", name="試験ワクチン", default_category="", injected_live=False))
+    rejects = tmp_path / "rejects.csv"
+    body = _rec(_line(vaccine="ZZTEST"), "1001,ZZTEST,,,任意,2023-06-10," + "," * 14)
+    summary = ledger.import_records(city, settings, path=write(tmp_path / "r.csv", body), actor=operator,
+                                    rejects_path=rejects)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    rows = list(csv.reader(rejects.open(encoding="utf-8-sig")))
+    assert rows[1][0] == "2" and "接種区分が空です" in rows[1][2] and "ZZTEST" in rows[1][2]
+    with city.transaction() as s:
+        assert s.execute(select(VaccinationRecord.category)).scalars().all() == ["voluntary"]
+    assert "" not in _categories(city)
+
+
+def _categories(db) -> set[str]:
+    with db.transaction() as s:
+        return set(s.execute(select(VaccinationRecord.category)).scalars())

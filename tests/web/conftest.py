@@ -119,9 +119,10 @@ def persons(settings, db, tmp_path) -> dict[str, str]:
 def add_record(db, atena_no: str, vaccine: str = "MR", on: date = date(2021, 4, 10), **values) -> int:
     now = utcnow()
     with db.transaction() as s:
-        r = VaccinationRecord(atena_no=atena_no, vaccine_code=vaccine, vaccinated_on=on, dose_no=1,
-                              category="routine_a", screening_result="vaccinated", lot_no="AB123", status="active",
-                              created_at=now, created_by="setup", updated_at=now, **values)
+        r = VaccinationRecord(**{"dose_no": 1, "category": "routine_a", "screening_result": "vaccinated",
+                                 "lot_no": "AB123", "created_by": "setup", **values},
+                              atena_no=atena_no, vaccine_code=vaccine, vaccinated_on=on, status="active",
+                              created_at=now, updated_at=now)
         s.add(r)
         s.flush()
         return r.id

@@ -228,3 +228,50 @@ def test_service_refuses_self_change_for_a_user_actor(make_staff, db):
     with pytest.raises(Forbidden):
         set_role(db, actor=actor, login_id=me.login_id, role="supervisor", reason="昇格")
     assert _user(db, officer.login_id).role == "security_officer"
+
+
+def _signs_in_with(app, login_id: str, password: str, secret: str):
+    """Password and TOTP as a new browser would; returns the client (or the failing response)."""
+    import pyotp
+    from tests.web.conftest import csrf_token, submit_code
+    c = TestClient(app, follow_redirects=False)
+    r = submit_password(c, login_id, password)
+    assert r.status_code == 303, r.text
+    r = submit_code(c, pyotp.TOTP(secret).now())
+    assert r.status_code == 303, r.text
+    return c
+
+
+def test_the_officer_creates_an_account_that_must_change_its_password(app, db, officer_client):
+    """Issue 22 item 11: accounts could only be made on the server's command line."""
+    c, csrf, _ = officer_client
+    r = c.post("/admin/accounts/new", data={"csrf_token": csrf, "login_id": "suzuki-h", "display_name": "鈴木 花子",
+                                            "role": "clerk", "valid_until": "", "task": "yobo_sesshu",
+                                            "department": "健康づくり課"})
+    assert r.status_code == 200 and "suzuki-h を登録しました" in r.text and r.headers["cache-control"] == "no-store"
+    import re
+    password = re.search(r'id="issued-password">([^<]+)<', r.text).group(1)
+    secret = re.search(r'id="issued-totp">([^<]+)<', r.text).group(1)
+    assert _user(db, "suzuki-h").must_change_password
+    assert _entries(db, "user.create")[-1]["login_id"] == "suzuki-h"
+    new = _signs_in_with(app, "suzuki-h", password, secret)
+    first = new.get("/search")
+    assert first.status_code == 303 and first.headers["location"].startswith("/account/password")
+    bad = c.post("/admin/accounts/new", data={"csrf_token": csrf, "login_id": "suzuki-h", "display_name": "二重",
+                                              "role": "clerk", "task": ""})
+    assert bad.status_code == 409 and "既に使われています" in bad.text and 'value="二重"' in bad.text
+
+
+def test_the_officer_resets_a_password_but_not_their_own(app, db, make_staff, client, officer_client):
+    clerk = make_staff("clerk")
+    login(client, clerk)
+    r = _post(officer_client, clerk.login_id, "password-reset", reason="パスワード忘れ")
+    assert r.status_code == 200 and "パスワードを再設定しました" in r.text
+    import re
+    password = re.search(r'id="issued-password">([^<]+)<', r.text).group(1)
+    assert client.get("/search").status_code == 303  # the clerk's session ended
+    assert _user(db, clerk.login_id).must_change_password
+    assert _entries(db, "user.password_reset")[-1]["reason"] == "パスワード忘れ"
+    assert submit_password(TestClient(app, follow_redirects=False), clerk.login_id, password).status_code == 303
+    own = _post(officer_client, "security-officer-1", "password-reset", reason="自分で")
+    assert own.status_code == 403 and "ご自身のアカウント" in own.text

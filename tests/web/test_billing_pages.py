@@ -132,3 +132,27 @@ def test_an_upload_needs_a_file_the_csrf_token_and_the_billing_role(client, db, 
     clerk_csrf = login(client, clerk)
     assert client.get("/billing/imports").status_code == 403
     assert _upload(client, clerk_csrf, "tax", "t.csv", "年度\n2026\n").status_code == 403
+
+
+def test_the_month_may_be_typed_in_wareki_or_full_width(client, db, settings, tmp_path, make_staff):
+    """Issue 22 item 10: 「R8.11」 dead-ended; the billing month is read like every other month field."""
+    prepare_november(db, settings, tmp_path)
+    csrf = login(client, make_staff("billing"))
+    r = client.post("/billing/run", data={"csrf_token": csrf, "month": "R8.11", "transfer_date": "R8.12.25"})
+    assert r.status_code == 303 and r.headers["location"] == f"/billing/{NOV}?notice=run"
+    from sesshu.billing.service import check_month
+    assert check_month("令和8年11月") == check_month("２０２６－１１") == check_month("202611") == NOV
+
+
+def test_returns_are_paginated(client, db, settings, tmp_path, make_staff, monkeypatch):
+    """A month with 20,000 returns rendered one 8 MB page: now RETURNS_PER_PAGE rows a page."""
+    from sesshu.billing import outputs
+    prepare_november(db, settings, tmp_path)
+    run_month(db, actor=ACTOR, month=NOV, transfer_date=TRANSFER)
+    monkeypatch.setattr(outputs, "RETURNS_PER_PAGE", 1)
+    login(client, make_staff("billing"))
+    first = client.get(f"/billing/{NOV}").text
+    total = int(first[first.index('<h2 id="returns">'):].split('class="count">')[1].split("件")[0].replace(",", ""))
+    assert total >= 2 and f"（1 / {total}ページ）" in first and 'rel="next"' in first
+    last = client.get(f"/billing/{NOV}?page={total}").text
+    assert 'rel="prev"' in last and 'rel="next"' not in last

@@ -83,3 +83,49 @@ def test_an_oversized_upload_is_refused_before_it_is_read(client, make_staff):
                                                  "Content-Type": "multipart/form-data; boundary=x",
                                                  "X-CSRF-Token": csrf}, content=b"--x--")
     assert r.status_code == 413 and "大きすぎます" in r.text
+
+
+HIB_1 = "1001,HIB,,1,,R2.6.1,接種,,,,,,,LOT-H1,,R2.6,,,,,\n"
+HIB_TOO_SOON = "1001,HIB,,2,,R2.6.10,接種,,,,,,,LOT-H1,,R2.6,,,,,\n"
+FLU_CHILD = "1001,FLU_ELDER,,,,R3.11.1,接種,,,,,,,,,R3.11,,,,,\n"
+VAR_VOLUNTARY = "1002,VAR,,1,任意,R3.6.1,接種,,,,,,,,,R3.6,,,,,\n"
+
+
+def test_the_summary_says_what_the_engine_made_of_the_stored_rows(client, db, make_staff, persons):
+    """Issue 22 item 2: the job page counted only unreadable rows; now valid / invalid by code / 任意 /
+    not billable, each a link to the record list."""
+    csrf = login(client, make_staff("clerk"))
+    job_url = _upload(client, csrf, RECORD_HEADER + "\n" + GOOD + HIB_1 + HIB_TOO_SOON + FLU_CHILD
+                      + VAR_VOLUNTARY).headers["location"]
+    status = _wait(client, job_url)
+    v = status["verdicts"]
+    assert (v["stored"], v["valid"], v["invalid"], v["voluntary"], v["not_billable"]) == (5, 3, 1, 1, 1), v
+    codes = {c["code"]: c for c in v["codes"]}
+    assert codes["E_INTERVAL_TOO_SHORT"]["count"] == 1 and "間隔" in codes["E_INTERVAL_TOO_SHORT"]["reason"]
+    page = client.get(job_url).text
+    batch = status["summary"]["batch_id"]
+    assert f'href="/records?batch={batch}&amp;verdict=invalid"' in page and "E_INTERVAL_TOO_SHORT" in page
+    assert "無効と判定された記録が1件" in page
+    listed = client.get(f"/records?batch={batch}&verdict=invalid")
+    assert listed.status_code == 200 and "1件" in listed.text and "接種間隔が不足しています" in listed.text
+    assert listed.text.count('class="verdict-invalid"') == 1
+    by_code = client.get(f"/records?batch={batch}&code=E_INTERVAL_TOO_SHORT").text
+    assert by_code.count('class="verdict-invalid"') == 1
+    not_billable = client.get(f"/records?batch={batch}&billing=not_billable").text
+    assert not_billable.count("<tr class=\"verdict-") == 1 and "水痘" in not_billable
+
+
+def test_the_import_page_lists_the_columns_and_offers_a_sample_that_imports(client, db, make_staff, persons):
+    """Issue 22 item 10: the import page listed no columns and offered no sample file."""
+    csrf = login(client, make_staff("clerk"))
+    page = client.get("/imports").text
+    for header in ("宛名番号", "接種種別", "接種年月日", "LotNo", "請求月", "備考"):
+        assert f"<td>{header}</td>" in page
+    assert 'href="/imports/sample.csv"' in page
+    sample = client.get("/imports/sample.csv")
+    assert sample.status_code == 200 and "attachment" in sample.headers["content-disposition"]
+    text = sample.content.decode("cp932")
+    assert text.startswith("宛名番号,接種種別")
+    job_url = _upload(client, csrf, text, name="見本.csv").headers["location"]  # the sample itself imports
+    status = _wait(client, job_url)
+    assert status["summary"]["accepted"] == 2, status

@@ -38,6 +38,17 @@ def _cases(ctx: dict) -> dict:
                    lot_no=f"LOT{version()}", orig_lot_no="")},
         ("GET", "/records/{record_id}/history"): lambda: {"path": {"record_id": rec}},
         ("GET", "/records/{record_id}/edit"): lambda: {"path": {"record_id": rec}},
+        ("GET", "/records"): lambda: {"params": {"lot_no": "AB123"}},
+        ("GET", "/imports/sample.csv"): lambda: {},
+        ("POST", "/admin/accounts/new"): lambda: form(login_id=f"new-{ctx['role']}-x", display_name="新規 職員",
+                                                      role="auditor", valid_until="", task="", department=""),
+        ("POST", "/admin/accounts/{login_id}/password-reset"): lambda: {
+            "path": {"login_id": ctx["other_login"]}, **form(reason="権限の確認")},
+        ("GET", "/records/{record_id}/own"): lambda: {"path": {"record_id": _own_record(ctx)}},
+        ("POST", "/records/{record_id}/own/correct"): lambda: {"path": {"record_id": _own_record(ctx)}, **form(
+            atena_no=atena, expected_version="1", lot_no="OWN-2", orig_lot_no="AB123", reason="権限の確認")},
+        ("POST", "/records/{record_id}/own/void"): lambda: {"path": {"record_id": _own_record(ctx)}, **form(
+            atena_no=atena, expected_version="1", reason="権限の確認")},
         ("POST", "/persons/{atena_no}/conditions"): lambda: {"path": {"atena_no": atena}, **form(
             condition_code="designated_disability", impairment="kidney", evidence_kind="handbook", evidence_grade="1",
             evidence_no="第1号", reason="権限の確認")},
@@ -603,6 +614,13 @@ def test_every_route_declares_a_known_permission(app):
         else:
             assert permission is not None, f"{method} {path} declares no permission"
             assert permission == "" or permission in PERMISSIONS, f"{method} {path}: {permission}"
+
+
+def _own_record(ctx) -> int:
+    """A record the signed-in staff member typed in by hand today (the own-day 訂正・取消 routes)."""
+    from datetime import date, timedelta
+    ctx["own_day"] = ctx.get("own_day", date(2021, 1, 1)) + timedelta(days=1)
+    return add_record(ctx["db"], ctx["atena_no"], vaccine="JE", on=ctx["own_day"], created_by=ctx["staff"].login_id)
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))

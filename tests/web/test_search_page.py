@@ -94,3 +94,16 @@ def test_paging_links_keep_the_conditions(settings, app, client, make_staff, per
     page = client.get("/search", params={"address": "熊谷市"}).text
     assert "2件" in page and "（1 / 2ページ）" in page
     assert 'href="/search?address=%E7%86%8A%E8%B0%B7%E5%B8%82&amp;page=2"' in page
+
+
+def test_results_sort_by_birth_date(client, make_staff, persons):
+    """Issue 22 item 11: results could not be sorted by birth date."""
+    from tests.web.conftest import login as _login
+    _login(client, make_staff("clerk"))
+    up = client.get("/search", params={"address": "熊谷市", "sort": "birth_date"}).text
+    down = client.get("/search", params={"address": "熊谷市", "sort": "-birth_date"}).text
+    first_up = up.index('href="/persons/1001"') < up.index('href="/persons/1002"')
+    first_down = down.index('href="/persons/1001"') < down.index('href="/persons/1002"')
+    assert first_up and not first_down  # 1001 born 2020-04-01, 1002 born 2020-05-03
+    assert 'id="sort-birth"' in up and "sort=-birth_date" in up and "生年月日 ▲" in up
+    assert client.get("/search", params={"address": "熊谷市", "sort": "name; drop"}).status_code == 400

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
@@ -208,16 +208,29 @@ def list_approvals(db: Database, *, actor: Actor, status: str | None = None, lim
         return [ApprovalOut.from_row(r) for r in rows]
 
 
+def _waiting_for(actor: Actor):
+    """Requests this user may decide: open, and not their own (four eyes)."""
+    return and_(ApprovalRequest.status == "requested",
+                or_(ApprovalRequest.requested_by_user_id.is_(None),
+                    ApprovalRequest.requested_by_user_id != actor.user_id))
+
+
+def waiting_count(db: Database, *, actor: Actor) -> int:
+    """How many requests wait for this user's decision (the supervisor's home). A count, no personal data."""
+    if not may_decide(actor):
+        return 0
+    with db.transaction() as s:
+        return s.execute(select(func.count()).select_from(ApprovalRequest).where(
+            _waiting_for(actor), ApprovalRequest.kind.in_(kinds_in_scope(s, actor)))).scalar_one()
+
+
 def overview(db: Database, *, actor: Actor, limit: int = 100) -> ApprovalOverview:
     """The approvals page: requests waiting for this user's decision, and this user's own requests."""
     with db.transaction() as s:
         to_decide = []
         kinds = kinds_in_scope(s, actor)
         if may_decide(actor):
-            to_decide = s.execute(select(ApprovalRequest).where(
-                ApprovalRequest.status == "requested", ApprovalRequest.kind.in_(kinds),
-                or_(ApprovalRequest.requested_by_user_id.is_(None),
-                    ApprovalRequest.requested_by_user_id != actor.user_id))
+            to_decide = s.execute(select(ApprovalRequest).where(_waiting_for(actor), ApprovalRequest.kind.in_(kinds))
                 .order_by(ApprovalRequest.requested_at).limit(limit)).scalars().all()
         mine = s.execute(select(ApprovalRequest).where(ApprovalRequest.requested_by_user_id == actor.user_id,
                                                        ApprovalRequest.kind.in_(kinds))

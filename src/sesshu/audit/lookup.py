@@ -15,6 +15,7 @@ from sesshu.audit.periods import day_range, jst, parse_period
 from sesshu.audit.service import record
 from sesshu.db import MAX_ROW_ID, Database
 from sesshu.domain.errors import InvalidInput
+from sesshu.paging import Page
 
 COUNT_CAP = 10000
 MAX_SEQ_PARTS = 500
@@ -175,8 +176,110 @@ ACTION_LABELS = {
     "subsidy.override": "費用助成の手動判定",
     "ticket.invalidate": "接種券の無効化",
     "ticket.issue": "接種券の発行",
+    "record.reassign": "接種記録の付け替え",
+    "user.password_reset": "パスワードの再設定（セキュリティ責任者）",
+    "record.list": "接種記録の一覧の表示",
+    "records.rejects_export": "取込エラー行（個人情報を含む）の暗号化出力",
+    "export": "ファイル出力",
+    "billing.accounts_import": "医療機関の振込先口座の取込",
+    "billing.claims_import": "医療機関の請求データの取込",
+    "billing.tax_import": "地方税関係情報の取込",
+    "linkage.purge": "情報連携の記録の消去",
+    "linkage.purge_result": "情報連携の記録の消去の結果",
+    "notice.select": "個別通知の対象者の選定",
+    "ticket.release": "接種券の使用の取消（記録の取消・付け替え）",
+    "ticket.use": "接種券の使用（接種記録との紐付け）",
     "ticket.view": "接種券の閲覧",
 }
+
+# 詳細 of an audit entry shown to people: the JSON keys the code base writes, by their Japanese names
+# (issue 22 item 9). A key without a label is still shown, under its own name; record field names that
+# appear as values (a correction's "fields") are translated with the same table.
+DETAIL_LABELS = {
+    "record_id": "記録番号", "record_ids": "記録番号", "vaccine": "接種種別", "vaccine_code": "接種種別",
+    "vaccinated_on": "接種年月日", "error_code": "エラーコード", "confirmed_invalid": "無効の確認のうえ登録",
+    "own_day": "入力者による当日の訂正", "reason": "理由", "fields": "変更した項目", "why": "理由となった操作",
+    "batch_id": "取込番号", "file": "ファイル", "file_name": "ファイル", "sha256": "ファイルのハッシュ値（SHA-256）",
+    "read": "読み込んだ行", "accepted": "登録した件数", "rejected": "エラーの件数", "duplicates": "重複の件数",
+    "unchanged": "変更なしの件数", "criteria": "条件", "total": "該当件数", "page": "ページ", "shown": "表示した対象",
+    "rows": "件数", "count": "件数", "purpose": "利用目的", "document": "帳票", "pages": "ページ数",
+    "issue_no": "発行番号", "kind": "種類", "records": "記録の件数", "requested_by": "申請者",
+    "relationship": "本人との関係", "identity_method": "本人確認の方法", "job": "処理番号", "job_id": "処理番号",
+    "bytes": "ファイルの大きさ（バイト）", "personal_data": "個人情報を含む", "from_atena_no": "移動元の宛名番号",
+    "to_atena_no": "移動先の宛名番号", "atena_no": "宛名番号", "approval_id": "申請番号", "login_id": "職員ID",
+    "role": "役割", "permission": "必要な権限", "path": "画面・API", "method": "方法", "task_code": "事務",
+    "department": "所属", "valid_until": "有効期限", "valid_from": "有効開始日", "month": "対象月",
+    "billing_month": "請求月", "fiscal_year": "年度", "as_of": "基準日", "within_days": "日数", "ticket_no": "券番号",
+    "ticket_id": "接種券番号", "dose_no": "回数", "dose_number": "回数", "term": "期", "category": "接種区分",
+    "lot_no": "Lot No", "institution_code": "接種医療機関", "doctor_code": "接種医師", "venue_code": "実施場所",
+    "manufacturer_code": "ワクチン会社", "screening_result": "予診区分", "dose_volume_ml": "接種量",
+    "remarks": "備考", "first_product": "初回ワクチン区分", "dt_kind": "二混合区分", "former_municipality": "合併前市町村",
+    "screening_institution_code": "予診医療機関", "screening_doctor_code": "予診医師", "condition_code": "要件",
+    "outcome": "判定", "status": "状態", "version": "版数", "comment": "コメント", "decision": "判断",
+    "inquiry_id": "受付番号", "case_id": "案件番号", "step": "手続", "amount": "金額", "name": "氏名",
+    "birth_date": "生年月日", "sex": "性別", "address": "住所", "number": "番号", "channel": "経路",
+    "cards": "枚数", "kid": "鍵ID", "run_id": "計算番号", "run_no": "計算番号", "transfer_date": "振込日",
+    "evaluated_persons": "判定した人数", "records_changed": "判定が変わった記録", "persons": "人数",
+    "seq_from": "連番（から）", "seq_to": "連番（まで）", "seqs": "連番", "day": "日", "from": "から", "to": "まで",
+    "ok": "結果", "entries": "記録の件数", "period_years": "保存年限（年）", "erased": "消去した件数",
+    "suspended_skipped": "利用停止のため除外した件数", "use": "利用の種類", "allowed": "許可", "terminal": "端末",
+    "client": "接続元", "ip": "接続元", "user_agent": "ブラウザ", "document_count": "帳票の件数", "printed": "印刷",
+    "shc": "電子証明書", "jws_sha256": "電子証明書のハッシュ値", "exchange_id": "情報提供等記録の番号",
+    "body_id": "相手の団体", "permit_id": "許可番号", "provision_id": "提供番号", "manual_reason": "判断の理由",
+    "totals": "合計", "fee_amount": "委託料", "fee_count": "委託料の件数", "returned": "返戻の件数",
+    "title": "題名", "zip_sha256": "ZIPのハッシュ値", "tasks": "事務", "display_name": "氏名（表示名）",
+    "deactivated": "停止", "reactivated": "再開", "unused_days": "未使用の日数", "matched": "一致",
+    "mismatched": "不一致", "action": "操作の種類", "actor": "職員ID", "household": "世帯の方", "ended_sessions": "終了したセッション", "change": "変更の種類", "view": "表示した内容",
+    "date_from": "期間（から）", "date_to": "期間（まで）", "lines": "対象の接種", "vaccines": "接種種別", "created": "作成", "updated": "更新", "imported": "取込件数", "new_tickets": "新しい接種券",
+}
+# Record fields, which appear as values too (the "fields" a correction changed).
+_FIELD_NAMES = frozenset({
+    "vaccine_code", "vaccinated_on", "dose_no", "term", "category", "lot_no", "institution_code", "doctor_code",
+    "venue_code", "manufacturer_code", "screening_result", "dose_volume_ml", "remarks", "first_product", "dt_kind",
+    "former_municipality", "screening_institution_code", "screening_doctor_code", "billing_month", "ticket_no"})
+_WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?)?$")
+
+
+def _detail_value(value) -> str:
+    """A value of an audit 詳細 in plain Japanese: 和暦 dates, action and field names by their labels."""
+    from sesshu.domain.wareki import to_wareki
+
+    if value is None or value == "":
+        return "（なし）"
+    if isinstance(value, bool):
+        return "はい" if value else "いいえ"
+    if isinstance(value, (int, float)):
+        return f"{value:,}" if isinstance(value, int) and abs(value) >= 10000 else str(value)
+    if isinstance(value, list):
+        return "、".join(_detail_value(v) for v in value) if value else "（なし）"
+    if isinstance(value, dict):
+        return "、".join(f"{DETAIL_LABELS.get(k, k)}：{_detail_value(v)}" for k, v in value.items()) or "（なし）"
+    text = str(value)
+    if _WHEN.match(text):
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
+        if len(text) == 10:
+            return to_wareki(moment.date())
+        local = jst(text) if moment.tzinfo else moment
+        return f"{to_wareki(local.date())} {local:%H:%M}"
+    if text in ACTION_LABELS:
+        return ACTION_LABELS[text]
+    if text in _FIELD_NAMES:
+        return DETAIL_LABELS[text]
+    return text
+
+
+def detail_items(detail: str) -> list[tuple[str, str]]:
+    """(Japanese label, plain value) for each key of an entry's 詳細 (stored as JSON)."""
+    try:
+        data = json.loads(detail) if detail else {}
+    except ValueError:
+        return [("詳細", detail)]
+    if not isinstance(data, dict):
+        return [("詳細", _detail_value(data))]
+    return [(DETAIL_LABELS.get(k, k), _detail_value(v)) for k, v in data.items()]
 
 _ACTION = re.compile(r"^[a-z_]{1,20}\.[a-z_]{1,30}$")
 _ATENA = re.compile(r"^[0-9]{1,15}$")
@@ -310,6 +413,10 @@ class EntryRow:
     def action_label(self) -> str:
         return action_label(self.action)
 
+    @property
+    def detail_items(self) -> list[tuple[str, str]]:
+        return detail_items(self.detail)
+
     def as_dict(self) -> dict:
         try:
             detail = json.loads(self.detail)
@@ -320,17 +427,7 @@ class EntryRow:
                 "purpose": self.purpose, "detail": detail, "entry_hash": self.entry_hash}
 
 
-@dataclass(frozen=True)
-class EntryPage:
-    rows: list[EntryRow]
-    total: int
-    total_capped: bool
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+EntryPage = Page  # of EntryRow
 
 
 def _pretty(detail: str) -> str:

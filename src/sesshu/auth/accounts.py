@@ -3,6 +3,7 @@ exist, the per-user TOTP fallback switch (the rule is in auth/service.py's docst
 lifecycle (deactivate / reactivate, valid-until date, role) — never on the officer's own account."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -234,3 +235,66 @@ def set_role(db: Database, *, actor: Actor, login_id: str, role: str, reason: st
                              "ended_sessions": ended})
 
     _change_account(db, actor, login_id, "role", reason, apply)
+
+
+# --- accounts made and passwords reset by the security officer on the web -----------------------------
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """Shown once to the security officer, to hand to the user in person; never stored in clear."""
+
+    login_id: str
+    password: str  # one-time: the user must choose their own at the next sign-in
+    totp_secret: str = ""
+
+
+def temporary_password(login_id: str) -> str:
+    """A random one-time password that meets the password policy."""
+    from sesshu.auth.service import check_password_rules
+
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        try:
+            check_password_rules(candidate, login_id)
+        except InvalidInput:
+            continue
+        return candidate
+
+
+def create_account(db: Database, settings, *, actor: Actor, login_id: str, display_name: str, role: str,
+                   valid_until: date | None, tasks: tuple[tuple[str, str], ...]) -> IssuedCredentials:
+    """`sesshu user add` on the web: the account with a one-time password (changed at first sign-in) and
+    its TOTP secret; audited as user.create by the service. The CLI needs no second person for this, nor
+    does the web; every account is listed for the periodic review."""
+    from sesshu.auth.service import create_user
+
+    display_name = " ".join(display_name.split())
+    if not display_name:
+        raise InvalidInput("氏名を入力してください")
+    password = temporary_password(login_id.strip())
+    new = create_user(db, settings, actor=actor, login_id=login_id, display_name=display_name, role=role,
+                      password=password, valid_until=valid_until, tasks=tasks, must_change_password=True)
+    return IssuedCredentials(login_id=new.login_id, password=password, totp_secret=new.totp_secret)
+
+
+def reset_password(db: Database, *, actor: Actor, login_id: str, reason: str) -> IssuedCredentials:
+    """A forgotten password: a one-time password the user must replace at the next sign-in; the account's
+    sessions end and a lock-out is lifted. Not for one's own account (that needs a second person)."""
+    from sesshu.auth.models import PasswordHistory
+    from sesshu.auth.service import _hasher
+
+    password = temporary_password(login_id)
+
+    def apply(s, user: StaffUser, reason: str) -> None:
+        now = utcnow()
+        user.password_hash = _hasher.hash(password)
+        user.password_changed_at = now
+        user.must_change_password = True
+        user.failed_logins, user.locked_until = 0, None
+        s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
+        ended = _end_sessions(s, user)
+        audit.record(s, actor, "user.password_reset", purpose="職員アカウントの管理",
+                     detail={"login_id": user.login_id, "reason": reason, "ended_sessions": ended})
+
+    _change_account(db, actor, login_id, "password_reset", reason, apply)
+    return IssuedCredentials(login_id=login_id, password=password)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, true
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -33,6 +33,8 @@ class StaffUser(Base):
     # at this moment (UTC); None only for demo accounts. See auth.service TOTP rule.
     totp_allowed_until: Mapped[datetime | None] = mapped_column(DateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: since created_at
+    # A password set by the security officer (new account, reset): the user must choose their own first.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WebSession(Base):

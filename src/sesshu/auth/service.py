@@ -93,7 +93,8 @@ class NewUser:
 
 def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str, display_name: str, role: str,
                 password: str, valid_until: date | None = None, is_demo: bool = False,
-                totp_secret: str | None = None, tasks: tuple[tuple[str, str], ...] = ()) -> NewUser:
+                totp_secret: str | None = None, tasks: tuple[tuple[str, str], ...] = (),
+                must_change_password: bool = False) -> NewUser:
     """One person, one account: no shared IDs. Returns the TOTP secret to hand to the user once."""
     login_id = login_id.strip()
     # ASCII only: full-width or Cyrillic look-alikes ("ａｄｍｉｎ", "аdmin") would slip past the
@@ -119,7 +120,7 @@ def create_user(db: Database, settings: Settings, *, actor: Actor, login_id: str
         new_user = StaffUser(login_id=login_id, display_name=display_name, role=role,
                              password_hash=_hasher.hash(password), password_changed_at=now,
                              totp_secret_enc=keys.encrypt(secret, aad=_totp_aad(login_id)), valid_until=valid_until,
-                             is_demo=is_demo, created_at=now,
+                             is_demo=is_demo, created_at=now, must_change_password=must_change_password,
                              totp_allowed_until=None if is_demo else now + TOTP_ENROLMENT)
         s.add(new_user)
         s.flush()
@@ -361,7 +362,8 @@ def current_session(db: Database, settings: Settings, *, token: str) -> SessionI
             s.execute(update(WebSession).where(WebSession.token_hash == ws.token_hash).values(last_seen_at=now))
         return SessionInfo(token=token, csrf_token=ws.csrf_token, user_id=user.id, login_id=user.login_id,
                            display_name=user.display_name, role=user.role, mfa_passed=ws.mfa_passed,
-                           reauth_at=ws.reauth_at, password_expired=password_expired(settings, user, now))
+                           reauth_at=ws.reauth_at,
+                           password_expired=user.must_change_password or password_expired(settings, user, now))
 
 
 def password_expired(settings: Settings, user: StaffUser, now: datetime) -> bool:
@@ -467,6 +469,7 @@ def change_password(db: Database, settings: Settings, *, token: str, current: st
             raise InvalidInput(f"直近{keep}回以内に使ったパスワードは使えません")
         user.password_hash = _hasher.hash(new)
         user.password_changed_at = now
+        user.must_change_password = False
         user.failed_logins = 0
         s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, created_at=now))
         for old in history[keep - 1:]:  # with the new row, `keep` remain

@@ -40,6 +40,7 @@ from sesshu.billing.reference import fee_table_for
 from sesshu.bulk import bulk_copy
 from sesshu.clock import utcnow
 from sesshu.db import Database
+from sesshu.domain.wareki import DateParseError, parse_month
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable, fiscal_year
 from sesshu.domain.subsidy import EXEMPT
@@ -66,9 +67,16 @@ _REC_COLS = (R.id, R.atena_no, R.vaccine_code, R.term, R.category, R.vaccinated_
 
 
 def check_month(month: str) -> str:
+    """The 請求月 as YYYY-MM, typed as 2026-11, 202611, R8.11, 令和8年11月 or in full-width digits."""
     value = (month or "").strip()
+    if not value:
+        raise InvalidInput("請求月を入力してください（例：2026-11、R8.11、令和8年11月）")
+    try:
+        value = parse_month(value)
+    except DateParseError as e:
+        raise InvalidInput(f"請求月: {e}（例：2026-11、R8.11、令和8年11月）") from None
     if not _MONTH.match(value):
-        raise InvalidInput(f"請求月は YYYY-MM の形で指定してください（{month}）")
+        raise InvalidInput(f"請求月は 2026-11 や R8.11 の形で指定してください（{month}）")
     return value
 
 

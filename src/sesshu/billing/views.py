@@ -113,14 +113,18 @@ async def billing_import_upload(request: Request, kind: ImportKind, session=Depe
 
 @router.get("/billing/{month}")
 def billing_month(request: Request, month: Month, session=Depends(require("billing.view")),
-                  notice: Annotated[str, Query(max_length=20)] = ""):
+                  notice: Annotated[str, Query(max_length=20)] = "",
+                  page: Annotated[int, Query(ge=1, le=100000)] = 1):
     request.state.back_url = "/billing"
     db = get_db(request)
     overview = month_overview(db, actor=session.actor, month=month)
     done = overview.job_status == "done"
-    returns = outputs.view_returns(db, actor=session.actor, month=month) if done else []
+    returns, total = (outputs.view_returns(db, actor=session.actor, month=month, page=page,
+                                           per_page=outputs.RETURNS_PER_PAGE) if done else ([], 0))
     differences = reconcile(db, actor=session.actor, month=month) if done else []
+    pages = max(1, -(-total // outputs.RETURNS_PER_PAGE))
     return render(request, "billing_month.html", {"o": overview, "returns": returns, "differences": differences,
+                                                 "returns_total": total, "page": min(page, pages), "pages": pages,
                                                  "statuses": MONTH_STATUSES, "notice": NOTICES.get(notice, "")})
 
 

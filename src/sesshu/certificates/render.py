@@ -16,6 +16,7 @@ from sesshu.fhir.card_pdf import draw_shc_qr
 from sesshu.printing import MINCHO, PdfDocument, PrintedPdf
 from sesshu.printing.document import fit_text
 from sesshu.printing.fonts import GOTHIC
+from sesshu.printing.layout import draw_wrapped_table, wrap_text, wrapped_rows
 
 LEFT, RIGHT = 18.0, 192.0
 WIDTH = RIGHT - LEFT
@@ -23,6 +24,8 @@ SEX = {"M": "男", "F": "女"}
 ROWS_FIRST_PAGE, ROWS_NEXT_PAGES = 22, 32
 COLUMNS = [32, 44, 20, 28, 50]  # date (平成30年10月15日 fits), vaccine, dose, lot, institution
 CARDS_PER_PAGE = 4  # 2 × 2 QRs of CARD_QR_MM
+INVALID_NOTE = ("※「無効」の接種は、接種の間隔・年齢などが定期接種の基準を満たさないため、定期接種の回数に数えていません。"
+                "詳しくは市の予防接種担当にお問い合わせください。")
 CARD_QR_MM = 74  # the spec asks for at least 40 mm; a bigger code scans from a phone at arm's length
 
 
@@ -30,9 +33,10 @@ CARD_QR_MM = 74  # the spec asks for at least 40 mm; a bigger code scans from a 
 class Dose:
     vaccinated_on: date
     vaccine: str  # name as printed
-    dose: str  # "1期 1回目"
+    dose: str  # "1期 1回目", or 「無効※」 (see INVALID_NOTE) for a dose the schedule engine judged invalid
     lot_no: str
     institution: str
+    invalid: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,13 +70,27 @@ def _header(doc: PdfDocument, d: CertificateData, page: int, pages: int) -> None
     doc.text(RIGHT, 19.5, f"{page} / {pages} ページ", size=8, align="right")
 
 
+def _pages_of(rows: list, first_room: float, next_room: float) -> list[list]:
+    """Dose rows (with their wrapped heights) split over pages by the room each page has."""
+    pages: list[list] = [[]]
+    room, used = first_room, 0.0
+    for row in rows:
+        if pages[-1] and used + row[1] > room:
+            pages.append([])
+            room, used = next_room, 0.0
+        pages[-1].append(row)
+        used += row[1]
+    return pages
+
+
 def render_certificate(d: CertificateData, *, extra_qr: str | None = None, extra_qr_label: str = "",
                        cards: Sequence[CardQr] = ()) -> PrintedPdf:
     doc = PdfDocument(title=f"{d.title} 第{d.issue_no}号", author=d.municipality_name, subject=d.title)
-    rows = [[to_wareki(x.vaccinated_on), x.vaccine, x.dose, x.lot_no, x.institution] for x in d.doses]
+    rows = wrapped_rows(COLUMNS, [[to_wareki(x.vaccinated_on), x.vaccine, x.dose, x.lot_no, x.institution]
+                                  for x in d.doses] or [["（記録はありません）", "", "", "", ""]], size=8.5)
     first_rows = ROWS_FIRST_PAGE - (2 if extra_qr or cards else 0)  # the QR box or the card row takes two rows' room
-    rest = max(0, len(rows) - first_rows)
-    dose_pages = 1 + (rest + ROWS_NEXT_PAGES - 1) // ROWS_NEXT_PAGES
+    dose_chunks = _pages_of(rows, first_rows * 7, ROWS_NEXT_PAGES * 7)
+    dose_pages = len(dose_chunks)
     pages = dose_pages + (len(cards) + CARDS_PER_PAGE - 1) // CARDS_PER_PAGE
     doc.new_page()
     _header(doc, d, 1, pages)
@@ -83,7 +101,8 @@ def render_certificate(d: CertificateData, *, extra_qr: str | None = None, extra
         where = f"{dose_pages + 1}ページ目" if pages == dose_pages + 1 else f"{dose_pages + 1}〜{pages}ページ目"
         facts.append(["電子証明書", f"SMART Health Card {len(cards)}枚（{where}のQRコード）"])
     width = WIDTH - (44 if extra_qr else 0)
-    y = doc.table(LEFT, 46, [28, width - 28], facts, row_height=8, size=10.5, header=False)
+    y = draw_wrapped_table(doc, LEFT, 46, [28, width - 28], wrapped_rows([28, width - 28], facts, size=10.5, min_height=8),
+                           size=10.5, header=False)
     if extra_qr:
         doc.box(RIGHT - 40, 44, 40, 40, width=0.3)
         doc.qr(RIGHT - 39, 45, 34, extra_qr, level="L")
@@ -91,15 +110,18 @@ def render_certificate(d: CertificateData, *, extra_qr: str | None = None, extra
         y = max(y, 86)
     y += 8
     doc.text(LEFT, y, "接種の記録", size=11)
-    header = [["接種年月日", "予防接種の種類", "回数", "ロット番号", "接種医療機関"]]
-    first = rows[:first_rows] or [["（記録はありません）", "", "", "", ""]]
-    y = doc.table(LEFT, y + 3, COLUMNS, header + first, row_height=7, size=8.5)
-    for p in range(1, dose_pages):
+    header = wrapped_rows(COLUMNS, [["接種年月日", "予防接種の種類", "回数", "ロット番号", "接種医療機関"]], size=8.5)
+    y = draw_wrapped_table(doc, LEFT, y + 3, COLUMNS, header + dose_chunks[0], size=8.5)
+    for p, chunk in enumerate(dose_chunks[1:], start=1):
         doc.new_page()
         _header(doc, d, p + 1, pages)
-        chunk = rows[first_rows + (p - 1) * ROWS_NEXT_PAGES: first_rows + p * ROWS_NEXT_PAGES]
         doc.text(LEFT, 30, f"{d.title}（続き）　{d.name}", size=11)
-        y = doc.table(LEFT, 34, COLUMNS, header + chunk, row_height=7, size=8.5)
+        y = draw_wrapped_table(doc, LEFT, 34, COLUMNS, header + chunk, size=8.5)
+    if any(x.invalid for x in d.doses):
+        y += 5
+        for line in wrap_text(INVALID_NOTE, GOTHIC, 8, WIDTH):
+            doc.text(LEFT, y, line, size=8)
+            y += 3.8
     y = max(y + 10, 236) if dose_pages == 1 else y + 10
     doc.text(LEFT, y, d.statement, size=10.5, font=MINCHO)
     doc.text(LEFT + 10, y + 12, to_wareki(d.issued_on), size=10.5, font=MINCHO)

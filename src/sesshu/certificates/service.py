@@ -26,6 +26,7 @@ from sesshu.domain.errors import InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.exports.service import check_purpose, log_print
 from sesshu.fhir import shc as health_cards
+from sesshu.ledger.listing import verdict_of
 from sesshu.ledger.models import Institution, VaccinationRecord, Vaccine
 from sesshu.printing import PrintedPdf
 from sesshu.registry.models import Person
@@ -73,9 +74,16 @@ class IssuedCertificate:
 
 
 def _dose_label(r) -> str:
+    """期 and 回数 as typed, or what the schedule engine made of the dose where it does not count:
+    a resident must not read an invalid dose as an ordinary 「2回目」."""
+    verdict = verdict_of(r.error_code)
+    if verdict == "invalid":
+        return "無効※"
     parts = [r.term] if r.term else []
     if r.dose_no:
         parts.append(f"{r.dose_no}回目")
+    if verdict == "voluntary":
+        parts.append("（任意接種）")
     return " ".join(parts)
 
 
@@ -116,7 +124,8 @@ def issue_certificate(db: Database, settings: Settings, *, actor: Actor, atena_n
             issuer=t["issuer"].replace("熊谷市", settings.municipality_name), statement=t["certificate"]["statement"],
             note=t["certificate"]["note"], atena_no=p.atena_no, name=p.name, name_kana=p.name_kana, sex=p.sex,
             birth_date=p.birth_date, address=p.address,
-            doses=[Dose(r.vaccinated_on, vname, _dose_label(r), r.lot_no, iname or "") for r, vname, iname in rows])
+            doses=[Dose(r.vaccinated_on, vname, _dose_label(r), r.lot_no, iname or "",
+                        invalid=verdict_of(r.error_code) == "invalid") for r, vname, iname in rows])
         cards = health_cards.build_cards(s, settings, atena_no=atena_no,
                                          vaccines=(request.vaccine,) if request.vaccine else ()) if shc else []
         pdf = render_certificate(data, extra_qr=extra_qr, extra_qr_label=extra_qr_label,

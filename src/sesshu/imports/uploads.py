@@ -91,6 +91,7 @@ class ImportJob:
     read: int = 0
     summary: dict = field(default_factory=dict)
     evaluated_persons: int = 0
+    verdicts: dict = field(default_factory=dict)
     message: str = ""
     created_at: object = None
     finished_at: object = None
@@ -101,6 +102,7 @@ class ImportJob:
         return cls(id=row.job_key, user_id=params["user_id"], file_name=params["file"], size=params["bytes"],
                    sha256=params["sha256"], total_rows=row.total_units, status=row.status, read=row.done_units,
                    summary=result.get("summary", {}), evaluated_persons=result.get("evaluated_persons", 0),
+                   verdicts=result.get("verdicts", {}),
                    message=result.get("message", ""), created_at=row.created_at, finished_at=row.finished_at)
 
     def as_dict(self) -> dict:
@@ -108,7 +110,8 @@ class ImportJob:
             min(99, int(self.read * 100 / self.total_rows)) if self.total_rows else 0)
         return {"id": self.id, "status": self.status, "status_label": STATUS_LABELS[self.status],
                 "file_name": self.file_name, "total_rows": self.total_rows, "read": self.read, "percent": percent,
-                "summary": self.summary, "evaluated_persons": self.evaluated_persons, "message": self.message,
+                "summary": self.summary, "evaluated_persons": self.evaluated_persons,
+                "verdicts": self.verdicts, "message": self.message,
                 "finished": self.status in FINISHED}
 
 
@@ -186,6 +189,7 @@ class ImportJobs:
         return self.get(db, job_id, actor)
 
     def _run(self, db: Database, settings: Settings, actor: Actor, job_id: str, path: Path) -> None:
+        from sesshu.ledger.listing import batch_verdicts
         from sesshu.ledger.service import evaluate_pending, import_records
 
         # SQLite has one writer: while the file's transaction is open nothing else can be written, so
@@ -197,7 +201,9 @@ class ImportJobs:
                                      progress=progress)
             _update(db, job_id, status="evaluating", done_units=summary.read, result={"summary": summary.as_dict()})
             evaluated = evaluate_pending(db, actor=actor).persons
-            _update(db, job_id, status="done", result={"evaluated_persons": evaluated})
+            with db.transaction() as s:  # counts only: what the engine made of the stored rows
+                verdicts = batch_verdicts(s, summary.batch_id).as_dict()
+            _update(db, job_id, status="done", result={"evaluated_persons": evaluated, "verdicts": verdicts})
         except DomainError as e:
             _update(db, job_id, status="failed", result={"message": e.message})
         except Exception:  # noqa: BLE001 — the page must say so; the server log has the traceback

@@ -160,6 +160,14 @@ Index("ix_vaccination_record_atena_no", VaccinationRecord.atena_no, VaccinationR
 # Doses of a day or a week (daily counts, the dashboard's last days): migration 0020.
 Index("ix_vaccination_record_vaccinated_on", VaccinationRecord.vaccinated_on)
 Index("ix_vaccination_record_institution", VaccinationRecord.institution_code, VaccinationRecord.billing_month)
+# The record list's filters (ledger/listing.py): a lot recall, a 請求月, an import's records, a vaccine by date.
+Index("ix_vaccination_record_lot_no", VaccinationRecord.lot_no)
+Index("ix_vaccination_record_billing_month", VaccinationRecord.billing_month)
+Index("ix_vaccination_record_import_batch", VaccinationRecord.import_batch_id)
+Index("ix_vaccination_record_vaccine_date", VaccinationRecord.vaccine_code, VaccinationRecord.vaccinated_on)
+# Records with an エラーコード (無効・任意) are few: the list of them reads this small index, newest first.
+Index("ix_vaccination_record_flagged", VaccinationRecord.vaccinated_on, VaccinationRecord.id,
+      sqlite_where=text("error_code <> ''"), postgresql_where=text("error_code <> ''"))
 Index(
     "uq_vaccination_record_active_key",
     VaccinationRecord.atena_no,

@@ -1,7 +1,7 @@
 """Parsing one 予診票 row (clinic CSV) into record fields, with Japanese reasons for staff."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -16,6 +16,36 @@ RECORD_HEADERS = (
     "初回ワクチン区分", "二混合区分", "合併前市町村", "券番号", "備考",
 )
 RECORD_REQUIRED = ("宛名番号", "接種種別", "接種年月日")
+# What each column takes, shown on the import page beside the sample file (issue 22 item 10).
+RECORD_COLUMN_HELP = {
+    "宛名番号": "住民の宛名番号（全角数字も可）",
+    "接種種別": "ワクチンのコード（MR など）または名前（麻しん風しん混合（MR）、B型肝炎 など）",
+    "期": "1期・初回・追加 など",
+    "回数": "1〜20の数字",
+    "接種区分": "定期A類・定期B類・臨時・住民接種・特定接種・任意。空欄なら接種種別から自動で決まります",
+    "接種年月日": "2023-08-03・2023/8/3・令和5年8月3日・R5.8.3 のいずれも可",
+    "予診区分": "接種 または 予診のみ（空欄は接種）",
+    "接種医療機関コード": "医療機関マスタのコード",
+    "接種医師コード": "医師マスタのコード",
+    "予診医療機関コード": "予診のみの場合の医療機関コード",
+    "予診医師コード": "予診のみの場合の医師コード",
+    "実施場所コード": "実施場所マスタのコード",
+    "ワクチン会社": "ワクチン会社マスタのコード",
+    "LotNo": "ロット番号（30文字まで）",
+    "接種量": "mL の数値（0.5 など）",
+    "請求月": "2023-08・R5.8・令和5年8月 のいずれも可",
+    "初回ワクチン区分": "初回に使ったワクチンの区分",
+    "二混合区分": "二種混合の区分",
+    "合併前市町村": "合併前の市町村名",
+    "券番号": "接種券の券番号（英数字）",
+    "備考": "自由記述（入力したとおりに保存されます）",
+}
+SAMPLE_ROWS = (
+    ("1001", "MR", "1期", "1", "定期A類", "R5.8.3", "接種", "", "", "", "", "", "", "AB123", "0.5", "R5.8",
+     "", "", "", "", "見本の行です（実在の方ではありません）"),
+    ("1002", "ヒブ", "初回", "1", "", "2023-08-10", "接種", "", "", "", "", "", "", "HB001", "0.5", "2023-08",
+     "", "", "", "", ""),
+)
 
 CATEGORY_INPUT = {
     "routine_a": "routine_a", "定期A類": "routine_a", "A類": "routine_a", "定期A": "routine_a", "A": "routine_a",
@@ -39,6 +69,12 @@ class Masters:
     doctors: frozenset[str]
     venues: frozenset[str]
     manufacturers: frozenset[str]
+    vaccine_names: dict[str, str] = field(default_factory=dict)  # name key (vaccine_name_key) → code
+
+
+def vaccine_name_key(name: str) -> str:
+    """A vaccine's Japanese name as matched when typed (「b型肝炎」 = 「B型肝炎」, width and spaces ignored)."""
+    return clean(name).replace(" ", "").replace("\u3000", "").upper()
 
 
 def _code(raw: str, known: frozenset[str] | dict, label: str) -> str | None:
@@ -50,8 +86,13 @@ def _code(raw: str, known: frozenset[str] | dict, label: str) -> str | None:
     return c
 
 
-def _text(raw: str, limit: int, label: str) -> str:
-    t = clean(raw)
+# Free text kept exactly as written (only surrounding spaces go): NFKC would turn ① into 1 and
+# full-width brackets into ASCII in a clinic's note. Codes and short coded texts are still normalised.
+VERBATIM_FIELDS = frozenset({"remarks"})
+
+
+def _text(raw: str, limit: int, label: str, *, verbatim: bool = False) -> str:
+    t = raw.strip() if verbatim else clean(raw)
     if len(t) > limit:
         raise RowError(f"{label}が長すぎます（{limit}文字まで）")
     return t
@@ -79,6 +120,20 @@ def _choice(raw: str | None, table: dict[str, str], label: str, allowed: str) ->
     if c not in table:
         raise RowError(f"{label}「{c}」は使えません（{allowed}）")
     return table[c]
+
+
+def record_category(vaccine_code: str, typed: str, defaults: dict[str, str]) -> str:
+    """The 接種区分 a dose is stored with: the one written, or — blank or just 「定期」 — the vaccine's
+    usual category (定期A類 for MR, 定期B類 for 高齢者インフルエンザ …). The import and hand entry both
+    call this, so a record is never stored without a category; where the vaccine has none, the row is
+    refused with the reason."""
+    if typed and typed != "routine":
+        return typed
+    usual = defaults.get(vaccine_code, "")
+    if not usual:
+        raise RowError(f"接種区分が空です。接種種別「{vaccine_code}」からは決められないため、"
+                       "定期A類/定期B類/臨時/住民接種/特定接種/任意 のいずれかを入力してください")
+    return usual
 
 
 # (field, CSV header, Masters attribute) — a non-blank code must exist in master data.
@@ -128,6 +183,8 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     vaccine = raw if raw in masters.vaccines else clean(raw).replace(" ", "").upper()
     if not vaccine:
         raise RowError("接種種別が空です")
+    if vaccine not in masters.vaccines:  # written by its Japanese name (ヒブ, B型肝炎 …)
+        vaccine = masters.vaccine_names.get(vaccine_name_key(raw), vaccine)
     if vaccine not in masters.vaccines:
         raise RowError(f"接種種別「{vaccine}」はマスタに登録されていません")
     raw_date = get("接種年月日", "")
@@ -138,8 +195,8 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     if vaccinated_on > today:
         raise RowError(f"接種年月日が未来の日付です: {raw_date.strip()}")
     out = {"atena_no": atena_no, "vaccine_code": vaccine, "vaccinated_on": vaccinated_on}
-    category = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
-    out["category"] = masters.vaccines[vaccine] if category == "routine" else category
+    typed = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
+    out["category"] = record_category(vaccine, typed, masters.vaccines)
     out["screening_result"] = _choice(get("予診区分"), SCREENING_INPUT, "予診区分", "接種/予診のみ")
     raw = get("回数")
     if not raw:
@@ -162,7 +219,7 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
         elif raw.isascii() and len(raw) <= limit:
             out[field] = raw.strip()
         else:
-            out[field] = _text(raw, limit, key)
+            out[field] = _text(raw, limit, key, verbatim=field in VERBATIM_FIELDS)
     raw = get("接種量")
     out["dose_volume_ml"] = _volume(raw) if raw else None
     billing_month = ""

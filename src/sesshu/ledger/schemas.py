@@ -1,7 +1,7 @@
 """Shapes of vaccination records as they leave the service."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -40,3 +40,6 @@ class RecordOut(BaseModel):
     # The lot's product name (ledger lot → product master), when known: the engine needs it where a
     # product has its own rule (高齢者インフルエンザ 高用量: 75歳以上 only).
     product: str | None = None
+    created_by: str = ""
+    created_at: datetime | None = None
+    import_batch_id: int | None = None

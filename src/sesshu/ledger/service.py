@@ -22,7 +22,8 @@ from sesshu.conditions.facts import load_spans
 from sesshu.conditions.service import person_conditions
 from sesshu.config import Settings
 from sesshu.db import Database, get_row
-from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sesshu.domain.text import clean
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
 from sesshu.jobs.crash import crash_point
@@ -45,7 +46,7 @@ from sesshu.ledger.models import (
     Vaccine,
     Venue,
 )
-from sesshu.ledger.rows import RECORD_HEADERS, RECORD_REQUIRED, Masters, parse_record_row
+from sesshu.ledger.rows import RECORD_HEADERS, RECORD_REQUIRED, Masters, parse_record_row, vaccine_name_key
 from sesshu.ledger.schemas import RecordOut
 from sesshu.keys import load_keyring
 from sesshu.pregnancy.facts import load_pregnancies, person_pregnancies
@@ -73,6 +74,8 @@ def load_masters(s: Session) -> Masters:
         doctors=frozenset(s.execute(select(Doctor.code)).scalars()),
         venues=frozenset(s.execute(select(Venue.code)).scalars()),
         manufacturers=frozenset(s.execute(select(Manufacturer.code)).scalars()),
+        vaccine_names={vaccine_name_key(name): code
+                       for code, name in s.execute(select(Vaccine.code, Vaccine.name).where(Vaccine.active))},
     )
 
 
@@ -265,8 +268,10 @@ def _snapshot(r: VaccinationRecord, names) -> str:
     return json.dumps({k: getattr(r, k) for k in sorted(names)}, ensure_ascii=False, default=str)
 
 
-def correct_record(db: Database, settings: Settings, *, actor: Actor, correction: Correction) -> RecordOut:
+def correct_record(db: Database, settings: Settings, *, actor: Actor, correction: Correction,
+                   own_day_only: bool = False) -> RecordOut:
     """職権修正: change fields of a record, keeping the old values and the reason in its history.
+    own_day_only: the caller may only correct a record they entered by hand today (own_day_editable).
 
     A new 券番号 (or 接種種別) is checked against the city's tickets as an import checks it; the ticket
     the record used before is released (sesshu.tickets.links.link_ticket)."""
@@ -284,6 +289,7 @@ def correct_record(db: Database, settings: Settings, *, actor: Actor, correction
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
                              message="指定の接種記録はありません（取消済みの可能性があります）")
+        _check_own_day(r, actor, own_day_only)
         if r.version != correction.expected_version:
             raise version_conflict(s, r, correction.expected_version)
         _check_codes(s, correction.changes)
@@ -305,8 +311,10 @@ def correct_record(db: Database, settings: Settings, *, actor: Actor, correction
                    if {"ticket_no", "vaccine_code"} & set(changed) else [])
         reevaluate_persons(s, [r.atena_no], today_jst())
         s.refresh(r)
-        audit.record(s, actor, "record.correct", atena_no=r.atena_no, purpose="職権修正",
-                     detail={"record_id": r.id, "fields": sorted(changed), "reason": correction.reason.strip()})
+        audit.record(s, actor, "record.correct", atena_no=r.atena_no,
+                     purpose="入力者による当日の訂正" if own_day_only else "職権修正",
+                     detail={"record_id": r.id, "fields": sorted(changed), "reason": correction.reason.strip(),
+                             "own_day": own_day_only})
         audit.record_many(s, actor, tickets)
         return RecordOut.model_validate(r, from_attributes=True)
 
@@ -342,6 +350,23 @@ def _raise_if_voided_meanwhile(s: Session, actor: Actor, r: VaccinationRecord | 
         raise version_conflict(s, r, seen_version)
 
 
+OWN_DAY_ONLY = ("本日ご自身が手入力した記録だけを訂正・取消できます。"
+                "それ以外の記録は上長に職権修正を依頼してください")
+
+
+def own_day_editable(r, actor: Actor) -> bool:
+    """A clerk may correct or void, without the supervisor's 職権修正, a record they typed in by hand
+    themselves today (Japan time): the mistake of the moment, put right before anything is built on it."""
+    if r.import_batch_id is not None or r.created_by != actor.label or r.created_at is None:
+        return False
+    return r.created_at.replace(tzinfo=timezone.utc).astimezone(JST).date() == today_jst()
+
+
+def _check_own_day(r, actor: Actor, own_day_only: bool) -> None:
+    if own_day_only and not own_day_editable(r, actor):
+        raise Forbidden(OWN_DAY_ONLY)
+
+
 def _check_reason_length(reason: str, label: str) -> None:
     """The history keeps at most MAX_REASON characters; the pages and the CLI send whatever was typed."""
     if len(reason.strip()) > MAX_REASON:
@@ -349,9 +374,13 @@ def _check_reason_length(reason: str, label: str) -> None:
 
 
 def void_record(db: Database, *, actor: Actor, record_id: int, expected_version: int, reason: str,
-                purpose: str = "職権修正", only_if: Callable[[VaccinationRecord], None] | None = None) -> None:
+                purpose: str = "職権修正", only_if: Callable[[VaccinationRecord], None] | None = None,
+                own_day_only: bool = False) -> None:
     """Take a wrong record off the ledger without deleting it; the ticket it used is valid again.
-    `only_if`, given the locked record, raises to refuse (a venue's undo: only its own fresh record)."""
+    `only_if`, given the locked record, raises to refuse (a venue's undo: only its own fresh record).
+    own_day_only: as in correct_record."""
+    if own_day_only:
+        purpose = "入力者による当日の取消"
     if not reason.strip():
         raise InvalidInput("取消理由を入力してください")
     _check_reason_length(reason, "取消理由")
@@ -362,6 +391,7 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id,
                              message="指定の接種記録はありません（取消済みの可能性があります）")
+        _check_own_day(r, actor, own_day_only)
         if r.version != expected_version:
             raise version_conflict(s, r, expected_version)
         if only_if is not None:
@@ -375,18 +405,19 @@ def void_record(db: Database, *, actor: Actor, record_id: int, expected_version:
         tickets = ticket_links.release_ticket(s, actor, r.id, purpose=f"{purpose}（接種記録の取消）", why="record.void")
         reevaluate_persons(s, [r.atena_no], today_jst())
         audit.record(s, actor, "record.void", atena_no=r.atena_no, purpose=purpose,
-                     detail={"record_id": r.id, "reason": reason.strip()})
+                     detail={"record_id": r.id, "reason": reason.strip(), "own_day": own_day_only})
         audit.record_many(s, actor, tickets)
 
 
-def record_for_edit(db: Database, *, actor: Actor, record_id: int) -> RecordOut:
+def record_for_edit(db: Database, *, actor: Actor, record_id: int, own_day_only: bool = False) -> RecordOut:
     """One active record for its correction page (職権修正・取消・付け替え): only for staff who may see its
-    person, and on record as a view of that person's data."""
+    person, and on record as a view of that person's data. own_day_only: as in correct_record."""
     with db.transaction() as s:
         r = get_row(s, VaccinationRecord, record_id)
         if r is None or r.status != "active":
             raise NotFound("指定の接種記録はありません（取消済みの可能性があります）")
         access.check_visible(s, actor, r.atena_no, record_id=r.id, message="指定の接種記録はありません")
+        _check_own_day(r, actor, own_day_only)
         audit.record(s, actor, "record.edit_view", atena_no=r.atena_no, purpose="接種記録の職権修正（記録の表示）",
                      detail={"record_id": r.id})
         return RecordOut.model_validate(r, from_attributes=True)
@@ -623,6 +654,18 @@ class EntryCheck:
     values: dict | None = None
 
 
+class InvalidDoseUnconfirmed(InvalidInput):
+    """The engine judges the dose being saved invalid and the clerk has not confirmed storing it as such:
+    nothing is stored; the form comes back with the reasons and an explicit confirmation button."""
+
+    code = "E_CONFIRM_INVALID"
+
+    def __init__(self, verdict: EntryVerdict):
+        super().__init__("この接種は無効と判定されます。内容を確認し、無効の接種として登録する場合は"
+                         "「無効の接種として登録する」を押してください（まだ保存されていません）")
+        self.verdict = verdict
+
+
 @dataclass
 class EnteredRecord:
     record: RecordOut
@@ -642,9 +685,14 @@ def entry_error_field(message: str) -> str:
     return ""
 
 
+def entry_atena_no(raw: dict[str, str]) -> str:
+    """The 宛名番号 as typed, normalised as the import reads it (full-width digits, spaces)."""
+    return clean(raw.get("atena_no") or "").replace(" ", "")
+
+
 def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
     """(record fields, error, field) from the form; the first problem, named as on the form."""
-    atena = (raw.get("atena_no") or "").strip()
+    atena = entry_atena_no(raw)
     row = {header: raw.get(name, "") or "" for name, header in ENTRY_FIELDS}
     row["宛名番号"] = atena
     if not atena:
@@ -658,8 +706,6 @@ def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
     except RowError as e:
         message = str(e)
         return None, message, entry_error_field(message)
-    if not values["category"]:  # blank: the vaccine's usual category (定期A類 for MR …)
-        values["category"] = masters.vaccines.get(values["vaccine_code"], "")
     if not values["screening_result"]:
         values["screening_result"] = "vaccinated"
     return values, "", ""
@@ -698,7 +744,7 @@ def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str
     """The verdict shown while a 予診票 is being typed (or a ticket scanned at a venue, `purpose`):
     nothing is stored, the look-up is audited."""
     keys = load_keyring(settings)
-    atena_no = (raw.get("atena_no") or "").strip()
+    atena_no = entry_atena_no(raw)
     out = EntryCheck()
     with db.transaction() as s:
         masters = load_masters(s)
@@ -734,12 +780,14 @@ def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str
 
 
 def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
-                 purpose: str = "予診票の入力") -> EnteredRecord:
+                 purpose: str = "予診票の入力", confirm_invalid: bool = False) -> EnteredRecord:
     """Store one hand-entered 予診票 (or a dose recorded at a venue station, `purpose`): the record, its
     エラーコード from the engine, the ticket it uses and the audit rows, in one transaction. The same person,
-    vaccine and date twice is refused (as an import skips it)."""
+    vaccine and date twice is refused (as an import skips it). A dose the engine judges invalid is stored
+    only when confirm_invalid says the clerk saw the reasons (InvalidDoseUnconfirmed otherwise, nothing
+    stored)."""
     keys = load_keyring(settings)
-    atena_no = (raw.get("atena_no") or "").strip()
+    atena_no = entry_atena_no(raw)
     with db.transaction() as s:
         masters = load_masters(s)
         values, error, _field = _entry_values(raw, masters)
@@ -753,6 +801,10 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
             VaccinationRecord.vaccinated_on == values["vaccinated_on"], VaccinationRecord.status == "active")).first()
         if clash:
             raise Conflict(f"{DUPLICATE_REASON}（記録 {clash[0]}）")
+        if not confirm_invalid:
+            ahead = _dose_verdict(s, p, values, person_records(s, atena_no))
+            if ahead.status == "invalid":
+                raise InvalidDoseUnconfirmed(ahead)
         now = utcnow()
         r = VaccinationRecord(**values, status="active", created_at=now, updated_at=now, created_by=actor.label,
                               error_code="")
@@ -770,6 +822,6 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
         verdict = _dose_verdict(s, p, values, existing)
         audit.record(s, actor, "record.enter", atena_no=atena_no, purpose=purpose,
                      detail={"record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on,
-                             "error_code": r.error_code})
+                             "error_code": r.error_code, "confirmed_invalid": confirm_invalid})
         audit.record_many(s, actor, tickets)
         return EnteredRecord(record=RecordOut.model_validate(r, from_attributes=True), verdict=verdict, person=person)

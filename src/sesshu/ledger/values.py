@@ -7,7 +7,7 @@ from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
 from sesshu.domain.wareki import DateParseError, parse_date, parse_month
 from sesshu.ledger.models import VaccinationRecord
-from sesshu.ledger.rows import CATEGORY_INPUT, SCREENING_INPUT
+from sesshu.ledger.rows import CATEGORY_INPUT, SCREENING_INPUT, VERBATIM_FIELDS
 
 # The same bounds as the import (ledger/rows.py): a correction may not store what an import would refuse.
 _INT_FIELDS = {"dose_no": (1, 20), "tuberculin_size_v": (0, 999), "tuberculin_size_h": (0, 999)}
@@ -27,6 +27,8 @@ def parse_field(name: str, raw: str):
 
 
 def _parse(name: str, raw: str):
+    if name in VERBATIM_FIELDS:
+        return (raw or "").strip()
     text = clean(raw)
     try:
         if name == "vaccinated_on":

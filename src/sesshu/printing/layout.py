@@ -63,3 +63,42 @@ def address_block(doc: PdfDocument, *, postal_code: str, address: str, name: str
     while size > 9 and pdfmetrics.stringWidth(label, GOTHIC, size) > w * mm:
         size -= 0.5
     doc.text(x, min(baseline, y + h - 2), label, size=size)
+
+
+def wrapped_rows(widths: list[float], rows: list[list[str]], *, size: float, min_height: float = 7,
+                 font: str = GOTHIC) -> list[tuple[list[list[str]], float]]:
+    """Each row's cells as wrapped lines, with the row's height: nothing is cut, a long name takes
+    another line (the cut tables printed 「熊谷市立こども…」 on certificates)."""
+    line = size * 0.3528 * 1.25
+    out = []
+    for row in rows:
+        cells = [wrap_text(str(c), font, size, w - 2) or [""] for w, c in zip(widths, row)]
+        height = max(min_height, max(len(c) for c in cells) * line + 2.6)
+        out.append((cells, height))
+    return out
+
+
+def draw_wrapped_table(doc: PdfDocument, x: float, y: float, widths: list[float],
+                       rows: list[tuple[list[list[str]], float]], *, size: float, header: bool = True,
+                       font: str = GOTHIC) -> float:
+    """A ruled table of rows from wrapped_rows, from top-left (x, y); the first row shaded and centred
+    when `header`. Returns the y below the table."""
+    total = sum(widths)
+    line = size * 0.3528 * 1.25
+    top = y
+    for r, (cells, height) in enumerate(rows):
+        is_header = header and r == 0
+        doc.box(x, top, total, height, width=0.4, fill_gray=0.9 if is_header else None)
+        cx = x
+        for i, (w, lines) in enumerate(zip(widths, cells)):
+            if i:
+                doc.line(cx, top, cx, top + height, width=0.4)
+            first = top + (height - len(lines) * line) / 2 + line * 0.78
+            for k, text in enumerate(lines):
+                if is_header:
+                    doc.text(cx + w / 2, first + k * line, text, size=size, font=font, align="center")
+                else:
+                    doc.text(cx + 1, first + k * line, text, size=size, font=font)
+            cx += w
+        top += height
+    return top

@@ -20,6 +20,7 @@ from sesshu.domain.text import clean, clean_address, clean_name, kana_key, prefi
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.models import VaccinationRecord
+from sesshu.paging import Criteria, Page
 from sesshu.registry.models import REGISTRY_STATUSES, SEXES, Person
 
 COUNT_CAP = 10000
@@ -27,7 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
-class SearchCriteria:
+class SearchCriteria(Criteria):
     atena_no: str = ""
     kana: str = ""
     name: str = ""
@@ -59,12 +60,6 @@ class SearchCriteria:
             registry_status=clean(self.registry_status),
         )
 
-    def is_empty(self) -> bool:
-        return not any(v not in ("", None) for v in asdict(self).values())
-
-    def as_detail(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in ("", None)}
-
 
 @dataclass
 class PersonRow:
@@ -85,17 +80,7 @@ class PersonRow:
         return REGISTRY_STATUSES.get(self.registry_status, "")
 
 
-@dataclass
-class SearchPage:
-    rows: list[PersonRow]
-    total: int
-    total_capped: bool
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+SearchPage = Page  # of PersonRow
 
 
 _COLUMNS = (Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.address,
@@ -145,7 +130,14 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _order(q: Select, c: SearchCriteria) -> Select:
+SORTS = {"birth_date": "生年月日の古い順", "-birth_date": "生年月日の新しい順"}
+
+
+def _order(q: Select, c: SearchCriteria, sort: str = "") -> Select:
+    if sort == "birth_date":
+        return q.order_by(Person.birth_date, Person.atena_no)
+    if sort == "-birth_date":
+        return q.order_by(Person.birth_date.desc(), Person.atena_no)
     if c.kana:
         return q.order_by(Person.kana_key, Person.atena_no)
     if c.name:
@@ -154,8 +146,10 @@ def _order(q: Select, c: SearchCriteria) -> Select:
 
 
 def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page: int = 1,
-                   per_page: int = 50, purpose: str = "対象者の検索") -> SearchPage:
+                   per_page: int = 50, purpose: str = "対象者の検索", sort: str = "") -> SearchPage:
     c = criteria.normalized()
+    if sort and sort not in SORTS:
+        raise InvalidInput("並べ替えの指定が正しくありません")
     if c.is_empty():
         raise InvalidInput("検索条件を1つ以上入力してください")
     page = max(1, page)
@@ -166,7 +160,7 @@ def search_persons(db: Database, *, actor: Actor, criteria: SearchCriteria, page
         # Counted on atena_no alone, so a kana or name prefix is counted from its index.
         counted = _query(c, (Person.atena_no,), scope).limit(COUNT_CAP + 1).subquery()
         total = s.execute(select(func.count()).select_from(counted)).scalar_one()
-        rows = [PersonRow(*r) for r in s.execute(_order(q, c).limit(per_page).offset((page - 1) * per_page))]
+        rows = [PersonRow(*r) for r in s.execute(_order(q, c, sort).limit(per_page).offset((page - 1) * per_page))]
         audit.record(s, actor, "person.search", purpose=purpose,
                      detail={"criteria": c.as_detail(), "total": total, "page": page,
                              "shown": [r.atena_no for r in rows]})

@@ -22,6 +22,8 @@ from sesshu.conditions.facts import load_spans
 from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.config import Settings
 from sesshu.db import Database
+from sesshu.domain.schedule.display import is_open
+from sesshu.domain.wareki import to_wareki
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.tickets import build_ocr_line, format_ticket_no
 from sesshu.exports.service import check_purpose, log_print
@@ -177,6 +179,9 @@ def issue_for_move_in(db: Database, settings: Settings, *, actor: Actor, atena_n
         if line is None or line.status not in OPEN_STATUSES or not line.next_dose:
             why = _ISSUE_STATUS.get(line.status if line else "", "定期接種の対象ではありません")
             raise InvalidInput(f"{info.name}: {why}。接種券は発行しません")
+        if not is_open(line, as_of):  # the person's age makes it a matter of years (高齢者インフルエンザ for a baby)
+            raise InvalidInput(f"{info.name}: 定期接種の対象となるのは{to_wareki(line.earliest)}からです"
+                               "（1年以上先のため、接種券は発行しません）")
         held = live_tickets(s, [atena_no], info.code).get((atena_no, line.next_dose))
         if held is not None:
             raise Conflict(f"{info.name} {line.next_dose}回目の接種券は発行済みです（券番号 {held.ticket_no}）。"

@@ -21,6 +21,7 @@ from sesshu.actor import os_actor
 from sesshu.certificates.service import CertificateRequest, issue_certificate, person_certificates, request_data
 from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from sesshu.domain.schedule.display import is_open
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.exports.service import check_password, export_csv, log_print
 from sesshu.jobs import job_status, list_jobs
@@ -61,7 +62,8 @@ def _page(request: Request, session, atena_no: str, *, error: str = "", status_c
     certificates = person_certificates(db, actor=session.actor, atena_no=atena_no)
     response = render(request, "tickets.html", {
         "p": history.person, "tickets": tickets, "certificates": certificates, "lines": lines(),
-        "open_lines": [e for e in history.eligibility if e.status in ("eligible", "not_yet")],
+        # Only what this person's age and sex make possible now or within a year (no 高齢者インフルエンザ for a baby).
+        "open_lines": [e for e in history.eligibility if is_open(e, history.as_of)],
         "reissue_reasons": REISSUE_REASONS, "requests": request_data(), "error": error, "form": form or {},
     }, status_code=status_code)
     response.headers.update(NO_STORE)

@@ -187,17 +187,19 @@ class Recorded:
 
 
 def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Station, scan: str,
-                on: date | None = None) -> Recorded:
+                on: date | None = None, confirm_invalid: bool = False) -> Recorded:
     """Store the dose for a scanned ticket through the ledger's hand-entry use case (ticket used, record
     and audit rows in one transaction). Sending the same scan again after a lost answer stores nothing
-    and returns the record already stored by this staff member with this ticket."""
+    and returns the record already stored by this staff member with this ticket. A dose the engine
+    judges invalid is stored only when the station confirmed it (a second F2: confirm_invalid), as in
+    hand entry."""
     on = on or today_jst()
     if on > today_jst():
         raise InvalidInput("接種年月日が未来の日付です")
     line = read_scan(scan, municipality=settings.municipality_code)
     t, _facts = _ticket_holder(db, actor, line)
     try:
-        saved = enter_record(db, settings, actor=actor, purpose=PURPOSE,
+        saved = enter_record(db, settings, actor=actor, purpose=PURPOSE, confirm_invalid=confirm_invalid,
                              raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
                                                dose_no=t.dose_no))
     except Conflict as e:

@@ -29,7 +29,7 @@ def _refused(request: Request, session, e: DomainError) -> JSONResponse:
         access.record_refusal(get_db(request), actor=session.actor, exc=e, path=request.url.path,
                               method=request.method)
     status = 409 if e.code == "E_CONFLICT" else 404 if e.code == "E_NOT_FOUND" else 400
-    return _answer({"error": e.message}, status)
+    return _answer({"error": e.message, "code": e.code}, status)
 
 
 def _station(body: dict) -> venue.Station:
@@ -73,7 +73,8 @@ def scan(request: Request, body: Annotated[dict, Body()], session=Depends(requir
 def record(request: Request, body: Annotated[dict, Body()], session=Depends(require("record.enter"))):
     try:
         saved = venue.record_scan(get_db(request), get_settings(request), actor=session.actor,
-                                  station=_station(body), scan=str(body.get("scan") or ""), on=_day(body))
+                                  station=_station(body), scan=str(body.get("scan") or ""), on=_day(body),
+                                  confirm_invalid=body.get("confirm_invalid") is True)
     except DomainError as e:
         return _refused(request, session, e)
     verdict = saved.verdict

@@ -46,6 +46,7 @@ from sesshu.venue import views as venue_views
 from sesshu.counts import views as counts_views
 from sesshu.away import views as away_views
 from sesshu.fhir import views as fhir_views
+from sesshu.ledger import views as ledger_views
 from sesshu.web.deps import CsrfFailed, LoginRequired, PermissionDenied, csrf_protect, is_api, render
 from sesshu.web.deps import TerminalRefused
 from sesshu.web.deps import PASSWORD_CHANGE_PATH, PasswordChangeRequired, ReauthRequired, clear_session_cookie, wants_json
@@ -266,6 +267,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_audit.router)
     app.include_router(tickets_views.router)
     app.include_router(billing_views.router)
+    app.include_router(ledger_views.router)
     app.include_router(views_entry.router)  # before views_persons: /records/new is not a record id
     app.include_router(views_imports.router)
     app.include_router(views_preferences.router)

@@ -108,6 +108,17 @@ def _x(d: date, start: date, end: date, left: float, width: float) -> float:
     return left + width * min(max((d - start).days, 0), span) / span
 
 
+def _birthday(birth: date, age: int) -> date:
+    try:
+        return birth.replace(year=birth.year + age)
+    except ValueError:  # born on 29 February
+        return date(birth.year + age, 3, 1)
+
+
+def _age_on(birth: date, d: date) -> int:
+    return max(0, d.year - birth.year - ((d.month, d.day) < (birth.month, birth.day)))
+
+
 def timeline(*, birth: date, as_of: date, rows: list[dict], title: str) -> Markup:
     """One row per vaccine: the legal window (light), the standard window (darker), each dose (a dot
     coloured by the engine's verdict) and a line for today. The x axis is the age in years.
@@ -117,25 +128,24 @@ def timeline(*, birth: date, as_of: date, rows: list[dict], title: str) -> Marku
     left, right, top, row_h = 150, 16, 26, 26
     width = 900
     plot_w = width - left - right
-    ends = [birth, as_of]
+    shown = [as_of]
     for r in rows:
-        ends += [d for d in (r.get("legal_until"), r.get("earliest")) if d] + [d for d, _ in r["doses"]]
-    end = max(ends)
-    # Whole years of age on the axis, up to the last date shown (at least 6 years).
+        shown += [d for d in (r.get("legal_until"), r.get("earliest")) if d] + [d for d, _ in r["doses"]]
+    end = max(birth, *shown)
+    # Whole years of age on the axis, up to the last date shown (at least 6 years). Past childhood the axis
+    # starts at the first window or dose shown (in steps of 5 years), not at birth: a 73-year-old's
+    # 高齢者インフルエンザ would otherwise be a sliver at the right edge of a 75-year axis.
     years = max(6, end.year - birth.year + 1)
-    try:
-        end = birth.replace(year=birth.year + years)
-    except ValueError:  # born on 29 February
-        end = date(birth.year + years, 3, 1)
+    first_age = _age_on(birth, min(shown)) if years > 12 else 0
+    start_age = min(first_age // 5 * 5, years - 6)
+    start = _birthday(birth, start_age)
+    end = _birthday(birth, years)
+    span = years - start_age
     height = top + row_h * max(len(rows), 1) + 30
     body = []
-    step = 1 if years <= 12 else (5 if years <= 60 else 10)
-    for age in range(0, years + 1, step):
-        try:
-            d = birth.replace(year=birth.year + age)
-        except ValueError:
-            d = date(birth.year + age, 3, 1)
-        x = _x(d, birth, end, left, plot_w)
+    step = 1 if span <= 12 else (5 if span <= 60 else 10)
+    for age in range(start_age, years + 1, step):
+        x = _x(_birthday(birth, age), start, end, left, plot_w)
         body.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 26}" stroke="{LINE}"/>'
                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" font-size="11" fill="{MUTED}">{age}歳</text>')
     for i, r in enumerate(rows):
@@ -143,18 +153,18 @@ def timeline(*, birth: date, as_of: date, rows: list[dict], title: str) -> Marku
         body.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end" font-size="12" fill="#1f2933">'
                     f'{escape(r["label"])}</text>')
         if r.get("earliest") and r.get("legal_until"):
-            x0, x1 = _x(r["earliest"], birth, end, left, plot_w), _x(r["legal_until"], birth, end, left, plot_w)
+            x0, x1 = _x(r["earliest"], start, end, left, plot_w), _x(r["legal_until"], start, end, left, plot_w)
             body.append(f'<rect x="{x0:.1f}" y="{y + 5}" width="{max(x1 - x0, 2):.1f}" height="14" fill="#dbe7f5">'
                         f'<title>定期接種として受けられる期間 {r["earliest"].isoformat()}〜{r["legal_until"].isoformat()}</title></rect>')
         if r.get("standard_from") and r.get("standard_until"):
-            x0, x1 = _x(r["standard_from"], birth, end, left, plot_w), _x(r["standard_until"], birth, end, left, plot_w)
+            x0, x1 = _x(r["standard_from"], start, end, left, plot_w), _x(r["standard_until"], start, end, left, plot_w)
             body.append(f'<rect x="{x0:.1f}" y="{y + 8}" width="{max(x1 - x0, 2):.1f}" height="8" fill="#7fa6d6">'
                         f'<title>標準的な接種期間 {r["standard_from"].isoformat()}〜{r["standard_until"].isoformat()}</title></rect>')
         for d, status in r["doses"]:
-            x = _x(d, birth, end, left, plot_w)
+            x = _x(d, start, end, left, plot_w)
             body.append(f'<circle cx="{x:.1f}" cy="{y + 12}" r="5" fill="{VERDICT_COLOURS.get(status, MUTED)}" '
                         f'stroke="#ffffff" stroke-width="1.5"><title>{d.isoformat()} 接種</title></circle>')
-    x = _x(as_of, birth, end, left, plot_w)
+    x = _x(as_of, start, end, left, plot_w)
     body.append(f'<line x1="{x:.1f}" y1="{top - 10}" x2="{x:.1f}" y2="{height - 26}" stroke="{DANGER}" '
                 f'stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{top - 12}" font-size="11" fill="{DANGER}">今日</text>')
     if not rows:

@@ -316,6 +316,7 @@ def render(request: Request, template: str, context: dict | None = None, *, stat
         "csrf_token": session.csrf_token if session is not None else "",
         "municipality_name": get_settings(request).municipality_name,
     }
+    ctx["menu"] = _menu(request, signed_in) if signed_in else []
     ctx.update(context or {})
     from sesshu.preferences.service import date_style
     from sesshu.web.dates import DATE_STYLE
@@ -326,6 +327,19 @@ def render(request: Request, template: str, context: dict | None = None, *, stat
         return request.app.state.templates.TemplateResponse(request, template, ctx, status_code=status_code)
     finally:
         DATE_STYLE.reset(token)
+
+
+def _menu(request: Request, signed_in: SessionInfo) -> list:
+    """The pages this user may open (sesshu.web.menu), with their assigned 事務 where an item needs one."""
+    from sesshu.web.menu import menu_for, needs_tasks
+
+    tasks: frozenset[str] = frozenset()
+    if needs_tasks(signed_in.role):
+        from sesshu.access.service import scope_of
+
+        with get_db(request).transaction() as s:
+            tasks = scope_of(s, signed_in.actor).tasks
+    return menu_for(signed_in.role, tasks)
 
 
 def route_table(app) -> list[tuple[str, str, str | None]]:

@@ -60,6 +60,7 @@ class SearchQuery:
     vaccinated_to: Annotated[str, Query(max_length=20, description="接種日（まで）")] = ""
     institution: Annotated[str, Query(max_length=20, description="接種医療機関コード")] = ""
     registry_status: Annotated[str, Query(max_length=20, description="住民区分（resident 等）")] = ""
+    sort: Annotated[str, Query(max_length=20, description="並べ替え（birth_date / -birth_date）")] = ""
 
     def as_params(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
@@ -73,6 +74,9 @@ class SearchQuery:
             vaccinated_to=_date(self.vaccinated_to, "接種日（まで）"),
             institution=self.institution, registry_status=self.registry_status,
         )
+
+    def unsorted_params(self) -> dict[str, str]:
+        return {k: v for k, v in self.as_params().items() if k != "sort"}
 
 
 def _date(raw: str, label: str):

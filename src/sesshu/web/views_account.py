@@ -12,11 +12,12 @@ from sesshu.auth import service as auth
 from sesshu.auth.permissions import ROLES
 from sesshu.auth.service import AuthError, SessionInfo
 from sesshu.clock import today_jst
-from sesshu.domain.errors import DomainError
+from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.web.deps import (
     PASSWORD_CHANGE_PATH,
     CurrentSession,
+    form_data,
     get_db,
     get_settings,
     render,
@@ -159,11 +160,49 @@ _DONE = {"deactivated": "アカウントを停止しました。ログイン中�
 
 
 def _accounts_page(request: Request, session: SessionInfo, *, message: str = "", notice: str = "",
-                   status_code: int = 200):
+                   status_code: int = 200, issued=None, new: dict | None = None):
     rows = accounts.list_accounts(get_db(request), actor=session.actor)
-    return render(request, "admin_accounts.html", {
+    response = render(request, "admin_accounts.html", {
         "rows": rows, "message": message, "notice": notice, "roles": ROLES, "today": today_jst(),
-        "self_login": session.login_id}, status_code=status_code)
+        "self_login": session.login_id, "issued": issued, "new": new or {}, "TASKS": ACCOUNT_TASKS},
+        status_code=status_code)
+    if issued is not None:  # a one-time password on the page: never kept by the browser
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+ACCOUNT_TASKS = {"": "（なし：個人の情報を扱わない）", "yobo_sesshu": "予防接種の事務",
+                 "kenko_higai_kyusai": "健康被害救済の事務"}
+
+
+@router.post("/admin/accounts/new")
+def admin_create(request: Request, session: UserManager, _recent: RecentSession,
+                 form: Annotated[dict, Depends(form_data)]):
+    """A new account with a one-time password and its TOTP secret, shown once (audited as user.create)."""
+    new = {k: str(form.get(k, ""))[:100] for k in ("login_id", "display_name", "role", "valid_until", "task",
+                                                   "department")}
+    try:
+        if new["task"] not in ACCOUNT_TASKS:
+            raise InvalidInput("担当する事務の指定が正しくありません")
+        tasks = ((new["task"], new["department"].strip() or "健康づくり課"),) if new["task"] else ()
+        issued = accounts.create_account(get_db(request), get_settings(request), actor=session.actor,
+                                         login_id=new["login_id"], display_name=new["display_name"],
+                                         role=new["role"], valid_until=parse_optional_date(new["valid_until"], "有効期限"),
+                                         tasks=tasks)
+    except DomainError as e:
+        status = {"E_CONFLICT": 409}.get(e.code, 400)
+        return _accounts_page(request, session, message=e.message, status_code=status, new=new)
+    return _accounts_page(request, session, notice=f"{issued.login_id} を登録しました。", issued=issued)
+
+
+@router.post("/admin/accounts/{login_id}/password-reset")
+def admin_password_reset(request: Request, login_id: str, session: UserManager, _recent: RecentSession,
+                         reason: Annotated[str, Form(max_length=400)] = ""):
+    try:
+        issued = accounts.reset_password(get_db(request), actor=session.actor, login_id=login_id, reason=reason)
+    except DomainError as e:
+        return _refused(request, session, e)
+    return _accounts_page(request, session, notice=f"{login_id} のパスワードを再設定しました。", issued=issued)
 
 
 def _refused(request: Request, session: SessionInfo, e: DomainError):

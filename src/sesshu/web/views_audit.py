@@ -20,9 +20,10 @@ from sesshu.audit.checkpoints import (
     verify_log,
     viewed_checkpoints,
 )
-from sesshu.audit.lookup import LookupCriteria, search_entries
+from sesshu.audit.lookup import ACTION_LABELS, LookupCriteria, search_entries
 from sesshu.clock import today_jst
 from sesshu.domain.errors import DomainError, InvalidInput
+from sesshu.domain.text import clean
 from sesshu.web.deps import get_db, get_settings, render, require
 
 router = APIRouter(include_in_schema=False)
@@ -86,22 +87,34 @@ def audit_anomalies(request: Request, session=Depends(require("audit.view")),
     return render(request, "audit_anomalies.html", ctx)
 
 
+def _seq(text: str, label: str) -> int | None:
+    text = clean(text)
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise InvalidInput(f"{label}は1以上の数字で入力してください")
+    return int(text)
+
+
 @router.get("/audit/entries")
 def audit_entries(request: Request, session=Depends(require("audit.view")),
                   atena_no: Text = "", actor: Annotated[str, Query(max_length=64)] = "",
                   action: Annotated[str, Query(max_length=400)] = "",
                   date_from: Annotated[str, Query(alias="from", max_length=20)] = "",
                   date_to: Annotated[str, Query(alias="to", max_length=20)] = "",
-                  seq_from: Annotated[int | None, Query(ge=1)] = None,
-                  seq_to: Annotated[int | None, Query(ge=1)] = None,
+                  seq_from_text: Annotated[str, Query(alias="seq_from", max_length=12)] = "",
+                  seq_to_text: Annotated[str, Query(alias="seq_to", max_length=12)] = "",
                   seqs: Annotated[str, Query(max_length=8000)] = "",
                   page: Annotated[int, Query(ge=1, le=10000)] = 1):
+    # The form always sends both 連番 fields, blank when unused (an int parameter refused the whole search).
     q = {"atena_no": atena_no, "actor": actor, "action": action, "from": date_from, "to": date_to,
-         "seq_from": seq_from or "", "seq_to": seq_to or "", "seqs": seqs}
-    ctx = {"q": q, "result": None, "error": "", "query_string": ""}
+         "seq_from": seq_from_text.strip(), "seq_to": seq_to_text.strip(), "seqs": seqs}
+    ctx = {"q": q, "result": None, "error": "", "query_string": "",
+           "actions": sorted(ACTION_LABELS.items(), key=lambda kv: kv[1])}
     if not any(q.values()):
         return render(request, "audit_entries.html", ctx)
     try:
+        seq_from, seq_to = _seq(q["seq_from"], "連番（から）"), _seq(q["seq_to"], "連番（まで）")
         criteria = LookupCriteria.parse(atena_no=atena_no, actor=actor, action=action, date_from=date_from,
                                         date_to=date_to, seq_from=seq_from, seq_to=seq_to, seqs=seqs)
         ctx["result"] = search_entries(get_db(request), actor=session.actor, criteria=criteria, page=page,

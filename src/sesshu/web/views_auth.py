@@ -146,9 +146,12 @@ def logout(request: Request, session: CurrentSession):
 
 @router.get("/")
 def home(request: Request, session: CurrentSession):
+    from sesshu.approvals.service import waiting_count
     from sesshu.web.views_dashboard import dashboard_context
 
-    return render(request, "home.html", dashboard_context(request, session))
+    ctx = dashboard_context(request, session)
+    ctx["waiting_approvals"] = waiting_count(get_db(request), actor=session.actor)
+    return render(request, "home.html", ctx)
 
 
 @health_router.get("/healthz")

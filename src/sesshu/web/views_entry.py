@@ -17,6 +17,7 @@ from sesshu.ledger.service import (
     ENTRY_FIELD_NAMES,
     EntryCheck,
     EntryVerdict,
+    InvalidDoseUnconfirmed,
     check_entry,
     enter_record,
     entry_error_field,
@@ -79,13 +80,13 @@ def check_json(check: EntryCheck) -> dict:
 
 
 def _page(request: Request, *, values: dict, error: str = "", saved=None, status_code: int = 200,
-          keep: bool = True):
+          keep: bool = True, pending: EntryVerdict | None = None):
     from sesshu.preferences.service import date_style
 
     return render(request, "record_entry.html", {
         "v": values, "error": error, "error_field": entry_error_field(error) if error else "",
         "date_style": date_style(get_db(request), request.state.session.user_id),
-        "saved": saved, "keep": keep, "masters": master_names(get_db(request)),
+        "saved": saved, "keep": keep, "pending": pending, "masters": master_names(get_db(request)),
         "vaccines": request.app.state.vaccines, "VERDICTS": VERDICTS,
     }, status_code=status_code)
 
@@ -104,7 +105,11 @@ def entry_save(request: Request, form: Annotated[dict, Depends(form_data)],
     values = _clean_form(form)
     keep = form.get("keep") == "1"
     try:
-        saved = enter_record(get_db(request), get_settings(request), actor=session.actor, raw=values)
+        saved = enter_record(get_db(request), get_settings(request), actor=session.actor, raw=values,
+                             confirm_invalid=form.get("confirm_invalid") == "1")
+    except InvalidDoseUnconfirmed as e:
+        # Not stored: the reasons, everything typed, and a button to store it as invalid all the same.
+        return _page(request, values=values, pending=e.verdict, keep=keep)
     except DomainError as e:
         if isinstance(e, OutOfScope):
             _record_refusal(request, session, e)

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from sesshu.domain.errors import InvalidInput
+from sesshu.ledger.rows import RECORD_COLUMN_HELP, RECORD_HEADERS, RECORD_REQUIRED, SAMPLE_ROWS
 from sesshu.imports.uploads import MAX_UPLOAD_BYTES, SHOWN_REJECTS, ImportJobs, recent_batches
 from sesshu.web.deps import get_db, get_settings, render, require, require_export_terminal
 
@@ -71,10 +72,25 @@ async def _too_large(scope, receive, send):
 
 def _page(request: Request, session, *, error: str = "", status_code: int = 200):
     return render(request, "imports.html", {
+        "columns": [(h, h in RECORD_REQUIRED, RECORD_COLUMN_HELP.get(h, "")) for h in RECORD_HEADERS],
         "error": error,
         "jobs": [j.as_dict() for j in jobs(request).mine(get_db(request), get_settings(request), session.actor)],
         "batches": recent_batches(get_db(request)), "KINDS": KINDS, "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
     }, status_code=status_code)
+
+
+@router.get("/imports/sample.csv")
+def sample_file(request: Request, session=Depends(require("record.import"))):
+    """The 予診票 CSV layout with two made-up rows (no personal data), in CP932 as clinics send it."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(RECORD_HEADERS)
+    w.writerows(SAMPLE_ROWS)
+    return Response(content=buf.getvalue().encode("cp932"), media_type="text/csv; charset=shift_jis",
+                    headers=_attachment("予診票_見本.csv", "sample.csv"))
 
 
 @router.get("/imports")

@@ -10,11 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 from sesshu.access.service import NoTask
 from sesshu.clock import today_jst
 from sesshu.conditions.codes import catalog as condition_catalog
-from sesshu.domain.schedule.display import fold_alternatives
+from sesshu.domain.schedule.display import applies_to_person, fold_alternatives, is_open
 from sesshu.domain.errors import Conflict, DomainError, InvalidInput
 from sesshu.ledger.service import (
     Correction,
     correct_record,
+    own_day_editable,
     person_history,
     record_for_edit,
     record_history,
@@ -67,11 +68,12 @@ def search_results(request: Request, query: Annotated[SearchQuery, Depends()],
 
 def _search(request: Request, query: SearchQuery, session, page: int, template: str, *, submitted: bool):
     ctx = {"q": query, "result": None, "error": "", "vaccines": request.app.state.vaccines,
-           "query_string": urlencode(query.as_params())}
+           "query_string": urlencode(query.as_params()), "unsorted_query": urlencode(query.unsorted_params())}
     if submitted:  # the form was submitted (even if empty)
         try:
             ctx["result"] = search_persons(get_db(request), actor=session.actor, criteria=query.criteria(),
-                                           page=page, per_page=get_settings(request).search_page_size)
+                                           page=page, per_page=get_settings(request).search_page_size,
+                                           sort=query.sort)
         except NoTask:
             raise  # refused and put on record by the app's handler, not shown as a form error
         except DomainError as e:
@@ -104,14 +106,17 @@ def person_page(request: Request, atena_no: AtenaNo, session=Depends(require("pe
     return render(request, "person.html", {
         "p": history.person, "rows": rows, "notice": NOTICES.get(notice, ""), "vaccines": request.app.state.vaccines,
         "verdicts": history.verdicts,
-        "open_rows": fold_alternatives([e for e in history.eligibility if _is_open(e, history.as_of)],
+        "open_rows": fold_alternatives([e for e in history.eligibility if is_open(e, history.as_of)],
                                        _latest_doses(history.records)),
-        "closed_lines": [e for e in history.eligibility if not _is_open(e, history.as_of)],
-        "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "VALID_BY_CATEGORY": VALID_BY_CATEGORY, "ELIGIBILITY": ELIGIBILITY,
+        "closed_lines": [e for e in history.eligibility if not is_open(e, history.as_of)
+                         and applies_to_person(e, history.as_of, {r.vaccine_code for r in history.records})],
+        "as_of": history.as_of, "names": history.names, "VERDICTS": VERDICTS, "VALID_BY_CATEGORY": VALID_BY_CATEGORY,
+        "ELIGIBILITY": ELIGIBILITY,
         "conditions": history.conditions, "condition_catalog": condition_catalog(),
         "pregnancies": history.pregnancies,
         "household": history.household, "SEXES": {"M": "男", "F": "女"},
         "timeline": _timeline(history, request.app.state.vaccines),
+        "own_ids": {r.id for r in history.records if own_day_editable(r, session.actor)},
     })
 
 
@@ -124,7 +129,7 @@ def _timeline(history, vaccines: dict):
     for r in history.records:
         v = history.verdicts.get(r.id)
         doses.setdefault(r.vaccine_code, []).append((r.vaccinated_on, v.status if v else ""))
-    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if _is_open(e, history.as_of)), *doses]))
+    codes = list(dict.fromkeys([*(e.vaccine for e in history.eligibility if is_open(e, history.as_of)), *doses]))
     rows = []
     for code in codes:
         e = lines.get(code)
@@ -144,13 +149,6 @@ def _latest_doses(records) -> dict:
     return latest
 
 
-def _is_open(line, as_of) -> bool:
-    """Lines staff act on now: eligible, or becoming eligible within a year."""
-    if line.status == "eligible":
-        return True
-    return line.status == "not_yet" and line.earliest is not None and (line.earliest - as_of).days <= 365
-
-
 def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -> str:
     url = f"/persons/{atena_no}" if atena_no.isdigit() else "/search"
     if notice:
@@ -160,22 +158,38 @@ def _person_url(atena_no: str, notice: str = "", record_id: int | None = None) -
     return url
 
 
-@router.post("/records/{record_id}/correct")
-def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
-                 session=Depends(require("record.correct"))):
+def _correct(request: Request, record_id: int, form: dict, session, *, own: bool):
     atena_no = form.get("atena_no", "")
     request.state.back_url = _person_url(atena_no, record_id=record_id)
     edited = changed_form_fields(form)
-    correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
-                            changes=parse_changes(edited))
     try:
-        correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction)
+        correction = Correction(record_id=record_id, expected_version=_version(form), reason=form.get("reason", ""),
+                                changes=parse_changes(edited))
+        correct_record(get_db(request), get_settings(request), actor=session.actor, correction=correction,
+                       own_day_only=own)
     except Conflict as e:
         if not e.current:
             raise
         seen = {name: form[f"orig_{name}"] for name in CORRECTABLE_FIELDS if f"orig_{name}" in form}
         return _conflict_page(request, e, atena_no=atena_no, edited=edited, seen=seen, reason=form.get("reason", ""))
+    except InvalidInput as e:
+        # The same page again with everything typed and the message beside the form (not an error page).
+        r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=own)
+        return _edit_page(request, r, own=own, form=form, error=e.message, status_code=400)
     return RedirectResponse(_person_url(atena_no, "corrected", record_id), status_code=303)
+
+
+@router.post("/records/{record_id}/correct")
+def correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                 session=Depends(require("record.correct"))):
+    return _correct(request, record_id, form, session, own=False)
+
+
+@router.post("/records/{record_id}/own/correct")
+def own_correct_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                     session=Depends(require("record.enter"))):
+    """The clerk's correction of a record they typed in by hand today (ledger.service.own_day_editable)."""
+    return _correct(request, record_id, form, session, own=True)
 
 
 def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict[str, str], seen: dict[str, str],
@@ -193,14 +207,43 @@ def _conflict_page(request: Request, e: Conflict, *, atena_no: str, edited: dict
     }, status_code=409)
 
 
+def _void(request: Request, record_id: int, form: dict, session, *, own: bool):
+    atena_no = form.get("atena_no", "")
+    request.state.back_url = _person_url(atena_no, record_id=record_id)
+    try:
+        void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
+                    reason=form.get("reason", ""), own_day_only=own)
+    except InvalidInput as e:
+        r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=own)
+        return _edit_page(request, r, own=own, void_error=e.message, status_code=400)
+    return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+
+
 @router.post("/records/{record_id}/void")
 def void_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
               session=Depends(require("record.correct"))):
-    atena_no = form.get("atena_no", "")
-    request.state.back_url = _person_url(atena_no, record_id=record_id)
-    void_record(get_db(request), actor=session.actor, record_id=record_id, expected_version=_version(form),
-                reason=form.get("reason", ""))
-    return RedirectResponse(_person_url(atena_no, "voided"), status_code=303)
+    return _void(request, record_id, form, session, own=False)
+
+
+@router.post("/records/{record_id}/own/void")
+def own_void_page(request: Request, record_id: int, form: Annotated[dict, Depends(form_data)],
+                  session=Depends(require("record.enter"))):
+    return _void(request, record_id, form, session, own=True)
+
+
+def _edit_page(request: Request, r, *, own: bool, form: dict | None = None, error: str = "", void_error: str = "",
+               status_code: int = 200):
+    """The correction page; after a refused save it shows what was typed, not the stored values."""
+    request.state.back_url = _person_url(r.atena_no, record_id=r.id)
+    text = {name: display_value(r, name) for name, _ in RECORD_FIELDS}
+    form = form or {}
+    return render(request, "record_edit.html", {
+        "r": r, "text": text, "typed": {name: form[name] for name in CORRECTABLE_FIELDS if name in form},
+        "orig": {name: form[f"orig_{name}"] for name in CORRECTABLE_FIELDS if f"orig_{name}" in form},
+        "reason": form.get("reason", ""), "error": error, "void_error": void_error, "own": own,
+        "action": f"/records/{r.id}/own" if own else f"/records/{r.id}",
+        "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
+        "back_url": request.state.back_url}, status_code=status_code)
 
 
 @router.get("/records/{record_id}/edit")
@@ -208,11 +251,14 @@ def record_edit_page(request: Request, record_id: int, session=Depends(require("
     """One record's 職権修正・取消・付け替え forms: on their own page, so the person page stays light
     (a long history would otherwise carry three forms per record)."""
     r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id)
-    request.state.back_url = _person_url(r.atena_no, record_id=r.id)
-    return render(request, "record_edit.html", {
-        "r": r, "text": {name: display_value(r, name) for name, _ in RECORD_FIELDS},
-        "vaccines": request.app.state.vaccines, "correctable": CORRECTABLE_FIELDS,
-        "back_url": request.state.back_url})
+    return _edit_page(request, r, own=False)
+
+
+@router.get("/records/{record_id}/own")
+def own_record_page(request: Request, record_id: int, session=Depends(require("record.enter"))):
+    """訂正・取消 of a record the clerk typed in by hand today (no 職権修正 needed; audited the same way)."""
+    r = record_for_edit(get_db(request), actor=session.actor, record_id=record_id, own_day_only=True)
+    return _edit_page(request, r, own=True)
 
 
 @router.get("/records/{record_id}/history")

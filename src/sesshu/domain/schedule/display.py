@@ -73,3 +73,34 @@ def fold_alternatives(lines: list, latest_dose: dict[str, date]) -> list[Display
     for row in out:  # keep the family's order, not the folding order
         row.alternatives.sort(key=lambda c: next(f.index(c) for f in FAMILIES if c in f))
     return out
+
+
+# How far the person page looks around today for lines that are not open (display choices, not law):
+# an expired line is worth a look for two years (a dose just missed: 長期療養特例, a late claim), a
+# line opening within three years is worth knowing; beyond that a line says nothing about this person.
+RECENTLY_EXPIRED_DAYS = 2 * 365
+COMING_DAYS = 3 * 365
+
+
+def is_open(line, as_of: date) -> bool:
+    """Lines staff act on now: eligible, or becoming eligible within a year."""
+    if line.status == "eligible":
+        return True
+    return line.status == "not_yet" and line.earliest is not None and (line.earliest - as_of).days <= 365
+
+
+def applies_to_person(line, as_of: date, dosed: set[str] | frozenset[str]) -> bool:
+    """Whether a line that is not open says something about this person (dosed: vaccine codes with a dose).
+
+    The engine answers every line for everyone: HPV is 「完了」 for a man (nothing to give), ヒブ is
+    「期限切れ」 since 1958 for a 73-year-old, 高齢者インフルエンザ opens in 2090 for a baby. Those lines
+    are not shown (nor offered on a ticket); a line with a dose of the person always is."""
+    if line.vaccine in dosed:
+        return True
+    if line.status == "eligible":
+        return True
+    if line.status == "expired":
+        return line.legal_until is not None and (as_of - line.legal_until).days <= RECENTLY_EXPIRED_DAYS
+    if line.status == "not_yet":
+        return line.earliest is not None and (line.earliest - as_of).days <= COMING_DAYS
+    return False  # 「完了」 without a dose of its own: complete through another product, or never applicable

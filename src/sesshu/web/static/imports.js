@@ -1,5 +1,5 @@
 // 取込の状況: polls the job's status every second until it has finished, then shows the summary
-// (and reloads the page once when rows were refused, to list them).
+// (and reloads the page once, for the server to list the verdicts and the refused rows).
 (function () {
   "use strict";
   var box = document.getElementById("import-job");
@@ -25,8 +25,8 @@
       document.getElementById("job-rejects").hidden = !bad;
       document.getElementById("job-clean").hidden = !!bad;
       document.getElementById("job-summary").hidden = false;
-      // The refused rows are listed by the server: show them with the summary.
-      if (bad) { window.location.reload(); }
+      // The verdicts of the stored records and the refused rows are listed by the server.
+      window.location.reload();
     }
   }
   function poll() {

@@ -171,10 +171,20 @@
     if (busy) { return; }
     busy = true;
     save(PENDING_KEY, entry);  // kept until the server says it is stored (or refuses it)
-    call("/venue/record", {scan: entry.scan, station: entry.station, vaccinated_on: entry.vaccinated_on}).then(function (res) {
+    call("/venue/record", {scan: entry.scan, station: entry.station, vaccinated_on: entry.vaccinated_on,
+                           confirm_invalid: entry.confirm_invalid === true}).then(function (res) {
       busy = false;
       save(PENDING_KEY, null);
       showPending();
+      if (res.status !== 200 && res.data.code === "E_CONFIRM_INVALID" && shown) {
+        // An invalid dose is never stored by one key: the second F2 stores it as invalid (hand entry's rule).
+        shown.confirm_invalid = true;
+        current.appendChild(message("error refusal", "この接種は無効と判定されます（まだ記録していません）。" +
+          "無効の接種として記録する場合は、もう一度F2キーを押してください。記録しない場合はEscキー", "alert"));
+        recordButton.disabled = false;
+        scanInput.focus();
+        return;
+      }
       if (res.status !== 200) {
         current.textContent = "";
         current.appendChild(message("error refusal", "記録できませんでした：" + (res.data.error || ""), "alert"));
@@ -205,7 +215,8 @@
     var p = load(PENDING_KEY);
     if (p) { send(p); return; }
     if (!shown || shown.refusal) { return; }
-    send({scan: shown.scan, vaccinated_on: shown.vaccinated_on, station: station(), at: Date.now()});
+    send({scan: shown.scan, vaccinated_on: shown.vaccinated_on, station: station(), at: Date.now(),
+          confirm_invalid: shown.confirm_invalid === true});
   }
 
   function undo() {
