@@ -66,6 +66,8 @@ COLUMNS_THAT_DIFFER: dict[tuple[str, str], str] = {
     # Covered by walking each chain: its seq and hash depend on the interruption entries and the clock.
     ("audit_head", "last_seq"): "one more entry per resume (job.resume); both chains are walked instead",
     ("audit_head", "last_hash"): "hashes chain over occurred_at; both chains are walked instead",
+    ("audit_head", "last_mac"): "the keyed MAC of the head chains over those hashes; both chains are verified instead",
+    ("audit_mac", "mac"): "one keyed MAC per entry hash, which chains over occurred_at; both chains are verified instead",
 }
 # Times of which only whether they are set is compared: that the step they stamp happened.
 COLUMNS_COMPARED_AS_SET: dict[tuple[str, str], str] = {

@@ -32,7 +32,7 @@ def test_high_dose_is_routine_and_paid_at_its_price_only_from_75(db, settings, o
         s.add(Lot(lot_no="HD001", product_code="EFLUELDA"))
     import_bank_accounts(db, actor=operator, path=write(tmp_path / "acc.csv", (
         "医療機関コード,銀行コード,銀行名,支店コード,支店名,預金種目,口座番号,口座名義カナ\n"
-        f"{CLINIC},0009,ミツイスミトモ,456,クマガヤ,普通,1234567,クマガヤナイカ\n")))
+        f"{CLINIC},0009,ミツイスミトモ,038,クマガヤ,普通,1234567,クマガヤナイカ\n")))
     cols = RECORD_HEADER.split(",")
     lines = [RECORD_HEADER]
     for atena in (OLD, YOUNG):

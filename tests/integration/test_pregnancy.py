@@ -164,7 +164,7 @@ def test_rsv_dose_is_routine_with_the_pregnancy_and_paid(town, settings, supervi
         s.add(Institution(code=CLINIC, name="くまがや産婦人科", address="熊谷市本町1", active=True))
     import_bank_accounts(town, actor=operator, path=write(tmp_path / "acc.csv", (
         "医療機関コード,銀行コード,銀行名,支店コード,支店名,預金種目,口座番号,口座名義カナ\n"
-        f"{CLINIC},0009,ミツイスミトモ,456,クマガヤ,普通,1234567,クマガヤサンフジンカ\n")))
+        f"{CLINIC},0009,ミツイスミトモ,038,クマガヤ,普通,1234567,クマガヤサンフジンカ\n")))
     day = TODAY - timedelta(days=2)
     rid = _rsv_record(town, settings, tmp_path, operator, day)
     with town.transaction() as s:

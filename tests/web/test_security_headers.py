@@ -17,7 +17,7 @@ def test_pages_carry_security_headers_and_are_not_cached(client, make_staff, per
         r = client.get(url)
         assert r.headers["content-security-policy"] == CSP, url
         assert r.headers["x-content-type-options"] == "nosniff"
-        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["referrer-policy"] == "same-origin"  # never to another site; see app.py
         assert r.headers["x-frame-options"] == "DENY"
         assert r.headers["cache-control"] == "no-store", url
 
