@@ -168,3 +168,47 @@ def test_campaign_lines_get_tickets_and_notices_and_a_ticket_is_used_by_its_dose
     assert summary.accepted == 1, summary
     with db.transaction() as s:
         assert s.get(Ticket, tickets["2003"].id).state == "used"
+
+
+def test_a_campaign_dose_gets_its_receipt_and_a_smart_health_card_with_the_cvx_code(db, settings, tmp_path):
+    """予防接種済証 for 住民接種 doses (the campaign's vaccine name, dose numbers, lot) with a SMART Health Card
+    whose vaccineCode carries CVX 208 (Pfizer 30 mcg) next to sesshu's own code (data/fhir.yaml)."""
+    from datetime import datetime, timezone
+
+    from sesshu.certificates.service import CertificateRequest, issue_certificate
+    from sesshu.domain import shc
+    from sesshu.fhir import shc_keys
+    from sesshu.ledger.service import import_records
+    from tests.pdfcheck import flat, pdf_text, qr_codes
+
+    build_city(db, settings, tmp_path)
+    _activate_covid_2021(db, settings)
+    head, *lines = _csv([("2003", "C19_PFIZER", "", "1", "住民接種", "2021-06-01", "接種", C1, JUNE),
+                         ("2003", "C19_PFIZER", "", "2", "住民接種", "2021-06-22", "接種", C1, JUNE)]).splitlines()
+    cols = head.split(",")
+    rows = []
+    for line, lot in zip(lines, ("FA5765", "FC3661")):
+        values = line.split(",")
+        values[cols.index("LotNo")] = lot
+        rows.append(",".join(values))
+    assert import_records(db, settings, path=write(tmp_path / "c.csv", "\n".join([head, *rows]) + "\n", "cp932"),
+                          actor=ADMIN).accepted == 2
+    request = CertificateRequest(requested_by="鈴木　三郎", relationship="本人", identity_method="マイナンバーカード",
+                                 kind="receipt", vaccine="C19_PFIZER")
+    issued = issue_certificate(db, settings, actor=ADMIN, atena_no="2003", request=request, today=date(2021, 7, 1),
+                               shc=True)
+    assert (issued.records, issued.cards) == (2, 1)
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(issued.pdf.content)
+    text_ = flat(pdf_text(path, 1, 1))
+    for expected in ("予防接種済証", "新型コロナワクチン（ファイザー社）", "1回目", "2回目", "FA5765", "FC3661",
+                     "令和3年6月22日", "鈴木三郎"):
+        assert expected in text_, expected
+    [scanned] = qr_codes(path, tmp_path, 2)
+    payload = shc.verify(shc.jws_from_qr(scanned), jwks=shc_keys.jwks(settings),
+                         issuers=(settings.shc_issuer.rstrip("/"),), now=datetime.now(timezone.utc))
+    immunizations = [e["resource"] for e in payload.bundle["entry"] if e["resource"]["resourceType"] == "Immunization"]
+    assert [i["occurrenceDateTime"] for i in immunizations] == ["2021-06-01", "2021-06-22"]
+    for i in immunizations:
+        codings = {(c.get("system"), c["code"]) for c in i["vaccineCode"]["coding"]}
+        assert ("http://hl7.org/fhir/sid/cvx", "208") in codings and any(code == "C19_PFIZER" for _s, code in codings)
