@@ -182,7 +182,7 @@ def _campaign_groups(uploads: tuple[Upload, ...]) -> dict[str, dict]:
             out[str(g["id"])] = {"name": str(g["name"]), "source": str(g["source"]),
                                  "evidence": tuple(map(str, g.get("evidence") or ())), "campaign": u.name}
         # 特定接種 (特措法第28条): membership comes from the staff list of the group, by job category.
-        for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(u.file).fail).items():
+        for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(u.file)).items():
             out[code] = {**g, "evidence": (TOKUTEI_EVIDENCE,), "campaign": u.name, "tokutei": True}
     return out
 

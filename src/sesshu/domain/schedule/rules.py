@@ -708,55 +708,33 @@ def _mmdd(c: _Ctx, where: str, v: Any) -> tuple[int, int]:
     return mm, dd
 
 
-def tokutei_groups(section: Any, fail) -> dict[str, dict]:
-    """The 特定接種 (特措法第28条) groups of a campaign file: ``{id: {name, source, basis, job_categories}}``.
+def tokutei_groups(section: Any, c: "_Ctx") -> dict[str, dict]:
+    """The 特定接種 (特措法第28条) groups of a campaign file: ``{id: {name, source, job_categories}}``.
 
     ``tokutei: {source, groups: [{id, name, source, job_categories: [{code, name, source}]}]}``; each group id
     becomes a person condition (the staff list of that group), each job category (職種区分) is a value the
-    staff list must name. ``fail(where, msg)`` raises."""
+    staff list must name."""
     if section is None:
         return {}
-    where = "tokutei"
-    if not isinstance(section, Mapping):
-        fail(where, f"expected a mapping, got {type(section).__name__}")
-    for k in set(section) - {"source", "groups", "notes"}:
-        fail(where, f"unknown key(s) [{k!r}]; allowed: ['groups', 'notes', 'source']")
-    for r in ("source", "groups"):
-        if section.get(r) in (None, ""):
-            fail(where, f"missing required key '{r}'")
+    c.keys("tokutei", section, {"source", "groups", "notes"}, ["source", "groups"])
     groups = section["groups"]
     if not isinstance(groups, list) or not groups:
-        fail(where + ".groups", "expected a non-empty list of {id, name, source, job_categories}")
+        c.fail("tokutei.groups", "expected a non-empty list of {id, name, source, job_categories}")
     out: dict[str, dict] = {}
-    allowed_g, allowed_j = {"id", "name", "source", "job_categories", "notes"}, {"code", "name", "source", "notes"}
     for i, g in enumerate(groups):
-        wg = f"{where}.groups[{i}]"
-        if not isinstance(g, Mapping):
-            fail(wg, f"expected a mapping, got {type(g).__name__}")
-        extra = set(g) - allowed_g
-        if extra:
-            fail(wg, f"unknown key(s) {sorted(map(str, extra))}; allowed: {sorted(allowed_g)}")
-        for r in ("id", "name", "source", "job_categories"):
-            if g.get(r) in (None, ""):
-                fail(wg, f"missing required key '{r}'")
+        wg = f"tokutei.groups[{i}]"
+        c.keys(wg, g, {"id", "name", "source", "job_categories", "notes"}, ["id", "name", "source", "job_categories"])
         if str(g["id"]) in out:
-            fail(wg + ".id", f"duplicate group {g['id']}")
+            c.fail(wg + ".id", f"duplicate group {g['id']}")
         jobs = g["job_categories"]
         if not isinstance(jobs, list) or not jobs:
-            fail(wg + ".job_categories", "expected a non-empty list of {code, name, source}")
+            c.fail(wg + ".job_categories", "expected a non-empty list of {code, name, source}")
         cats: dict[str, dict] = {}
         for j, jc in enumerate(jobs):
             wj = f"{wg}.job_categories[{j}]"
-            if not isinstance(jc, Mapping):
-                fail(wj, f"expected a mapping, got {type(jc).__name__}")
-            extra = set(jc) - allowed_j
-            if extra:
-                fail(wj, f"unknown key(s) {sorted(map(str, extra))}; allowed: {sorted(allowed_j)}")
-            for r in ("code", "name", "source"):
-                if jc.get(r) in (None, ""):
-                    fail(wj, f"missing required key '{r}'")
+            c.keys(wj, jc, {"code", "name", "source", "notes"}, ["code", "name", "source"])
             if str(jc["code"]) in cats:
-                fail(wj + ".code", f"duplicate job category {jc['code']}")
+                c.fail(wj + ".code", f"duplicate job category {jc['code']}")
             cats[str(jc["code"])] = {"name": str(jc["name"]), "source": str(jc["source"])}
         out[str(g["id"])] = {"name": str(g["name"]), "source": str(g["source"]), "job_categories": cats}
     return out
@@ -789,7 +767,7 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
         for i, g in enumerate(pg):
             c.keys(f"priority_groups[{i}]", g, {"id", "name", "source", "evidence"}, ["id", "name", "source"])
             c.conditions.add(str(g["id"]))
-    for code in tokutei_groups(doc.get("tokutei"), c.fail):
+    for code in tokutei_groups(doc.get("tokutei"), c):
         c.conditions.add(code)
     vaccines = {}
     for code, v in (doc.get("vaccines") or {}).items():

@@ -259,7 +259,7 @@ def check_upload(text: str, active: list[Upload], *, upload_id: int = 0) -> Chec
         except RuleError as e:
             raise UploadInvalid([_problem(text, e)]) from e
     groups = {str(g["id"]): str(g["name"]) for g in doc.get("priority_groups") or ()}
-    groups.update((code, g["name"]) for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(up.file).fail).items())
+    groups.update((code, g["name"]) for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(up.file)).items())
     codes = tuple(doc.get("vaccines") or ()) if up.kind != "settings" else tuple(doc.get("series") or ())
     return CheckedUpload(upload=up, title=rel["title"], vaccine_codes=tuple(map(str, codes)),
                          group_ids=tuple(groups), groups=groups, book=book)
