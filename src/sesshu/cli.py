@@ -39,6 +39,7 @@ from sesshu.retention import cli as retention_cli
 from sesshu.disclosure import cli as disclosure_cli
 from sesshu.relief import cli as relief_cli
 from sesshu.rulesets import cli as rulesets_cli
+from sesshu.tokutei import cli as tokutei_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="データベース", no_args_is_help=True)
@@ -67,6 +68,7 @@ counts_cli.register(app)
 certificates_cli.register(app)
 linkage_cli.register(app)
 hub_cli.register(app)
+tokutei_cli.register(app)
 retention_cli.register(app)
 disclosure_cli.register(app)
 relief_cli.register(app)
@@ -424,7 +426,7 @@ def targets_cmd(vaccine: str = typer.Option(..., help="接種種別コード（M
                 output: Optional[Path] = typer.Option(None, "--output", help=exports_cli.OUTPUT_HELP),
                 password_file: Optional[Path] = typer.Option(None, "--password-file",
                                                              help=exports_cli.PASSWORD_FILE_HELP)) -> None:
-    """対象者選定: 住民のうち、接種できる方・期間内に対象となる方の一覧を出力します。"""
+    """対象者選定: 住民のうち、接種できる方・期間内に対象となる方の一覧を出力します（特定接種の接種種別では、名簿の職員を住登外者も含めて）。"""
     from sesshu.clock import today_jst
     from sesshu.ledger.targets import export_targets, select_targets
 

@@ -3,6 +3,7 @@ the campaign (a too-short interval is returned, nothing is 任意), and the mont
 the campaign's fee schedule — the 休日加算 on a Sunday or national holiday — once only."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from sqlalchemy import select, text
@@ -84,3 +85,130 @@ def test_demo_load_with_the_covid_2021_replay(db, settings):
         (1, "active", "demo-super", "demo-super2"), (2, "active", "demo-super", "demo-super2")]
     groups = {r.group for r in select_targets(db, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 7, 5))}
     assert groups <= {"65歳以上", "60〜64歳", "それ以外の方"} and "65歳以上" in groups
+
+
+def test_a_declared_underlying_condition_on_the_form_records_the_self_declared_group_with_the_dose(db, settings, tmp_path):
+    """基礎疾患 on the 予診票 (self-declared, no certificate): a stored row that declares it records the campaign's
+    self-declared group for the person, audited, in the import's transaction; "なし" records nothing."""
+    from sesshu.audit.models import AuditEntry
+    from sesshu.conditions.models import PersonCondition
+    from sesshu.ledger.service import import_records
+    from tests.helpers import RECORD_HEADER
+
+    build_city(db, settings, tmp_path)
+    head = RECORD_HEADER + ",基礎疾患\n"
+    tail = "," * 13  # 接種医師コード … 備考: the 13 columns after 接種医療機関コード
+
+    def row(atena, on, underlying, vaccine="C19_PFIZER", category="住民接種"):
+        return f"{atena},{vaccine},,1,{category},{on},接種,{C1}{tail},{underlying}\n"
+
+    # No campaign in force: the declaration has no group to go to, the row comes back with the reason.
+    flu = row("2003", "2026-10-22", "あり", vaccine="FLU_ELDER", category="定期B類")
+    before = import_records(db, settings, path=write(tmp_path / "a.csv", head + flu, "cp932"),
+                            actor=ADMIN, rejects_path=tmp_path / "a-rejects.csv")
+    assert (before.accepted, before.rejected) == (0, 1)
+    assert "基礎疾患の記載で確認する接種順位の群が適用中の実施計画にありません" in \
+        (tmp_path / "a-rejects.csv").read_text(encoding="utf-8-sig")
+
+    _activate_covid_2021(db, settings)
+    text_ = head + row("2014", "令和3年6月3日", "慢性の心臓病") + row("2004", "2021-06-04", "なし") + row("2014", "2021-06-03", "あり")
+    out = import_records(db, settings, path=write(tmp_path / "b.csv", text_, "cp932"), actor=ADMIN)
+    assert (out.accepted, out.duplicates) == (2, 1)
+    evaluate_pending(db, actor=ADMIN)
+    with db.transaction() as s:
+        [c] = s.execute(select(PersonCondition).where(PersonCondition.condition_code == "underlying_condition")).scalars()
+        assert (c.atena_no, c.evidence_kind, c.evidence_note) == ("2014", "self_declared", "b.csv: 慢性の心臓病")
+        audit = s.execute(select(AuditEntry.atena_no, AuditEntry.detail).where(
+            AuditEntry.action == "person.condition_set")).all()
+        assert [a for a, _d in audit] == ["2014"] and "慢性" not in str(audit[0][1])  # the wording stays out of the log
+        imported = s.execute(select(AuditEntry.detail).where(AuditEntry.action == "records.import")
+                             .order_by(AuditEntry.seq.desc())).scalars().first()
+        assert json.loads(imported)["underlying_condition_recorded"] == 1
+
+
+def test_campaign_lines_get_tickets_and_notices_and_a_ticket_is_used_by_its_dose(db, settings, tmp_path):
+    """接種券 for a campaign line (住民接種, 券種 3): the 個別通知 batch selects the line's targets on its date,
+    the letter names the campaign's vaccine, and a 予診票 row with the 券番号 uses the ticket."""
+    import subprocess
+
+    from sesshu.ledger.service import import_records
+    from sesshu.ledger.targets import select_targets
+    from sesshu.tickets.catalog import line_info
+    from sesshu.tickets.models import Ticket
+    from sesshu.tickets.notices import run_notices
+    from sesshu.tickets.service import person_tickets, rules_on
+
+    build_city(db, settings, tmp_path)
+    _activate_covid_2021(db, settings)
+    with db.transaction() as s:
+        info = line_info("C19_PFIZER", rules_on(s, date(2021, 6, 10)))
+    assert (info.category, info.kind) == ("pandemic_resident", "3")
+    out = tmp_path / "notices"
+    outcome = run_notices(db, settings, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 6, 10), within_days=0,
+                          out_dir=out)
+    # The campaign's targets on that day: 2003 and 2004 (65歳以上), 2014 (60–64, opened by the replay's city).
+    targets = {r.atena_no for r in select_targets(db, actor=ADMIN, vaccine="C19_PFIZER", as_of=date(2021, 6, 10))}
+    assert outcome.result["persons"] == len(targets) == 3, outcome.result
+    with db.transaction() as s:
+        tickets = {t.atena_no: t for t in s.execute(select(Ticket).where(Ticket.vaccine == info.code)).scalars()}
+    assert set(tickets) == targets and {t.kind for t in tickets.values()} == {"3"}
+    [pdf] = [f for f in out.iterdir() if f.suffix == ".pdf"]
+    text_ = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "ファイザー" in text_ or "新型コロナ" in text_, text_[:400]
+    [shown] = person_tickets(db, settings, actor=ADMIN, atena_no="2003")
+    assert (shown.vaccine, shown.line_name, shown.state) == (info.code, info.name, "issued")
+
+    no = tickets["2003"].ticket_no
+    head, line = _csv([("2003", "C19_PFIZER", "", "1", "住民接種", "2021-06-14", "接種", C1, JUNE)]).splitlines()
+    cols = head.split(",")
+    values = line.split(",")
+    values[cols.index("券番号")] = no
+    summary = import_records(db, settings, path=write(tmp_path / "t.csv", head + "\n" + ",".join(values) + "\n", "cp932"),
+                             actor=ADMIN)
+    assert summary.accepted == 1, summary
+    with db.transaction() as s:
+        assert s.get(Ticket, tickets["2003"].id).state == "used"
+
+
+def test_a_campaign_dose_gets_its_receipt_and_a_smart_health_card_with_the_cvx_code(db, settings, tmp_path):
+    """予防接種済証 for 住民接種 doses (the campaign's vaccine name, dose numbers, lot) with a SMART Health Card
+    whose vaccineCode carries CVX 208 (Pfizer 30 mcg) next to sesshu's own code (data/fhir.yaml)."""
+    from datetime import datetime, timezone
+
+    from sesshu.certificates.service import CertificateRequest, issue_certificate
+    from sesshu.domain import shc
+    from sesshu.fhir import shc_keys
+    from sesshu.ledger.service import import_records
+    from tests.pdfcheck import flat, pdf_text, qr_codes
+
+    build_city(db, settings, tmp_path)
+    _activate_covid_2021(db, settings)
+    head, *lines = _csv([("2003", "C19_PFIZER", "", "1", "住民接種", "2021-06-01", "接種", C1, JUNE),
+                         ("2003", "C19_PFIZER", "", "2", "住民接種", "2021-06-22", "接種", C1, JUNE)]).splitlines()
+    cols = head.split(",")
+    rows = []
+    for line, lot in zip(lines, ("FA5765", "FC3661")):
+        values = line.split(",")
+        values[cols.index("LotNo")] = lot
+        rows.append(",".join(values))
+    assert import_records(db, settings, path=write(tmp_path / "c.csv", "\n".join([head, *rows]) + "\n", "cp932"),
+                          actor=ADMIN).accepted == 2
+    request = CertificateRequest(requested_by="鈴木　三郎", relationship="本人", identity_method="マイナンバーカード",
+                                 kind="receipt", vaccine="C19_PFIZER")
+    issued = issue_certificate(db, settings, actor=ADMIN, atena_no="2003", request=request, today=date(2021, 7, 1),
+                               shc=True)
+    assert (issued.records, issued.cards) == (2, 1)
+    path = tmp_path / "receipt.pdf"
+    path.write_bytes(issued.pdf.content)
+    text_ = flat(pdf_text(path, 1, 1))
+    for expected in ("予防接種済証", "新型コロナワクチン（ファイザー社）", "1回目", "2回目", "FA5765", "FC3661",
+                     "令和3年6月22日", "鈴木三郎"):
+        assert expected in text_, expected
+    [scanned] = qr_codes(path, tmp_path, 2)
+    payload = shc.verify(shc.jws_from_qr(scanned), jwks=shc_keys.jwks(settings),
+                         issuers=(settings.shc_issuer.rstrip("/"),), now=datetime.now(timezone.utc))
+    immunizations = [e["resource"] for e in payload.bundle["entry"] if e["resource"]["resourceType"] == "Immunization"]
+    assert [i["occurrenceDateTime"] for i in immunizations] == ["2021-06-01", "2021-06-22"]
+    for i in immunizations:
+        codings = {(c.get("system"), c["code"]) for c in i["vaccineCode"]["coding"]}
+        assert ("http://hl7.org/fhir/sid/cvx", "208") in codings and any(code == "C19_PFIZER" for _s, code in codings)

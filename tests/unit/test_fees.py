@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 
 from sesshu.billing.reference import fee_table
-from sesshu.domain.fees import FeeTable, FeeTableError, fiscal_year
+from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable, FeeTableError, fiscal_year
 
 DATA = {
-    "budget_categories": {c: {"label": c} for c in ("routine_a", "routine_b", "temporary", "pandemic_resident")},
+    "budget_categories": {c: {"label": c} for c in BILLABLE_CATEGORIES},
     "fees": [
         {"vaccine": "MR", "term": "", "from": "2025-04-01", "vaccinated": 11000, "screened_only": 3000},
         {"vaccine": "MR", "term": "", "from": "2026-04-01", "vaccinated": 12000, "screened_only": 3300},

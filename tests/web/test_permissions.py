@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from sesshu.auth.permissions import PERMISSIONS, ROLES, has_permission
 from sesshu.clock import today_jst
+from sesshu.domain.schedule import PANDEMIC_DIR
+from sesshu.domain.schedule.upload import sha256_of
 from sesshu.web.deps import route_table
 from tests.web.conftest import MY_NUMBER, PASSWORD, add_record, login, record_version
 from tests.web.softauthn import SoftAuthenticator
@@ -18,6 +20,8 @@ from tests.web.test_audit_pages import audit_checkpoint_day
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"), ("POST", "/login/totp"), ("GET", "/healthz"),
           ("GET", "/login/passkey"), ("POST", "/login/passkey/options"), ("POST", "/login/passkey/verify"),
           ("GET", "/.well-known/jwks.json")}
+
+_COVID = (PANDEMIC_DIR / "covid-2021.yaml").read_text(encoding="utf-8")
 
 
 def _cases(ctx: dict) -> dict:
@@ -151,6 +155,10 @@ def _cases(ctx: dict) -> dict:
                                                                           "name": _notice_pdf(ctx)}},
         ("POST", "/notices/jobs/{job_id}/mailing.zip"): lambda: {"path": {"job_id": _notice_job(ctx)}, **form(
             purpose="権限の確認", password="correct-horse-42", password_confirmation="correct-horse-42")},
+        ("GET", "/rulesets"): lambda: {},
+        ("POST", "/rulesets/check"): lambda: {**form(), "files": {"file": (
+            "covid-2021.yaml", (PANDEMIC_DIR / "covid-2021.yaml").read_bytes(), "application/x-yaml")}},
+        ("POST", "/rulesets/propose"): lambda: form(text=_COVID, sha256=sha256_of(_COVID), reason="権限の確認"),
         ("GET", "/billing"): lambda: {},
         ("POST", "/billing/run"): lambda: form(month="2026-06", transfer_date="2026-07-24"),
         ("GET", "/billing/subsidies"): lambda: {},

@@ -34,3 +34,42 @@ def test_second_supervisor_activates_a_campaign_on_the_approvals_page(app, clien
         assert r.status_code == 303
     with db.transaction() as s:
         assert s.get(RuleSetVersion, row.id).status == "active"
+
+
+def test_a_supervisor_uploads_checks_and_proposes_a_rule_file_on_the_web(app, client, db, settings, make_staff):
+    """/rulesets: a bad file gets its line-numbered Japanese errors and changes nothing; a good one shows the
+    preview, and submitting it with a reason files the approval request (the same service as the CLI)."""
+    import re
+
+    csrf = login(client, make_staff("supervisor", "boss-a"))
+    good = (PANDEMIC_DIR / "covid-2021.yaml").read_text(encoding="utf-8")
+    bad = good.replace("days: 18}", "dayz: 18}")
+    r = client.post("/rulesets/check", data={"csrf_token": csrf},
+                    files={"file": ("bad.yaml", bad.encode("utf-8"), "application/x-yaml")})
+    assert r.status_code == 422 and "行目" in r.text and "dayz" in r.text and "何も変更していません" in r.text
+
+    r = client.post("/rulesets/check", data={"csrf_token": csrf},
+                    files={"file": ("covid-2021.yaml", good.replace("\n", "\r\n").encode("utf-8"), "application/x-yaml")})
+    assert r.status_code == 200 and "検証OK" in r.text and "covid-2021 第1版" in r.text and "適用を申請する" in r.text
+    sha = re.search(r'name="sha256" value="([0-9a-f]{64})"', r.text)[1]
+    text_ = good  # what the browser posts back from the hidden field (LF line ends)
+    r = client.post("/rulesets/propose", data={"csrf_token": csrf, "text": text_, "sha256": sha, "reason": ""})
+    assert r.status_code == 400 and "申請理由" in r.text
+    r = client.post("/rulesets/propose", data={"csrf_token": csrf, "text": text_.replace("2277", "9999"),
+                                               "sha256": sha, "reason": "x"})
+    assert r.status_code == 409 and "一致しません" in r.text
+    with db.transaction() as s:
+        assert s.execute(text("SELECT count(*) FROM rule_set")).scalar_one() == 0
+    r = client.post("/rulesets/propose", data={"csrf_token": csrf, "text": text_, "sha256": sha,
+                                               "reason": "厚生労働大臣の指示（再現）"})
+    assert r.status_code == 303 and r.headers["location"] == "/rulesets?notice=proposed"
+    page = client.get(r.headers["location"]).text
+    assert "申請しました" in page and "covid-2021" in page and "承認待ち" in page
+    with db.transaction() as s:
+        row = s.execute(text("SELECT status, sha256, proposed_by FROM rule_set")).one()
+    assert (row.status, row.sha256, row.proposed_by) == ("proposed", sha, "boss-a")
+
+
+def test_a_clerk_cannot_open_the_rule_file_page(client, make_staff):
+    login(client, make_staff("clerk", "clerk-a"))
+    assert client.get("/rulesets").status_code == 403

@@ -111,6 +111,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/venue/undo"): PERSON,
     ("GET", "/counts"): OFFICE, ("POST", "/counts/daily.csv"): OFFICE,
     ("POST", "/relief/payments/zengin"): PERSON, ("POST", "/relief/{case_id}/correction"): PERSON,
+    ("GET", "/rulesets"): OFFICE, ("POST", "/rulesets/check"): PERSON, ("POST", "/rulesets/propose"): OFFICE,
 }
 # The person's data as it would show on a page, in a file or in JSON.
 MARKERS = ("山田", "ヤマダ", "宮町一丁目", "ﾔﾏﾀﾞ", "\\u5c71\\u7530")

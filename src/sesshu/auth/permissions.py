@@ -121,6 +121,9 @@ CLI_COMMANDS: dict[str, str] = {
     "campaign propose": "rule_set.propose",
     "campaign list": "",
     "campaign show": "rule_set.propose",
+    "tokutei groups": "",
+    "tokutei import": "record.correct",  # like person condition-import: records a group from a list
+    "tokutei counts": "billing.view",  # aggregates only (doses by 接種区分), read by the budget side
     "notices": "notice.run",
     "tickets issue": "ticket.issue",
     "tickets wave": "notice.run",

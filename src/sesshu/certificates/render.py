@@ -22,7 +22,7 @@ LEFT, RIGHT = 18.0, 192.0
 WIDTH = RIGHT - LEFT
 SEX = {"M": "男", "F": "女"}
 ROWS_FIRST_PAGE, ROWS_NEXT_PAGES = 22, 32
-COLUMNS = [32, 44, 20, 28, 50]  # date (平成30年10月15日 fits), vaccine, dose, lot, institution
+COLUMNS = [32, 56, 20, 24, 42]  # date (平成30年10月15日 fits), vaccine (新型コロナワクチン（ファイザー社） fits), dose, lot, institution
 CARDS_PER_PAGE = 4  # 2 × 2 QRs of CARD_QR_MM
 INVALID_NOTE = ("※「無効」の接種は、接種の間隔・年齢などが定期接種の基準を満たさないため、定期接種の回数に数えていません。"
                 "詳しくは市の予防接種担当にお問い合わせください。")

@@ -63,7 +63,8 @@ def load_spans(s: Session, atena_nos: Sequence[str]) -> dict[str, tuple[Conditio
                                                       PersonCondition.status != "withdrawn")))
 
 
-def load_resident_spans(s: Session) -> dict[str, tuple[ConditionSpan, ...]]:
-    """Spans of every resident with a condition on record (a small set: target selection reads it once)."""
+def load_resident_spans(s: Session, statuses: Sequence[str] = ("resident",)) -> dict[str, tuple[ConditionSpan, ...]]:
+    """Spans of every resident (or person of ``statuses``) with a condition on record (a small set: target
+    selection reads it once)."""
     return _group(s.execute(select(*_SPAN_COLS).join(Person, Person.atena_no == PersonCondition.atena_no)
-                            .where(Person.registry_status == "resident", PersonCondition.status != "withdrawn")))
+                            .where(Person.registry_status.in_(list(statuses)), PersonCondition.status != "withdrawn")))

@@ -149,6 +149,45 @@ def record_condition(db: Database, *, actor: Actor, atena_no: str, entry: Condit
         return condition_out(row, today, cat)
 
 
+SELF_DECLARED = "self_declared"
+
+
+def self_declared_group(s: Session) -> str | None:
+    """The priority group an active campaign confirms by the person's own declaration on the 予診票
+    (基礎疾患: evidence ``self_declared``); None when no campaign has one. Two such groups are ambiguous."""
+    found = [code for code, g in rule_book(s).groups.items() if SELF_DECLARED in g.get("evidence", ())]
+    if len(found) > 1:
+        raise InvalidInput(f"本人の記載で確認する接種順位の群が複数あります（{'、'.join(found)}）")
+    return found[0] if found else None
+
+
+def record_self_declared(s: Session, actor: Actor, declared: list[tuple[str, str]], *, group: str,
+                         source: str, confirmed_on: date) -> list[str]:
+    """In the caller's transaction (the 予診票 import): record ``group`` for each (宛名番号, 記載) whose person
+    does not hold it yet, evidence self_declared, one audit entry each. Returns the persons recorded."""
+    wanted: dict[str, str] = {}
+    for a, text in declared:  # one per person: the first row's wording
+        wanted.setdefault(a, text)
+    if not wanted:
+        return []
+    held = set(s.execute(select(PersonCondition.atena_no).where(
+        PersonCondition.condition_code == group, PersonCondition.status == "active",
+        PersonCondition.atena_no.in_(list(wanted)))).scalars())
+    fresh = [a for a in wanted if a not in held]
+    now = utcnow()
+    for a in fresh:
+        s.add(PersonCondition(
+            atena_no=a, condition_code=group, impairment="", evidence_kind=SELF_DECLARED, evidence_grade=None,
+            evidence_no="", evidence_issued_on=None, evidence_note=f"{source}: {wanted[a]}"[:200],
+            confirmed_on=confirmed_on, valid_from=None, valid_until=None, status="active", recorded_at=now,
+            recorded_by=actor.label, record_reason="予診票の基礎疾患の記載（取込）"))
+    # The wording of the declaration stays in the table (要配慮個人情報), not in the log.
+    audit.record_many(s, actor, [audit.AuditEvent("person.condition_set", a, "予診票の取込（基礎疾患の本人記載）",
+                                                  {"condition": group, "evidence_kind": SELF_DECLARED, "file": source})
+                                 for a in fresh])
+    return fresh
+
+
 def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: int, reason: str,
                   ended_on: date | None = None, withdraw: bool = False) -> ConditionOut:
     """End a condition (it held up to ended_on, default today) or withdraw one recorded by mistake

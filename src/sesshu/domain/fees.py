@@ -15,7 +15,7 @@ from typing import Callable
 
 SCREENING_KINDS = ("vaccinated", "screened_only")
 # 接種区分 the city pays a fee for, and the budget line each is charged to.
-BILLABLE_CATEGORIES = ("routine_a", "routine_b", "temporary", "pandemic_resident")
+BILLABLE_CATEGORIES = ("routine_a", "routine_b", "temporary", "pandemic_resident", "designated")
 
 
 class FeeTableError(ValueError):

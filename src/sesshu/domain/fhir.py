@@ -46,6 +46,7 @@ class Mapping:
     profiles: dict
     code_systems: dict
     hot9_by_product: dict[str, str]
+    cvx_by_vaccine: dict[str, str] = field(default_factory=dict)  # sesshu vaccine code → CVX (SMART Health Cards)
 
     def cs(self, name: str) -> str:
         return f"{self.namespace}:cs:{name}"
@@ -64,7 +65,8 @@ class Mapping:
 def load_mapping() -> Mapping:
     raw = yaml.safe_load(resources.files("sesshu.data").joinpath("fhir.yaml").read_text(encoding="utf-8"))
     return Mapping(namespace=raw["namespace"], profiles=raw["profiles"], code_systems=raw["code_systems"],
-                   hot9_by_product={h["product_name"]: h["hot9"] for h in raw.get("hot_codes") or []})
+                   hot9_by_product={h["product_name"]: h["hot9"] for h in raw.get("hot_codes") or []},
+                   cvx_by_vaccine={c["vaccine"]: str(c["cvx"]) for c in raw.get("cvx_codes") or []})
 
 
 # --- export -------------------------------------------------------------------------------------------
@@ -207,6 +209,8 @@ def immunization_resource(r, *, patient_urn: str, municipality_code: str, names:
     hot9 = m.hot9_by_product.get(product_name or "")
     if hot9:
         codings.append({"system": m.code_systems["hot9"], "code": hot9, "display": product_name})
+    if r.vaccine_code in m.cvx_by_vaccine:
+        codings.append({"system": m.code_systems["cvx"], "code": m.cvx_by_vaccine[r.vaccine_code]})
     screened_only = r.screening_result == "screened_only"
     out = {
         "resourceType": "Immunization",
@@ -469,6 +473,8 @@ def health_card_bundle(patient: PatientFacts, records: Iterable, *, names: Maste
         hot9 = m.hot9_by_product.get(products.get(r.id) or "")
         if hot9:
             codings.append({"system": m.code_systems["hot9"], "code": hot9})
+        if r.vaccine_code in m.cvx_by_vaccine:  # the SMART Health Cards vaccination IG's value set is CVX
+            codings.append({"system": m.code_systems["cvx"], "code": m.cvx_by_vaccine[r.vaccine_code]})
         res = {"resourceType": "Immunization", "status": "completed", "vaccineCode": {"coding": codings},
                "patient": {"reference": "resource:0"}, "occurrenceDateTime": r.vaccinated_on.isoformat()}
         clinic = names.institution.get(r.institution_code or "")

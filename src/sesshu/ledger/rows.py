@@ -13,8 +13,12 @@ from sesshu.registry.rows import RowError, parse_atena_no
 RECORD_HEADERS = (
     "宛名番号", "接種種別", "期", "回数", "接種区分", "接種年月日", "予診区分", "接種医療機関コード", "接種医師コード",
     "予診医療機関コード", "予診医師コード", "実施場所コード", "ワクチン会社", "LotNo", "接種量", "請求月",
-    "初回ワクチン区分", "二混合区分", "合併前市町村", "券番号", "備考",
+    "初回ワクチン区分", "二混合区分", "合併前市町村", "券番号", "備考", "基礎疾患",
 )
+# 基礎疾患 (a campaign's priority group confirmed by the person's own entry on the 予診票): blank or "なし" — none;
+# "あり" — declared; any other text is the declaration itself (e.g. 慢性の心臓病).
+_UNDERLYING_NONE = frozenset({"", "なし", "無", "無し", "いいえ", "0", "×", "-"})
+_UNDERLYING_YES = frozenset({"あり", "有", "有り", "はい", "1", "○", "〇"})
 RECORD_REQUIRED = ("宛名番号", "接種種別", "接種年月日")
 # What each column takes, shown on the import page beside the sample file (issue 22 item 10).
 RECORD_COLUMN_HELP = {
@@ -240,4 +244,9 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
         if ticket and not ticket.isalnum():
             raise RowError(f"券番号は英数字で指定してください: {raw}")
     out["ticket_no"] = ticket
+    raw = get("基礎疾患")
+    if raw:
+        text = clean(raw)
+        if text not in _UNDERLYING_NONE:
+            out["underlying"] = "基礎疾患あり（本人記載）" if text in _UNDERLYING_YES else _text(raw, 100, "基礎疾患")
     return out

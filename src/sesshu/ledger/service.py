@@ -19,7 +19,7 @@ from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
 from sesshu.clock import JST, today_jst, utcnow
 from sesshu.conditions.facts import load_spans
-from sesshu.conditions.service import person_conditions
+from sesshu.conditions.service import person_conditions, record_self_declared, self_declared_group
 from sesshu.config import Settings
 from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -109,6 +109,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
             chunk: list = []
             queued: set[str] = set()
             written: set[str] = set()
+            declared: list[str] = []  # persons whose 基礎疾患 (self-declared) this import recorded
             for row in source.rows():
                 summary.read += 1
                 rejects.header = source.header
@@ -122,20 +123,22 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     summary.rejected += 1
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
                 if len(chunk) >= settings.import_chunk_rows:
-                    _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written)
+                    _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written,
+                                 actor=actor, source=path.name, declared_recorded=declared)
                     rejects.flush()
                     chunk = []
                     if progress is not None:
                         progress(summary.read)
             rejects.header = source.header
             if chunk:
-                _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written)
+                _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written,
+                             actor=actor, source=path.name, declared_recorded=declared)
             close_batch(batch, summary)
             audit.record(s, actor, "records.import", purpose="予診票の取込",
                          detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
                                  "read": summary.read, "accepted": summary.accepted,
                                  "rejected": summary.rejected, "duplicates": summary.duplicates,
-                                 "persons": len(written)})
+                                 "persons": len(written), "underlying_condition_recorded": len(declared)})
             # One entry per person written, so the import shows in each person's log.
             audit.record_many(s, actor, [audit.AuditEvent("records.import", a, "予診票の取込",
                                                           {"batch_id": batch.id, "file": path.name})
@@ -157,11 +160,13 @@ def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, su
              "tuberculin_size_v": None, "tuberculin_size_h": None}
     if rows:
         _store_chunk(s, rows, stamp, summary, rejects, queued, municipality,
-                     access.scoped(s, actor, tasks=VACCINATION_TASKS), set() if written is None else written)
+                     access.scoped(s, actor, tasks=VACCINATION_TASKS), set() if written is None else written,
+                     actor=actor, source=f"取込 {batch_id}", declared_recorded=[])
 
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
-                 queued: set[str], municipality: str, scoped: access.Scoped, written: set[str]) -> None:
+                 queued: set[str], municipality: str, scoped: access.Scoped, written: set[str], *, actor: Actor,
+                 source: str, declared_recorded: list[str]) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     atena_nos = list({f["atena_no"] for _, f in chunk})
@@ -193,6 +198,18 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
         keep = [i for i in range(len(inserts)) if i not in tickets.reasons]
         inserts, lines = [inserts[i] for i in keep], [lines[i] for i in keep]
         tickets.ticket_ids = [tickets.ticket_ids[i] for i in keep]
+    group = None
+    if any("underlying" in f for f in inserts):
+        # 基礎疾患 written on the 予診票: the campaign's self-declared priority group, recorded with the row.
+        group = self_declared_group(s)
+        if group is None:
+            keep = [i for i, f in enumerate(inserts) if "underlying" not in f]
+            for i in sorted(set(range(len(inserts))) - set(keep)):
+                summary.rejected += 1
+                rejects.write(lines[i].line_no, "エラー", "基礎疾患の記載で確認する接種順位の群が適用中の実施計画に"
+                              "ありません（基礎疾患の列を空にしてください）", lines[i].raw)
+            inserts, lines = [inserts[i] for i in keep], [lines[i] for i in keep]
+            tickets.ticket_ids = [tickets.ticket_ids[i] for i in keep]
     if not inserts:
         return
     last_id = conn.exec_driver_sql("SELECT max(id) FROM vaccination_record").scalar() or 0
@@ -227,6 +244,19 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
                 taken.add(rid)
                 pairs.append((tid, rid))
         ticket_links.mark_used(s, pairs)
+    if group is not None:
+        stored_keys = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
+            "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record "
+            f"WHERE id > {mark} AND import_batch_id = {mark}", (last_id, stamp["import_batch_id"])).all()}
+        declared = []
+        for f in inserts:
+            key = (f["atena_no"], f["vaccine_code"], f["vaccinated_on"])
+            if key in stored_keys:
+                stored_keys.discard(key)  # the first row with this key is the one stored; a duplicate declares nothing
+                if "underlying" in f:
+                    declared.append((f["atena_no"], f["underlying"]))
+        declared_recorded.extend(record_self_declared(
+            s, actor, declared, group=group, source=source, confirmed_on=today_jst()))
     # Each person once per import (bounded by the city's size, not the file's).
     fresh_persons = [a for a in dict.fromkeys(f["atena_no"] for f in inserts) if a not in queued]
     queued.update(fresh_persons)

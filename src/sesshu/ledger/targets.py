@@ -18,7 +18,7 @@ from sesshu.db import Database
 from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, RuleSet, evaluate
-from sesshu.domain.schedule.book import RuleBook
+from sesshu.domain.schedule.book import RuleBook, is_tokutei
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
@@ -210,7 +210,9 @@ def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, 
 def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
     rows: list[TargetRow] = []
     rules = book.at(as_of)
-    spans = load_resident_spans(s)  # one query: residents with a condition on record
+    # 特定接種 is for the listed staff wherever they live: 住登外者 (registered through the two-person check) too.
+    statuses = ("resident", "non_resident") if is_tokutei(rules, line) else ("resident",)
+    spans = load_resident_spans(s, statuses)  # one query: residents with a condition on record
     if _pregnancy_line(rules, line):
         # the window ends 22 days before the expected delivery: earlier deliveries cannot be open
         pregnancies = load_resident_pregnancies(s, delivered_after=as_of)
@@ -227,7 +229,7 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
         persons = [p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
                    Person.postal_code, Person.address, Person.household_no)
-            .where(Person.registry_status == "resident", Person.birth_date.in_(part)))
+            .where(Person.registry_status.in_(statuses), Person.birth_date.in_(part)))
             if (p.birth_date, p.sex) in wanted or p.atena_no in holders]
         history: dict[str, list] = {}
         ids = [p.atena_no for p in persons]

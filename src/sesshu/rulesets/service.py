@@ -23,6 +23,7 @@ from sesshu.conditions.codes import catalog, with_campaign_groups
 from sesshu.conditions.models import PersonCondition
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
+from sesshu.domain.schedule.book import is_tokutei
 from sesshu.domain.schedule.rules import RULES_DIR, RuleSet
 from sesshu.domain.schedule.upload import CheckedUpload, Problem, UploadInvalid, check_upload, line_of
 from sesshu.ledger.evaluation import VerdictChange, queue_persons, verdict_changes
@@ -326,7 +327,7 @@ def _register_vaccines(s: Session, checked: CheckedUpload) -> None:
     rules = checked.book.at(checked.upload.effective_from)
     for code in checked.vaccine_codes:
         v = rules.vaccines[code]
-        category = "designated" if any("特定接種" in (x.category or "") for x in v.series) else "pandemic_resident"
+        category = "designated" if is_tokutei(rules, code) else "pandemic_resident"
         row = s.get(Vaccine, code)
         if row is None:
             s.add(Vaccine(code=code, name=v.name[:60], default_category=category,

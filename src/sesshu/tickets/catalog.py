@@ -9,10 +9,21 @@ from pathlib import Path
 import yaml
 
 from sesshu.domain.errors import InvalidInput
-from sesshu.domain.schedule import default_rules
+from sesshu.domain.schedule import RuleSet, default_rules
 
 _DIR = Path(__file__).parent
 _CATEGORY = {"A類": "routine_a", "B類": "routine_b"}
+
+
+def _category(series_category: str) -> str:
+    """A line's 接種区分: A類/B類 for the shipped lines; a campaign's 住民接種 or 特定接種 (特措法)."""
+    if series_category in _CATEGORY:
+        return _CATEGORY[series_category]
+    if "特定接種" in series_category:
+        return "designated"
+    if "住民接種" in series_category or "臨時" in series_category:
+        return "pandemic_resident"
+    return "routine_a"
 
 
 @lru_cache(maxsize=1)
@@ -56,14 +67,19 @@ class LineInfo:
         return f"{term + ' ' if term else ''}{dose}回目"
 
 
-@lru_cache(maxsize=1)
-def lines() -> dict[str, LineInfo]:
-    rules = default_rules()
+def lines(rules: RuleSet | None = None) -> dict[str, LineInfo]:
+    """Every line a 接種券 can be issued for: the shipped ones, and with ``rules`` (``rule_book(s).at(day)``)
+    the lines of the campaigns in force that day (住民接種, 特定接種)."""
+    return _lines(rules or default_rules())
+
+
+@lru_cache(maxsize=8)  # one entry per compiled rule set (a book holds a few)
+def _lines(rules: RuleSet) -> dict[str, LineInfo]:
     kind_of = {c: k["code"] for k in kinds_data()["kinds"] for c in k["categories"]}
     out = {}
     for e in rules.entries:
         series = e.series[0]
-        category = _CATEGORY.get(series.category, "routine_a")
+        category = _category(series.category)
         terms: tuple[str, ...] = ()
         paths = series.paths or ()
         if paths:
@@ -85,23 +101,24 @@ def _display_name(code: str, fallback: str) -> str:
     return names.get(code, fallback)
 
 
-@lru_cache(maxsize=1)
-def _aliases() -> dict[str, str]:
+@lru_cache(maxsize=8)
+def _aliases(rules: RuleSet) -> dict[str, str]:
     """Every vaccine code → its eligibility line (HPV9 → HPV, MEASLES → MR)."""
-    out = {code: code for code in lines()}
-    for e in default_rules().entries:
+    out = {code: code for code in _lines(rules)}
+    for e in rules.entries:
         for v in sorted(e.vaccines):
             out.setdefault(v, e.code)
     return out
 
 
-def line_vaccines(code: str) -> frozenset[str]:
+def line_vaccines(code: str, rules: RuleSet | None = None) -> frozenset[str]:
     """The vaccine codes a ticket of this line may be used for."""
-    return frozenset(v for v, line in _aliases().items() if line == code) | {code}
+    return frozenset(v for v, line in _aliases(rules or default_rules()).items() if line == code) | {code}
 
 
-def line_info(code: str) -> LineInfo:
-    info = lines().get(_aliases().get(code.strip().upper(), ""))
+def line_info(code: str, rules: RuleSet | None = None) -> LineInfo:
+    rules = rules or default_rules()
+    info = _lines(rules).get(_aliases(rules).get(code.strip().upper(), ""))
     if info is None:
-        raise InvalidInput(f"接種種別「{code}」の接種券は発行できません（{', '.join(lines())}）")
+        raise InvalidInput(f"接種種別「{code}」の接種券は発行できません（{', '.join(_lines(rules))}）")
     return info

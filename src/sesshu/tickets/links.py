@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
 from sesshu.audit.service import AuditEvent
-from sesshu.clock import utcnow
+from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.tickets import ticket_number_of
 from sesshu.registry.models import Person
+from sesshu.rulesets.active import rule_book
 from sesshu.tickets.catalog import line_info, line_vaccines
 from sesshu.tickets.lifecycle import DEPARTURES, invalidate_ticket
 from sesshu.tickets.models import Ticket
@@ -80,6 +81,7 @@ def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipali
                 f"WHERE t.ticket_no IN ({','.join([mark] * len(part))})", tuple(part)).all():
             found[row[1]] = row
     seen: dict[str, int] = {}
+    rules = rule_book(s).at(today_jst())  # a campaign's tickets (住民接種, 特定接種) are lines too
     for i, (f, n) in enumerate(zip(rows, numbers)):
         if n is None or n not in found:
             continue
@@ -87,8 +89,8 @@ def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipali
         key = (f["atena_no"], f["vaccine_code"], _iso(f["vaccinated_on"]))
         if owner != f["atena_no"]:
             reasons[i] = f"券番号 {n} は別の方の接種券です（宛名番号と券番号を確認してください）"
-        elif f["vaccine_code"] not in line_vaccines(vaccine):
-            reasons[i] = (f"券番号 {n} は{line_info(vaccine).name}の接種券です"
+        elif f["vaccine_code"] not in line_vaccines(vaccine, rules):
+            reasons[i] = (f"券番号 {n} は{line_info(vaccine, rules).name}の接種券です"
                           f"（予診票の接種種別は {f['vaccine_code']}）")
         elif state == "invalidated":
             when = f"{_iso(inv_at)}に" if inv_at else ""

@@ -50,7 +50,7 @@ from sesshu.registry.models import Person
 from sesshu.tickets.catalog import line_info
 from sesshu.tickets.models import NoticeItem, Ticket
 from sesshu.tickets.render import NoticeData, draw_notice_letter, draw_questionnaire
-from sesshu.tickets.service import TicketWish, issue, notice_data, snapshot
+from sesshu.tickets.service import TicketWish, issue, notice_data, rules_on, snapshot
 
 KIND = "notices"
 PURPOSE = "個別通知（予診票・接種券の送付）"
@@ -137,14 +137,16 @@ class NoticeJob:
         persons = {p.atena_no: p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date, Person.postal_code,
                    Person.address).where(Person.atena_no.in_([i.atena_no for i in items])))}
-        issued = issue(s, ctx.actor, [TicketWish(i.atena_no, i.vaccine, i.next_dose, i.legal_until) for i in items],
-                       reason="notice", job_id=ctx.job_id)
         as_of = date.fromisoformat(ctx.params["as_of"])
+        issued = issue(s, ctx.actor, [TicketWish(i.atena_no, i.vaccine, i.next_dose, i.legal_until) for i in items],
+                       reason="notice", job_id=ctx.job_id, as_of=as_of)
+        rules = rules_on(s, as_of)
         events = []
         for item, (ticket, is_new) in zip(items, issued):
             line = _Line(item.earliest, item.legal_until, item.standard_from, item.standard_until)
             item.ticket_id = ticket.id
-            item.printed = snapshot(notice_data(self.settings, persons[item.atena_no], ticket, line, issued_on=as_of))
+            item.printed = snapshot(notice_data(self.settings, persons[item.atena_no], ticket, line, issued_on=as_of,
+                                                rules=rules))
             events.append(audit.AuditEvent("ticket.issue", atena_no=item.atena_no, purpose=PURPOSE, detail={
                 "job_id": ctx.job_id, "ticket_no": ticket.ticket_no, "vaccine": ticket.vaccine,
                 "dose_no": ticket.dose_no, "issue_reason": "notice", "new": is_new}))
@@ -231,7 +233,7 @@ def run_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str,
     """Run (or resume, or report) the notice batch of this selection."""
     if not 1 <= per_file <= 5000:
         raise InvalidInput("1ファイルあたりの人数は1〜5000で指定してください")
-    info = line_info(vaccine)
+    info = _line(db, vaccine, as_of)
     return run_job(db, NoticeJob(settings), actor=actor, key=job_key(info.code, as_of, within_days),
                    params=job_params(info.code, as_of, within_days, out_dir), chunk_size=per_file,
                    max_chunks=max_chunks)
@@ -242,10 +244,15 @@ def open_notices(db: Database, settings: Settings, *, actor: Actor, vaccine: str
     """Plan the batch of this selection (or find it) for a background run; nothing is printed yet."""
     if not 1 <= per_file <= 5000:
         raise InvalidInput("1ファイルあたりの人数は1〜5000で指定してください")
-    info = line_info(vaccine)
+    info = _line(db, vaccine, as_of)
     params = job_params(info.code, as_of, within_days, out_dir) | {"background": True}
     return open_job(db, NoticeJob(settings), actor=actor, key=job_key(info.code, as_of, within_days), params=params,
                     chunk_size=per_file)
+
+
+def _line(db: Database, vaccine: str, as_of: date):
+    with db.transaction() as s:  # the campaigns in force on as_of have lines too
+        return line_info(vaccine, rules_on(s, as_of))
 
 
 def continue_notices(db: Database, settings: Settings, *, actor: Actor, job_id: int,

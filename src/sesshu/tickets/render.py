@@ -45,6 +45,7 @@ class NoticeData:
     reissue: bool = False
     dose_text: str = ""  # "2期" / "1期 3回目" (catalog.LineInfo.dose_text)
     line: str = ""  # eligibility line code: picks the 予診票 form (letters.yaml questionnaire_forms)
+    category: str = ""  # the line's 接種区分 (catalog.LineInfo.category): the wording of a campaign's letter
 
     @property
     def dose_label(self) -> str:
@@ -146,7 +147,7 @@ def draw_notice_letter(doc: PdfDocument, d: NoticeData) -> None:
         doc.text(RIGHT, 62, "【再発行】", size=11, align="right")
     doc.text(105, 72, _fit(f"{d.line_name} 予防接種のお知らせ", 16, WIDTH, MINCHO), size=16, font=MINCHO,
              align="center")
-    body = t["notice"]["body"].format(name=d.name.replace("　", " "), line=f"{d.line_name}（{d.dose_label}）")
+    body = t["notice"].get("body_by_category", {}).get(d.category, t["notice"]["body"]).format(name=d.name.replace("　", " "), line=f"{d.line_name}（{d.dose_label}）")
     doc.lines(LEFT + 2, 86, list(_wrapped(body, MINCHO, 10.5, WIDTH - 4))[:4], size=10.5, font=MINCHO, leading=6.2)
     values = [f"{d.name}（{d.name_kana}）", f"{to_wareki(d.birth_date)}（{SEX.get(d.sex, '')}）",
               f"{d.line_name}　{d.dose_label}", _span(d.earliest, d.legal_until),
@@ -228,7 +229,8 @@ def draw_questionnaire(doc: PdfDocument, d: NoticeData) -> None:
     _static(doc, f"questionnaire:{d.line}", lambda doc: _questionnaire_static(doc, d.municipality_name, d.line))
     doc.text(LEFT, 20, _fit(d.line_name, 13, 92), size=13)
     doc.text(LEFT, 29, f"予防接種 予診票（{d.dose_label}）", size=15, font=MINCHO)
-    doc.text(LEFT, 36, f"{d.municipality_name}　定期予防接種" + ("　【再発行】" if d.reissue else ""), size=9)
+    kind = letters()["notice"].get("questionnaire_kind", {}).get(d.category, "定期予防接種")
+    doc.text(LEFT, 36, f"{d.municipality_name}　{kind}" + ("　【再発行】" if d.reissue else ""), size=9)
     # The 接種券: OCR line in OCR-B, NW-7 bars and the QR code, all the same 18 digits.
     doc.qr(166, 11, 25, d.ocr_line, mask=QR_MASK)
     doc.spaced_text(115, 23, d.ocr_line, pitch=2.65, size=10.5)

@@ -37,6 +37,7 @@ from sesshu.tickets.lifecycle import invalidate_ticket as _invalidate
 from sesshu.tickets.models import TICKET_STATES, Ticket
 from sesshu.tickets.render import NoticeData, draw_notice_letter, draw_questionnaire
 from sesshu.rulesets.active import rule_book
+from sesshu.domain.schedule import RuleSet
 
 OPEN_STATUSES = ("eligible", "not_yet")
 
@@ -65,10 +66,16 @@ def live_tickets(s: Session, atena_nos: list[str], vaccine: str) -> dict[tuple[s
     return found
 
 
+def rules_on(s: Session, as_of: date | None = None) -> RuleSet:
+    """The rules in force on as_of (today): the shipped lines and the active campaigns' lines (住民接種, 特定接種)."""
+    return rule_book(s).at(as_of or today_jst())
+
+
 def issue(s: Session, actor: Actor, wishes: list[TicketWish], *, reason: str, job_id: int | None = None,
-          replaces: dict[str, int] | None = None) -> list[tuple[Ticket, bool]]:
+          replaces: dict[str, int] | None = None, as_of: date | None = None) -> list[tuple[Ticket, bool]]:
     """A live ticket for each wish, in order: the one the person already holds, or a new number.
     Returns (ticket, is_new). In the caller's transaction (the caller writes the audit rows)."""
+    rules = rules_on(s, as_of)
     out: list[tuple[Ticket, bool]] = []
     by_vaccine: dict[str, list[TicketWish]] = {}
     for w in wishes:
@@ -95,7 +102,7 @@ def issue(s: Session, actor: Actor, wishes: list[TicketWish], *, reason: str, jo
         if t is not None:
             out.append((t, False))
             continue
-        info = line_info(w.vaccine)
+        info = line_info(w.vaccine, rules)
         t = Ticket(ticket_no=format_ticket_no(next(fresh)), kind=info.kind, atena_no=w.atena_no, vaccine=info.code,
                    dose_no=w.dose_no, term=info.term_of(w.dose_no), valid_until=w.valid_until, state="issued",
                    issue_reason=reason, job_id=job_id, replaces_id=(replaces or {}).get(w.atena_no),
@@ -108,9 +115,11 @@ def issue(s: Session, actor: Actor, wishes: list[TicketWish], *, reason: str, jo
     return out
 
 
-def notice_data(settings: Settings, p, t: Ticket, line, *, issued_on: date, reissue: bool = False) -> NoticeData:
-    """What is printed for person row `p` (name, kana, sex, birth_date, postal_code, address) and ticket `t`."""
-    info = line_info(t.vaccine)
+def notice_data(settings: Settings, p, t: Ticket, line, *, issued_on: date, reissue: bool = False,
+                rules: RuleSet | None = None) -> NoticeData:
+    """What is printed for person row `p` (name, kana, sex, birth_date, postal_code, address) and ticket `t`;
+    `rules` (rules_on) names a campaign's line."""
+    info = line_info(t.vaccine, rules)
     return NoticeData(atena_no=p.atena_no, name=p.name, name_kana=p.name_kana, sex=p.sex, birth_date=p.birth_date,
                       postal_code=p.postal_code, address=p.address, line_name=info.name, term=t.term,
                       dose_no=t.dose_no, earliest=getattr(line, "earliest", None),
@@ -119,7 +128,8 @@ def notice_data(settings: Settings, p, t: Ticket, line, *, issued_on: date, reis
                       standard_until=getattr(line, "standard_until", None),
                       ocr_line=ocr_line(settings, t), issued_on=issued_on,
                       municipality_name=settings.municipality_name, reissue=reissue,
-                      dose_text=info.dose_text(t.dose_no), line=info.code)
+                      dose_text=info.dose_text(t.dose_no), line=info.code,
+                      category="" if info.category in ("routine_a", "routine_b") else info.category)
 
 
 def render_pair(data: NoticeData, *, title: str) -> PrintedPdf:
@@ -169,9 +179,9 @@ def issue_for_move_in(db: Database, settings: Settings, *, actor: Actor, atena_n
     purpose = check_purpose(purpose)
     if not history_confirmed:
         raise InvalidInput("転入前の接種歴を確認し、台帳に登録してから発行してください（接種歴の確認が必要です）")
-    info = line_info(vaccine)
     as_of = as_of or today_jst()
     with db.transaction() as s:
+        info = line_info(vaccine, rules_on(s, as_of))
         p = _person(s, actor, atena_no)
         if p.registry_status != "resident":
             raise InvalidInput(f"住民ではない方（{p.registry_status}）には接種券を発行できません")
@@ -187,7 +197,7 @@ def issue_for_move_in(db: Database, settings: Settings, *, actor: Actor, atena_n
             raise Conflict(f"{info.name} {line.next_dose}回目の接種券は発行済みです（券番号 {held.ticket_no}）。"
                            "紛失の場合は再発行してください")
         (t, _new), = issue(s, actor, [TicketWish(atena_no, info.code, line.next_dose, line.legal_until)],
-                           reason="move_in")
+                           reason="move_in", as_of=as_of)
         return _print(s, settings, actor, p, t, line, purpose=purpose, document="接種券・予診票（転入）",
                       as_of=as_of, extra={"history_confirmed": True, "status": line.status,
                                           "earliest": line.earliest, "legal_until": line.legal_until})
@@ -199,9 +209,9 @@ def reissue(db: Database, settings: Settings, *, actor: Actor, atena_no: str, va
     dose (the old number can never be used again)."""
     purpose = check_purpose(purpose)
     reason = check_invalidation_reason(reason)
-    info = line_info(vaccine)
     as_of = as_of or today_jst()
     with db.transaction() as s:
+        info = line_info(vaccine, rules_on(s, as_of))
         p = _person(s, actor, atena_no)
         live = sorted(live_tickets(s, [atena_no], info.code).values(), key=lambda t: t.dose_no)
         if not live:
@@ -210,7 +220,7 @@ def reissue(db: Database, settings: Settings, *, actor: Actor, atena_no: str, va
         _invalidate(s, actor, old, reason)
         s.flush()
         (t, _new), = issue(s, actor, [TicketWish(atena_no, info.code, old.dose_no, old.valid_until)],
-                           reason="reissue", replaces={atena_no: old.id})
+                           reason="reissue", replaces={atena_no: old.id}, as_of=as_of)
         line = current_line(s, p, info.code, as_of)
         if line is not None and line.next_dose != old.dose_no:
             line = None  # the ledger moved on meanwhile: print the old ticket's dose and window only
@@ -220,7 +230,7 @@ def reissue(db: Database, settings: Settings, *, actor: Actor, atena_no: str, va
 
 def _print(s: Session, settings: Settings, actor: Actor, p: Person, t: Ticket, line, *, purpose: str, document: str,
            as_of: date, reissue: bool = False, replaced: Ticket | None = None, extra: dict | None = None) -> IssuedTicket:
-    data = notice_data(settings, p, t, line, issued_on=as_of, reissue=reissue)
+    data = notice_data(settings, p, t, line, issued_on=as_of, reissue=reissue, rules=rules_on(s, as_of))
     pdf = render_pair(data, title=f"{document} {t.ticket_no}")
     detail = {"ticket_no": t.ticket_no, "vaccine": t.vaccine, "dose_no": t.dose_no, "pages": pdf.pages, **(extra or {})}
     if replaced is not None:
@@ -240,7 +250,7 @@ def invalidate(db: Database, *, actor: Actor, atena_no: str, reason: str, vaccin
         _person(s, actor, atena_no)
         q = select(Ticket).where(Ticket.atena_no == atena_no, Ticket.state == "issued")
         if vaccine:
-            q = q.where(Ticket.vaccine == line_info(vaccine).code)
+            q = q.where(Ticket.vaccine == line_info(vaccine, rules_on(s)).code)
         tickets = list(s.execute(q).scalars())
         for t in tickets:
             _invalidate(s, actor, t, reason)
@@ -271,8 +281,9 @@ def person_tickets(db: Database, settings: Settings, *, actor: Actor, atena_no: 
         rows = list(s.execute(select(Ticket).where(Ticket.atena_no == atena_no)
                               .order_by(Ticket.issued_at.desc(), Ticket.id.desc())).scalars())
         audit.record(s, actor, "ticket.view", atena_no=atena_no, purpose="接種券の確認", detail={"tickets": len(rows)})
+        rules = rules_on(s)
         return [TicketOut(ticket_no=t.ticket_no, ocr_line=ocr_line(settings, t), vaccine=t.vaccine,
-                          line_name=line_info(t.vaccine).name, dose_no=t.dose_no, term=t.term, state=t.state,
+                          line_name=line_info(t.vaccine, rules).name, dose_no=t.dose_no, term=t.term, state=t.state,
                           state_label=TICKET_STATES.get(t.state, t.state), issue_reason=t.issue_reason,
                           issued_at=t.issued_at.isoformat(timespec="minutes"), valid_until=t.valid_until,
                           invalidated_reason=t.invalidated_reason) for t in rows]

@@ -37,7 +37,7 @@ from sesshu.tickets.notices import (
     mailing_name,
     open_notices,
 )
-from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue
+from sesshu.tickets.service import issue_for_move_in, person_tickets, reissue, rules_on
 from sesshu.web.deps import form_data, get_db, get_settings, render, require, require_export_terminal
 
 router = APIRouter(include_in_schema=False)
@@ -55,13 +55,19 @@ def _pdf(content: bytes, filename: str) -> Response:
         **NO_STORE, "Content-Disposition": f"inline; filename=\"ticket.pdf\"; filename*=UTF-8''{quote(filename)}"})
 
 
+def _lines(db):
+    """The lines a ticket can be issued for today, the active campaigns' included."""
+    with db.transaction() as s:
+        return lines(rules_on(s))
+
+
 def _page(request: Request, session, atena_no: str, *, error: str = "", status_code: int = 200, form=None):
     db, settings = get_db(request), get_settings(request)
     history = person_history(db, settings, actor=session.actor, atena_no=atena_no, purpose="接種券・証明書の確認")
     tickets = person_tickets(db, settings, actor=session.actor, atena_no=atena_no)
     certificates = person_certificates(db, actor=session.actor, atena_no=atena_no)
     response = render(request, "tickets.html", {
-        "p": history.person, "tickets": tickets, "certificates": certificates, "lines": lines(),
+        "p": history.person, "tickets": tickets, "certificates": certificates, "lines": _lines(db),
         # Only what this person's age and sex make possible now or within a year (no 高齢者インフルエンザ for a baby).
         "open_lines": [e for e in history.eligibility if is_open(e, history.as_of)],
         "reissue_reasons": REISSUE_REASONS, "requests": request_data(), "error": error, "form": form or {},
@@ -154,7 +160,8 @@ def _notices_page(request: Request, actor, *, error: str = "", form=None, status
     runs = background(request.app)
     jobs = [j | {"running": _running(runs, j)} for j in list_jobs(get_db(request), kind=KIND, limit=200)
             if _owns(j, actor)][:30]
-    return render(request, "notices.html", {"jobs": jobs, "lines": lines(), "error": error, "form": form or {},
+    return render(request, "notices.html", {"jobs": jobs, "lines": _lines(get_db(request)), "error": error,
+                                            "form": form or {},
                                             "today": today_jst()}, status_code=status_code)
 
 

@@ -33,6 +33,7 @@ from sesshu.web import views_audit
 from sesshu.pregnancy import views as pregnancy_views
 from sesshu.web import views_conditions
 from sesshu.tickets import views as tickets_views
+from sesshu.rulesets import views as rulesets_views
 from sesshu.billing import views as billing_views
 from sesshu.web import dates, views_entry
 from sesshu.web import views_imports
@@ -268,6 +269,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(views_mynumber.router)
     app.include_router(views_audit.router)
     app.include_router(tickets_views.router)
+    app.include_router(rulesets_views.router)
     app.include_router(billing_views.router)
     app.include_router(ledger_views.router)
     app.include_router(views_entry.router)  # before views_persons: /records/new is not a record id

@@ -20,7 +20,15 @@ from typing import Any, Iterable
 import yaml
 
 from ..fees import FeeEntry, campaign_fee_entries
-from .rules import RULES_DIR, RuleError, RuleSet, _Ctx, _mmdd, default_rules, load_rules
+from .rules import RULES_DIR, RuleError, RuleSet, _Ctx, _mmdd, default_rules, load_rules, tokutei_groups
+
+TOKUTEI_EVIDENCE = "staff_list"  # data/person_conditions.yaml: the 特定接種 staff list
+
+def is_tokutei(rules: RuleSet, code: str) -> bool:
+    """A 特定接種 (特措法第28条) vaccine or line: a series of it is of the category 特定接種."""
+    v = rules.vaccines.get(code)
+    return v is not None and any("特定接種" in (x.category or "") for x in v.series)
+
 
 KINDS = {"campaign": "特措法 住民接種等の実施計画", "amendment": "同梱ルールの改正", "settings": "市の設定"}
 SETTINGS_SCHEMA = "sesshu.settings/1"
@@ -169,9 +177,13 @@ def compile_book(uploads: Iterable[Upload]) -> RuleBook:
 def _campaign_groups(uploads: tuple[Upload, ...]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for u in sorted((u for u in uploads if u.kind == "campaign"), key=lambda u: u.version):
-        for g in yaml.safe_load(u.text).get("priority_groups") or ():
+        doc = yaml.safe_load(u.text)
+        for g in doc.get("priority_groups") or ():
             out[str(g["id"])] = {"name": str(g["name"]), "source": str(g["source"]),
                                  "evidence": tuple(map(str, g.get("evidence") or ())), "campaign": u.name}
+        # 特定接種 (特措法第28条): membership comes from the staff list of the group, by job category.
+        for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(u.file)).items():
+            out[code] = {**g, "evidence": (TOKUTEI_EVIDENCE,), "campaign": u.name, "tokutei": True}
     return out
 
 

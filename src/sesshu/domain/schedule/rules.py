@@ -781,6 +781,38 @@ def _mmdd(c: _Ctx, where: str, v: Any) -> tuple[int, int]:
     return mm, dd
 
 
+def tokutei_groups(section: Any, c: "_Ctx") -> dict[str, dict]:
+    """The 特定接種 (特措法第28条) groups of a campaign file: ``{id: {name, source, job_categories}}``.
+
+    ``tokutei: {source, groups: [{id, name, source, job_categories: [{code, name, source}]}]}``; each group id
+    becomes a person condition (the staff list of that group), each job category (職種区分) is a value the
+    staff list must name."""
+    if section is None:
+        return {}
+    c.keys("tokutei", section, {"source", "groups", "notes"}, ["source", "groups"])
+    groups = section["groups"]
+    if not isinstance(groups, list) or not groups:
+        c.fail("tokutei.groups", "expected a non-empty list of {id, name, source, job_categories}")
+    out: dict[str, dict] = {}
+    for i, g in enumerate(groups):
+        wg = f"tokutei.groups[{i}]"
+        c.keys(wg, g, {"id", "name", "source", "job_categories", "notes"}, ["id", "name", "source", "job_categories"])
+        if str(g["id"]) in out:
+            c.fail(wg + ".id", f"duplicate group {g['id']}")
+        jobs = g["job_categories"]
+        if not isinstance(jobs, list) or not jobs:
+            c.fail(wg + ".job_categories", "expected a non-empty list of {code, name, source}")
+        cats: dict[str, dict] = {}
+        for j, jc in enumerate(jobs):
+            wj = f"{wg}.job_categories[{j}]"
+            c.keys(wj, jc, {"code", "name", "source", "notes"}, ["code", "name", "source"])
+            if str(jc["code"]) in cats:
+                c.fail(wj + ".code", f"duplicate job category {jc['code']}")
+            cats[str(jc["code"])] = {"name": str(jc["name"]), "source": str(jc["source"])}
+        out[str(g["id"])] = {"name": str(g["name"]), "source": str(g["source"]), "job_categories": cats}
+    return out
+
+
 def _load_file(path: Path, interned: dict) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
@@ -796,7 +828,7 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
     except yaml.YAMLError as e:
         raise RuleError(f"{name}: not valid YAML: {e}", file=name, detail=f"not valid YAML: {e}") from e
     c.keys("<top>", doc, {"schema", "name", "category", "source", "vaccines", "series",
-                          "entries", "notes", "priority_groups", "release", "fees"},
+                          "entries", "notes", "priority_groups", "release", "fees", "tokutei"},
            ["schema", "name", "category", "source", "series", "entries"])
     if doc["schema"] != SCHEMA:
         c.fail("schema", f"expected {SCHEMA!r}, got {doc['schema']!r}")
@@ -808,6 +840,8 @@ def _load_text(name: str, text: str, interned: dict) -> dict:
         for i, g in enumerate(pg):
             c.keys(f"priority_groups[{i}]", g, {"id", "name", "source", "evidence"}, ["id", "name", "source"])
             c.conditions.add(str(g["id"]))
+    for code in tokutei_groups(doc.get("tokutei"), c):
+        c.conditions.add(code)
     vaccines = {}
     for code, v in (doc.get("vaccines") or {}).items():
         wh = f"vaccines.{code}"

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from .book import KINDS, SETTINGS_SCHEMA, RuleBook, Upload, compile_book, parse_settings, shipped_files
-from .rules import SCHEMA, RuleError, _Ctx
+from .rules import SCHEMA, RuleError, _Ctx, tokutei_groups
 from ..fees import campaign_fee_entries
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}")
@@ -119,7 +119,9 @@ _MESSAGES: list[tuple[str, str]] = [
     (r"expected '(.*)', got (.*)", r"\1 と書いてください（\2 になっています）"),
     (r"must be one of \((.*)\)", r"次のいずれかです: \1"),
     (r"unknown series (.*)", r"定義されていない系列 \1 です"),
-    (r"unknown condition (.*)", r"定義されていない条件（接種順位の群） \1 です。priority_groups に書いてください"),
+    (r"unknown condition (.*)", r"定義されていない条件（接種順位の群） \1 です。priority_groups か tokutei.groups に書いてください"),
+    (r"duplicate group (.*)", r"特定接種の群 \1 が重複しています"),
+    (r"duplicate job category (.*)", r"職種区分 \1 が重複しています"),
     (r"unknown term (.*?)(;.*)?$", r"定義されていない期 \1 です"),
     (r"(.*) is not a vaccine of (.*)", r"\1 は \2 のワクチンではありません"),
     (r"vaccine (.*) already defined in (.*)", r"ワクチン \1 は既に \2 で定義されています"),
@@ -257,6 +259,7 @@ def check_upload(text: str, active: list[Upload], *, upload_id: int = 0) -> Chec
         except RuleError as e:
             raise UploadInvalid([_problem(text, e)]) from e
     groups = {str(g["id"]): str(g["name"]) for g in doc.get("priority_groups") or ()}
+    groups.update((code, g["name"]) for code, g in tokutei_groups(doc.get("tokutei"), _Ctx(up.file)).items())
     codes = tuple(doc.get("vaccines") or ()) if up.kind != "settings" else tuple(doc.get("series") or ())
     return CheckedUpload(upload=up, title=rel["title"], vaccine_codes=tuple(map(str, codes)),
                          group_ids=tuple(groups), groups=groups, book=book)
