@@ -190,6 +190,21 @@ ACTION_LABELS = {
     "ticket.release": "接種券の使用の取消（記録の取消・付け替え）",
     "ticket.use": "接種券の使用（接種記録との紐付け）",
     "ticket.view": "接種券の閲覧",
+    "person.condition_import": "接種順位の名簿（医療従事者等・特定接種）の取込",
+    "rule_set.check": "接種ルール・実施計画のファイルの検証",
+    "rule_set.check_failed": "接種ルール・実施計画のファイルの検証（誤りあり）",
+    "rule_set.propose": "接種ルール・実施計画の適用の申請",
+    "rule_set.activate": "接種ルール・実施計画の適用（承認済み）",
+    "rule_set.list": "接種ルール・実施計画の一覧の閲覧",
+    "rule_set.show": "接種ルール・実施計画の内容の閲覧",
+    "tokutei.count": "特定接種の接種件数の集計",
+    "counts.daily_view": "日別の接種件数の閲覧",
+    "venue.replay": "接種会場の再送の確認（記録済み）",
+    "ticket.view_missing": "接種券の照会（該当なし）",
+    "ticket_waves.plan": "接種券の一斉発送（段階発送）の対象者の選定",
+    "notices.mailing_export": "個別通知の発送一覧の暗号化出力",
+    "away.accept": "住所地外接種の届出の受理",
+    "away.view": "住所地外接種の届出の閲覧",
 }
 
 # 詳細 of an audit entry shown to people: the JSON keys the code base writes, by their Japanese names
