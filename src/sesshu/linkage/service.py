@@ -327,7 +327,7 @@ def validate_inquiry(s: Session, raw: dict, actor: Actor) -> dict:
     for label, value in (("照会する情報", info), ("事務", task)):
         if not (value and value.isascii() and len(value) <= 40 and value.replace("_", "").isalnum()):
             raise InvalidInput(f"{label}の指定が正しくありません")
-    purpose = " ".join(clean(str(raw.get("purpose", ""))).split())
+    purpose = " ".join(str(raw.get("purpose", "")).split())  # as typed (NFKC would turn （） into ())
     if not purpose:
         raise InvalidInput("照会の目的を入力してください")
     if len(purpose) > MAX_PURPOSE:
