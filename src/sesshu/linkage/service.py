@@ -438,7 +438,12 @@ def await_inquiry(db: Database, settings: Settings, *, actor: Actor, approval_id
     while True:
         status, q = inquiry_of_request(db, approval_id)
         if q is not None and q.status in ("approved", "sending", "waiting"):
-            sync(db, settings, actor=actor, client=client or make_client(settings))
+            try:
+                sync(db, settings, actor=actor, client=client or make_client(settings))
+            except HubError as e:
+                if e.code != "E_UNREACHABLE":
+                    raise
+                # the hub is down: the inquiry stays approved and is sent on a later round
             status, q = inquiry_of_request(db, approval_id)
         if status != "requested" and (q is None or q.status in ("answered", "refused")):
             return status, q
