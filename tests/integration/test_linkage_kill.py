@@ -17,6 +17,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import text
 
+from sesshu.approvals import service as approvals
 from sesshu.demo.linkage_world import (
     HANAKO_A,
     HANAKO_B,
@@ -25,6 +26,7 @@ from sesshu.demo.linkage_world import (
     TARO_B,
     World,
     _free_port,
+    json_of,
     load_people,
     publish_copies,
 )
@@ -83,10 +85,14 @@ def answered_world(tmp_path, sqlite_template):
                                                                 ("a-boss", "supervisor")))
         publish_copies(a, clerk, checker, boss)
         a.run("linkage", "sync")  # publishes the 副本
+        b_boss = b.add_staff("b-boss", "supervisor")
         for a_no, b_no in ((HANAKO_A, HANAKO_B), (TARO_A, TARO_B)):
             code = a.run("linkage", "move-out", a_no).stdout.strip()
             b.run("linkage", "move-in", b_no, "--code", code)
-            b.run("linkage", "inquire", b_no, "--to", "112020", "--wait", "0")
+            filed = json_of(b.run("linkage", "inquire", b_no, "--to", "112020", "--wait", "0", "--json"))
+            # III-6: sent only once B's supervisor approves the content
+            approvals.approve(b.db, b.settings, actor=b_boss, approval_id=filed["approval_id"], expected_version=1)
+        b.run("linkage", "sync")  # sends the two approved inquiries
         a.run("linkage", "sync")  # answers both from the 副本, automatically
         assert [p.status for p in linkage.list_provisions(a.db, actor=clerk)] == ["sent", "sent"]
     finally:

@@ -1,10 +1,12 @@
 """Information linkage proved with three real processes on 127.0.0.1 — the hub, city A and city B,
-each with its own SQLite database and its own keys: a resident moves A→B, B inquires, A answers
+each with its own SQLite database and its own keys: a resident moves A→B, B inquires once B's
+supervisor has approved the inquiry (a request alone sends nothing, a rejected one never), A answers
 from its 副本 automatically, B's ledger holds the doses with the engine's verdicts; a 自動応答不可
 person waits for a supervisor; inquiries outside the permit list, tampered and replayed messages
 are refused; the hub's database holds nothing readable about anyone."""
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, timedelta
 
@@ -27,6 +29,7 @@ from sesshu.demo.linkage_world import (
     personal_strings,
     publish_copies,
 )
+from sesshu.domain.errors import Forbidden
 from sesshu.ledger.service import person_history
 from sesshu.linkage import service as linkage
 from sesshu.linkage.client import HubClient, HubError
@@ -53,6 +56,33 @@ def _wait_for(predicate, timeout: float = 15):
     raise AssertionError("timed out")
 
 
+def _approve_when_filed(city, boss, atena_no: str, outcome: list) -> threading.Thread:
+    """The supervisor at the city approves the inquiry about this person as soon as it is filed (as on
+    /approvals), while the clerk's `inquire --wait` waits."""
+    def run():
+        try:
+            filed = _wait_for(lambda: [a for a in approvals.list_approvals(city.db, actor=boss, status="requested")
+                                       if a.kind == "linkage_inquiry" and f"宛名番号 {atena_no} " in a.summary])
+            outcome.append(approvals.approve(city.db, city.settings, actor=boss, approval_id=filed[0].id,
+                                             expected_version=filed[0].version))
+        except Exception as e:  # noqa: BLE001 - reported by the test thread
+            outcome.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def _inquire_approved(city, boss, atena_no: str, *args: str, check: bool = True):
+    """`sesshu linkage inquire … --wait` at the city with its supervisor approving meanwhile."""
+    outcome: list = []
+    t = _approve_when_filed(city, boss, atena_no, outcome)
+    done = city.run("linkage", "inquire", atena_no, *args, check=check)
+    t.join(timeout=30)
+    assert len(outcome) == 1 and outcome[0].status == "approved", outcome
+    return done
+
+
 def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     a, b = world.a, world.b
     load_people(world)
@@ -70,7 +100,9 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     refused = b.run("linkage", "move-in", TARO_B, "--code", code, check=False)
     assert refused.returncode == 2 and "移転照合コードが無効" in refused.stderr  # single use
 
-    answered = json_of(b.run("linkage", "inquire", HANAKO_B, "--to", "112020", "--wait", "20", "--json"))
+    # III-6: the inquiry is sent only after a supervisor approves its content.
+    answered = json_of(_inquire_approved(b, b_boss, HANAKO_B, "--to", "112020", "--wait", "20", "--json"))
+    assert answered["approval_status"] == "approved"
     assert answered["status"] == "answered" and answered["records_imported"] == 4
 
     h = person_history(b.db, b.settings, actor=b_clerk, atena_no=HANAKO_B)
@@ -93,8 +125,14 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     # 自動応答不可: the answer waits for a clerk's proposal and a supervisor's approval.
     code = a.run("linkage", "move-out", TARO_A).stdout.strip()
     b.run("linkage", "move-in", TARO_B, "--code", code)
-    waiting = json_of(b.run("linkage", "inquire", TARO_B, "--to", "112020", "--wait", "2", "--json"))
-    assert waiting["status"] == "waiting"
+    filed = json_of(b.run("linkage", "inquire", TARO_B, "--to", "112020", "--wait", "2", "--json"))
+    assert filed["approval_status"] == "requested" and filed["status"] == "awaiting_approval"
+    time.sleep(1)  # B's daemon runs its rounds: a request that is not approved is not sent
+    assert [q for q in linkage.list_inquiries(b.db, actor=b_clerk) if q.atena_no == TARO_B] == []
+    assert linkage.exchanges_for_person(b.db, actor=b_clerk, atena_no=TARO_B) == []
+    with pytest.raises(Forbidden):  # the CLI operator who filed it never decides it
+        approvals.approve(b.db, b.settings, actor=OPERATOR, approval_id=filed["approval_id"], expected_version=1)
+    approvals.approve(b.db, b.settings, actor=b_boss, approval_id=filed["approval_id"], expected_version=1)
     held = _wait_for(lambda: linkage.list_provisions(a.db, actor=clerk, status="held"))
     approval_id = linkage.request_manual_decision(a.db, a.settings, actor=clerk, provision_id=held[0].id,
                                                   decision="disclose", reason="本人の同意を確認")
@@ -108,15 +146,24 @@ def test_resident_moving_from_a_to_b_gets_their_doses_through_the_hub(world):
     assert [(r.vaccine_code, r.vaccinated_on.isoformat()) for r in taro.records] == [("MR", "2024-05-02")]
 
     # Outside the 照会許可用照合リスト: A may not ask B, B may not ask A for another 情報.
-    out = a.run("linkage", "inquire", HANAKO_A, "--to", "112089", "--wait", "0", check=False)
+    out = _inquire_approved(a, boss, HANAKO_A, "--to", "112089", "--wait", "15", check=False)
     assert out.returncode == 2 and "照会許可用照合リスト" in out.stderr
-    out = b.run("linkage", "inquire", HANAKO_B, "--to", "112020", "--info", "relief_benefit", "--wait", "0",
-                check=False)
+    out = _inquire_approved(b, b_boss, HANAKO_B, "--to", "112020", "--info", "relief_benefit", "--wait", "15",
+                            check=False)
     assert out.returncode == 2 and "照会許可用照合リスト" in out.stderr
     with b.db.transaction() as s:
         assert s.execute(select(LinkageExchange.outcome).where(LinkageExchange.atena_no == HANAKO_B,
                                                                LinkageExchange.info == "relief_benefit")).scalar() \
             == "refused"
+
+    # A rejected inquiry is never sent: no inquiry, no 情報提供等記録, nothing at the hub.
+    before = len(linkage.exchanges_for_person(b.db, actor=b_clerk, atena_no=HANAKO_B))
+    filed = json_of(b.run("linkage", "inquire", HANAKO_B, "--to", "112020", "--wait", "0", "--json"))
+    approvals.reject(b.db, b.settings, actor=b_boss, approval_id=filed["approval_id"], expected_version=1,
+                     comment="既に回答を受領済みです")
+    b.run("linkage", "sync")
+    assert len([q for q in linkage.list_inquiries(b.db, actor=b_clerk) if q.atena_no == HANAKO_B]) == 2
+    assert len(linkage.exchanges_for_person(b.db, actor=b_clerk, atena_no=HANAKO_B)) == before
 
     # A tampered and a replayed message are refused by the hub.
     client = HubClient(url=b.settings.linkage_hub_url, body_id="112089", keys=load_body_keys(b.settings.resolved_key_dir))

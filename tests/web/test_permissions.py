@@ -209,9 +209,9 @@ def _cases(ctx: dict) -> dict:
         ("POST", "/linkage/provisions/{provision_id}/decision"): lambda: {
             "path": {"provision_id": _held_provision(ctx)}, **form(decision="disclose", reason="権限の確認")},
         ("GET", "/persons/{atena_no}/linkage"): lambda: {"path": {"atena_no": atena}},
-        # No hub is set up here: the page answers with the reason (a redirect), never an error.
+        # Files the inquiry for a supervisor's approval (nothing is sent): a redirect to the request.
         ("POST", "/persons/{atena_no}/linkage/inquire"): lambda: {"path": {"atena_no": atena},
-                                                                  **form(provider="112089")},
+                                                                  **form(provider="112089", purpose="権限の確認")},
         ("GET", "/retention"): lambda: {},
         ("POST", "/retention/request"): lambda: (_long_deceased(ctx), form(category="ledger_deceased",
                                                                              reason="権限の確認"))[1],

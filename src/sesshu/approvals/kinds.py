@@ -68,6 +68,9 @@ class ApprovalKind:
     # (session, approver) → raises Forbidden when this approver may not decide this kind (e.g. relief
     # decisions: only staff of the relief 事務). Checked before apply, so the request stays pending.
     decider: Callable[[Session, Actor], None] | None = None
+    # The CLI operator (no staff identity) may file this kind — never decide it: `sesshu linkage inquire`
+    # asks for a 情報照会 that a supervisor then approves on the web.
+    os_may_request: bool = False
 
 
 # --- 住登外者の登録 ----------------------------------------------------------------------------------
@@ -254,7 +257,7 @@ def _apply_subsidy_override(s: Session, p: dict, ctx: Context) -> str:
 
 
 _SUBSIDY_LABELS = {"exempt": "免除（自己負担なし）", "not_exempt": "免除なし", "undetermined": "判定不能"}
-# --- 情報連携: 副本の登録 and 自動応答不可の提供 (sesshu.linkage) ---------------------------------------
+# --- 情報連携: 副本の登録, 自動応答不可の提供 and 情報照会 (sesshu.linkage) ---------------------------------------
 
 def _linkage():
     from sesshu.linkage import service
@@ -341,6 +344,15 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         atena_nos=lambda p: [p["atena_no"]] if p["atena_no"] else [],
         apply=lambda s, p, ctx: _linkage().apply_manual(s, p, ctx.actor, ctx.approval_id),
         outcome_atena_no=lambda p, result: p["atena_no"]),
+    ApprovalKind(
+        code="linkage_inquiry", label="情報照会（中間サーバー）", permission="linkage.inquire",
+        tasks=VACCINATION_TASKS, os_may_request=True,
+        validate=lambda s, raw, ctx: _linkage().validate_inquiry(s, raw, ctx.actor),
+        summary=lambda p: f"情報照会（宛名番号 {p['atena_no']} → 団体 {p['provider']}）",
+        subject=lambda p: f"inquiry:{p['atena_no']}:{p['provider']}:{p['info']}",
+        details=lambda p: _linkage().inquiry_details(p), atena_nos=lambda p: [p["atena_no"]],
+        apply=lambda s, p, ctx: _linkage().apply_inquiry(s, p, ctx.actor, ctx.approval_id),
+        outcome_atena_no=lambda p, result: p["atena_no"] if result else None),
     ApprovalKind(
         code="rule_set_activate", label="接種ルール・特措法接種の実施計画の適用", permission="rule_set.propose",
         tasks=VACCINATION_TASKS,

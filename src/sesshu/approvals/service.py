@@ -6,8 +6,8 @@ Rules (enforced here, whatever the entry point — page, API or CLI):
   `approval.decide`. "Different" is checked by user id and by login: a person with two accounts
   is excluded by the one-person-one-account rule and the periodic account review, not by code —
   the audit log shows both accounts for that review;
-- the CLI (an OS operator, no staff identity, no second factor) may list and show requests but never
-  request or decide them;
+- the CLI (an OS operator, no staff identity, no second factor) may list and show requests and file
+  the kinds that say so (`os_may_request`: `sesshu linkage inquire`), but never decide them;
 - a request is decided once; the requester may withdraw it while it is pending; a rejection needs a
   comment;
 - approval and the change itself happen in one transaction. If the change can no longer be made
@@ -123,9 +123,10 @@ def request_approval(db: Database, settings: Settings, *, actor: Actor, kind: st
                      reason: str) -> ApprovalOut:
     """Ask for a change that needs a second person. The payload is stored encrypted."""
     k = kind_of(kind)
-    if actor.kind != "user" or actor.user_id is None:
+    operator = actor.kind == "os" and k.os_may_request
+    if not operator and (actor.kind != "user" or actor.user_id is None):
         raise Forbidden("申請はWeb画面から、ログインした職員が行います")
-    if not has_permission(actor.role, k.permission):
+    if not operator and not has_permission(actor.role, k.permission):
         raise Forbidden("この申請を行う権限がありません")
     reason = _text(reason, "申請理由", required=True)
     keys = load_keyring(settings)

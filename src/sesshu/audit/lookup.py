@@ -150,7 +150,7 @@ ACTION_LABELS = {
     "linkage.approve_batch": "副本の登録の承認",
     "linkage.batches_view": "副本の登録の閲覧",
     "linkage.exchanges_view": "情報提供等記録の閲覧",
-    "linkage.inquire": "情報連携による照会",
+    "linkage.inquire": "情報連携による照会（上長の承認による）",
     "linkage.inquiries_view": "情報連携の照会の閲覧",
     "linkage.inquiry_refused": "情報連携の照会の拒否",
     "linkage.manual_decision": "自動応答不可の提供の判断",

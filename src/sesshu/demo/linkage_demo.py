@@ -66,7 +66,24 @@ def main(argv: list[str] | None = None) -> int:
         a, b = world.a, world.b
         clerk, checker, boss = (a.add_staff(n, r) for n, r in (("a-clerk", "clerk"), ("a-checker", "clerk"),
                                                                    ("a-boss", "supervisor")))
-        b_clerk = b.add_staff("b-clerk", "clerk")
+        b_clerk, b_boss = b.add_staff("b-clerk", "clerk"), b.add_staff("b-boss", "supervisor")
+
+        def inquire_approved(city, boss, atena_no: str, *args: str) -> dict:
+            """The clerk files the inquiry (CLI), the city's supervisor approves its content (III-6), the
+            city's daemon sends it; returns the inquiry once answered or refused."""
+            filed = json_of(city.run("linkage", "inquire", atena_no, *args, "--wait", "0", "--json"))
+            print(f"  照会を申請（申請番号 {filed['approval_id']}）: 上長の承認待ち — まだ何も送られていません")
+            approvals.approve(city.db, city.settings, actor=boss, approval_id=filed["approval_id"],
+                              expected_version=1)
+            print(f"  {boss.login_id}（上長）が照会の内容を承認 → 常駐処理が中継機能へ送信")
+            settled = ("waiting", "answered", "refused") if atena_no == TARO_B else ("answered", "refused")
+
+            def sent():  # TARO is held at A (自動応答不可): sent is enough here
+                _, q = linkage.inquiry_of_request(city.db, filed["approval_id"])
+                return q if q is not None and q.status in settled else None
+
+            q = _wait(sent)
+            return q.model_dump(mode="json")
         linkage.set_manual_only(a.db, actor=OPERATOR, atena_no=TARO_A, manual_only=True, reason="DV等支援措置")
 
         _say("A: 副本の登録 — a-clerk が作成、a-checker が確認、a-boss（上長）が承認")
@@ -82,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  B> " + b.run("linkage", "move-in", HANAKO_B, "--code", code).stdout.strip())
 
         _say("B: 熊谷 花子 さんの接種履歴を A に照会（A は副本から自動で回答）")
-        q = json_of(b.run("linkage", "inquire", HANAKO_B, "--to", a.body_id, "--wait", "30", "--json"))
+        q = inquire_approved(b, b_boss, HANAKO_B, "--to", a.body_id)
         print(f"  照会 {q['id']}: 提供許可証 {q['permit_id']}、受領 {q['records_received']} 件、取込 {q['records_imported']} 件")
         h = person_history(b.db, b.settings, actor=b_clerk, atena_no=HANAKO_B)
         for r in h.records:
@@ -96,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("B: 秩父 太郎 さんを照会 → A では自動応答不可のため保留")
         code = a.run("linkage", "move-out", TARO_A).stdout.strip()
         b.run("linkage", "move-in", TARO_B, "--code", code)
-        q = json_of(b.run("linkage", "inquire", TARO_B, "--to", a.body_id, "--wait", "3", "--json"))
+        q = inquire_approved(b, b_boss, TARO_B, "--to", a.body_id)
         print(f"  照会 {q['id']}: {q['status']}（回答待ち）")
         held = _wait(lambda: linkage.list_provisions(a.db, actor=clerk, status="held"))
         print(f"  A の提供 {held[0].id}: {held[0].status_label}")
@@ -110,11 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         print("  B の台帳: " + ", ".join(f"{r.vaccinated_on} {r.vaccine_code}" for r in taro.records))
 
         _say("照会許可用照合リストにない照会は拒否される")
-        out = a.run("linkage", "inquire", HANAKO_A, "--to", b.body_id, "--wait", "0", check=False)
-        print(f"  A → B: {out.stderr.strip()}")
-        out = b.run("linkage", "inquire", HANAKO_B, "--to", a.body_id, "--info", "relief_benefit", "--wait", "0",
-                    check=False)
-        print(f"  B → A（別の情報）: {out.stderr.strip()}")
+        out = inquire_approved(a, boss, HANAKO_A, "--to", b.body_id)
+        print(f"  A → B: {out['status']}（{out['refusal']}）")
+        out = inquire_approved(b, b_boss, HANAKO_B, "--to", a.body_id, "--info", "relief_benefit")
+        print(f"  B → A（別の情報）: {out['status']}（{out['refusal']}）")
 
         _say("改ざん・再送（リプレイ）された電文は拒否される")
         client = HubClient(url=b.settings.linkage_hub_url, body_id=b.body_id,

@@ -1,7 +1,8 @@
 """`sesshu linkage …`: the city's linkage commands (thin over sesshu.linkage.service).
 
-Checking and approving 副本 batches and deciding 自動応答不可 provisions need two staff identities
-and a second factor: they are done on the web (/linkage, /approvals), never from the CLI.
+Checking and approving 副本 batches, deciding 自動応答不可 provisions and approving a 情報照会 need two
+staff identities and a second factor: they are done on the web (/linkage, /approvals), never from the
+CLI. `inquire` only files the inquiry for a supervisor's approval.
 """
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def _ctx():
 
     settings = load_settings()
     return make_database(settings), settings, os_actor()
+
+
+def _approval_statuses() -> dict:
+    from sesshu.approvals.models import STATUSES
+
+    return STATUSES
 
 
 def _echo_json(data) -> None:
@@ -100,21 +107,37 @@ def move_in_cmd(atena_no: str, code: str = typer.Option(..., "--code", help="転
 
 @linkage_app.command("inquire")
 def inquire_cmd(atena_no: str, to: str = typer.Option(..., "--to", help="照会先の団体コード（転出元）"),
-                wait: float = typer.Option(30.0, help="回答を待つ秒数（0で待たない）"),
+                purpose: str = typer.Option("転入者の接種履歴の確認（接種スケジュールの判定）", "--purpose",
+                                            help="照会の目的（上長が承認する内容）"),
+                wait: float = typer.Option(30.0, help="上長の承認と回答を待つ秒数（0で待たない）"),
                 info: str = typer.Option("vaccination_history", help="照会する情報"),
-                task: Optional[str] = typer.Option(None, help="事務（省略時は予防接種の実施に関する事務）"),
+                task: Optional[str] = typer.Option(None, help="事務（省略時は data/linkage.yaml の事務）"),
                 as_json: bool = typer.Option(False, "--json")) -> None:
-    """転入者の接種履歴を転出元に照会します（回答は台帳に取り込まれ、スケジュールが判定されます）。"""
-    from sesshu.linkage.service import inquire
+    """転入者の接種履歴の照会を申請します。上長がWeb画面（承認申請）で内容を承認した後に送られ、
+    回答は台帳に取り込まれます。--wait の間は承認と回答を待ちます。"""
+    from sesshu.linkage.service import await_inquiry, request_inquiry
 
     db, settings, actor = _ctx()
-    q = inquire(db, settings, actor=actor, atena_no=atena_no, provider=to, wait_seconds=wait, info=info, task=task)
+    request = request_inquiry(db, settings, actor=actor, atena_no=atena_no, provider=to, purpose=purpose, info=info,
+                              task=task)
+    status, q = await_inquiry(db, settings, actor=actor, approval_id=request.id, wait_seconds=wait) if wait \
+        else ("requested", None)
     if as_json:
-        _echo_json(q.model_dump(mode="json"))
-        return
-    typer.echo(f"照会 {q.id}（提供許可証 {q.permit_id}）: {q.status_label}")
-    if q.status == "answered":
-        typer.echo(f"  受領 {q.records_received} 件、台帳へ取込 {q.records_imported} 件、不開示 {q.not_disclosed} 件")
+        _echo_json({"approval_id": request.id, "approval_status": status,
+                    **(q.model_dump(mode="json") if q else {"status": "awaiting_approval"})})
+    else:
+        typer.echo(f"照会を申請しました（申請番号 {request.id}）。上長が承認申請の画面で内容を承認した後に送られます")
+        if status == "requested":
+            typer.echo("  上長の承認待ちです" + ("（待機時間を過ぎました）" if wait else ""))
+        elif q is None:
+            typer.echo(f"  申請は「{_approval_statuses().get(status, status)}」になりました。照会は送られていません")
+        else:
+            typer.echo(f"  照会 {q.id}（提供許可証 {q.permit_id or '-'}）: {q.status_label}")
+            if q.status == "answered":
+                typer.echo(f"  受領 {q.records_received} 件、台帳へ取込 {q.records_imported} 件、不開示 {q.not_disclosed} 件")
+    if q is not None and q.status == "refused":
+        typer.echo(f"照会は拒否されました: {q.refusal}", err=True)
+        raise typer.Exit(2)
 
 
 @linkage_app.command("inquiries")
@@ -169,7 +192,7 @@ def sync_cmd(as_json: bool = typer.Option(False, "--json")) -> None:
     db, settings, actor = _ctx()
     result = sync(db, settings, actor=actor)
     _echo_json(result.model_dump()) if as_json else typer.echo(
-        f"公開 {result.published_batches}、提供 {result.provided}、保留 {result.held}、"
+        f"公開 {result.published_batches}、照会の送信 {result.inquiries_sent}、提供 {result.provided}、保留 {result.held}、"
         f"回答の取込 {result.answers_imported}、拒否 {result.refused}")
 
 
@@ -186,7 +209,8 @@ def serve(once: bool = typer.Option(False, help="1回だけ実行して終了"))
     while True:
         try:
             result = sync(db, settings, actor=actor, client=client)
-            if result.provided or result.held or result.answers_imported or result.published_batches:
+            if result.provided or result.held or result.answers_imported or result.published_batches \
+                    or result.inquiries_sent:
                 typer.echo(json.dumps(result.model_dump(), ensure_ascii=False), err=True)
         except HubError as e:
             typer.echo(f"中継機能: {e.reason}", err=True)

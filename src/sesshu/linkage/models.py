@@ -80,7 +80,7 @@ class LinkageInquiry(Base):
     provider: Mapped[str] = mapped_column(String(20))
     task: Mapped[str] = mapped_column(String(40))
     info: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(12))  # waiting / answered / refused
+    status: Mapped[str] = mapped_column(String(12))  # approved / sending / waiting / answered / refused
     refusal: Mapped[str] = mapped_column(String(400), default="")
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(DateTime)

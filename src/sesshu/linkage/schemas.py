@@ -9,7 +9,7 @@ BATCH_STATUSES = {"prepared": "作成済み（確認待ち）", "checked": "確�
                   "published": "公開済み", "discarded": "破棄（作り直し）"}
 PROVISION_STATUSES = {"held": "保留（自動応答不可・判断待ち）", "disclose": "提供承認済み（送信待ち）",
                       "withhold": "不開示決定（送信待ち）", "sent": "回答済み"}
-INQUIRY_STATUSES = {"sending": "送信中", "waiting": "回答待ち", "answered": "回答受領", "refused": "拒否"}
+INQUIRY_STATUSES = {"approved": "承認済み・送信待ち", "sending": "送信中", "waiting": "回答待ち", "answered": "回答受領", "refused": "拒否"}
 
 
 class BatchOut(BaseModel):
@@ -120,6 +120,7 @@ class ExchangeOut(BaseModel):
 
 class SyncSummary(BaseModel):
     published_batches: int = 0
+    inquiries_sent: int = 0
     provided: int = 0
     held: int = 0
     answers_imported: int = 0

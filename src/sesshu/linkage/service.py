@@ -23,6 +23,7 @@ from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sesshu.domain.text import clean
 from sesshu.jobs.crash import crash_point
 from sesshu.keys import load_keyring
 from sesshu.ledger.evaluation import reevaluate_persons
@@ -282,54 +283,173 @@ def _post(client: HubClient, kind: str, body: dict) -> dict:
         raise InvalidInput(f"中継機能: {e.reason}") from None
 
 
-# --- 照会 (this city asks) ------------------------------------------------------------------------
+# --- 照会 (this city asks): requested by a clerk, approved by a supervisor, then sent ----------------
+#
+# III-6 of the city's 評価書: "上長の承認を得た上で情報照会・入手を行う". A clerk (or the CLI operator)
+# files the inquiry's content as an approval request (kind linkage_inquiry); a supervisor other than the
+# requester approves it on /approvals; the approval creates the inquiry as "approved" in the approval's
+# transaction, and the sender (`send_approved`, the first step of every `sync` round, i.e. `linkage
+# serve` and `inquire --wait`) hands it to the hub outside any transaction. A rejected or withdrawn
+# request creates nothing and sends nothing.
 
-def inquire(db: Database, settings: Settings, *, actor: Actor, atena_no: str, provider: str,
-            client: HubClient | None = None, wait_seconds: float = 0, info: str = INFO,
-            task: str | None = None) -> InquiryOut:
-    """Ask the former city for the person's vaccination history through the hub. With wait_seconds
-    the answer is awaited (and imported) before returning."""
-    client = client or make_client(settings)
-    task = task or load_rules().task
+INQUIRY_KIND = "linkage_inquiry"
+MAX_PURPOSE = 200
+
+
+def request_inquiry(db: Database, settings: Settings, *, actor: Actor, atena_no: str, provider: str,
+                    purpose: str, info: str = INFO, task: str | None = None):
+    """File a 情報照会 for a supervisor's approval; nothing is sent yet. Returns the approval request."""
+    from sesshu.approvals.service import request_approval
+
+    raw = {"atena_no": atena_no, "provider": provider, "info": info, "task": task or load_rules().task,
+           "purpose": purpose}
+    # The purpose is checked with the rest of the content (validate_inquiry); the request's reason names it.
+    return request_approval(db, settings, actor=actor, kind=INQUIRY_KIND, raw=raw,
+                            reason=f"情報照会の目的: {' '.join(purpose.split())[:MAX_PURPOSE]}")
+
+
+def validate_inquiry(s: Session, raw: dict, actor: Actor) -> dict:
+    """Approval kind linkage_inquiry, at request time (and again before apply): the person is in the
+    requester's scope, the body code and the item are well formed, the purpose is given."""
+    from sesshu.access.tasks import TASKS
+
+    atena_no = clean(str(raw.get("atena_no", "")))
+    if not (atena_no.isascii() and atena_no.isdigit() and len(atena_no) <= 15):
+        raise InvalidInput("宛名番号を15桁以内の数字で入力してください")
+    person = s.get(Person, atena_no)
+    if person is None:
+        raise NotFound(PERSON_NOT_FOUND)
+    access.check_visible(s, actor, atena_no, message=PERSON_NOT_FOUND)
+    provider = clean(str(raw.get("provider", "")))
+    if not (provider.isascii() and provider.isdigit() and len(provider) == 6):
+        raise InvalidInput("照会先の団体コードを6桁の数字で入力してください")
+    info, task = str(raw.get("info", "")).strip(), str(raw.get("task", "")).strip()
+    for label, value in (("照会する情報", info), ("事務", task)):
+        if not (value and value.isascii() and len(value) <= 40 and value.replace("_", "").isalnum()):
+            raise InvalidInput(f"{label}の指定が正しくありません")
+    purpose = " ".join(str(raw.get("purpose", "")).split())  # as typed (NFKC would turn （） into ())
+    if not purpose:
+        raise InvalidInput("照会の目的を入力してください")
+    if len(purpose) > MAX_PURPOSE:
+        raise InvalidInput(f"照会の目的は{MAX_PURPOSE}文字以内で入力してください")
+    item = load_rules().info.get(info, {})
+    return {"atena_no": atena_no, "name": person.name, "provider": provider, "info": info, "task": task,
+            "info_label": item.get("label", f"{info}（照会許可用照合リストにない可能性があります）"),
+            "legal_basis": item.get("legal_basis", "—"),
+            "task_label": TASKS[task].label if task in TASKS else task, "purpose": purpose}
+
+
+def inquiry_details(p: dict) -> list[tuple[str, str]]:
+    """What the supervisor approves, in plain Japanese."""
+    return [("照会する方", f"宛名番号 {p['atena_no']}（{p['name']}）"),
+            ("照会先", f"団体コード {p['provider']}（転出元の地方公共団体）"),
+            ("照会する情報", p["info_label"]), ("事務", p["task_label"]), ("法令上の根拠", p["legal_basis"]),
+            ("照会の目的", p["purpose"]),
+            ("承認した後", "情報連携の常駐処理が中継機能へ照会を送ります。回答は台帳に取り込まれ、"
+                        "照会・回答は情報提供等記録に残ります")]
+
+
+def apply_inquiry(s: Session, p: dict, actor: Actor, approval_id: int | None) -> str:
+    """Approval of linkage_inquiry: the inquiry exists from now on as "approved" (to be sent); the
+    hub is not called inside this transaction."""
+    if s.get(Person, p["atena_no"]) is None:
+        raise NotFound(PERSON_NOT_FOUND)
+    request = s.get(ApprovalRequest, approval_id) if approval_id else None
+    cp.person_code(s, p["atena_no"])
+    q = LinkageInquiry(atena_no=p["atena_no"], provider=p["provider"], task=p["task"], info=p["info"],
+                       status="approved", refusal="", requested_by=request.requested_by if request else actor.label,
+                       requested_at=utcnow())
+    s.add(q)
+    s.flush()
+    audit.record(s, actor, "linkage.inquire", atena_no=p["atena_no"], purpose=PURPOSE,
+                 detail={"inquiry_id": q.id, "provider": p["provider"], "task": p["task"], "info": p["info"],
+                         "approval_id": approval_id, "requested_by": q.requested_by})
+    return f"inquiry:{q.id}"
+
+
+def inquiry_of_request(db: Database, approval_id: int) -> tuple[str, InquiryOut | None]:
+    """(the request's status, the inquiry its approval created or None) — for `inquire --wait`."""
     with db.transaction() as s:
-        if s.get(Person, atena_no) is None:
-            raise NotFound(PERSON_NOT_FOUND)
-        access.check_visible(s, actor, atena_no, message=PERSON_NOT_FOUND)
-        fugo = cp.person_code(s, atena_no).fugo
-        q = LinkageInquiry(atena_no=atena_no, provider=provider, task=task, info=info, status="sending",
-                           refusal="", requested_by=actor.label, requested_at=utcnow())
-        s.add(q)
-        s.flush()
-        inquiry_id = q.id
-        audit.record(s, actor, "linkage.inquire", atena_no=atena_no, purpose=PURPOSE,
-                     detail={"inquiry_id": q.id, "provider": provider, "task": task, "info": info})
+        row = s.get(ApprovalRequest, approval_id)
+        if row is None or row.kind != INQUIRY_KIND:
+            raise NotFound("指定の照会の申請はありません")
+        if not row.result_ref.startswith("inquiry:"):
+            return row.status, None
+        return row.status, InquiryOut.model_validate(s.get(LinkageInquiry, int(row.result_ref.split(":")[1])))
+
+
+def send_approved(db: Database, settings: Settings, *, actor: Actor, client: HubClient) -> int:
+    """Send every approved inquiry to the hub (one claim each: a daemon and a waiting CLI never both
+    send the same one). Returns how many were sent or refused."""
+    with db.transaction() as s:
+        todo = s.execute(select(LinkageInquiry.id).where(LinkageInquiry.status == "approved")
+                         .order_by(LinkageInquiry.id)).scalars().all()
+    done = 0
+    for inquiry_id in todo:
+        with db.transaction() as s:
+            claimed = s.execute(update(LinkageInquiry).where(LinkageInquiry.id == inquiry_id,
+                                                             LinkageInquiry.status == "approved")
+                                .values(status="sending")).rowcount
+            fugo = cp.person_code(s, s.get(LinkageInquiry, inquiry_id).atena_no).fugo if claimed else None
+        if claimed:
+            _send_inquiry(db, settings, actor=actor, client=client, inquiry_id=inquiry_id, fugo=fugo)
+            done += 1
+    return done
+
+
+def _send_inquiry(db: Database, settings: Settings, *, actor: Actor, client: HubClient, inquiry_id: int,
+                  fugo: str) -> None:
+    """Ask the hub for a 提供許可証 for one approved inquiry; a refusal is recorded with the inquiry. An
+    unreachable hub refuses nothing: the inquiry goes back to "approved" for the next round."""
+    with db.transaction() as s:
+        row = s.get(LinkageInquiry, inquiry_id)
+        atena_no, provider, task, info, requested_by = row.atena_no, row.provider, row.task, row.info, row.requested_by
     try:
         permit = client.verify_permit(client.post("inquiry", {"task": task, "info": info, "provider": provider,
                                                               "fugo": fugo})["permit"])
     except (HubError, EnvelopeError) as e:
-        reason = e.reason
+        if e.code == "E_UNREACHABLE":
+            with db.transaction() as s:
+                s.get(LinkageInquiry, inquiry_id).status = "approved"
+            raise
         with db.transaction() as s:
-            q = s.get(LinkageInquiry, inquiry_id)
-            q.status, q.refusal = "refused", reason[:400]
+            row = s.get(LinkageInquiry, inquiry_id)
+            row.status, row.refusal = "refused", e.reason[:400]
             _exchange(s, settings, actor=actor, atena_no=atena_no, direction="inquiry", counterpart=provider,
-                      outcome="refused", detail=reason, task=task, info=info)
+                      outcome="refused", detail=e.reason, task=task, info=info)
             audit.record(s, actor, "linkage.inquiry_refused", atena_no=atena_no, purpose=PURPOSE,
-                         detail={"inquiry_id": inquiry_id, "code": e.code, "reason": reason})
-        raise Forbidden(f"照会は拒否されました: {reason}") from None
+                         detail={"inquiry_id": inquiry_id, "code": e.code, "reason": e.reason})
+        return
     with db.transaction() as s:
-        q = s.get(LinkageInquiry, inquiry_id)
-        q.permit_id, q.status = permit["permit_id"], "waiting"
+        row = s.get(LinkageInquiry, inquiry_id)
+        row.permit_id, row.status = permit["permit_id"], "waiting"
         _exchange(s, settings, actor=actor, atena_no=atena_no, direction="inquiry", counterpart=provider,
-                  outcome="requested", permit_id=permit["permit_id"], task=task, info=info)
+                  outcome="requested", permit_id=permit["permit_id"], task=task, info=info,
+                  detail=f"上長の承認済み（申請 {requested_by}）")
         audit.record(s, actor, "linkage.permit", atena_no=atena_no, purpose=PURPOSE,
                      detail={"inquiry_id": inquiry_id, "permit_id": permit["permit_id"]})
+
+
+def await_inquiry(db: Database, settings: Settings, *, actor: Actor, approval_id: int, wait_seconds: float,
+                  client: HubClient | None = None) -> tuple[str, InquiryOut | None]:
+    """`inquire --wait`: wait for the supervisor's decision, then send (if the daemon has not) and wait
+    for the answer, running the daemon's round meanwhile. Returns as inquiry_of_request does."""
     deadline = time.monotonic() + wait_seconds
-    while wait_seconds and time.monotonic() < deadline:
-        sync(db, settings, actor=actor, client=client)
-        if _inquiry(db, inquiry_id).status == "answered":
-            break
+    while True:
+        status, q = inquiry_of_request(db, approval_id)
+        if q is not None and q.status in ("approved", "sending", "waiting"):
+            try:
+                sync(db, settings, actor=actor, client=client or make_client(settings))
+            except HubError as e:
+                if e.code != "E_UNREACHABLE":
+                    raise
+                # the hub is down: the inquiry stays approved and is sent on a later round
+            status, q = inquiry_of_request(db, approval_id)
+        if status != "requested" and (q is None or q.status in ("answered", "refused")):
+            return status, q
+        if time.monotonic() >= deadline:
+            return status, q
         time.sleep(max(settings.linkage_poll_ms, 50) / 1000)
-    return _inquiry(db, inquiry_id)
 
 
 def _inquiry(db: Database, inquiry_id: int) -> InquiryOut:
@@ -351,12 +471,13 @@ def list_inquiries(db: Database, *, actor: Actor, limit: int = 50) -> list[Inqui
 # --- the provider and receiver loop --------------------------------------------------------------
 
 def sync(db: Database, settings: Settings, *, actor: Actor, client: HubClient | None = None) -> SyncSummary:
-    """One round of the city's linkage daemon: publish approved batches, answer the permits the hub
+    """One round of the city's linkage daemon: publish approved batches, send approved inquiries, answer the permits the hub
     holds for us from the 副本 (automatically unless 自動応答不可), send decided manual provisions,
     and import the answers to our own inquiries."""
     client = client or make_client(settings)
     summary = SyncSummary()
     summary.published_batches = publish_approved(db, actor=actor, client=client)
+    summary.inquiries_sent = send_approved(db, settings, actor=actor, client=client)
     mailbox = client.post("poll", {})
     for item in mailbox["permits"]:
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
 
-from sesshu.domain.errors import DomainError, Forbidden, InvalidInput
+from sesshu.domain.errors import InvalidInput
 from sesshu.linkage import service as linkage
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 
@@ -19,12 +19,6 @@ NOTICES = {
     "prepared": "副本の登録を作成しました。別の職員が内容を確認してください",
     "checked": "確認しました。上長の承認をお待ちください（承認申請の画面）",
     "requested": "判断を申請しました。上長の承認をお待ちください",
-    "inquired": "照会しました。回答は届きしだい台帳に取り込まれます",
-    "answered": "回答を受け取り、台帳に取り込みました",
-}
-ERRORS = {
-    "refused": "照会は拒否されました。理由は照会の一覧に表示しています",
-    "unavailable": "中継機能に接続できないため照会できませんでした（情報連携の設定を確認してください）",
 }
 
 
@@ -75,31 +69,19 @@ def decision_page(request: Request, provision_id: RowId, form: Annotated[dict, D
 
 @router.get("/persons/{atena_no}/linkage", include_in_schema=False)
 def person_linkage_page(request: Request, atena_no: AtenaNo, session=Depends(require("linkage.view")),
-                        notice: Annotated[str, Query(max_length=20)] = "",
-                        error: Annotated[str, Query(max_length=20)] = ""):
+                        notice: Annotated[str, Query(max_length=20)] = ""):
     db = get_db(request)
     exchanges = linkage.exchanges_for_person(db, actor=session.actor, atena_no=atena_no)
     inquiries = [q for q in linkage.list_inquiries(db, actor=session.actor, limit=200) if q.atena_no == atena_no]
     return render(request, "linkage_person.html", {
-        "atena_no": atena_no, "exchanges": exchanges, "inquiries": inquiries, "notice": NOTICES.get(notice, ""),
-        "error": ERRORS.get(error, "")})
+        "atena_no": atena_no, "exchanges": exchanges, "inquiries": inquiries, "notice": NOTICES.get(notice, "")})
 
 
 @router.post("/persons/{atena_no}/linkage/inquire", include_in_schema=False)
 def inquire_page(request: Request, atena_no: AtenaNo, form: Annotated[dict, Depends(form_data)],
                  session=Depends(require("linkage.inquire"))):
+    """The clerk files the inquiry's content; a supervisor approves it on /approvals before it is sent."""
     request.state.back_url = f"/persons/{atena_no}/linkage"
-    provider = form.get("provider", "").strip()
-    if not (provider.isascii() and provider.isdigit() and len(provider) == 6):
-        raise InvalidInput("照会先の団体コードを6桁の数字で入力してください")
-    try:
-        # A short wait: a provider answering automatically is usually done in a second or two; otherwise the
-        # city's linkage daemon imports the answer when it comes.
-        q = linkage.inquire(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
-                            provider=provider, wait_seconds=3)
-    except Forbidden:  # refused by the hub: the reason is recorded with the inquiry and listed on the page
-        return RedirectResponse(f"/persons/{atena_no}/linkage?error=refused", status_code=303)
-    except DomainError:
-        return RedirectResponse(f"/persons/{atena_no}/linkage?error=unavailable", status_code=303)
-    return RedirectResponse(f"/persons/{atena_no}/linkage?notice={'answered' if q.status == 'answered' else 'inquired'}",
-                            status_code=303)
+    out = linkage.request_inquiry(get_db(request), get_settings(request), actor=session.actor, atena_no=atena_no,
+                                  provider=form.get("provider", "").strip(), purpose=form.get("purpose", ""))
+    return RedirectResponse(f"/approvals/{out.id}?notice=requested", status_code=303)
