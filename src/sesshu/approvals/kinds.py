@@ -65,9 +65,6 @@ class ApprovalKind:
     # (session, payload, viewer) → (header, rows, not listed): the persons a pending request is about, read
     # live for the approver — a payload that must not name them (an erasure) still shows who they are.
     subjects: Callable[[Session, dict, Actor], tuple[list[str], list[list[str]], int]] | None = None
-    # (session, approver) → raises Forbidden when this approver may not decide this kind (e.g. relief
-    # decisions: only staff of the relief 事務). Checked before apply, so the request stays pending.
-    decider: Callable[[Session, Actor], None] | None = None
     # The CLI operator (no staff identity) may file this kind — never decide it: `sesshu linkage inquire`
     # asks for a 情報照会 that a supervisor then approves on the web.
     os_may_request: bool = False
@@ -376,8 +373,7 @@ KINDS: dict[str, ApprovalKind] = {k.code: k for k in (
         details=lambda p: _relief().correction_details(p), atena_nos=lambda p: [p["atena_no"]],
         apply=lambda s, p, ctx: _relief().apply_correction(s, p, ctx.actor, approval_id=ctx.approval_id,
                                                            reason=ctx.reason),
-        outcome_atena_no=lambda p, result: None,
-        decider=lambda s, actor: _relief().require_relief_staff(s, actor)),
+        outcome_atena_no=lambda p, result: None),
 )}
 
 

@@ -51,7 +51,6 @@ class ApprovalDetail(BaseModel):
     subjects_header: list[str] = []
     subjects: list[list[str]] = []
     subjects_more: int = 0  # persons not listed on the page
-    decide_elsewhere: str = ""  # why this approver may not decide this kind (who does)
 
 
 class ApprovalOverview(BaseModel):

@@ -270,18 +270,12 @@ def _detail(s: Session, keys: KeyRing, actor: Actor, row: ApprovalRequest, own: 
     _scope(s, actor, k, payload)
     audit.record_many(s, actor, _events("approval.view", k.atena_nos(payload), {"approval_id": row.id}))
     pending = row.status == "requested"
-    allowed, elsewhere = True, ""
-    if k.decider and pending and not own and may_decide(actor):
-        try:
-            k.decider(s, actor)
-        except Forbidden as e:
-            allowed, elsewhere = False, e.message
     header, subjects, more = k.subjects(s, payload, actor) if k.subjects and pending else ([], [], 0)
     return ApprovalDetail(
-        subjects_header=header, subjects=subjects, subjects_more=more, decide_elsewhere=elsewhere,
+        subjects_header=header, subjects=subjects, subjects_more=more,
         approval=ApprovalOut.from_row(row),
         details=[DetailRow(label=label, value=value) for label, value in k.details(payload)],
-        own=own, may_decide=pending and not own and may_decide(actor) and allowed, may_withdraw=pending and own,
+        own=own, may_decide=pending and not own and may_decide(actor), may_withdraw=pending and own,
         result_atena_no=k.outcome_atena_no(payload, row.result_ref) if row.status == "approved" else None)
 
 
@@ -335,11 +329,6 @@ def _decide(db: Database, settings: Settings, *, actor: Actor, approval_id: int,
                 # Outside the kind's 事務 or these persons' scope the request cannot be decided — nor
                 # closed as 処理不能 by failing inside apply: it is answered like a missing one.
                 refusal, hidden = NOT_FOUND, True
-            elif k.decider:
-                try:
-                    k.decider(s, actor)  # e.g. only staff of the relief 事務 decide relief corrections
-                except Forbidden as e:
-                    refusal = e.message
             if refusal:
                 audit.record(s, actor, "approval.decision_refused", purpose=PURPOSE,
                              detail={"approval_id": row.id, "outcome": outcome, "self": refusal == SELF_DECISION,

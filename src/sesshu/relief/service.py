@@ -111,11 +111,6 @@ def _require_relief_staff(s: Session, actor: Actor) -> None:
         raise Forbidden("健康被害救済の事務の担当に割り当てられていないため、救済案件は扱えません")
 
 
-def require_relief_staff(s: Session, actor: Actor) -> None:
-    """For other features (an approval of a relief decision): refuse anyone outside the relief 事務."""
-    _require_relief_staff(s, actor)
-
-
 def _visible_case_filter(actor: Actor):
     if actor.kind == "os":
         return None
