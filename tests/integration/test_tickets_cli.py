@@ -31,5 +31,7 @@ def test_notices_reissue_and_certificate_from_the_command_line(db, settings, tmp
             "--relationship", "親権者（法定代理人）", "--identity", "運転免許証")
     assert r.returncode == 0, r.stderr
     assert "接種歴証明書" in flat(pdf_text(cert)) and "熊谷子1" in flat(pdf_text(cert))
+    # printed personal data on the server is the server account's alone, whatever the umask
+    assert {oct(p.stat().st_mode & 0o777) for p in (reissued, cert)} == {"0o600"}
     bad = run(settings, "certificate", "2001", "--out", str(cert), "--requested-by", "熊谷 花子", "--identity", "なし")
     assert bad.returncode == 2 and "本人確認" in bad.stderr

@@ -45,10 +45,10 @@ def away_accept(atena_no: str,
         atena_no=atena_no, reason=reason, home_municipality=home, period_from=parse_date(period_from),
         period_until=parse_date(period_until), vaccine=vaccine, channel=channel, reason_note=note,
         home_municipality_code=home_code, home_ticket_no=home_ticket))
+    from sesshu.exports.service import write_private
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(done.pdf.content)
-    tmp.replace(out)
+    write_private(out, done.pdf.content)  # personal data: 0600, atomically
     typer.echo(f"住所地外接種の届出を受理しました: 届出番号 {done.notice_no} → {out}")
 
 

@@ -30,9 +30,9 @@ def certificate_cmd(atena_no: str, out: Path = typer.Option(..., "--out", help="
                                request=CertificateRequest(requested_by=requested_by, relationship=relationship,
                                                           identity_method=identity, kind=kind, vaccine=vaccine),
                                shc=shc)
+    from sesshu.exports.service import write_private
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(issued.pdf.content)
-    tmp.replace(out)
+    write_private(out, issued.pdf.content)  # personal data: 0600, atomically
     cards = f"、SMART Health Card {issued.cards} 枚" if issued.cards else ""
     typer.echo(f"発行しました: 第{issued.issue_no}号（接種記録 {issued.records} 件{cards}） → {out}")

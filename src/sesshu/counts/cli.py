@@ -36,8 +36,10 @@ def counts_daily(day_from: Optional[str] = typer.Option(None, "--from", help="�
     frm = parse_optional_date(day_from, "期間の始まり") or to - timedelta(days=6)
     if csv_out is not None:
         content, report = export_daily_csv(db, actor=os_actor(), day_from=frm, day_to=to, vaccine=vaccine)
+        from sesshu.exports.service import write_private
+
         csv_out.parent.mkdir(parents=True, exist_ok=True)
-        csv_out.write_bytes(content)
+        write_private(csv_out, content)
     else:
         report = daily_report(db, actor=os_actor(), day_from=frm, day_to=to, vaccine=vaccine)
     out = {"from": frm.isoformat(), "to": to.isoformat(), "vaccine": report.vaccine,

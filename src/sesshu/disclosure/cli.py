@@ -100,5 +100,7 @@ def inquiry_package(inquiry_id: int, output: Path = typer.Option(..., "--output"
 
     db, settings = _db()
     pdf = disclosure_package(db, settings, actor=os_actor(), inquiry_id=inquiry_id)
-    output.write_bytes(pdf.content)
+    from sesshu.exports.service import write_private
+
+    write_private(output, pdf.content)  # personal data: 0600, atomically
     typer.echo(f"{output}（{pdf.pages} ページ、SHA-256 {pdf.sha256}）")

@@ -78,5 +78,7 @@ def relief_zengin(month: str = typer.Option(..., help="支払月（2027-04 ま�
         raise typer.BadParameter("パスワードと確認用のパスワードが一致しません")
     packed, name, n = zengin_for_month(_db(), actor=os_actor(), month=month, transfer_date=parse_date(transfer_date),
                                        password=password)
-    output.write_bytes(packed)
+    from sesshu.exports.service import write_private
+
+    write_private(output, packed)  # an AES ZIP, and still 0600 on the server
     typer.echo(f"{output}（{name}、振込 {n} 件）")

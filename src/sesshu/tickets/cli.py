@@ -27,10 +27,10 @@ def _db():
 
 
 def _write_pdf(out: Path, pdf) -> None:
+    from sesshu.exports.service import write_private
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_bytes(pdf.content)
-    tmp.replace(out)
+    write_private(out, pdf.content)  # personal data: 0600, atomically
 
 
 def notices_cmd(vaccine: str = typer.Option(..., help="接種種別コード（MR, HPV, JE など）"),
