@@ -33,6 +33,7 @@ from sesshu.auth.models import StaffUser
 from sesshu.clock import today_jst, utcnow
 from sesshu.db import Database
 from sesshu.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from sesshu.registry.models import Person
 
 NO_TASK_MESSAGE = "個人番号利用事務の担当に割り当てられていないため、個人の情報は扱えません。セキュリティ責任者に確認してください"
 
@@ -176,6 +177,17 @@ def check_visible(s: Session, actor: Actor, atena_no: str, *, message: str | Non
                   record_id: int | None = None) -> None:
     """Raise OutOfScope unless the actor's tasks use this person's 特定個人情報."""
     Scoped(s=s, actor=actor, scope=scope_of(s, actor)).check(atena_no, message=message, record_id=record_id)
+
+
+def visible_person(s: Session, actor: Actor, atena_no: str, *, lock: bool = False) -> Person:
+    """The person (row-locked when asked) if the actor's tasks reach them; a person outside them gets the
+    answer of a number that does not exist."""
+    missing = f"宛名番号 {atena_no} の方は登録されていません"
+    check_visible(s, actor, atena_no, message=missing)
+    person = s.get(Person, atena_no, with_for_update=lock)
+    if person is None:
+        raise NotFound(missing)
+    return person
 
 
 def record_refusal(db: Database, *, actor: Actor, exc: Exception | None = None, path: str = "",

@@ -24,7 +24,6 @@ from sesshu.db import Database, get_row
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.ledger.evaluation import reevaluate_persons
-from sesshu.registry.models import Person
 from sesshu.rulesets.active import rule_book
 
 REASON_MAX = 200
@@ -40,7 +39,7 @@ def person_conditions(s: Session, atena_no: str, today: date) -> list[ConditionO
 def list_conditions(db: Database, *, actor: Actor, atena_no: str,
                     purpose: str = "接種対象の要件の確認") -> list[ConditionOut]:
     with db.transaction() as s:
-        _visible_person(s, actor, atena_no)
+        access.visible_person(s, actor, atena_no)
         out = person_conditions(s, atena_no, today_jst())
         audit.record(s, actor, "person.condition_view", atena_no=atena_no, purpose=purpose,
                      detail={"rows": len(out)})
@@ -103,14 +102,6 @@ def validate_entry(entry: ConditionEntry, today: date, cat: ConditionCatalog | N
     return replace(entry, evidence_no=number, evidence_note=note, reason=_reason(entry.reason, "登録理由"))
 
 
-def _visible_person(s: Session, actor: Actor, atena_no: str, *, lock: bool = False) -> Person:
-    person = s.get(Person, atena_no, with_for_update=lock)
-    if person is None:
-        raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
-    access.check_visible(s, actor, atena_no)
-    return person
-
-
 def catalog_in(s: Session) -> ConditionCatalog:
     """The conditions staff may record: the shipped ones and the active campaigns' priority groups."""
     return with_campaign_groups(catalog(), rule_book(s).groups)
@@ -123,7 +114,7 @@ def record_condition(db: Database, *, actor: Actor, atena_no: str, entry: Condit
         cat = catalog_in(s)
     entry = validate_entry(entry, today, cat)
     with db.transaction() as s:
-        _visible_person(s, actor, atena_no, lock=True)  # one change per person at a time
+        access.visible_person(s, actor, atena_no, lock=True)  # one change per person at a time
         for other in s.execute(select(PersonCondition).where(
                 PersonCondition.atena_no == atena_no, PersonCondition.condition_code == entry.condition_code,
                 PersonCondition.status == "active")).scalars():
@@ -197,7 +188,7 @@ def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: in
     if withdraw and ended_on is not None:
         raise InvalidInput("誤登録の取消では終了日を指定しません")
     with db.transaction() as s:
-        _visible_person(s, actor, atena_no, lock=True)
+        access.visible_person(s, actor, atena_no, lock=True)
         row = get_row(s, PersonCondition, condition_id, with_for_update=True)
         if row is None or row.atena_no != atena_no:
             raise NotFound("指定の要件の登録はありません")
@@ -225,7 +216,7 @@ def end_condition(db: Database, *, actor: Actor, atena_no: str, condition_id: in
 def find_active(db: Database, *, actor: Actor, atena_no: str, condition_code: str) -> int:
     """The id of the person's one active row of this code (CLI: --end CODE)."""
     with db.transaction() as s:
-        _visible_person(s, actor, atena_no)
+        access.visible_person(s, actor, atena_no)
         ids = list(s.execute(select(PersonCondition.id).where(
             PersonCondition.atena_no == atena_no, PersonCondition.condition_code == condition_code,
             PersonCondition.status == "active").order_by(PersonCondition.id)).scalars())

@@ -59,14 +59,6 @@ def check_entry(entry: PregnancyEntry, today: date) -> PregnancyEntry:
     return PregnancyEntry(entry.expected_delivery, entry.notified_on, ref)
 
 
-def _person(s: Session, actor: Actor, atena_no: str, *, lock: bool = False) -> Person:
-    person = s.get(Person, atena_no, with_for_update=lock)
-    if person is None:
-        raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
-    access.check_visible(s, actor, atena_no)
-    return person
-
-
 def _same_pregnancy(s: Session, atena_no: str, edd: date) -> PregnancyNotice | None:
     return s.execute(select(PregnancyNotice).where(
         PregnancyNotice.atena_no == atena_no, PregnancyNotice.status == "active",
@@ -88,7 +80,7 @@ def _problem(s: Session, person: Person, entry: PregnancyEntry) -> tuple[str, Pr
 def list_pregnancies(db: Database, *, actor: Actor, atena_no: str,
                      purpose: str = "妊娠届の確認") -> list[PregnancyOut]:
     with db.transaction() as s:
-        _person(s, actor, atena_no)
+        access.visible_person(s, actor, atena_no)
         out = person_pregnancies(s, atena_no, today_jst())
         audit.record(s, actor, "person.pregnancy_view", atena_no=atena_no, purpose=purpose,
                      detail={"rows": len(out)})
@@ -100,7 +92,7 @@ def record_pregnancy(db: Database, *, actor: Actor, atena_no: str, entry: Pregna
     today = today_jst()
     entry = check_entry(entry, today)
     with db.transaction() as s:
-        person = _person(s, actor, atena_no, lock=True)  # one change per person at a time
+        person = access.visible_person(s, actor, atena_no, lock=True)  # one change per person at a time
         reason, _other = _problem(s, person, entry)
         if reason:
             raise Conflict(reason + "。出産予定日が変わった場合は、先にその登録を取り消してください")
@@ -125,7 +117,7 @@ def withdraw_pregnancy(db: Database, *, actor: Actor, atena_no: str, pregnancy_i
     if len(reason) > REASON_MAX:
         raise InvalidInput(f"取消理由が長すぎます（{REASON_MAX}文字まで）")
     with db.transaction() as s:
-        _person(s, actor, atena_no, lock=True)
+        access.visible_person(s, actor, atena_no, lock=True)
         row = get_row(s, PregnancyNotice, pregnancy_id, with_for_update=True)
         if row is None or row.atena_no != atena_no:
             raise NotFound("指定の妊娠届の登録はありません")
