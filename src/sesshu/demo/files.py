@@ -30,7 +30,7 @@ _RECORD_FIELDS = (
     "atena_no", "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result",
     "institution_code", "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code",
     "manufacturer_code", "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind",
-    "former_municipality", "ticket_no", "remarks",
+    "former_municipality", "ticket_no", "remarks", "underlying",
 )
 assert len(_REGISTRY_FIELDS) == len(REGISTRY_HEADERS) and len(_RECORD_FIELDS) == len(RECORD_HEADERS)
 

@@ -46,10 +46,11 @@ RECORD_COLUMN_HELP = {
 }
 SAMPLE_ROWS = (
     ("1001", "MR", "1期", "1", "定期A類", "R5.8.3", "接種", "", "", "", "", "", "", "AB123", "0.5", "R5.8",
-     "", "", "", "", "見本の行です（実在の方ではありません）"),
+     "", "", "", "", "見本の行です（実在の方ではありません）", ""),
     ("1002", "ヒブ", "初回", "1", "", "2023-08-10", "接種", "", "", "", "", "", "", "HB001", "0.5", "2023-08",
-     "", "", "", "", ""),
+     "", "", "", "", "", ""),
 )
+assert all(len(r) == len(RECORD_HEADERS) for r in SAMPLE_ROWS)  # a new column needs its cell in the sample
 
 CATEGORY_INPUT = {
     "routine_a": "routine_a", "定期A類": "routine_a", "A類": "routine_a", "定期A": "routine_a", "A": "routine_a",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sesshu.approvals import service as approvals
 from sesshu.approvals.kinds import DuplicateSuspected
 from sesshu.approvals.schemas import ApprovalDetail, ApprovalOut
-from sesshu.domain.errors import DomainError, InvalidInput
+from sesshu.domain.errors import DomainError, InvalidInput, NotFound
 from sesshu.registry.models import SEXES
 from sesshu.web.deps import form_data, get_db, get_settings, render, require
 
@@ -66,8 +66,11 @@ def _decided(request: Request, session, approval_id: int, action: str, form: dic
         # The request is now closed as 処理不能; its page shows why.
         return RedirectResponse(f"/approvals/{approval_id}", status_code=303)
     except InvalidInput as e:  # e.g. a rejection without its reason: on the same page, the comment kept
-        return _approval_page(request, session, approval_id, error=e.message, status_code=400,
-                              v={"action": action, "comment": form.get("comment", "")[:400]})
+        try:
+            return _approval_page(request, session, approval_id, error=e.message, status_code=400,
+                                  v={"action": action, "comment": form.get("comment", "")[:400]})
+        except NotFound:  # a missing request, or one outside the user's 事務 (alike): the input error alone
+            raise e from None
     return RedirectResponse(f"/approvals/{approval_id}?notice={out.status}", status_code=303)
 
 
