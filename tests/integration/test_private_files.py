@@ -34,13 +34,22 @@ def test_write_private_is_0600_even_over_a_looser_file(tmp_path, loose_umask):
     assert _mode(target) == 0o600 and target.read_bytes() == b"new"
 
 
-def test_the_sqlite_database_is_0600(db, settings, loose_umask):
-    if not db.is_sqlite:
-        pytest.skip("a server database has its own access control")
+def test_the_embedded_sqlite_database_is_0600_even_when_it_was_looser(tmp_path, loose_umask):
+    """The embedded database (a server database has its own access control, so this is SQLite only)."""
+    from sesshu.config import load_settings
+    from sesshu.db import make_database
+    from sesshu.migrate import upgrade
+
+    settings = load_settings(var_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'sesshu.db'}")
+    upgrade(settings)
+    path = tmp_path / "sesshu.db"
+    os.chmod(path, 0o644)  # as a copy made by hand, or a file from before this rule, would be
+    db = make_database(settings)
     with db.transaction() as s:
         s.connection()
-    path = Path(db.engine.url.database)
-    assert _mode(path) == 0o600
+    db.dispose()
+    files = [p for p in tmp_path.glob("sesshu.db*") if p.is_file()]
+    assert files and {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
 
 
 def test_registry_rejects_hide_the_number_and_the_four_items_and_are_0600(db, settings, operator, tmp_path,

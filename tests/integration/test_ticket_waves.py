@@ -97,3 +97,17 @@ def test_bad_waves_are_refused_in_japanese(db, settings, tmp_path):
     with pytest.raises(InvalidInput, match="年齢の範囲"):
         run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path,
                  wave=Wave(vaccine="MR", as_of=AS_OF, number=1, size=5, age_from=70, age_to=60))
+
+
+def test_a_person_who_asked_for_suspension_gets_no_ticket_in_a_wave(db, settings, tmp_path):
+    """利用停止 holds for waves as for any notice batch (the plan is tickets.notices.mailable_targets)."""
+    from sesshu.disclosure.service import receive, suspend_use
+
+    children = load_city(db, settings, tmp_path)
+    inquiry = receive(db, actor=OPERATOR, kind="suspension", atena_no=children[0], channel="counter",
+                      requester_name="保護者", requester_relation="legal_proxy",
+                      identity_method="mynumber_card", question="利用停止の請求")
+    suspend_use(db, actor=OPERATOR, inquiry_id=inquiry.id)
+    done = run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path / "waves", per_file=10,
+                    wave=Wave(vaccine="MR", as_of=AS_OF, number=1, size=3))
+    assert done.result["persons"] == 3 and {a for a, _ in _tickets(db)} == set(children[1:4])

@@ -85,6 +85,24 @@ class _Line:
     standard_until: date | None
 
 
+@dataclass(frozen=True)
+class Mailable:
+    line: str
+    rows: list  # TargetRow
+    outside_scope: int  # targets outside the actor's 事務
+    suspended: int  # targets skipped for 利用停止
+
+
+def mailable_targets(s: Session, actor: Actor, *, vaccine: str, as_of: date, within_days: int) -> Mailable:
+    """The line's targets that may be sent a notice or ticket by this actor: within the actor's 事務, and
+    without the persons who asked for 利用停止 (each skip on record). Notices and ticket waves both plan
+    from here."""
+    line, found = collect_targets(s, vaccine=vaccine, as_of=as_of, within_days=within_days)
+    in_scope = access.scoped(s, actor, tasks=VACCINATION_TASKS).keep(found)
+    rows = drop_suspended(s, actor, in_scope, use="notices.select", detail={"vaccine": line})
+    return Mailable(line, rows, len(found) - len(in_scope), len(in_scope) - len(rows))
+
+
 class NoticeJob:
     kind = KIND
     label = "個別通知の作成"
@@ -96,11 +114,8 @@ class NoticeJob:
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         p = ctx.params
         as_of = date.fromisoformat(p["as_of"])
-        scoped = access.scoped(s, ctx.actor, tasks=VACCINATION_TASKS)
-        line, found = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
-        in_scope = scoped.keep(found)
-        # 利用停止請求: a suspended person gets no notice and no ticket; each skip is on record.
-        rows = drop_suspended(s, ctx.actor, in_scope, use="notices.select", detail={"vaccine": line})
+        m = mailable_targets(s, ctx.actor, vaccine=p["vaccine"], as_of=as_of, within_days=p["within_days"])
+        line, rows = m.line, m.rows
         holding = {(a, n) for a, n in s.execute(select(Ticket.atena_no, Ticket.dose_no).where(
             Ticket.vaccine == line, Ticket.state.in_(("issued", "used"))))}
         chosen = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
@@ -120,8 +135,7 @@ class NoticeJob:
         audit.record(s, ctx.actor, "notices.plan", purpose=PURPOSE,
                      detail={"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"],
                              "within_days": p["within_days"], "selected": len(rows), "persons": len(items),
-                             "outside_scope": len(found) - len(in_scope),
-                             "suspended_skipped": len(in_scope) - len(rows),
+                             "outside_scope": m.outside_scope, "suspended_skipped": m.suspended,
                              "already_holding_ticket": len(rows) - len(chosen)})
         return [it["atena_no"] for it in items]
 

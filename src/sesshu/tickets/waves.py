@@ -28,10 +28,9 @@ from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.jdates import reach_age
 from sesshu.jobs import JobContext, JobOutcome, run_job
-from sesshu.ledger.targets import collect_targets
 from sesshu.tickets.catalog import line_info
 from sesshu.tickets.models import NoticeItem, Ticket
-from sesshu.tickets.notices import PURPOSE, NoticeJob
+from sesshu.tickets.notices import PURPOSE, NoticeJob, mailable_targets
 
 KIND = "ticket_waves"
 MAX_WAVE_SIZE = 5_000_000
@@ -81,7 +80,8 @@ class WaveJob(NoticeJob):
     def plan(self, s: Session, ctx: JobContext) -> list[str]:
         p = ctx.params
         as_of = date.fromisoformat(p["as_of"])
-        line, rows = collect_targets(s, vaccine=p["vaccine"], as_of=as_of, within_days=0)
+        m = mailable_targets(s, ctx.actor, vaccine=p["vaccine"], as_of=as_of, within_days=0)
+        line, rows = m.line, m.rows
         lo, hi = p["age_from"], p["age_to"]
         rows = [r for r in rows if in_band(r.birth_date, as_of, lo, hi)]
         if p["group"]:
@@ -112,6 +112,7 @@ class WaveJob(NoticeJob):
         audit.record(s, ctx.actor, "ticket_waves.plan", purpose=PURPOSE,
                      detail={**selection, "size": p["size"], "in_selection": len(rows),
                              "already_holding_ticket": len(rows) - len(waiting), "persons": len(items),
+                             "outside_scope": m.outside_scope, "suspended_skipped": m.suspended,
                              "left_for_later_waves": len(waiting) - len(items)})
         return [it["atena_no"] for it in items]
 
