@@ -395,6 +395,25 @@ def test_a_b_class_death_is_decided_against_the_b_class_table(db, settings, staf
     assert "B類の葬祭料" in basis["funeral"] and "令和6年度の額は未確認" in basis["funeral"]
 
 
+def test_a_b_class_survivor_pension_ends_after_ten_years(db, settings, staff, claimant):
+    k = staff["relief"]
+    flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2023, 11, 1))
+    with db.transaction() as s:
+        s.execute(text("UPDATE person SET registry_status = 'deceased', died_on = :d WHERE atena_no = '4002'"),
+                  {"d": date(2024, 5, 10)})
+    case = relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=flu, claimant_name="別人 花子",
+                            claimant_relation="配偶者", received_on=date(2024, 6, 1), claimed=["survivor_pension"],
+                            documents=["claim_form", "death_certificate"])
+    case = _to_decision(db, k, case, on=date(2026, 3, 20))
+    with pytest.raises(InvalidInput, match="法令の上限 216,200円"):  # 2,594,400 / 12 (第24条, 令和6年度)
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "survivor_pension", "amount": "216,201", "first_month": "2024-06"}])
+    case = _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "survivor_pension", "amount": "216,200", "first_month": "2024-06"}])
+    pension = case.benefits[0]
+    assert pension.end_month == date(2034, 5, 1) and "第24条" in pension.ended_reason
+
+
 def test_a_medical_allowance_is_decided_and_corrected_by_its_months_days(db, settings, staff, claimant):
     from sesshu.approvals import service as approvals
 

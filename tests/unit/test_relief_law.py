@@ -132,6 +132,13 @@ def test_the_medical_allowance_is_the_amount_of_its_months_days():
                                                    care=law.CareDays(0, 2))[0]
 
 
+def test_a_survivor_pension_lasts_ten_years_less_the_disability_pension_received():
+    # 予防接種法施行令 第24条: 10年を限度; a 障害年金 received before shortens it, by seven years at most.
+    assert law.survivor_pension_end(date(2024, 6, 1)) == date(2034, 5, 1)
+    assert law.survivor_pension_end(date(2024, 6, 1), 30) == date(2031, 11, 1)
+    assert law.survivor_pension_end(date(2024, 6, 1), 200) == date(2027, 5, 1)  # 120 − 84 months
+
+
 def test_staff_and_residents_read_no_codes_or_review_notes():
     assert without_review_notes("第3条: 5年 [check: 公布文で確認]") == "第3条: 5年"
     assert plain_action_label("linkage.exchanges_view") == "情報提供等記録の閲覧"

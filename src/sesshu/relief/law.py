@@ -330,3 +330,16 @@ def benefit_problems(kind: str, amount: int, first_month: date, *, vclass: str, 
 def child_pension_end(person: Person) -> date:
     """The last month of a 障害児養育年金: the month in which the person reaches 18."""
     return reach_age(person.birth_date, ADULT_AGE).replace(day=1)
+
+
+SURVIVOR_PENSION_MONTHS = 120  # 施行令 第24条: 十年を限度
+SURVIVOR_PENSION_CREDIT_MAX = 84  # …その支給を受けた期間（七年を超えるときは七年）を控除
+
+
+def survivor_pension_end(first_month: date, disability_months: int = 0) -> date:
+    """The last month of a 遺族年金 (予防接種法施行令 第24条): ten years at most, less the months the deceased
+    received a 障害年金 for the same vaccination (counted up to seven years)."""
+    months = SURVIVOR_PENSION_MONTHS - min(max(disability_months, 0), SURVIVOR_PENSION_CREDIT_MAX)
+    index = first_month.year * 12 + first_month.month - 1 + months - 1
+    return date(index // 12, index % 12 + 1, 1)
+

@@ -532,6 +532,12 @@ def _decide(s: Session, c: ReliefCase, detail: dict, on_date: date) -> dict:
         end, reason = None, ""
         if kind == law.CHILD_PENSION:
             end, reason = law.child_pension_end(_law_person(person)), "18歳に達する月まで（障害年金は改めて請求）"
+        elif kind == "survivor_pension":
+            paid = _disability_months(s, c)
+            end = law.survivor_pension_end(first, paid)
+            reason = ("10年を限度（予防接種法施行令 第24条）" if not paid else
+                      f"10年から障害年金を受けた期間（{min(paid, law.SURVIVOR_PENSION_CREDIT_MAX)}か月）を控除した期間を限度"
+                      "（予防接種法施行令 第24条）")
         b = ReliefBenefit(case_id=c.id, kind=kind, periodic=bool(spec["periodic"]), amount=amount,
                           first_month=first, end_month=end, ended_reason=reason, status="active")
         s.add(b)
@@ -543,6 +549,21 @@ def _decide(s: Session, c: ReliefCase, detail: dict, on_date: date) -> dict:
             entry.update(outpatient_days=care.outpatient, inpatient_days=care.inpatient)
         out["benefits"].append(entry)
     return out
+
+
+def _disability_months(s: Session, c: ReliefCase) -> int:
+    """Months of 障害年金 certified for the same vaccination (any case), up to the month of death."""
+    person = s.get(Person, c.atena_no)
+    q = (select(ReliefBenefit).join(ReliefCase, ReliefCase.id == ReliefBenefit.case_id)
+         .where(ReliefBenefit.kind == law.ADULT_PENSION, ReliefBenefit.status == "active",
+                (ReliefCase.record_id == c.record_id) if c.record_id else (ReliefCase.id == c.id)))
+    total = 0
+    for b in s.execute(q).scalars():
+        last = b.end_month or (person.died_on.replace(day=1) if person and person.died_on else today_jst().replace(day=1))
+        if person and person.died_on:
+            last = min(last, person.died_on.replace(day=1))
+        total += max(0, (last.year - b.first_month.year) * 12 + last.month - b.first_month.month + 1)
+    return total
 
 
 def _vaccinated_on(s: Session, c: ReliefCase) -> date | None:
