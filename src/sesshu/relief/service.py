@@ -743,6 +743,8 @@ def apply_correction(s: Session, p: dict, actor: Actor, *, approval_id: int | No
         b.ended_reason = f"決定の訂正により取消: {reason}"[:200]
     else:
         b.amount, b.first_month = p["amount"], date.fromisoformat(p["first_month"])
+        if b.kind == "survivor_pension" and "第24条" in b.ended_reason:  # the ten years run from the new first month
+            b.end_month = law.survivor_pension_end(b.first_month, _disability_months(s, c))
     difference = 0
     for x in s.execute(select(ReliefPayment).where(ReliefPayment.benefit_id == b.id)).scalars().all():
         should = 0 if p["cancel"] or x.pay_month < b.first_month else x.months * b.amount if b.periodic else b.amount
