@@ -412,6 +412,15 @@ def test_a_b_class_survivor_pension_ends_after_ten_years(db, settings, staff, cl
                  benefits=[{"kind": "survivor_pension", "amount": "216,200", "first_month": "2024-06"}])
     pension = case.benefits[0]
     assert pension.end_month == date(2034, 5, 1) and "第24条" in pension.ended_reason
+    # A corrected first month moves the ten years with it.
+    from sesshu.approvals import service as approvals
+
+    first, second = _supervisor(db, settings, "kyusai-f"), _supervisor(db, settings, "kyusai-g")
+    req = approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": pension.id, "amount": "216200",
+                                          "first_month": "2024-07"}, reason="支給開始の月の転記誤り")
+    approvals.approve(db, settings, actor=second, approval_id=req.id, expected_version=req.version)
+    assert relief.get_case(db, actor=first, case_id=case.id).benefits[0].end_month == date(2034, 6, 1)
 
 
 def test_a_medical_allowance_is_decided_and_corrected_by_its_months_days(db, settings, staff, claimant):
