@@ -131,10 +131,10 @@ def test_only_relief_staff_see_the_case_and_only_for_claimants(db, settings, sta
         relief.list_cases(db, actor=staff["routine"])
     assert [c.id for c in relief.list_cases(db, actor=staff["relief"])] == [case.id]
     flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2025, 11, 1))
-    with pytest.raises(InvalidInput, match="B類疾病の定期接種では請求できない"):
+    with pytest.raises(InvalidInput, match="B類疾病の定期接種では請求できない"):  # B類: 遺族年金・遺族一時金 instead
         relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=flu, claimant_name="別人 次郎",
                          claimant_relation="本人", received_on=date(2026, 2, 1),
-                         claimed=["child_disability_pension"], documents=[])
+                         claimed=["death_lump_sum"], documents=[])
     with pytest.raises(InvalidInput, match="この方の記録"):
         relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=record_id,
                          claimant_name="別人 次郎", claimant_relation="本人", received_on=date(2026, 2, 1),
@@ -224,7 +224,9 @@ def test_a_decision_is_checked_against_the_claim_the_person_and_the_law(db, sett
               benefits=[{"kind": "child_disability_pension", "amount": "10000"}])
     case = _step(db, k, case, "additional_claim", date(2026, 4, 1), benefits=["child_disability_pension"])
     assert case.claimed == ["medical_expenses", "child_disability_pension"] and case.status == "sent_to_prefecture"
-    with pytest.raises(InvalidInput, match="法令の上限 205,316円"):  # (1,617,600 + 846,200) / 12
+    # From R8.9 (令和8年度, no table found): 障害児養育年金 1級 1,669,200 (令和6年度) and 介護加算 846,200
+    # (令和5年度) raised by 4% a year to 1,805,500 + 951,900, / 12.
+    with pytest.raises(InvalidInput, match="法令の上限 229,783円"):
         _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
               benefits=[{"kind": "child_disability_pension", "amount": "３００,０００円"}])
     case = _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
@@ -366,3 +368,115 @@ def test_only_an_approver_of_the_relief_task_decides_a_relief_correction(db, set
     with pytest.raises(NotFound):
         approvals.approve(db, settings, actor=outsider, approval_id=req.id, expected_version=req.version)
     assert approvals.get_approval(db, settings, actor=asker, approval_id=req.id).approval.status == "requested"
+
+
+def test_a_b_class_death_is_decided_against_the_b_class_table(db, settings, staff, claimant):
+    """B類 (定期のインフルエンザ): 遺族一時金 by 予防接種法施行令 第26条 (令和6年度 7,783,200円), not the A類
+    死亡一時金; the year is that of the date of death, not of the decision."""
+    k = staff["relief"]
+    flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2023, 11, 1))
+    with db.transaction() as s:
+        s.execute(text("UPDATE person SET registry_status = 'deceased', died_on = :d WHERE atena_no = '4002'"),
+                  {"d": date(2024, 5, 10)})
+    case = relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=flu, claimant_name="別人 花子",
+                            claimant_relation="配偶者", received_on=date(2024, 6, 1),
+                            claimed=["survivor_lump_sum", "funeral"], documents=["claim_form", "death_certificate"])
+    assert case.vaccine_class == "B"
+    case = _to_decision(db, k, case, on=date(2026, 3, 20))
+    with pytest.raises(InvalidInput, match="法令の上限 7,783,200円") as e:
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "survivor_lump_sum", "amount": "7,800,000"}])
+    assert "第26条" in e.value.message and "令和6年度" in e.value.message
+    case = _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "survivor_lump_sum", "amount": "7,783,200"}, {"kind": "funeral", "amount": "212,000"}])
+    decision = next(s for s in case.steps if s.step == "national_decision")
+    basis = {b["kind"]: b["basis"] for b in decision.detail["benefits"]}
+    assert "第26条" in basis["survivor_lump_sum"] and "令和6年度の額 7,783,200円" in basis["survivor_lump_sum"]
+    assert "B類の葬祭料" in basis["funeral"] and "令和6年度の額は未確認" in basis["funeral"]
+
+
+def test_a_b_class_survivor_pension_ends_after_ten_years(db, settings, staff, claimant):
+    k = staff["relief"]
+    flu = _record(db, "4002", "FLU_ELDER", "routine_b", date(2023, 11, 1))
+    with db.transaction() as s:
+        s.execute(text("UPDATE person SET registry_status = 'deceased', died_on = :d WHERE atena_no = '4002'"),
+                  {"d": date(2024, 5, 10)})
+    case = relief.open_case(db, actor=staff["reception"], atena_no="4002", record_id=flu, claimant_name="別人 花子",
+                            claimant_relation="配偶者", received_on=date(2024, 6, 1), claimed=["survivor_pension"],
+                            documents=["claim_form", "death_certificate"])
+    case = _to_decision(db, k, case, on=date(2026, 3, 20))
+    with pytest.raises(InvalidInput, match="法令の上限 216,200円"):  # 2,594,400 / 12 (第24条, 令和6年度)
+        _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+              benefits=[{"kind": "survivor_pension", "amount": "216,201", "first_month": "2024-06"}])
+    case = _step(db, k, case, "national_decision", date(2026, 8, 25), decision="certified",
+                 benefits=[{"kind": "survivor_pension", "amount": "216,200", "first_month": "2024-06"}])
+    pension = case.benefits[0]
+    assert pension.end_month == date(2034, 5, 1) and "第24条" in pension.ended_reason
+    # A corrected first month moves the ten years with it.
+    from sesshu.approvals import service as approvals
+
+    first, second = _supervisor(db, settings, "kyusai-f"), _supervisor(db, settings, "kyusai-g")
+    req = approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                     raw={"case_id": case.id, "benefit_id": pension.id, "amount": "216200",
+                                          "first_month": "2024-07"}, reason="支給開始の月の転記誤り")
+    approvals.approve(db, settings, actor=second, approval_id=req.id, expected_version=req.version)
+    assert relief.get_case(db, actor=first, case_id=case.id).benefits[0].end_month == date(2034, 6, 1)
+
+
+def test_a_medical_allowance_is_decided_and_corrected_by_its_months_days(db, settings, staff, claimant):
+    from sesshu.approvals import service as approvals
+
+    atena_no, record_id = claimant
+    first, second = _supervisor(db, settings, "kyusai-d"), _supervisor(db, settings, "kyusai-e")
+    case = relief.open_case(db, actor=staff["reception"], atena_no=atena_no, record_id=record_id, claimant_name="救済 花子",
+                            claimant_relation="母", received_on=date(2026, 1, 15), claimed=["medical_allowance"],
+                            documents=[], account=ACCOUNT)
+    case = _to_decision(db, first, case)
+
+    def decide(**item):
+        return _step(db, first, case, "national_decision", date(2026, 8, 25), decision="certified",
+                     benefits=[{"kind": "medical_allowance", **item}])
+
+    with pytest.raises(InvalidInput, match="対象の月"):
+        decide(amount="36900", outpatient_days="2")
+    with pytest.raises(InvalidInput, match="通院日数・入院日数を入力"):
+        decide(amount="36900", first_month="R6.5")
+    with pytest.raises(InvalidInput, match="通院日数を0〜31の数字"):
+        decide(amount="36900", first_month="R6.5", outpatient_days="二")
+    # May 2024 (令和6年度, 施行令 第11条): 通院 2 days → 36,900円, not 38,900円.
+    with pytest.raises(InvalidInput, match="通院2日（3日未満）のため、月額 36,900円"):
+        decide(amount="38,900", first_month="R6.5", outpatient_days="２", inpatient_days="")
+    with pytest.raises(InvalidInput, match="接種の月より前"):  # vaccinated 2021-04-10
+        decide(amount="36900", first_month="2021-03", outpatient_days="2")
+    case = decide(amount="36,900", first_month="R6.5", outpatient_days="２", inpatient_days="0")
+    allowance = case.benefits[0]
+    assert (allowance.amount, allowance.first_month) == (36900, date(2024, 5, 1))
+    entry = next(s for s in case.steps if s.step == "national_decision").detail["benefits"][0]
+    assert (entry["outpatient_days"], entry["inpatient_days"], entry["benefit_id"]) == (2, 0, allowance.id)
+    # The hospital's certificate shows a third day: the correction carries the days and the new amount.
+    raw = {"case_id": case.id, "benefit_id": allowance.id, "amount": "38900"}
+    with pytest.raises(InvalidInput, match="月額 36,900円"):  # the recorded days (2) still give 36,900円
+        approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction", raw=raw,
+                                   reason="受診証明書の再確認")
+    req = approvals.request_approval(db, settings, actor=first, kind="relief_decision_correction",
+                                     raw={**raw, "outpatient_days": "3"}, reason="受診証明書の再確認（通院3日）")
+    shown = dict((r.label, r.value) for r in approvals.get_approval(db, settings, actor=second, approval_id=req.id).details)
+    assert shown["医療手当の対象の月と日数"] == "2024年5月・通院3日・入院0日"
+    approvals.approve(db, settings, actor=second, approval_id=req.id, expected_version=req.version)
+    case = relief.get_case(db, actor=first, case_id=case.id)
+    assert case.benefits[0].amount == 38900
+    corrected = case.steps[-1]
+    assert corrected.step == "decision_corrected" and corrected.detail["outpatient_days"] == 3
+    # A second claim for the same vaccination cannot certify May 2024 again.
+    today = today_jst()  # the correction's step is dated today
+    case = _step(db, first, case, "notified", today)
+    case = _step(db, first, case, "closed", today, reason="支払済み")
+    again = relief.open_case(db, actor=staff["reception"], atena_no=atena_no, record_id=record_id,
+                             claimant_name="救済 花子", claimant_relation="母", received_on=today,
+                             claimed=["medical_allowance"], documents=[], account=ACCOUNT)
+    again = _step(db, first, again, "committee", today, minutes="受診証明書を確認", result="因果関係を否定できない")
+    again = _step(db, first, again, "sent_to_prefecture", today)
+    with pytest.raises(InvalidInput, match=f"2024年5月分は、案件 {case.id} で既に認定"):
+        _step(db, first, again, "national_decision", today, decision="certified",
+              benefits=[{"kind": "medical_allowance", "amount": "38900", "first_month": "2024-05",
+                         "outpatient_days": "3"}])

@@ -133,3 +133,31 @@ def test_scrollable_tables_are_focusable_labelled_regions(app, db, make_staff, p
         wraps = re.findall(r'<div class="table-wrap"[^>]*>', html)
         assert wraps and all('tabindex="0"' in w and 'role="region"' in w and 'aria-label="' in w for w in wraps), url
     assert "[check" not in client.get("/retention").text and "sesshu retention purge" not in client.get("/retention").text
+
+
+def test_the_decision_form_asks_the_days_of_a_medical_allowance_and_keeps_them_after_an_error(
+        app, db, make_staff, persons):
+    from sesshu.relief import service as relief
+
+    rec = add_record(db, persons["plain"])
+    c = relief.open_case(db, actor=ADMIN, atena_no=persons["plain"], record_id=rec, claimant_name="山田 花子",
+                         claimant_relation="母", claimed=["medical_allowance"], received_on=date(2026, 1, 5),
+                         documents=[])
+    for step, detail in (("committee", {"minutes": "確認", "result": "確認"}), ("sent_to_prefecture", {})):
+        c = relief.add_step(db, actor=ADMIN, case_id=c.id, expected_version=c.version, step=step,
+                            on_date=date(2026, 2, 1), detail=detail)
+    client, _ = _client(app, db, make_staff, "supervisor", "ueda-s", relief=True)
+    page = client.get(f"/relief/{c.id}")
+    assert "その月の通院日数" in page.text and "その月の入院日数" in page.text and "予防接種法施行令 第11条" in page.text
+    form = {"csrf_token": csrf_token(page.text), "expected_version": str(c.version), "step": "national_decision",
+            "on_date": "2026-03-01", "decision": "certified", "amount_medical_allowance": "38,900",
+            "first_medical_allowance": "R6.5", "outpatient_days": "２", "inpatient_days": ""}
+    r = client.post(f"/relief/{c.id}/steps", data=form)
+    visible = re.sub(r"<[^>]+>", "", r.text)
+    assert r.status_code == 400 and "通院2日（3日未満）のため、月額 36,900円" in visible
+    for kept in ('value="38,900"', 'value="R6.5"', 'name="outpatient_days" value="２"'):
+        assert kept in r.text, kept
+    form["amount_medical_allowance"] = "36,900"
+    assert client.post(f"/relief/{c.id}/steps", data=form).status_code == 303
+    case = re.sub(r"<[^>]+>", "", client.get(f"/relief/{c.id}").text)
+    assert "医療手当 36,900円（2024年5月分・通院2日・入院0日）" in case and "medical_allowance" not in case

@@ -499,33 +499,104 @@ def _decide(s: Session, c: ReliefCase, detail: dict, on_date: date) -> dict:
         raise InvalidInput("認定された給付を1つ以上入力してください")
     person = s.get(Person, c.atena_no)
     claimed = [k for k in c.claimed.split(",") if k]
-    problems, rows = [], []
+    vaccinated_on = _vaccinated_on(s, c)
+    problems, rows, months = [], [], set()
     for item in items:
         kind = item.get("kind")
         spec = r["benefits"].get(kind)
         if spec is None:
             problems.append("給付の種類が正しくありません")
             continue
+        care = None
         try:
             amount = parse_amount(item.get("amount"), spec["label"])
+            if kind == law.ALLOWANCE:
+                if not item.get("first_month"):
+                    raise InvalidInput(f"{spec['label']}の対象の月（通院・入院した月）を入力してください")
+                care = parse_care(item)
             first = _parse_month(item.get("first_month") or _next_month(on_date))
         except InvalidInput as e:
             problems.append(e.message)
             continue
+        if kind == law.ALLOWANCE:
+            if first in months:
+                problems.append(f"{spec['label']}の{first.year}年{first.month}月分が二つあります")
+            months.add(first)
+            problems += _allowance_paid_before(s, c, first)
         problems += law.benefit_problems(kind, amount, first, vclass=c.vaccine_class, claimed=claimed,
-                                         person=_law_person(person))
-        rows.append((kind, spec, amount, first))
+                                         person=_law_person(person), care=care, vaccinated_on=vaccinated_on,
+                                         decided_on=on_date)
+        rows.append((kind, spec, amount, first, care))
     _problems(problems)
-    for kind, spec, amount, first in rows:
+    for kind, spec, amount, first, care in rows:
         end, reason = None, ""
         if kind == law.CHILD_PENSION:
             end, reason = law.child_pension_end(_law_person(person)), "18歳に達する月まで（障害年金は改めて請求）"
-        s.add(ReliefBenefit(case_id=c.id, kind=kind, periodic=bool(spec["periodic"]), amount=amount,
-                            first_month=first, end_month=end, ended_reason=reason, status="active"))
-        out["benefits"].append({"kind": kind, "label": spec["label"], "amount": amount,
-                                "first_month": first.isoformat(), "periodic": bool(spec["periodic"]),
-                                "basis": law.maximum(kind, c.vaccine_class)[1]})
+        elif kind == "survivor_pension":
+            paid = _disability_months(s, c)
+            end = law.survivor_pension_end(first, paid)
+            reason = ("10年を限度（予防接種法施行令 第24条）" if not paid else
+                      f"10年から障害年金を受けた期間（{min(paid, law.SURVIVOR_PENSION_CREDIT_MAX)}か月）を控除した期間を限度"
+                      "（予防接種法施行令 第24条）")
+        b = ReliefBenefit(case_id=c.id, kind=kind, periodic=bool(spec["periodic"]), amount=amount,
+                          first_month=first, end_month=end, ended_reason=reason, status="active")
+        s.add(b)
+        s.flush()
+        entry = {"benefit_id": b.id, "kind": kind, "label": spec["label"], "amount": amount,
+                 "first_month": first.isoformat(), "periodic": bool(spec["periodic"]),
+                 "basis": law.maximum(kind, c.vaccine_class, law.amount_date(kind, first, _law_person(person)))[1]}
+        if care is not None:
+            entry.update(outpatient_days=care.outpatient, inpatient_days=care.inpatient)
+        out["benefits"].append(entry)
     return out
+
+
+def _disability_months(s: Session, c: ReliefCase) -> int:
+    """Months of 障害年金 certified for the same vaccination (any case), up to the month of death."""
+    person = s.get(Person, c.atena_no)
+    q = (select(ReliefBenefit).join(ReliefCase, ReliefCase.id == ReliefBenefit.case_id)
+         .where(ReliefBenefit.kind == law.ADULT_PENSION, ReliefBenefit.status == "active",
+                (ReliefCase.record_id == c.record_id) if c.record_id else (ReliefCase.id == c.id)))
+    total = 0
+    for b in s.execute(q).scalars():
+        last = b.end_month or (person.died_on.replace(day=1) if person and person.died_on else today_jst().replace(day=1))
+        if person and person.died_on:
+            last = min(last, person.died_on.replace(day=1))
+        total += max(0, (last.year - b.first_month.year) * 12 + last.month - b.first_month.month + 1)
+    return total
+
+
+def _vaccinated_on(s: Session, c: ReliefCase) -> date | None:
+    rec = s.get(VaccinationRecord, c.record_id) if c.record_id else None
+    return rec.vaccinated_on if rec else None
+
+
+def _allowance_paid_before(s: Session, c: ReliefCase, month: date, *, except_benefit: int | None = None) -> list[str]:
+    """A month of 医療手当 is paid once for the vaccination, whichever case certified it."""
+    q = (select(ReliefBenefit.case_id).join(ReliefCase, ReliefCase.id == ReliefBenefit.case_id)
+         .where(ReliefBenefit.kind == law.ALLOWANCE, ReliefBenefit.status == "active",
+                ReliefBenefit.first_month == month,
+                (ReliefCase.record_id == c.record_id) if c.record_id else (ReliefCase.id == c.id)))
+    if except_benefit is not None:
+        q = q.where(ReliefBenefit.id != except_benefit)
+    other = s.execute(q.limit(1)).scalar()
+    if other is None:
+        return []
+    return [f"{law.label(law.ALLOWANCE)}の{month.year}年{month.month}月分は、案件 {other} で既に認定されています"]
+
+
+def parse_care(raw: dict) -> law.CareDays:
+    """The days of 通院 and 入院 of a 医療手当 month as typed (full-width digits accepted)."""
+    values = []
+    for key, label in (("outpatient_days", "通院日数"), ("inpatient_days", "入院日数")):
+        text = clean(str(raw.get(key) if raw.get(key) is not None else "")).replace(" ", "").removesuffix("日")
+        if text and not (text.isascii() and text.isdigit() and len(text) <= 2):
+            raise InvalidInput(f"医療手当の{label}を0〜31の数字で入力してください")
+        values.append(int(text) if text else None)
+    if values == [None, None]:
+        raise InvalidInput("医療手当の通院日数・入院日数を入力してください（その月の日数で額が決まります。"
+                           "ない方は0）")
+    return law.CareDays(outpatient=values[0] or 0, inpatient=values[1] or 0)
 
 
 def parse_amount(value, label: str) -> int:
@@ -592,22 +663,47 @@ def validate_correction(s: Session, actor: Actor, raw: dict) -> dict:
         raise InvalidInput("訂正する給付を選択してください")
     cancel = str(raw.get("cancel", "")) in ("1", "true", "on", "True")
     person = s.get(Person, c.atena_no)
+    care = None
     if cancel:
         amount, first = 0, b.first_month
     else:
         amount = parse_amount(raw.get("amount"), law.label(b.kind))
         first = _parse_month(raw.get("first_month") or b.first_month)
         claimed = [k for k in c.claimed.split(",") if k]
+        if b.kind == law.ALLOWANCE:
+            typed = raw.get("outpatient_days") or raw.get("inpatient_days")
+            care = parse_care(raw) if typed else _recorded_care(s, c, b)
+            _problems(_allowance_paid_before(s, c, first, except_benefit=b.id) if first != b.first_month else [])
         _problems(law.benefit_problems(b.kind, amount, first, vclass=c.vaccine_class, claimed=claimed,
-                                       person=_law_person(person)))
-        if amount == b.amount and first == b.first_month:
+                                       person=_law_person(person), care=care, vaccinated_on=_vaccinated_on(s, c),
+                                       decided_on=today_jst()))
+        if amount == b.amount and first == b.first_month and (care is None or care == _recorded_care(s, c, b, quiet=True)):
             raise InvalidInput("金額も支給開始の月も、記録されている決定と同じです")
     paid = sum(x.amount for x in s.execute(select(ReliefPayment).where(
         ReliefPayment.benefit_id == b.id, ReliefPayment.status == "sent")).scalars())
-    return {"case_id": c.id, "atena_no": c.atena_no, "person_name": person.name, "benefit_id": b.id, "kind": b.kind,
-            "label": law.label(b.kind), "periodic": b.periodic, "old_amount": b.amount,
-            "old_first_month": b.first_month.isoformat(), "amount": amount, "first_month": first.isoformat(),
-            "cancel": cancel, "paid": paid, "case_version": c.version}
+    out = {"case_id": c.id, "atena_no": c.atena_no, "person_name": person.name, "benefit_id": b.id, "kind": b.kind,
+           "label": law.label(b.kind), "periodic": b.periodic, "old_amount": b.amount,
+           "old_first_month": b.first_month.isoformat(), "amount": amount, "first_month": first.isoformat(),
+           "cancel": cancel, "paid": paid, "case_version": c.version}
+    if care is not None:
+        out.update(outpatient_days=care.outpatient, inpatient_days=care.inpatient)
+    return out
+
+
+def _recorded_care(s: Session, c: ReliefCase, b: ReliefBenefit, *, quiet: bool = False) -> law.CareDays | None:
+    """The days of care recorded for a 医療手当 (its decision, or its last correction)."""
+    found = None
+    for row in s.execute(select(ReliefStep).where(ReliefStep.case_id == c.id,
+                                                  ReliefStep.step.in_(("national_decision", "decision_corrected")))
+                         .order_by(ReliefStep.id)).scalars():
+        detail = json.loads(row.detail)
+        entries = detail.get("benefits", []) if row.step == "national_decision" else [detail]
+        for e in entries:
+            if e.get("benefit_id") == b.id and "outpatient_days" in e:
+                found = law.CareDays(outpatient=int(e["outpatient_days"]), inpatient=int(e["inpatient_days"]))
+    if found is None and not quiet:
+        raise InvalidInput("この医療手当の通院日数・入院日数が記録にありません。訂正後の通院日数・入院日数を入力してください")
+    return found
 
 
 def correction_summary(p: dict) -> str:
@@ -626,6 +722,9 @@ def correction_details(p: dict) -> list[tuple[str, str]]:
             ("記録されている決定", f"{p['old_amount']:,}円{unit}・{_ym(p['old_first_month'])}から")]
     rows.append(("訂正後", "この給付を取り消す" if p["cancel"]
                  else f"{p['amount']:,}円{unit}・{_ym(p['first_month'])}から"))
+    if "outpatient_days" in p:
+        rows.append(("医療手当の対象の月と日数", f"{_ym(p['first_month'])}・通院{p['outpatient_days']}日・"
+                                               f"入院{p['inpatient_days']}日"))
     rows.append(("これまでに振り込んだ額", f"{p['paid']:,}円（差額は次の支払一覧で過誤調整します）"))
     return rows
 
@@ -644,6 +743,8 @@ def apply_correction(s: Session, p: dict, actor: Actor, *, approval_id: int | No
         b.ended_reason = f"決定の訂正により取消: {reason}"[:200]
     else:
         b.amount, b.first_month = p["amount"], date.fromisoformat(p["first_month"])
+        if b.kind == "survivor_pension" and "第24条" in b.ended_reason:  # the ten years run from the new first month
+            b.end_month = law.survivor_pension_end(b.first_month, _disability_months(s, c))
     difference = 0
     for x in s.execute(select(ReliefPayment).where(ReliefPayment.benefit_id == b.id)).scalars().all():
         should = 0 if p["cancel"] or x.pay_month < b.first_month else x.months * b.amount if b.periodic else b.amount
@@ -661,7 +762,9 @@ def apply_correction(s: Session, p: dict, actor: Actor, *, approval_id: int | No
                      detail=json.dumps({"benefit_id": b.id, "label": law.label(b.kind), "cancel": p["cancel"],
                                         "old_amount": p["old_amount"], "amount": p["amount"],
                                         "first_month": p["first_month"], "adjustment": difference,
-                                        "approval_id": approval_id, "reason": reason}, ensure_ascii=False),
+                                        "approval_id": approval_id, "reason": reason,
+                                        **{k: p[k] for k in ("outpatient_days", "inpatient_days") if k in p}},
+                                       ensure_ascii=False),
                      created_at=utcnow()))
     flag_modified(c, "status")  # the case's version moves: a page opened before cannot record over this
     s.flush()

@@ -145,8 +145,20 @@ def _case_page(request: Request, session, case_id: int, *, v: dict | None = None
         "c": c, "steps": relief.STEPS, "next": sorted(relief.NEXT.get(c.status, ())), "rules": relief.rules(),
         "today": today_jst(), "v": v or {}, "error": error, "correction": correction or {},
         "correction_error": correction_error, "open_pensions": open_pensions, "death_kinds": law.DEATH_BENEFITS,
-        "maxima": {k: law.maximum(k, c.vaccine_class) for k in relief.rules()["benefits"]}},
+        **_amount_hints(c)},
         status_code=status_code)
+
+
+def _amount_hints(c) -> dict:
+    """The legal maximum of each benefit as the decision form shows it: for a decision made now (a pension
+    from next month, a death benefit at the date of death) and the 医療手当 amounts of this month."""
+    if c.person_birth_date is None:
+        return {"maxima": {}, "allowance_hint": ""}
+    person = law.Person(birth_date=c.person_birth_date, died_on=c.person_died_on)
+    nxt = relief._next_month(today_jst())
+    return {"maxima": {k: law.maximum(k, c.vaccine_class, law.amount_date(k, nxt, person))
+                       for k in relief.rules()["benefits"]},
+            "allowance_hint": law.allowance_hint(c.vaccine_class, today_jst().replace(day=1))}
 
 
 @router.get("/relief/{case_id}")
@@ -161,7 +173,9 @@ def relief_step(request: Request, case_id: CaseId, form: Annotated[dict, Depends
     detail: dict = {k: form.get(k, "")[:4000] for k in ("minutes", "result", "note", "decision", "reference",
                                                         "benefit_id", "last_month", "reason")}
     if step == "national_decision" and detail["decision"] == "certified":
-        detail["benefits"] = [{"kind": k, "amount": form.get(f"amount_{k}", ""), "first_month": form.get(f"first_{k}") or None}
+        detail["benefits"] = [{"kind": k, "amount": form.get(f"amount_{k}", ""), "first_month": form.get(f"first_{k}") or None,
+                               **({"outpatient_days": form.get("outpatient_days", "")[:10],
+                                   "inpatient_days": form.get("inpatient_days", "")[:10]} if k == law.ALLOWANCE else {})}
                               for k in relief.rules()["benefits"] if form.get(f"amount_{k}", "").strip()]
     if step == "additional_claim":
         detail["benefits"] = [k for k in relief.rules()["benefits"] if form.get(f"add_{k}")]
@@ -181,7 +195,8 @@ def relief_correction(request: Request, case_id: CaseId, form: Annotated[dict, D
     """A correction of a recorded decision is not made here: it is requested, and another staff member
     approves it (承認申請). The approval carries it out and lists the 過誤調整."""
     raw = {"case_id": case_id, "benefit_id": form.get("benefit_id", ""), "amount": form.get("amount", "")[:20],
-           "first_month": form.get("first_month", "")[:20], "cancel": form.get("cancel", "")}
+           "first_month": form.get("first_month", "")[:20], "cancel": form.get("cancel", ""),
+           "outpatient_days": form.get("outpatient_days", "")[:10], "inpatient_days": form.get("inpatient_days", "")[:10]}
     try:
         req = approvals.request_approval(get_db(request), get_settings(request), actor=session.actor,
                                          kind="relief_decision_correction", raw=raw, reason=form.get("reason", ""))
