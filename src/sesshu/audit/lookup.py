@@ -205,6 +205,10 @@ ACTION_LABELS = {
     "notices.mailing_export": "個別通知の発送一覧の暗号化出力",
     "away.accept": "住所地外接種の届出の受理",
     "away.view": "住所地外接種の届出の閲覧",
+    "away.withdraw": "住所地外接種の届出の取下げ",
+    "billing.kokuho_import": "国保連経由の請求の取込（台帳との突合）",
+    "billing.kokuho_reconcile": "国保連経由の請求の突合結果の閲覧",
+    "away.end": "住所地外接種の届出の終了",
 }
 
 # 詳細 of an audit entry shown to people: the JSON keys the code base writes, by their Japanese names

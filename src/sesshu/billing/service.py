@@ -33,6 +33,7 @@ from sesshu.billing.models import (
     BillingReturn,
     BillingRun,
     InstitutionBankAccount,
+    KokuhoClaim,
     PaymentLine,
     SubsidyDecision,
 )
@@ -108,8 +109,9 @@ class Facts:
     prices: dict = field(default_factory=dict)  # memo of fee lookups: most records share a price
 
 
-def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
-    """The verdict on one record (pure given the facts). paid_in: the month that already paid it."""
+def judge(r, facts: Facts, *, paid_in: str | None = None, kokuho_in: str | None = None) -> Verdict:
+    """The verdict on one record (pure given the facts). paid_in: the month that already paid it;
+    kokuho_in: the month of a 国保連 claim that paid it (billing/kokuho.py) — never paid twice."""
     payee = payee_of(r)
     v = Verdict(payee=payee)
     if payee is None:
@@ -124,6 +126,8 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
         v.codes.append((code, ""))
     if paid_in:
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
+    if kokuho_in:
+        v.codes.append(("R_PAID_VIA_KOKUHO", f"{kokuho_in[:4]}年{int(kokuho_in[5:])}月分"))
     key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
            (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product, r.vaccination_time)
     fee = facts.prices.get(key, False)
@@ -164,14 +168,15 @@ def _chunk_rows(s: Session, month: str, where) -> list:
     """Records of the month (active, matching `where`), each with what the run needs besides it, in one round trip:
     whether its person waits for the schedule engine, the fiscal year of a copay exemption in force for
     its dose, and the month that already paid it (a fee line elsewhere)."""
-    sd, eq, paid = SubsidyDecision, EvaluationQueue, PaymentLine
+    sd, eq, paid, kk = SubsidyDecision, EvaluationQueue, PaymentLine, KokuhoClaim
     return list(s.execute(
         select(*_REC_COLS, eq.atena_no.is_not(None).label("queued"), sd.fiscal_year.label("exempt_year"),
-               paid.month.label("paid_in"))
+               paid.month.label("paid_in"), kk.month.label("kokuho_in"))
         .outerjoin(eq, eq.atena_no == R.atena_no)
         .outerjoin(sd, and_(sd.atena_no == R.atena_no, sd.status == "current", sd.outcome == EXEMPT,
                             sd.fiscal_year == _fiscal_year_of(R.vaccinated_on)))
         .outerjoin(paid, and_(paid.record_id == R.id, paid.kind == "fee", paid.month != month))
+        .outerjoin(kk, and_(kk.record_id == R.id, kk.outcome == "paid"))
         .where(R.billing_month == month, R.status == "active", where)))
 
 
@@ -324,7 +329,7 @@ class BillingJob:
         facts = _facts(s, rows, changed_rows, wanted | {payee_of(r) for r in changed_rows})
         lines, returns = [], []
         for r in rows:
-            v = judge(r, facts, paid_in=r.paid_in)
+            v = judge(r, facts, paid_in=r.paid_in, kokuho_in=r.kokuho_in)
             if v.fee is not None:
                 lines.append(_line(r, v, "fee", v.fee.amount, v.fee.note))
             else:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
+from sesshu.away.service import notice_in_force
 from sesshu.clock import now_jst, today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
@@ -117,7 +118,8 @@ def _ticket_holder(db: Database, actor: Actor, line: OcrLine, *, facts_for: tupl
                         VaccinationRecord.status == "active", VaccinationRecord.vaccine_code != vaccine)).scalars())),
                     suspended=bool(suspended_among(s, [t.atena_no])),
                     registry_status=s.execute(select(Person.registry_status)
-                                              .where(Person.atena_no == t.atena_no)).scalar_one())
+                                              .where(Person.atena_no == t.atena_no)).scalar_one(),
+                    away_in_force=notice_in_force(s, t.atena_no, t.vaccine, on))
     if t is None:
         raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
     return t, facts
@@ -128,6 +130,7 @@ class HolderFacts:
     other_doses: list[str]
     suspended: bool
     registry_status: str
+    away_in_force: bool = False  # a 住所地外接種の届出 of the holder for the line holds on the day
 
 
 @dataclass
@@ -156,6 +159,8 @@ def _warnings(t: Ticket, facts: HolderFacts, check: EntryCheck) -> list[str]:
         out.append("利用停止の請求がある方です（接種の記録は法定の台帳のため行います。案内・出力には使いません）")
     if facts.registry_status != "resident" and check.person is not None:
         out.append(f"住民区分: {check.person.registry_status_label}")
+    if facts.registry_status == "non_resident" and not facts.away_in_force:
+        out.append("この日に有効な住所地外接種の届出がありません（取下げ・終了・期間外の届出済証は無効です）")
     return out
 
 
