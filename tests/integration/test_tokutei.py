@@ -155,6 +155,11 @@ def test_daily_counts_show_tokutei_doses_by_job_category_apart_from_resident_dos
     assert [(job.split(" ")[0], dose_no, n) for job, dose_no, n in jobs] == [
         ("1", 1, 1), ("2", 1, 1), (NO_LIST, 1, 1)]
     assert jobs[0][0].startswith("1 区分1") and jobs[1][0].startswith("2 区分2")
+    from sesshu.tokutei.service import count_doses
+
+    [row] = count_doses(db, actor=ADMIN, date_from=date(2025, 11, 1), date_to=date(2025, 11, 30))
+    assert (row.doses, row.invalid) == (2, 1)  # 2003 on no list: judged invalid, not a 特定接種 dose counted
+    assert [(job.split(" ")[0], n) for job, n in row.by_job.items()] == [("1", 1), ("2", 1)]
     content, _ = export_daily_csv(db, actor=ADMIN, day_from=date(2025, 11, 1), day_to=date(2025, 11, 30))
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows[0][-2:] == ["接種区分", "職種区分"]

@@ -25,7 +25,6 @@ from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
 from sesshu.conditions.facts import conditions_on, load_spans
-from sesshu.conditions.models import PersonCondition
 from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.jdates import reach_age
@@ -33,7 +32,7 @@ from sesshu.exports.service import log_export
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.ledger.reference import CATEGORIES
 from sesshu.registry.models import Person
-from sesshu.rulesets.active import rule_book
+from sesshu.tokutei.service import NO_LIST, staff_jobs
 from sesshu.tickets.catalog import line_info, line_vaccines
 from sesshu.tickets.models import Ticket
 
@@ -45,7 +44,6 @@ NO_GROUP = ""
 CSV_HEADER = ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数", "接種区分",
               "職種区分"]
 DESIGNATED = "designated"
-NO_LIST = "（名簿の職種区分なし）"
 
 
 @lru_cache(maxsize=1)
@@ -138,7 +136,7 @@ def daily_report(db: Database, *, actor: Actor, day_from: date, day_to: date, va
         ids = sorted({r[0] for r in rows})
         for i in range(0, len(ids), 5000):
             spans.update(load_spans(s, ids[i:i + 5000]))
-        jobs = _staff_jobs(s, sorted({r[0] for r in rows if r[6] == DESIGNATED}))
+        jobs = staff_jobs(s, sorted({r[0] for r in rows if r[6] == DESIGNATED}))
         for atena, on, code, venue, dose_no, birth, category in rows:
             held = conditions_on(spans.get(atena, ()), on)
             job = ""
@@ -154,23 +152,6 @@ def daily_report(db: Database, *, actor: Actor, day_from: date, day_to: date, va
                 .group_by(Ticket.dose_no)).all())
         audit.record(s, actor, "counts.daily_view", purpose=PURPOSE,
                      detail={"from": day_from, "to": day_to, "vaccine": out.vaccine, "doses": sum(out.doses.values())})
-    return out
-
-
-def _staff_jobs(s, atena_nos: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """The 特定接種 staff-list rows of these persons: atena → [(group, 職種区分 label)] — the code with the name
-    the active campaign file gives it (「1 区分1 …」), or the code alone when no active file names it."""
-    if not atena_nos:
-        return {}
-    groups = rule_book(s).groups
-    out: dict[str, list[tuple[str, str]]] = {}
-    for i in range(0, len(atena_nos), 5000):
-        for atena, group, job in s.execute(
-                select(PersonCondition.atena_no, PersonCondition.condition_code, PersonCondition.job_category)
-                .where(PersonCondition.atena_no.in_(atena_nos[i:i + 5000]), PersonCondition.job_category != "",
-                       PersonCondition.status != "withdrawn").order_by(PersonCondition.id)):
-            name = ((groups.get(group) or {}).get("job_categories") or {}).get(job, {}).get("name", "")
-            out.setdefault(atena, []).append((group, f"{job} {name}".strip()))
     return out
 
 
