@@ -114,11 +114,12 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
                      + (f" {_short_note(note)}" if note else ""),
                      _yen(n), _yen(unit), _yen(copay), _yen(amount)])
     rows.append(["委託料 計", "", "", _yen(sum(v[0] for v in groups.values())), "", "", _yen(fee_total)])
-    y = _table(doc, y, [46, 12, 46, 14, 20, 20, 30], rows, ["left", "left", "left", "right", "right", "right", "right"])
+    y = _table(doc, y, [50, 10, 44, 14, 20, 20, 30], rows, ["left", "left", "left", "right", "right", "right", "right"])
     if any(key[6] == NO_TIME_NOTE for key in groups):
         y += 5
-        doc.text(20, y, "「時刻なし」: 予診票に接種時刻の記載がないため、時間外加算の有無を判定せず加算していません"
-                        "（時刻を記載した予診票で修正のうえ過誤調整で支払います）。", size=8)
+        doc.text(20, y, "「時刻なし」: 予診票に接種時刻の記載がないため、時間外加算の有無を判定せず加算していません。", size=8)
+        y += 4
+        doc.text(20, y, "接種時刻を記載した予診票で記録を修正すると、時間外の接種は翌月以降の過誤調整で支払います。", size=8)
     if adjustments:
         y += 6
         doc.text(20, y, "過誤調整（既に支払った記録の修正による増減）", size=10)
