@@ -4,11 +4,11 @@ a million rows, so values are converted here the way SQLAlchemy stores them on S
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from operator import itemgetter
 
-from sqlalchemy import Date, DateTime, Numeric, Table
+from sqlalchemy import Date, DateTime, Numeric, Table, Time
 from sqlalchemy.orm import Session
 
 
@@ -17,6 +17,8 @@ def _to_sqlite(v):
         return v.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(v, date):
         return v.isoformat()
+    if isinstance(v, time):  # as SQLAlchemy's SQLite Time stores it (and reads it back)
+        return v.strftime("%H:%M:%S.%f")
     if isinstance(v, Decimal):
         return float(v)
     return v
@@ -68,7 +70,7 @@ def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple
     getter = itemgetter(*columns)
     params = [getter(r) for r in rows]
     if dialect.name == "sqlite":
-        typed = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (Date, DateTime, Numeric))]
+        typed = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, (Date, DateTime, Numeric, Time))]
         if typed:
             memo: dict = {}
             converted = []

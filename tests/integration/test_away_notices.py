@@ -93,3 +93,45 @@ def test_bad_requests_get_japanese_reasons(db, settings, non_resident):
                              (dict(vaccine="XYZ"), "接種種別"), (dict(home_ticket_no="123"), "接種券番号")):
         with pytest.raises(InvalidInput, match=message):
             accept(db, settings, actor=clerk, request=_request(atena_no, **changes))
+
+
+def test_a_withdrawn_notice_voids_its_receipt_with_reason_and_audit(db, settings, non_resident):
+    from sesshu.away.service import close, in_force, notice_in_force
+    from sesshu.domain.errors import Conflict
+
+    atena_no, clerk = non_resident
+    done = accept(db, settings, actor=clerk, request=_request(atena_no))
+    today = today_jst()
+    with db.transaction() as s:
+        assert notice_in_force(s, atena_no, "COVID", today)
+    with pytest.raises(InvalidInput, match="取下げの理由"):
+        close(db, actor=clerk, notice_no=done.notice_no, kind="withdrawn", reason="  ")
+    row = close(db, actor=clerk, notice_no=done.notice_no, kind="withdrawn", reason="住所地で接種するため本人が取下げ")
+    assert (row.status, row.closed_on, row.closed_by, row.close_reason) == (
+        "withdrawn", today, "clerk-a", "住所地で接種するため本人が取下げ")
+    assert not in_force(row, today) and not in_force(row, row.period_from)
+    with db.transaction() as s:
+        assert not notice_in_force(s, atena_no, "COVID", today)
+        entry = s.execute(select(AuditEntry).where(AuditEntry.action == "away.withdraw")).scalar_one()
+    assert entry.atena_no == atena_no and done.notice_no in entry.detail and "本人が取下げ" in entry.detail
+    with pytest.raises(Conflict, match="既に取下げ"):
+        close(db, actor=clerk, notice_no=done.notice_no, kind="ended", reason="二度目")
+    with pytest.raises(NotFound):
+        close(db, actor=clerk, notice_no="999999999999", kind="withdrawn", reason="x")
+
+
+def test_an_ended_notice_holds_until_the_day_it_ended(db, settings, non_resident):
+    from sesshu.away.service import close, in_force
+
+    atena_no, clerk = non_resident
+    done = accept(db, settings, actor=clerk, request=_request(atena_no))
+    today = today_jst()
+    with pytest.raises(InvalidInput, match="滞在期間"):
+        close(db, actor=clerk, notice_no=done.notice_no, kind="ended", reason="帰宅", closed_on=today + timedelta(days=200))
+    row = close(db, actor=clerk, notice_no=done.notice_no, kind="ended", reason="予定より早く住所地に戻った",
+                closed_on=today + timedelta(days=10))
+    assert in_force(row, today + timedelta(days=9)) and not in_force(row, today + timedelta(days=10))
+    with db.transaction() as s:
+        assert s.execute(select(AuditEntry.action).where(AuditEntry.action == "away.end")).scalar_one() == "away.end"
+    [listed] = notices_of(db, actor=clerk, atena_no=atena_no)
+    assert (listed.status, listed.close_reason) == ("ended", "予定より早く住所地に戻った")

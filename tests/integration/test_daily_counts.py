@@ -78,7 +78,8 @@ def test_the_csv_is_an_audited_export_of_counts_only(db, town):
     today = town
     content, report = export_daily_csv(db, actor=ADMIN, day_from=today, day_to=today)
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    assert rows[0] == ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数"]
+    assert rows[0] == ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数", "接種区分",
+                       "職種区分"]
     assert sum(int(r[6]) for r in rows[1:]) == 2 and all(r[0] == today.isoformat() for r in rows[1:])
     with db.transaction() as s:
         [entry] = s.execute(select(AuditEntry).where(AuditEntry.action == "export")).scalars().all()

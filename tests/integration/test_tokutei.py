@@ -4,6 +4,8 @@ elsewhere must first be 住登外者 (two-person check); the listed staff are th
 their doses are recorded under 接種区分 特定接種, counted apart from 住民接種 and paid by the city."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 
@@ -128,3 +130,39 @@ def test_a_tokutei_section_with_a_bad_job_category_is_refused_with_its_line_in_j
     line = next(i for i, ln in enumerate(bad.splitlines(), start=1) if 'nam: 区分3' in ln)
     msg = str(e.value)
     assert f"{line}行目" in msg and "使えない項目" in msg and "tokutei.groups[0].job_categories[2]" in msg
+
+
+def test_daily_counts_show_tokutei_doses_by_job_category_apart_from_resident_doses(db, settings, tmp_path):
+    from sesshu.counts.service import NO_LIST, daily_report, export_daily_csv
+
+    build_city(db, settings, tmp_path)
+    _activate(db, settings)
+    staff = write(tmp_path / "staff.csv", HEAD + ",タカハシ　カズコ,昭和３２年７月７日,女,健康づくり課,１\n"
+                  "2004,,,,消防本部,2\n", "cp932")
+    assert import_group_list(db, actor=ADMIN, path=staff, group="tokutei_city_staff", reason="名簿").recorded == 2
+    with db.transaction() as s:
+        assert {c.atena_no: c.job_category for c in s.execute(select(PersonCondition)).scalars()} == \
+            {"2014": "1", "2004": "2"}
+    month = "2025-11"
+    doses = [("2004", "PREPANDEMIC_EXAMPLE", "", "1", "特定接種", "2025-11-04", "接種", C1, month),
+             ("2014", "PREPANDEMIC_EXAMPLE", "", "1", "特定接種", "2025-11-05", "接種", C1, month),
+             ("2003", "PREPANDEMIC_EXAMPLE", "", "1", "特定接種", "2025-11-05", "接種", C1, month)]  # on no list
+    assert import_records(db, settings, path=write(tmp_path / "t.csv", _csv(doses), "cp932"), actor=ADMIN).accepted == 3
+    evaluate_pending(db, actor=ADMIN)
+    r = daily_report(db, actor=ADMIN, day_from=date(2025, 11, 1), day_to=date(2025, 11, 30))
+    assert dict(r.by_category()) == {"特定接種（特措法）": 3}
+    jobs = r.designated_by_job()
+    assert [(job.split(" ")[0], dose_no, n) for job, dose_no, n in jobs] == [
+        ("1", 1, 1), ("2", 1, 1), (NO_LIST, 1, 1)]
+    assert jobs[0][0].startswith("1 区分1") and jobs[1][0].startswith("2 区分2")
+    from sesshu.tokutei.service import count_doses
+
+    [row] = count_doses(db, actor=ADMIN, date_from=date(2025, 11, 1), date_to=date(2025, 11, 30))
+    assert (row.doses, row.invalid) == (2, 1)  # 2003 on no list: judged invalid, not a 特定接種 dose counted
+    assert [(job.split(" ")[0], n) for job, n in row.by_job.items()] == [("1", 1), ("2", 1)]
+    content, _ = export_daily_csv(db, actor=ADMIN, day_from=date(2025, 11, 1), day_to=date(2025, 11, 30))
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["接種区分", "職種区分"]
+    assert sorted((r[1], r[7], r[8].split(" ")[0]) for r in rows[1:]) == [
+        ("PREPANDEMIC_EXAMPLE", "特定接種（特措法）", "1"), ("PREPANDEMIC_EXAMPLE", "特定接種（特措法）", "2"),
+        ("PREPANDEMIC_EXAMPLE", "特定接種（特措法）", NO_LIST)]

@@ -187,6 +187,9 @@ def _cases(ctx: dict) -> dict:
         ("POST", "/persons/{atena_no}/away"): lambda: {"path": {"atena_no": _non_resident(ctx)}, **form(
             reason="student", home_municipality="横浜市", vaccine="COVID", period_from=today_jst().isoformat(),
             period_until=today_jst().isoformat())},
+        ("POST", "/persons/{atena_no}/away/{notice_no}/close"): lambda: {
+            "path": {"atena_no": _non_resident(ctx), "notice_no": _away_notice(ctx)}, **form(
+                kind="ended", reason="権限の確認", closed_on=today_jst().isoformat())},
         ("GET", "/venue"): lambda: {},
         ("POST", "/venue/scan"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
         ("POST", "/venue/record"): lambda: api({"scan": _venue_scan(ctx), "station": {"vaccine_code": "JE"}}),
@@ -513,6 +516,16 @@ def _condition(ctx: dict) -> int:
     return record_condition(ctx["db"], actor=ADMIN, atena_no=ctx["atena_no"], entry=ConditionEntry(
         condition_code="designated_disability", impairment="heart", evidence_kind="handbook", evidence_grade=1,
         evidence_no="第2号", confirmed_on=today_jst(), reason="権限の確認")).id
+
+
+def _away_notice(ctx: dict) -> str:
+    """An accepted 住所地外接種の届出 of the cast's 住登外者 (a new one each call: closing it is the case)."""
+    from sesshu.away.service import AwayRequest, accept
+    from tests.web.conftest import ADMIN
+
+    return accept(ctx["db"], ctx["settings"], actor=ADMIN, request=AwayRequest(
+        atena_no=_non_resident(ctx), reason="student", home_municipality="横浜市", period_from=today_jst(),
+        period_until=today_jst() + timedelta(days=30), vaccine="COVID")).notice_no
 
 
 def _pregnancy(ctx: dict) -> int:

@@ -187,3 +187,20 @@ def test_remarks_are_stored_exactly_as_typed(client, db, make_staff, persons):
         "remarks": "②ＡＢＣ【再確認】", "orig_remarks": rec.remarks})
     assert r.status_code == 303
     assert _records(db, "1001")[0].remarks == "②ＡＢＣ【再確認】"
+
+
+def test_the_form_takes_the_time_of_vaccination_as_clinics_write_it(client, db, make_staff, persons):
+    """接種時刻 (optional, for a campaign's 時間外加算): full-width and digits-only forms are read; a time that is
+    not one is refused with the field named, and nothing is stored."""
+    from datetime import time
+
+    csrf = login(client, make_staff("clerk"))
+    assert 'name="vaccination_time"' in client.get("/records/new?atena_no=1001").text
+    typed = {"csrf_token": csrf, "atena_no": "1001", "vaccinated_on": "2021-04-10", "vaccine_code": "MR"}
+    bad = client.post("/records/new", data={**typed, "vaccination_time": "25:00"})
+    assert bad.status_code == 400 and "接種時刻" in bad.text and "時刻として読めません" in bad.text
+    assert _records(db, "1001") == []
+    r = client.post("/records/new", data={**typed, "vaccination_time": "１９：０５"})
+    assert r.status_code == 200 and "保存しました" in r.text
+    [rec] = _records(db, "1001")
+    assert rec.vaccination_time == time(19, 5)

@@ -73,3 +73,24 @@ def test_a_supervisor_uploads_checks_and_proposes_a_rule_file_on_the_web(app, cl
 def test_a_clerk_cannot_open_the_rule_file_page(client, make_staff):
     login(client, make_staff("clerk", "clerk-a"))
     assert client.get("/rulesets").status_code == 403
+
+
+def test_campaign_pages_show_no_reviewers_check_markers(app, client, db, settings, make_staff):
+    """Open questions in the shipped campaign files are written for the supervisors who read them on /rulesets
+    (【要確認】 with what was found), never as the developers' `[check]` markers; the pages that show a campaign
+    (its check preview and text, the versions list, the approval, the counts) render clean."""
+    csrf = login(client, make_staff("supervisor", "boss-a"))
+    for name in ("covid-2021.yaml", "covid-2021-v2.yaml", "example-tokutei.yaml", "example.yaml"):
+        text_ = (PANDEMIC_DIR / name).read_text(encoding="utf-8")
+        assert "[check" not in text_, name
+        r = client.post("/rulesets/check", data={"csrf_token": csrf},
+                        files={"file": (name, text_.encode("utf-8"), "application/x-yaml")})
+        assert r.status_code == 200 and "検証OK" in r.text, name
+        assert "[check" not in r.text, name
+    with db.transaction() as s:
+        uid = s.execute(text("SELECT id FROM staff_user WHERE login_id = 'boss-a'")).scalar_one()
+    row = rulesets.propose(db, settings, actor=Actor(login_id="boss-a", kind="user", role="supervisor", user_id=uid),
+                           raw=(PANDEMIC_DIR / "example-tokutei.yaml").read_bytes(), reason="仮想例")
+    for page in ("/rulesets", f"/approvals/{row.approval_id}", "/counts?from=2027-11-01&to=2027-11-30"):
+        r = client.get(page)
+        assert r.status_code == 200 and "[check" not in r.text, page

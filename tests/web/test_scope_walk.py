@@ -107,6 +107,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/persons/{atena_no}/pregnancies"): PERSON,
     ("POST", "/persons/{atena_no}/pregnancies/{pregnancy_id}/withdraw"): PERSON,
     ("GET", "/persons/{atena_no}/away"): PERSON, ("POST", "/persons/{atena_no}/away"): PERSON,
+    ("POST", "/persons/{atena_no}/away/{notice_no}/close"): PERSON,
     ("GET", "/venue"): OFFICE, ("POST", "/venue/scan"): PERSON, ("POST", "/venue/record"): PERSON,
     ("POST", "/venue/undo"): PERSON,
     ("GET", "/counts"): OFFICE, ("POST", "/counts/daily.csv"): OFFICE,

@@ -171,3 +171,20 @@ def test_staff_without_the_task_see_the_ticket_as_not_issued_and_others_may_not_
     client.cookies.clear()
     login(client, billing)
     assert client.get("/venue").status_code == 403
+
+
+def test_the_station_stamps_the_time_of_the_dose(client, make_staff, persons, db, settings):
+    """接種時刻 for a campaign's 時間外加算: the moment the dose is stored (JST, to the minute)."""
+    from datetime import datetime
+
+    from sesshu.clock import now_jst
+
+    ocr = _ticket(db, settings)
+    csrf = login(client, make_staff("clerk"))
+    before = now_jst().replace(second=0, microsecond=0)
+    out = _post(client, csrf, "/venue/record", scan=ocr, station=STATION).json()
+    after = now_jst()
+    with db.transaction() as s:
+        rec = s.get(VaccinationRecord, out["record_id"])
+    assert rec.vaccination_time is not None
+    assert before <= datetime.combine(rec.vaccinated_on, rec.vaccination_time) <= after

@@ -205,6 +205,10 @@ ACTION_LABELS = {
     "notices.mailing_export": "個別通知の発送一覧の暗号化出力",
     "away.accept": "住所地外接種の届出の受理",
     "away.view": "住所地外接種の届出の閲覧",
+    "away.withdraw": "住所地外接種の届出の取下げ",
+    "billing.kokuho_import": "国保連経由の請求の取込（台帳との突合）",
+    "billing.kokuho_reconcile": "国保連経由の請求の突合結果の閲覧",
+    "away.end": "住所地外接種の届出の終了",
 }
 
 # 詳細 of an audit entry shown to people: the JSON keys the code base writes, by their Japanese names
@@ -212,7 +216,7 @@ ACTION_LABELS = {
 # appear as values (a correction's "fields") are translated with the same table.
 DETAIL_LABELS = {
     "record_id": "記録番号", "record_ids": "記録番号", "vaccine": "接種種別", "vaccine_code": "接種種別",
-    "vaccinated_on": "接種年月日", "error_code": "エラーコード", "confirmed_invalid": "無効の確認のうえ登録",
+    "vaccinated_on": "接種年月日", "vaccination_time": "接種時刻", "error_code": "エラーコード", "confirmed_invalid": "無効の確認のうえ登録",
     "own_day": "入力者による当日の訂正", "reason": "理由", "fields": "変更した項目", "why": "理由となった操作",
     "batch_id": "取込番号", "file": "ファイル", "file_name": "ファイル", "sha256": "ファイルのハッシュ値（SHA-256）",
     "read": "読み込んだ行", "accepted": "登録した件数", "rejected": "エラーの件数", "duplicates": "重複の件数",
@@ -249,7 +253,7 @@ DETAIL_LABELS = {
 }
 # Record fields, which appear as values too (the "fields" a correction changed).
 _FIELD_NAMES = frozenset({
-    "vaccine_code", "vaccinated_on", "dose_no", "term", "category", "lot_no", "institution_code", "doctor_code",
+    "vaccine_code", "vaccinated_on", "vaccination_time", "dose_no", "term", "category", "lot_no", "institution_code", "doctor_code",
     "venue_code", "manufacturer_code", "screening_result", "dose_volume_ml", "remarks", "first_product", "dt_kind",
     "former_municipality", "screening_institution_code", "screening_doctor_code", "billing_month", "ticket_no"})
 _WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?)?$")

@@ -55,17 +55,42 @@ def away_accept(atena_no: str,
 @away_app.command("list")
 def away_list(atena_no: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """本人の住所地外接種の届出の一覧。"""
-    from sesshu.away.service import notices_of, reasons_data
+    from sesshu.away.service import STATUS_LABELS, notices_of, reasons_data
 
     db, _ = _db()
     rows = notices_of(db, actor=os_actor(), atena_no=atena_no)
     out = [{"notice_no": r.notice_no, "reason": r.reason, "home_municipality": r.home_municipality,
             "vaccine": r.vaccine, "period_from": r.period_from.isoformat(), "period_until": r.period_until.isoformat(),
-            "received_on": r.received_on.isoformat(), "status": r.status} for r in rows]
+            "received_on": r.received_on.isoformat(), "status": r.status,
+            "closed_on": r.closed_on.isoformat() if r.closed_on else None, "close_reason": r.close_reason} for r in rows]
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     labels = reasons_data()["reasons"]
     for r in out:
         typer.echo(f"{r['notice_no']}  {labels[r['reason']]['label']}  {r['home_municipality']}  {r['vaccine']}  "
-                   f"{r['period_from']}〜{r['period_until']}  受理 {r['received_on']}")
+                   f"{r['period_from']}〜{r['period_until']}  受理 {r['received_on']}  {STATUS_LABELS[r['status']]}"
+                   + (f"（{r['closed_on']}）{r['close_reason']}" if r["closed_on"] else ""))
+
+
+@away_app.command("withdraw")
+def away_withdraw(notice_no: str, reason: str = typer.Option(..., "--reason", help="取下げの理由（必須）")) -> None:
+    """届出の取下げ（届出済証は受理の日にさかのぼって無効）。"""
+    from sesshu.away.service import close
+
+    db, _ = _db()
+    row = close(db, actor=os_actor(), notice_no=notice_no, kind="withdrawn", reason=reason)
+    typer.echo(f"届出番号 {row.notice_no} を取下げとしました。届出済証は無効です。")
+
+
+@away_app.command("end")
+def away_end(notice_no: str, reason: str = typer.Option(..., "--reason", help="終了の理由（必須）"),
+             on: str = typer.Option("", "--on", help="終了日（和暦可、省略時は今日）。この日から届出済証は無効")) -> None:
+    """届出の終了（滞在期間の途中で住所地に戻った等。終了日から届出済証は無効）。"""
+    from sesshu.away.service import close
+    from sesshu.domain.wareki import parse_optional_date
+
+    db, _ = _db()
+    row = close(db, actor=os_actor(), notice_no=notice_no, kind="ended", reason=reason,
+                closed_on=parse_optional_date(on, "終了日"))
+    typer.echo(f"届出番号 {row.notice_no} を {row.closed_on.isoformat()} で終了としました。この日から届出済証は無効です。")

@@ -26,7 +26,13 @@ class AwayNotice(Base):
     period_until: Mapped[date] = mapped_column(Date)
     received_on: Mapped[date] = mapped_column(Date)
     channel: Mapped[str] = mapped_column(String(12))  # counter / mail / web
-    status: Mapped[str] = mapped_column(String(12), default="accepted")  # accepted / withdrawn
+    status: Mapped[str] = mapped_column(String(12), default="accepted")  # accepted / withdrawn / ended
+    # 取下げ (the person withdrew it: void from the start) or 終了 (void from closed_on on, e.g. moved away
+    # early): the 届出済証 is void after; who, when and why are here and on the audit log (away.withdraw/end).
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    close_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
 

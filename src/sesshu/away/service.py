@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
 from sesshu.actor import Actor
@@ -22,7 +23,7 @@ from sesshu.audit import service as audit
 from sesshu.clock import today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
-from sesshu.domain.errors import InvalidInput, NotFound
+from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.domain.tickets import check_municipality_code
 from sesshu.away.models import AwayNotice
@@ -145,3 +146,60 @@ def notices_of(db: Database, *, actor: Actor, atena_no: str) -> list[AwayNotice]
         for r in rows:
             s.expunge(r)
         return rows
+
+
+# 取下げ: the person withdraws the 届出 (it is void from the start, e.g. the plan to stay here fell through);
+# 終了: it ends before its period does (e.g. the person went home early), void from the day given on.
+CLOSE_KINDS = {"withdrawn": "取下げ", "ended": "終了"}
+STATUS_LABELS = {"accepted": "有効", "withdrawn": "取下げ（無効）", "ended": "終了"}
+
+
+def in_force(n: AwayNotice, on: date) -> bool:
+    """Whether the 届出済証 of this 届出 holds on `on`: accepted and within its period; an ended one only
+    before the day it ended; a withdrawn one never."""
+    if n.status == "withdrawn" or not n.period_from <= on <= n.period_until:
+        return False
+    return n.status == "accepted" or (n.status == "ended" and n.closed_on is not None and on < n.closed_on)
+
+
+def notice_in_force(s: Session, atena_no: str, vaccine: str, on: date) -> bool:
+    """Some 届出 of the person for this line holds on `on` (the venue warns when none does)."""
+    rows = s.execute(select(AwayNotice).where(AwayNotice.atena_no == atena_no, AwayNotice.vaccine == vaccine)).scalars()
+    return any(in_force(n, on) for n in rows)
+
+
+def close(db: Database, *, actor: Actor, notice_no: str, kind: str, reason: str,
+          closed_on: date | None = None, atena_no: str | None = None) -> AwayNotice:
+    """取下げ or 終了 of a 届出, with its reason, in one transaction with the audit entry (away.withdraw /
+    away.end); the 届出済証 is void after (in_force). A 届出 already withdrawn or ended is not changed again."""
+    if kind not in CLOSE_KINDS:
+        raise InvalidInput("取下げ（withdrawn）か終了（ended）を選んでください")
+    reason = clean(reason)
+    if not reason:
+        raise InvalidInput(f"{CLOSE_KINDS[kind]}の理由を入力してください")
+    if len(reason) > 200:
+        raise InvalidInput(f"{CLOSE_KINDS[kind]}の理由は200文字以内で入力してください")
+    today = today_jst()
+    no = clean(notice_no).replace(" ", "")
+    with db.transaction() as s:
+        row = s.execute(select(AwayNotice).where(AwayNotice.notice_no == no).with_for_update()).scalar_one_or_none()
+        if row is None or (atena_no is not None and row.atena_no != atena_no):
+            raise NotFound(f"届出番号 {no} の届出はありません")
+        access.check_visible(s, actor, row.atena_no, message=f"届出番号 {no} の届出はありません")
+        if row.status != "accepted":
+            raise Conflict(f"届出番号 {no} は既に{STATUS_LABELS.get(row.status, row.status)}です")
+        if kind == "withdrawn":
+            on = today
+        else:
+            on = closed_on or today
+            if not row.period_from <= on <= row.period_until:
+                raise InvalidInput(f"終了日は滞在期間（{row.period_from.isoformat()}〜{row.period_until.isoformat()}）"
+                                   "の中の日にしてください")
+        row.status, row.closed_on, row.closed_at, row.closed_by, row.close_reason = (
+            kind, on, utcnow(), actor.label, reason)
+        audit.record(s, actor, "away.withdraw" if kind == "withdrawn" else "away.end", atena_no=row.atena_no,
+                     purpose=PURPOSE, detail={"notice_no": no, "reason": reason, "closed_on": on,
+                                              "vaccine": row.vaccine})
+        s.flush()
+        s.expunge(row)
+        return row

@@ -12,10 +12,12 @@ accounts_app = typer.Typer(help="医療機関の振込先口座", no_args_is_hel
 tax_app = typer.Typer(help="地方税関係情報（費用助成の判定用）", no_args_is_help=True)
 claims_app = typer.Typer(help="医療機関の請求書（件数・金額）", no_args_is_help=True)
 subsidy_app = typer.Typer(help="費用助成（自己負担の免除）", no_args_is_help=True)
+kokuho_app = typer.Typer(help="国保連経由の請求（市外の医療機関での接種）", no_args_is_help=True)
 billing_app.add_typer(accounts_app, name="accounts")
 billing_app.add_typer(tax_app, name="tax")
 billing_app.add_typer(claims_app, name="claims")
 billing_app.add_typer(subsidy_app, name="subsidy")
+billing_app.add_typer(kokuho_app, name="kokuho")
 
 
 def register(app: typer.Typer) -> None:
@@ -195,3 +197,47 @@ def subsidy_decide(atena_no: str, fiscal_year: int = typer.Option(..., "--fiscal
                                "reason": d.reason, "basis": d.basis}, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{d.atena_no} {d.fiscal_year}年度: {d.outcome_label}（{d.reason}）")
+
+
+@kokuho_app.command("import")
+def kokuho_import(file: Path, as_json: bool = typer.Option(False, "--json")) -> None:
+    """国保連の請求明細（1接種1行）を台帳と突合して取り込みます（支払／返戻と理由）。読めない行があれば何も取り込みません。"""
+    from sesshu.actor import os_actor
+    from sesshu.billing.kokuho import import_kokuho_claims
+
+    db, _ = _db()
+    out = import_kokuho_claims(db, actor=os_actor(), path=file)
+    if as_json:
+        typer.echo(json.dumps({"month": out.month, "read": out.read, "paid": out.paid, "amount": out.paid_amount,
+                               "returned": out.returned, "refused": out.refused,
+                               "problems": [{"line": n, "reason": r} for n, r in out.problems]}, ensure_ascii=False))
+    elif out.refused:
+        for n, reason in out.problems:
+            typer.echo(f"{n}行目: {reason}" if n else reason)
+        typer.echo("読めない行があるため、何も取り込んでいません。修正して再送してください。")
+    else:
+        typer.echo(f"{out.month} 国保連請求: {out.read}件 支払 {out.paid}件 {out.paid_amount:,}円 返戻 {out.returned}件")
+    if out.refused:
+        raise typer.Exit(1)
+
+
+@kokuho_app.command("list")
+def kokuho_list(month: str = typer.Option(..., "--month"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """国保連経由の請求の突合結果（行ごとの支払／返戻と理由）。"""
+    from sesshu.actor import os_actor
+    from sesshu.billing.kokuho import OUTCOMES, reconcile_kokuho
+
+    db, _ = _db()
+    rows = reconcile_kokuho(db, actor=os_actor(), month=month)
+    if as_json:
+        typer.echo(json.dumps([{"line": r.line_no, "institution_code": r.institution_code, "atena_no": r.atena_no,
+                                "vaccine": r.vaccine_code, "category": r.category,
+                                "vaccinated_on": r.vaccinated_on.isoformat(), "claimed": r.claimed_amount,
+                                "computed": r.computed_amount, "outcome": r.outcome, "codes": r.codes,
+                                "reasons": r.reasons.split("\n") if r.reasons else []} for r in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.line_no}行目 {r.institution_code} {r.atena_no or '（該当なし）'} {r.vaccine_code} "
+                   f"{r.vaccinated_on} {r.claimed_amount:,}円 {OUTCOMES[r.outcome]}"
+                   + (f" — {r.reasons.replace(chr(10), '／')}" if r.reasons else ""))

@@ -18,6 +18,14 @@ RETURN_CODES = {
     # Not a return of this month's claim: a dose paid in an earlier month that the schedule engine has since
     # judged invalid, taken back by a 過誤調整 line of this month (listed so the clinic sees why).
     "R_TAKEN_BACK": "支払済みの委託料を過誤調整で戻し入れます（スケジュールの再判定により支払対象外）",
+    # The same dose claimed by the 国保連 route (a clinic outside the city) and paid there.
+    "R_PAID_VIA_KOKUHO": "この接種は国保連経由の請求で既に支払済みです（二重請求）",
+    # Returns of a 国保連 claims file (billing/kokuho.py), besides the engine's codes and R_* above.
+    "K_NO_PERSON": "宛名番号・券番号に該当する方が台帳にいません（この市の接種券か確認してください）",
+    "K_NO_RECORD": "台帳にこの接種の記録がありません（予診票の登録を確認してください）",
+    "K_PAID_BY_CITY": "この接種は市の委託料として既に支払済みです（二重請求）",
+    "K_ALREADY_CLAIMED": "この接種は国保連経由で既に請求・支払済みです（二重請求）",
+    "K_AMOUNT": "請求額が実施計画の単価による市の算定額と一致しません（時間外・休日加算を確認してください）",
 }
 
 

@@ -1,9 +1,9 @@
 """Tables of 委託料の支払い: bank accounts, tax facts and exemptions, months, runs, paid lines, returns, claims."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, Time, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sesshu.orm import Base
@@ -183,3 +183,41 @@ class BillingClaim(Base):
 
 Index("uq_billing_claim_key", BillingClaim.month, BillingClaim.institution_code, BillingClaim.vaccine_code,
       unique=True)
+
+
+class KokuhoClaim(Base):
+    """One dose claimed through the 国保連 (国民健康保険団体連合会) route: a clinic outside the city vaccinated
+    a person of this city and claimed the fee through its prefecture's 国保連, which sends the city a monthly
+    file of such doses. Each row is matched to the ledger and judged when the file is imported: `paid` (the
+    city pays it through the 国保連) or `returned` with codes and Japanese reasons. A dose is paid once: one
+    `paid` row per record (partial unique index), and a record the city's own run paid is returned here, as
+    a record paid here is returned by the city's run (R_PAID_VIA_KOKUHO)."""
+
+    __tablename__ = "kokuho_claim"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))  # 請求月 of the 国保連 file
+    line_no: Mapped[int] = mapped_column(Integer)
+    institution_code: Mapped[str] = mapped_column(String(10))  # the claiming clinic's 医療機関コード (not our master)
+    institution_name: Mapped[str] = mapped_column(String(100), default="")
+    ticket_no: Mapped[str] = mapped_column(String(20), default="")
+    atena_no: Mapped[str] = mapped_column(String(15), default="")  # as matched ("" when no person was found)
+    vaccine_code: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(20), default="")
+    vaccinated_on: Mapped[date] = mapped_column(Date)
+    vaccination_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    screening_result: Mapped[str] = mapped_column(String(20), default="vaccinated")
+    claimed_amount: Mapped[int] = mapped_column(Integer)
+    computed_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the campaign's fee for it
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("vaccination_record.id"), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(10))  # paid | returned
+    codes: Mapped[str] = mapped_column(String(200), default="")
+    reasons: Mapped[str] = mapped_column(Text, default="")
+    import_batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"))
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+Index("ix_kokuho_claim_month", KokuhoClaim.month, KokuhoClaim.line_no)
+Index("ix_kokuho_claim_record", KokuhoClaim.record_id)
+Index("uq_kokuho_claim_paid_record", KokuhoClaim.record_id, unique=True,
+      sqlite_where=text("outcome = 'paid'"), postgresql_where=text("outcome = 'paid'"))

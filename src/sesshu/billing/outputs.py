@@ -25,7 +25,7 @@ from sesshu.billing.service import PURPOSE, _latest_run, _month_row, check_month
 from sesshu.clock import utcnow
 from sesshu.db import Database
 from sesshu.domain.errors import NotFound
-from sesshu.domain.fees import BILLABLE_CATEGORIES
+from sesshu.domain.fees import BILLABLE_CATEGORIES, NO_TIME_NOTE
 from sesshu.domain.wareki import to_wareki
 from sesshu.exports import service as exports
 from sesshu.jobs.crash import crash_point
@@ -81,11 +81,13 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
     # Aggregated in the database: a clinic's month can hold thousands of fee lines.
     L = PaymentLine
     mine = (L.month == month, L.institution_code == institution_code)
+    # A campaign's 休日加算 / 時間外加算 (or its absence for want of a 接種時刻) is the fee line's note: a group of its own.
     groups: dict[tuple, list[int]] = {
-        (vac, term, scr, unit, copay, bool(exempt)): [int(n), int(amount)] for vac, term, scr, unit, copay, exempt, n, amount
-        in s.execute(select(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, func.count(),
-                            func.sum(L.amount)).where(*mine, L.kind == "fee")
-                     .group_by(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt))}
+        (vac, term, scr, unit, copay, bool(exempt), note): [int(n), int(amount)]
+        for vac, term, scr, unit, copay, exempt, note, n, amount
+        in s.execute(select(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, L.note,
+                            func.count(), func.sum(L.amount)).where(*mine, L.kind == "fee")
+                     .group_by(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, L.note))}
     adjustments = s.execute(select(L.record_id, L.vaccine_code, L.vaccinated_on, L.note, L.amount)
                             .where(*mine, L.kind == "adjustment").order_by(L.vaccine_code, L.term, L.id)).all()
     returns = s.execute(select(func.count()).select_from(BillingReturn).where(
@@ -106,12 +108,18 @@ def statement_pdf(s: Session, month: str, institution_code: str, *, municipality
                      f"{'　　（締め前の試算）' if status != 'closed' else ''}", size=10)
     doc.text(20, 82, f"振込指定日: {to_wareki(run.transfer_date)}　　下記のとおり支払います。", size=10)
     y = 88
-    rows = [["接種種別", "期", "予診区分", "件数", "単価", "自己負担", "金額"]]
-    for (vac, term, scr, unit, copay, exempt), (n, amount) in sorted(groups.items()):
-        rows.append([vaccines.get(vac, vac), term, SCREENING_RESULTS.get(scr, scr) + ("（免除）" if exempt else ""),
+    rows = [["接種種別", "期", "予診区分・加算", "件数", "単価", "自己負担", "金額"]]
+    for (vac, term, scr, unit, copay, exempt, note), (n, amount) in sorted(groups.items()):
+        rows.append([vaccines.get(vac, vac), term, SCREENING_RESULTS.get(scr, scr) + ("（免除）" if exempt else "")
+                     + (f" {_short_note(note)}" if note else ""),
                      _yen(n), _yen(unit), _yen(copay), _yen(amount)])
     rows.append(["委託料 計", "", "", _yen(sum(v[0] for v in groups.values())), "", "", _yen(fee_total)])
-    y = _table(doc, y, [52, 20, 30, 16, 22, 20, 30], rows, ["left", "left", "left", "right", "right", "right", "right"])
+    y = _table(doc, y, [50, 10, 44, 14, 20, 20, 30], rows, ["left", "left", "left", "right", "right", "right", "right"])
+    if any(key[6] == NO_TIME_NOTE for key in groups):
+        y += 5
+        doc.text(20, y, "「時刻なし」: 予診票に接種時刻の記載がないため、時間外加算の有無を判定せず加算していません。", size=8)
+        y += 4
+        doc.text(20, y, "接種時刻を記載した予診票で記録を修正すると、時間外の接種は翌月以降の過誤調整で支払います。", size=8)
     if adjustments:
         y += 6
         doc.text(20, y, "過誤調整（既に支払った記録の修正による増減）", size=10)
@@ -151,6 +159,11 @@ def _page_room(doc: PdfDocument, y: float, need: float) -> float:
         doc.new_page()
         return 20
     return y
+
+
+def _short_note(note: str) -> str:
+    """A fee line's note as the statement's narrow column shows it."""
+    return "時刻なし" if note == NO_TIME_NOTE else note
 
 
 def _table(doc: PdfDocument, y: float, widths: list[float], rows: list[list[str]], align: list[str],

@@ -48,7 +48,10 @@ def _with_campaigns(book: RuleBook) -> FeeTable:
 
 def campaign_holiday(on: date) -> bool:
     """休日 for a campaign's 休日加算: Sundays and national holidays (国民の祝日に関する法律, via jpholiday).
-    [check] whether 12/29–1/3 counted as 休日 for the 2021 COVID-19 addition."""
+    For the 2021 COVID-19 addition 休日 was 日曜日・国民の祝日（祝日法第3条）and a clinic's own weekday closing
+    day (岐阜市 2022-11-29, 広島市 2024-04-11 「時間外・休日の定義」); 12/29–1/3 is not in that definition (unlike the
+    診療報酬's 休日加算), so it is not a 休日 here. A clinic's own closing day is not modelled (no clinic hours
+    in the master)."""
     return on.weekday() == 6 or jpholiday.is_holiday(on)
 
 

@@ -33,6 +33,7 @@ from sesshu.billing.models import (
     BillingReturn,
     BillingRun,
     InstitutionBankAccount,
+    KokuhoClaim,
     PaymentLine,
     SubsidyDecision,
 )
@@ -61,7 +62,8 @@ PAYEE = case((and_(R.screening_result == "screened_only", R.screening_institutio
 # The lot's product, for a price of its own (高齢者インフルエンザ 高用量); None for most records.
 _PRODUCT = (select(Product.name).join(Lot, Lot.product_code == Product.code).where(Lot.lot_no == R.lot_no)
             .limit(1).scalar_subquery().label("product"))
-_REC_COLS = (R.id, R.atena_no, R.vaccine_code, R.term, R.category, R.vaccinated_on, R.screening_result,
+_REC_COLS = (R.id, R.atena_no, R.vaccine_code, R.term, R.category, R.vaccinated_on, R.vaccination_time,
+             R.screening_result,
              R.institution_code, R.screening_institution_code, R.error_code, R.status, R.version, R.billing_month,
              _PRODUCT)
 
@@ -107,8 +109,9 @@ class Facts:
     prices: dict = field(default_factory=dict)  # memo of fee lookups: most records share a price
 
 
-def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
-    """The verdict on one record (pure given the facts). paid_in: the month that already paid it."""
+def judge(r, facts: Facts, *, paid_in: str | None = None, kokuho_in: str | None = None) -> Verdict:
+    """The verdict on one record (pure given the facts). paid_in: the month that already paid it;
+    kokuho_in: the month of a 国保連 claim that paid it (billing/kokuho.py) — never paid twice."""
     payee = payee_of(r)
     v = Verdict(payee=payee)
     if payee is None:
@@ -123,12 +126,14 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
         v.codes.append((code, ""))
     if paid_in:
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
+    if kokuho_in:
+        v.codes.append(("R_PAID_VIA_KOKUHO", f"{kokuho_in[:4]}年{int(kokuho_in[5:])}月分"))
     key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
-           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product)
+           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product, r.vaccination_time)
     fee = facts.prices.get(key, False)
     if fee is False:
         fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
-                                                    exempt=key[4], product=key[5])
+                                                    exempt=key[4], product=key[5], at=key[6])
     if fee is None:
         v.codes.append(("R_NO_FEE", ""))
     if payee is not None and payee not in facts.accounts:
@@ -163,14 +168,15 @@ def _chunk_rows(s: Session, month: str, where) -> list:
     """Records of the month (active, matching `where`), each with what the run needs besides it, in one round trip:
     whether its person waits for the schedule engine, the fiscal year of a copay exemption in force for
     its dose, and the month that already paid it (a fee line elsewhere)."""
-    sd, eq, paid = SubsidyDecision, EvaluationQueue, PaymentLine
+    sd, eq, paid, kk = SubsidyDecision, EvaluationQueue, PaymentLine, KokuhoClaim
     return list(s.execute(
         select(*_REC_COLS, eq.atena_no.is_not(None).label("queued"), sd.fiscal_year.label("exempt_year"),
-               paid.month.label("paid_in"))
+               paid.month.label("paid_in"), kk.month.label("kokuho_in"))
         .outerjoin(eq, eq.atena_no == R.atena_no)
         .outerjoin(sd, and_(sd.atena_no == R.atena_no, sd.status == "current", sd.outcome == EXEMPT,
                             sd.fiscal_year == _fiscal_year_of(R.vaccinated_on)))
         .outerjoin(paid, and_(paid.record_id == R.id, paid.kind == "fee", paid.month != month))
+        .outerjoin(kk, and_(kk.record_id == R.id, kk.outcome == "paid"))
         .where(R.billing_month == month, R.status == "active", where)))
 
 
@@ -236,13 +242,14 @@ def _changed_paid_records(s: Session, month: str) -> dict[int, Paid]:
     if copay_vaccines:
         # The last line's flag against the decision now; a line of a record that was not payable then
         # (void, engine error) applied no exemption, and its record is looked at when that changes.
-        for row in s.execute(base.add_columns(R.vaccine_code, R.term, R.screening_result, R.vaccinated_on, exempt_now)
+        for row in s.execute(base.add_columns(R.vaccine_code, R.term, R.screening_result, R.vaccinated_on,
+                                              R.vaccination_time, exempt_now)
                              .where(R.vaccine_code.in_(copay_vaccines), last.c.record_status == "active",
                                     last.c.record_error_code == "", last.c.copay_exempt != exempt_now)):
             if row[0] in found:
                 continue
             fee = table.price(vaccine=row.vaccine_code, term=row.term or "", screening=row.screening_result or "vaccinated",
-                              on=row.vaccinated_on, exempt=bool(row[-1]))
+                              on=row.vaccinated_on, exempt=bool(row[-1]), at=row.vaccination_time)
             if fee is not None and fee.exempt != bool(row.copay_exempt):
                 found[row[0]] = row
     changed = sorted(found)
@@ -322,9 +329,9 @@ class BillingJob:
         facts = _facts(s, rows, changed_rows, wanted | {payee_of(r) for r in changed_rows})
         lines, returns = [], []
         for r in rows:
-            v = judge(r, facts, paid_in=r.paid_in)
+            v = judge(r, facts, paid_in=r.paid_in, kokuho_in=r.kokuho_in)
             if v.fee is not None:
-                lines.append(_line(r, v, "fee", v.fee.amount, ""))
+                lines.append(_line(r, v, "fee", v.fee.amount, v.fee.note))
             else:
                 returns.append({"institution_code": v.payee or "", "record_id": r.id, "atena_no": r.atena_no,
                                 "vaccine_code": r.vaccine_code, "term": r.term or "", "vaccinated_on": r.vaccinated_on,

@@ -145,7 +145,7 @@ def _import(db, actor, path, group, reason, today, confirmed_on, facts, summary)
             note = f"{path.name}: {where}" + (f" 職種区分 {job}（{jobs[job]['name']}）" if job else "")
             s.add(PersonCondition(
                 atena_no=atena, condition_code=group, impairment="", evidence_kind=evidence, evidence_grade=None,
-                evidence_no="", evidence_issued_on=None, evidence_note=note[:200],
+                evidence_no="", evidence_issued_on=None, evidence_note=note[:200], job_category=job,
                 confirmed_on=confirmed_on, valid_from=None, valid_until=None, status="active", recorded_at=utcnow(),
                 recorded_by=actor.label, record_reason=reason[:200]))
         if jobs is not None and summary.rejected:

@@ -28,6 +28,8 @@ class PersonCondition(Base):
     evidence_no: Mapped[str] = mapped_column(String(40), default="")
     evidence_issued_on: Mapped[date | None] = mapped_column(Date)
     evidence_note: Mapped[str] = mapped_column(String(200), default="")
+    # 特定接種 staff lists: the row's 職種区分 code (campaign file tokutei.groups[].job_categories); "" otherwise.
+    job_category: Mapped[str] = mapped_column(String(10), default="")
     confirmed_on: Mapped[date] = mapped_column(Date)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date | None] = mapped_column(Date)

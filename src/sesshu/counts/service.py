@@ -30,14 +30,20 @@ from sesshu.domain.errors import InvalidInput
 from sesshu.domain.jdates import reach_age
 from sesshu.exports.service import log_export
 from sesshu.ledger.models import VaccinationRecord
+from sesshu.ledger.reference import CATEGORIES
 from sesshu.registry.models import Person
+from sesshu.tokutei.service import NO_LIST, staff_jobs
 from sesshu.tickets.catalog import line_info, line_vaccines
 from sesshu.tickets.models import Ticket
 
 PURPOSE = "日次の接種実績の集計（都道府県への報告）"
 MAX_DAYS = 31
 NO_GROUP = ""
-CSV_HEADER = ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数"]
+# 接種区分 and 職種区分 last: 特定接種 doses are counted apart from 住民接種, by the 職種区分 of the staff list the
+# person is on that day (issue 19); a 特定接種 dose of a person on no list counts under NO_LIST.
+CSV_HEADER = ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数", "接種区分",
+              "職種区分"]
+DESIGNATED = "designated"
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +64,7 @@ class DailyReport:
     day_from: date
     day_to: date
     vaccine: str  # the line ("" = every vaccine)
-    # (day, vaccine code, band, venue, group, dose_no) → doses
+    # (day, vaccine code, band, venue, group, dose_no, 接種区分 label, 職種区分 label) → doses
     doses: Counter = field(default_factory=Counter)
     residents_by_band: dict[str, int] = field(default_factory=dict)
     covered_by_band: dict[tuple[str, int], int] = field(default_factory=dict)  # (band, n doses ≥) → persons
@@ -81,10 +87,22 @@ class DailyReport:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\r\n")
         w.writerow(CSV_HEADER)
-        for (day, code, band, venue, group, dose_no), n in sorted(self.doses.items(), key=lambda kv: tuple(
-                str(x) for x in kv[0])):
-            w.writerow([day.isoformat(), code, band, venue, group, dose_no or "", n])
+        for (day, code, band, venue, group, dose_no, category, job), n in sorted(
+                self.doses.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+            w.writerow([day.isoformat(), code, band, venue, group, dose_no or "", n, category, job])
         return buf.getvalue()
+
+    def by_category(self) -> list[tuple[str, int]]:
+        """Doses by 接種区分 (住民接種 and 特定接種 apart)."""
+        return self.totals_by(6)
+
+    def designated_by_job(self) -> list[tuple[str, int | None, int]]:
+        """特定接種 doses by 職種区分 and dose number: (職種区分, 回数, doses)."""
+        out: Counter = Counter()
+        for key, n in self.doses.items():
+            if key[7]:
+                out[(key[7], key[5])] += n
+        return [(job, dose_no, n) for (job, dose_no), n in sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))]
 
 
 def _codes(vaccine: str) -> frozenset[str] | None:
@@ -106,7 +124,8 @@ def daily_report(db: Database, *, actor: Actor, day_from: date, day_to: date, va
     with db.transaction() as s:
         access.require_some_task(s, actor)
         q = (select(VaccinationRecord.atena_no, VaccinationRecord.vaccinated_on, VaccinationRecord.vaccine_code,
-                    VaccinationRecord.venue_code, VaccinationRecord.dose_no, Person.birth_date)
+                    VaccinationRecord.venue_code, VaccinationRecord.dose_no, Person.birth_date,
+                    VaccinationRecord.category)
              .join(Person, Person.atena_no == VaccinationRecord.atena_no)
              .where(VaccinationRecord.vaccinated_on >= day_from, VaccinationRecord.vaccinated_on <= day_to,
                     VaccinationRecord.status == "active", VaccinationRecord.screening_result == "vaccinated"))
@@ -117,10 +136,15 @@ def daily_report(db: Database, *, actor: Actor, day_from: date, day_to: date, va
         ids = sorted({r[0] for r in rows})
         for i in range(0, len(ids), 5000):
             spans.update(load_spans(s, ids[i:i + 5000]))
-        for atena, on, code, venue, dose_no, birth in rows:
+        jobs = staff_jobs(s, sorted({r[0] for r in rows if r[6] == DESIGNATED}))
+        for atena, on, code, venue, dose_no, birth, category in rows:
             held = conditions_on(spans.get(atena, ()), on)
+            job = ""
+            if category == DESIGNATED:
+                job = next((label for group, label in jobs.get(atena, ()) if group in held), NO_LIST)
+            label = CATEGORIES.get(category, category or "")
             for group in (sorted(held) or [NO_GROUP]):
-                out.doses[(on, code, band_of(birth, on), venue or "", group, dose_no)] += 1
+                out.doses[(on, code, band_of(birth, on), venue or "", group, dose_no, label, job)] += 1
         if codes is not None:
             _coverage(s, actor, out, codes, day_to)
             out.tickets_outstanding = dict(s.execute(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,7 +27,7 @@ _REGISTRY_FIELDS = (
     "household_no", "relationship", "householder_name", "registry_status", "change_reason", "changed_on",
 )
 _RECORD_FIELDS = (
-    "atena_no", "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result",
+    "atena_no", "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "vaccination_time", "screening_result",
     "institution_code", "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code",
     "manufacturer_code", "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind",
     "former_municipality", "ticket_no", "remarks", "underlying",
@@ -46,6 +46,8 @@ def _text(value) -> str:
         return ""
     if isinstance(value, date):
         return value.strftime("%Y/%m/%d")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     return str(value)

@@ -524,7 +524,7 @@ class _History:
         before_move = self.moved_in is not None and on < self.moved_in
         self.records.append(dict(
             atena_no=self.person["atena_no"], vaccine_code=vaccine, term=term, dose_no=dose_no, category=category,
-            vaccinated_on=on, screening_result="vaccinated",
+            vaccinated_on=on, vaccination_time=None, screening_result="vaccinated",
             institution_code=None if before_move else self.institution,
             doctor_code=None if before_move else self.doctors[int(rng.random() * len(self.doctors))],
             screening_institution_code=None, screening_doctor_code=None,

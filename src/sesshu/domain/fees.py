@@ -10,7 +10,7 @@ is paid at the price of the day the clinic did the work. An entry may name `prod
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from typing import Callable
 
 SCREENING_KINDS = ("vaccinated", "screened_only")
@@ -20,6 +20,25 @@ BILLABLE_CATEGORIES = ("routine_a", "routine_b", "temporary", "pandemic_resident
 
 class FeeTableError(ValueError):
     """The data file is malformed (a programming/data error, found when the table is loaded)."""
+
+
+@dataclass(frozen=True)
+class TimeAddition:
+    """時間外加算 of a campaign: on a day that is not a 休日, a dose (or 予診のみ) given before the start or from
+    the end of the regular hours of that day earns ``amount`` on top of the fee. Saturdays may have their own
+    hours. A 休日 earns the 休日加算 instead (the two are not added together)."""
+
+    since: date
+    amount: int
+    weekdays: tuple[time, time]
+    saturdays: tuple[time, time] | None = None
+
+    def outside(self, on: date, at: time) -> bool:
+        start, end = self.saturdays if on.weekday() == 5 and self.saturdays else self.weekdays
+        return at < start or at >= end
+
+
+NO_TIME_NOTE = "接種時刻の記載なし（時間外加算なし）"
 
 
 @dataclass(frozen=True)
@@ -33,9 +52,14 @@ class FeeEntry:
     # 休日加算 of a campaign (e.g. COVID-19 2021: +2,343円 税込 on Sundays and national holidays), by
     # the first day it applies; added to a dose or a 予診のみ on a holiday (``FeeTable.is_holiday``).
     holiday_additions: tuple[tuple[date, int], ...] = field(default=())
+    time_additions: tuple[TimeAddition, ...] = field(default=())
 
     def holiday_addition(self, on: date) -> int:
         return next((amount for since, amount in sorted(self.holiday_additions, reverse=True) if since <= on), 0)
+
+    def time_addition(self, on: date) -> TimeAddition | None:
+        return next((a for a in sorted(self.time_additions, key=lambda a: a.since, reverse=True) if a.since <= on),
+                    None)
 
     def covers(self, on: date) -> bool:
         return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
@@ -66,6 +90,9 @@ class Fee:
     unit_fee: int
     copay: int  # the copay that applies to this dose (0 for A類 and 予診のみ)
     exempt: bool  # copay waived (費用助成): the city pays it instead of the person
+    # A campaign's addition in unit_fee, or why none was added, as the bill's line says it
+    # (「時間外加算 803円」, 「休日加算 2,343円」, NO_TIME_NOTE); "" for the shipped fees.
+    note: str = ""
 
     @property
     def copay_charged(self) -> int:
@@ -145,17 +172,37 @@ class FeeTable:
             raise FeeTableError(f"budget_categories: missing {missing}")
         return cls(fees, copays, budget, dict(data.get("source") or {}))
 
-    def unit_fee(self, vaccine: str, term: str, screening: str, on: date, product: str | None = None) -> int | None:
+    def unit_fee(self, vaccine: str, term: str, screening: str, on: date, product: str | None = None,
+                 at: time | None = None) -> int | None:
         """The price for one record, or None when the table has none (the record cannot be paid)."""
+        found = self._unit_fee(vaccine, term, screening, on, product, at)
+        return None if found is None else found[0]
+
+    def _unit_fee(self, vaccine: str, term: str, screening: str, on: date, product: str | None,
+                  at: time | None) -> tuple[int, str] | None:
+        """(price, note): the price with a campaign's 休日加算 or 時間外加算, and the line's note saying which
+        (or that the 接種時刻 was not recorded, so no 時間外加算 could be judged)."""
         kind = screening or "vaccinated"
         entries = self._fees.get(vaccine, ())
         key = norm_product(product)
         for wanted in ((term,) if term else ()) + ("",):
-            def price_of(e: FeeEntry) -> int | None:
+            def price_of(e: FeeEntry) -> tuple[int, str] | None:
                 price = e.prices.get(kind)
-                if price is not None and e.holiday_additions and self.is_holiday(on):
-                    price += e.holiday_addition(on)
-                return price
+                if price is None:
+                    return None
+                if e.holiday_additions and self.is_holiday(on):
+                    extra = e.holiday_addition(on)
+                    if extra:
+                        return price + extra, f"休日加算 {extra:,}円"
+                    return price, ""
+                addition = e.time_addition(on) if not self.is_holiday(on) else None
+                if addition is None:
+                    return price, ""
+                if at is None:
+                    return price, NO_TIME_NOTE
+                if addition.outside(on, at):
+                    return price + addition.amount, f"時間外加算 {addition.amount:,}円"
+                return price, ""
 
             if key:  # a price for the record's product wins
                 for e in entries:  # newest first
@@ -185,12 +232,13 @@ class FeeTable:
         return 0
 
     def price(self, *, vaccine: str, term: str, screening: str, on: date, exempt: bool,
-              product: str | None = None) -> Fee | None:
-        unit = self.unit_fee(vaccine, term, screening, on, product)
-        if unit is None:
+              product: str | None = None, at: time | None = None) -> Fee | None:
+        found = self._unit_fee(vaccine, term, screening, on, product, at)
+        if found is None:
             return None
+        unit, note = found
         copay = min(self.copay(vaccine, screening, on), unit)
-        return Fee(unit_fee=unit, copay=copay, exempt=exempt and copay > 0)
+        return Fee(unit_fee=unit, copay=copay, exempt=exempt and copay > 0, note=note)
 
     def has_copay(self, vaccine: str) -> bool:
         return vaccine in self._copays
@@ -226,12 +274,16 @@ def campaign_fee_entries(block: object, vaccines: set[str], fail: Callable[[str,
             - {vaccine: C19_PFIZER, from: 2021-02-17, vaccinated: 2277, screened_only: 1694, source: …}
           holiday_additions:
             - {from: 2021-04-01, amount: 2343, source: …}
+          time_additions:
+            - {from: 2021-04-01, amount: 803, regular_hours: {weekdays: "08:00-18:00", saturdays: "08:00-12:00"},
+               source: …}
     """
     if not isinstance(block, dict):
         fail("fees", "expected a mapping")
-    extra = set(block) - {"source", "schedule", "holiday_additions", "notes"}
+    extra = set(block) - {"source", "schedule", "holiday_additions", "time_additions", "notes"}
     if extra:
-        fail("fees", f"unknown key(s) {sorted(map(str, extra))}; allowed: ['holiday_additions', 'notes', 'schedule', 'source']")
+        fail("fees", f"unknown key(s) {sorted(map(str, extra))}; allowed: ['holiday_additions', 'notes', 'schedule', "
+                     "'source', 'time_additions']")
     if not str(block.get("source") or "").strip():
         fail("fees", "missing required key 'source'")
     additions = []
@@ -243,6 +295,8 @@ def campaign_fee_entries(block: object, vaccines: set[str], fail: Callable[[str,
             additions.append((_date(a["from"], where), _yen(a["amount"], where)))
         except FeeTableError as e:
             fail(where, str(e).split(": ", 1)[-1])
+    timed = [_time_addition(a, f"fees.time_additions[{i}]", fail)
+             for i, a in enumerate(block.get("time_additions") or [])]
     schedule = block.get("schedule")
     if not isinstance(schedule, list) or not schedule:
         fail("fees.schedule", "expected a non-empty list")
@@ -265,7 +319,37 @@ def campaign_fee_entries(block: object, vaccines: set[str], fail: Callable[[str,
             out.append(FeeEntry(vaccine=str(row["vaccine"]), term=str(row.get("term") or ""),
                                 valid_from=_date(row["from"], where),
                                 valid_until=_date(row["until"], where) if row.get("until") else None,
-                                prices=prices, holiday_additions=tuple(additions)))
+                                prices=prices, holiday_additions=tuple(additions), time_additions=tuple(timed)))
         except FeeTableError as e:
             fail(where, str(e).split(": ", 1)[-1])
     return out
+
+
+def _hours(value, where: str, fail: Callable[[str, str], None]) -> tuple[time, time]:
+    """'08:00-18:00' → (08:00, 18:00): the regular hours; before the first or from the second is 時間外."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in str(value).split("-"))
+    except ValueError:
+        fail(where, f"expected hours as 'HH:MM-HH:MM', got {value!r}")
+    if not start < end:
+        fail(where, f"the hours must start before they end: {value!r}")
+    return start, end
+
+
+def _time_addition(a: object, where: str, fail: Callable[[str, str], None]) -> TimeAddition:
+    if not isinstance(a, dict) or not {"from", "amount", "regular_hours", "source"} <= set(a):
+        fail(where, "missing required key 'from/amount/regular_hours/source'")
+    extra = set(a) - {"from", "amount", "regular_hours", "source"}
+    if extra:
+        fail(where, f"unknown key(s) {sorted(map(str, extra))}; allowed: ['amount', 'from', 'regular_hours', 'source']")
+    hours = a["regular_hours"]
+    if not isinstance(hours, dict) or "weekdays" not in hours or set(hours) - {"weekdays", "saturdays"}:
+        fail(where + ".regular_hours", "expected {weekdays: 'HH:MM-HH:MM', saturdays: 'HH:MM-HH:MM'}")
+    try:
+        since, amount = _date(a["from"], where), _yen(a["amount"], where)
+    except FeeTableError as e:
+        fail(where, str(e).split(": ", 1)[-1])
+    return TimeAddition(since=since, amount=amount,
+                        weekdays=_hours(hours["weekdays"], where + ".regular_hours.weekdays", fail),
+                        saturdays=_hours(hours["saturdays"], where + ".regular_hours.saturdays", fail)
+                        if "saturdays" in hours else None)

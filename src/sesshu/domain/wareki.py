@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 
 from sesshu.domain.errors import InvalidInput
@@ -129,3 +129,24 @@ def parse_month(raw: str) -> str:
     if not 1 <= month <= 12:
         raise DateParseError(f"存在しない月です: {raw}")
     return f"{year:04d}-{month:02d}"
+
+
+_TIME = re.compile(r"^(\d{1,2})(?::(\d{2})(?::(\d{2}))?|時(?:(\d{1,2})分?)?)$")
+
+
+def parse_time(raw: str) -> time:
+    """接種時刻 as clinics write it: 9:30, 09:30:00, ０９：３０ (full width), 930 / 0930 (digits only),
+    9時30分, 9時. Minutes only (seconds are dropped): the time decides a 時間外加算, not an order."""
+    text = clean(raw or "").replace(" ", "")
+    if not text:
+        raise DateParseError("時刻が空です")
+    hour = minute = None
+    if text.isascii() and text.isdigit() and len(text) in (3, 4):
+        hour, minute = int(text[:-2]), int(text[-2:])
+    else:
+        m = _TIME.match(text)
+        if m:
+            hour, minute = int(m.group(1)), int(m.group(2) or m.group(4) or 0)
+    if hour is None or not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise DateParseError(f"時刻として読めません（9:30・０９：３０・930 の形で）: {raw}")
+    return time(hour, minute)

@@ -1,7 +1,7 @@
 """予防接種台帳: master data and vaccination records with their change history."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -125,6 +126,9 @@ class VaccinationRecord(Base):
     dose_no: Mapped[int | None] = mapped_column(Integer)  # 回数
     category: Mapped[str] = mapped_column(String(20), default="")  # 接種区分
     vaccinated_on: Mapped[date] = mapped_column(Date)  # 接種年月日
+    # 接種時刻 (optional; migration 0026): a campaign's 時間外加算 needs it. Blank on most 予診票 and all
+    # older records: such a dose gets no time addition (docs/billing.md).
+    vaccination_time: Mapped[time | None] = mapped_column(Time, nullable=True)
     screening_result: Mapped[str] = mapped_column(String(20), default="")  # 予診区分
     institution_code: Mapped[str | None] = mapped_column(ForeignKey("institution.code"))
     doctor_code: Mapped[str | None] = mapped_column(ForeignKey("doctor.code"))

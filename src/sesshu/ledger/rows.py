@@ -7,11 +7,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sesshu.domain.text import clean
-from sesshu.domain.wareki import DateParseError, parse_date, parse_month
+from sesshu.domain.wareki import DateParseError, parse_date, parse_month, parse_time
 from sesshu.registry.rows import RowError, parse_atena_no
 
 RECORD_HEADERS = (
-    "宛名番号", "接種種別", "期", "回数", "接種区分", "接種年月日", "予診区分", "接種医療機関コード", "接種医師コード",
+    "宛名番号", "接種種別", "期", "回数", "接種区分", "接種年月日", "接種時刻", "予診区分", "接種医療機関コード", "接種医師コード",
     "予診医療機関コード", "予診医師コード", "実施場所コード", "ワクチン会社", "LotNo", "接種量", "請求月",
     "初回ワクチン区分", "二混合区分", "合併前市町村", "券番号", "備考", "基礎疾患",
 )
@@ -28,6 +28,7 @@ RECORD_COLUMN_HELP = {
     "回数": "1〜20の数字",
     "接種区分": "定期A類・定期B類・臨時・住民接種・特定接種・任意。空欄なら接種種別から自動で決まります",
     "接種年月日": "2023-08-03・2023/8/3・令和5年8月3日・R5.8.3 のいずれも可",
+    "接種時刻": "任意。9:30・０９：３０・930 のいずれも可（時間外加算のある接種で使います。空欄なら加算なし）",
     "予診区分": "接種 または 予診のみ（空欄は接種）",
     "接種医療機関コード": "医療機関マスタのコード",
     "接種医師コード": "医師マスタのコード",
@@ -45,9 +46,9 @@ RECORD_COLUMN_HELP = {
     "備考": "自由記述（入力したとおりに保存されます）",
 }
 SAMPLE_ROWS = (
-    ("1001", "MR", "1期", "1", "定期A類", "R5.8.3", "接種", "", "", "", "", "", "", "AB123", "0.5", "R5.8",
+    ("1001", "MR", "1期", "1", "定期A類", "R5.8.3", "", "接種", "", "", "", "", "", "", "AB123", "0.5", "R5.8",
      "", "", "", "", "見本の行です（実在の方ではありません）", ""),
-    ("1002", "ヒブ", "初回", "1", "", "2023-08-10", "接種", "", "", "", "", "", "", "HB001", "0.5", "2023-08",
+    ("1002", "ヒブ", "初回", "1", "", "2023-08-10", "9:30", "接種", "", "", "", "", "", "", "HB001", "0.5", "2023-08",
      "", "", "", "", "", ""),
 )
 assert all(len(r) == len(RECORD_HEADERS) for r in SAMPLE_ROWS)  # a new column needs its cell in the sample
@@ -200,6 +201,14 @@ def parse_record_row(v: dict[str, str], *, masters: Masters, today: date) -> dic
     if vaccinated_on > today:
         raise RowError(f"接種年月日が未来の日付です: {raw_date.strip()}")
     out = {"atena_no": atena_no, "vaccine_code": vaccine, "vaccinated_on": vaccinated_on}
+    raw = get("接種時刻")
+    if raw and raw.strip():
+        try:
+            out["vaccination_time"] = parse_time(raw)
+        except DateParseError as e:
+            raise RowError(f"接種時刻: {e}") from None
+    else:
+        out["vaccination_time"] = None
     typed = _choice(get("接種区分"), CATEGORY_INPUT, "接種区分", "定期A類/定期B類/臨時/住民接種/特定接種/任意")
     out["category"] = record_category(vaccine, typed, masters.vaccines)
     out["screening_result"] = _choice(get("予診区分"), SCREENING_INPUT, "予診区分", "接種/予診のみ")

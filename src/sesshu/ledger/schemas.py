@@ -1,7 +1,7 @@
 """Shapes of vaccination records as they leave the service."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from pydantic import BaseModel
@@ -15,6 +15,7 @@ class RecordOut(BaseModel):
     dose_no: int | None
     category: str
     vaccinated_on: date
+    vaccination_time: time | None = None
     screening_result: str
     institution_code: str | None
     doctor_code: str | None

@@ -59,7 +59,7 @@ from sesshu.rulesets.active import rule_book
 
 # The columns a 予診票 row fills; the rest are the batch's constants (see import_records).
 _ROW_COLUMNS = (
-    "atena_no", "vaccine_code", "vaccinated_on", "category", "screening_result", "dose_no", "institution_code",
+    "atena_no", "vaccine_code", "vaccinated_on", "vaccination_time", "category", "screening_result", "dose_no", "institution_code",
     "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code", "term",
     "lot_no", "first_product", "dt_kind", "former_municipality", "remarks", "dose_volume_ml", "billing_month",
     "ticket_no",
@@ -287,7 +287,8 @@ class Correction:
 
 MAX_REASON = 400  # vaccination_record_history.reason
 CORRECTABLE = {
-    "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "screening_result", "institution_code",
+    "vaccine_code", "term", "dose_no", "category", "vaccinated_on", "vaccination_time", "screening_result",
+    "institution_code",
     "doctor_code", "screening_institution_code", "screening_doctor_code", "venue_code", "manufacturer_code",
     "lot_no", "dose_volume_ml", "billing_month", "first_product", "dt_kind", "former_municipality", "ticket_no",
     "tuberculin_result", "tuberculin_size_v", "tuberculin_size_h", "tuberculin_state", "remarks",
@@ -650,7 +651,7 @@ def move_record(s: Session, *, actor: Actor, record_id: int, expected_version: i
 # Form field → 予診票 CSV header: hand entry reads exactly what an import reads (ledger/rows.py),
 # so a value the import refuses is refused here with the same Japanese reason.
 ENTRY_FIELDS: tuple[tuple[str, str], ...] = (
-    ("vaccinated_on", "接種年月日"), ("vaccine_code", "接種種別"), ("term", "期"), ("dose_no", "回数"),
+    ("vaccinated_on", "接種年月日"), ("vaccination_time", "接種時刻"), ("vaccine_code", "接種種別"), ("term", "期"), ("dose_no", "回数"),
     ("category", "接種区分"), ("screening_result", "予診区分"), ("institution_code", "接種医療機関コード"),
     ("doctor_code", "接種医師コード"), ("screening_institution_code", "予診医療機関コード"),
     ("screening_doctor_code", "予診医師コード"), ("venue_code", "実施場所コード"),

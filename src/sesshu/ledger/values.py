@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.text import clean
-from sesshu.domain.wareki import DateParseError, parse_date, parse_month
+from sesshu.domain.wareki import DateParseError, parse_date, parse_month, parse_time
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.ledger.rows import CATEGORY_INPUT, SCREENING_INPUT, VERBATIM_FIELDS
 
@@ -33,6 +33,8 @@ def _parse(name: str, raw: str):
     try:
         if name == "vaccinated_on":
             return parse_date(text)
+        if name == "vaccination_time":
+            return parse_time(text) if text else None
         if name == "billing_month":
             return parse_month(text) if text else ""
     except DateParseError as e:

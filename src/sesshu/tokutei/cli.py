@@ -103,3 +103,5 @@ def counts_cmd(
     for r in rows:
         dose = f"{r.dose_no}回目" if r.dose_no else "回数なし"
         typer.echo(f"{r.category_label}\t{r.vaccine}\t{dose}\t接種 {r.doses} 回（{r.persons} 人）\t判定エラー {r.invalid} 回")
+        for job, n in (r.by_job or {}).items():
+            typer.echo(f"\t職種区分 {job}: {n} 回")

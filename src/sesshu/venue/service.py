@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sesshu.access import service as access
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
-from sesshu.clock import today_jst, utcnow
+from sesshu.away.service import notice_in_force
+from sesshu.clock import now_jst, today_jst, utcnow
 from sesshu.config import Settings
 from sesshu.db import Database
 from sesshu.disclosure.suspension import suspended_among
@@ -71,9 +72,12 @@ class Station:
         values["vaccine_code"] = values["vaccine_code"].upper()
         return cls(**values)
 
-    def entry(self, *, atena_no: str, vaccinated_on: date, scan: str, dose_no: int) -> dict[str, str]:
-        """The hand-entry form this dose would be (ledger.service.ENTRY_FIELDS); 回数 as printed on the ticket."""
-        return {"atena_no": atena_no, "dose_no": str(dose_no), "vaccinated_on": vaccinated_on.isoformat(), "vaccine_code": self.vaccine_code,
+    def entry(self, *, atena_no: str, vaccinated_on: date, scan: str, dose_no: int,
+              at: str = "") -> dict[str, str]:
+        """The hand-entry form this dose would be (ledger.service.ENTRY_FIELDS); 回数 as printed on the ticket;
+        `at` the 接種時刻 (HH:MM) the station stamps."""
+        return {"atena_no": atena_no, "dose_no": str(dose_no), "vaccinated_on": vaccinated_on.isoformat(),
+                "vaccination_time": at, "vaccine_code": self.vaccine_code,
                 "venue_code": self.venue_code, "institution_code": self.institution_code,
                 "doctor_code": self.doctor_code, "manufacturer_code": self.manufacturer_code,
                 "lot_no": self.lot_no, "dose_volume_ml": self.dose_volume_ml, "ticket_no": scan,
@@ -114,7 +118,8 @@ def _ticket_holder(db: Database, actor: Actor, line: OcrLine, *, facts_for: tupl
                         VaccinationRecord.status == "active", VaccinationRecord.vaccine_code != vaccine)).scalars())),
                     suspended=bool(suspended_among(s, [t.atena_no])),
                     registry_status=s.execute(select(Person.registry_status)
-                                              .where(Person.atena_no == t.atena_no)).scalar_one())
+                                              .where(Person.atena_no == t.atena_no)).scalar_one(),
+                    away_in_force=notice_in_force(s, t.atena_no, t.vaccine, on))
     if t is None:
         raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
     return t, facts
@@ -125,6 +130,7 @@ class HolderFacts:
     other_doses: list[str]
     suspended: bool
     registry_status: str
+    away_in_force: bool = False  # a 住所地外接種の届出 of the holder for the line holds on the day
 
 
 @dataclass
@@ -153,6 +159,8 @@ def _warnings(t: Ticket, facts: HolderFacts, check: EntryCheck) -> list[str]:
         out.append("利用停止の請求がある方です（接種の記録は法定の台帳のため行います。案内・出力には使いません）")
     if facts.registry_status != "resident" and check.person is not None:
         out.append(f"住民区分: {check.person.registry_status_label}")
+    if facts.registry_status == "non_resident" and not facts.away_in_force:
+        out.append("この日に有効な住所地外接種の届出がありません（取下げ・終了・期間外の届出済証は無効です）")
     return out
 
 
@@ -193,15 +201,19 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
     and returns the record already stored by this staff member with this ticket. A dose the engine
     judges invalid is stored only when the station confirmed it (a second F2: confirm_invalid), as in
     hand entry."""
-    on = on or today_jst()
-    if on > today_jst():
+    now = now_jst()
+    on = on or now.date()
+    if on > now.date():
         raise InvalidInput("接種年月日が未来の日付です")
+    # 接種時刻: the moment the dose is stored (JST), for a campaign's 時間外加算. A dose of an earlier day (a
+    # 再送 kept overnight) gets no time: the server does not know when it was given.
+    at = now.strftime("%H:%M") if on == now.date() else ""
     line = read_scan(scan, municipality=settings.municipality_code)
     t, _facts = _ticket_holder(db, actor, line)
     try:
         saved = enter_record(db, settings, actor=actor, purpose=PURPOSE, confirm_invalid=confirm_invalid,
                              raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
-                                               dose_no=t.dose_no))
+                                               dose_no=t.dose_no, at=at))
     except Conflict as e:
         if not e.message.startswith(DUPLICATE_REASON):
             raise

@@ -15,6 +15,7 @@ from sesshu.search.service import SearchCriteria
 # The 25 business fields of 別添1 in screen order, with their Japanese labels.
 RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("vaccinated_on", "接種年月日"),
+    ("vaccination_time", "接種時刻"),
     ("vaccine_code", "接種種別"),
     ("term", "期"),
     ("dose_no", "回数"),

@@ -144,6 +144,9 @@ _MESSAGES: list[tuple[str, str]] = [
     (r"not a whole number of yen: (.*)", r"金額は0以上の整数（円）で書いてください（\1）"),
     (r"not a date: (.*)", r"日付は YYYY-MM-DD の形で書いてください（\1）"),
     (r"(.*) is not among the file's vaccines", r"\1 はこのファイルの vaccines にないワクチンです"),
+    (r"expected hours as 'HH:MM-HH:MM', got (.*)", r"時間帯は 'HH:MM-HH:MM' の形で書いてください（\1）"),
+    (r"the hours must start before they end: (.*)", r"時間帯の始まりが終わりより前ではありません（\1）"),
+    (r"expected \{weekdays: .*\}", r"regular_hours は {weekdays: 'HH:MM-HH:MM', saturdays: 'HH:MM-HH:MM'} の形で書いてください"),
 ]
 
 
