@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from sesshu.clock import utcnow
 from sesshu.conditions.facts import ConditionSpan, conditions_on, load_spans
-from sesshu.domain.schedule import EligibilityResult, PersonFacts
+from sesshu.domain.schedule import EligibilityResult, PersonFacts, evaluate
 from sesshu.domain.schedule.book import RuleBook, group_of
 from sesshu.domain.schedule.rules import RULES_DIR
 from sesshu.domain.schedule.timeline import answer_points, fact_points, line_points
@@ -98,7 +98,7 @@ def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: d
     sets, lines, pregnancy_lines = _lines(book, first, last)
     lo, hi = first.toordinal(), last.toordinal()
     # (person index, line) → {sample ordinal: answer or None}
-    answers: dict[tuple[int, str], dict[int, EligibilityResult | None]] = {}
+    answers: dict[tuple[int, str], dict[int, tuple]] = {}
     todo: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # day → person → lines
     for i, f in enumerate(facts):
         for line in lines:
@@ -107,15 +107,14 @@ def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: d
             answers[(i, line)] = {}
             for d in _samples(f, book, sets, line, first, last):
                 todo[d][i].add(line)
+    probes: dict = {}  # shared by persons of the same birth date, sex and conditions
     while todo:
         found: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
         for day, per_person in todo.items():
             as_of = date.fromordinal(day)
-            for i, line, e in _evaluate_day(facts, per_person, as_of, book, pregnancy_lines):
-                answers[(i, line)][day] = e
-                if e is None:
-                    continue
-                for x in answer_points(e):
+            for i, line, e, probe in _evaluate_day(facts, per_person, as_of, book, pregnancy_lines, probes):
+                answers[(i, line)][day] = (e, probe)
+                for x in (x for r in (e, *probe) if r is not None for x in answer_points(r)):
                     if lo < x <= hi and x not in answers[(i, line)] and line not in found[x][i]:
                         found[x][i].add(line)
         todo = {d: {i: {ln for ln in ls if d not in answers[(i, ln)]} for i, ls in pp.items()}
@@ -129,10 +128,13 @@ def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: d
 
 
 def _evaluate_day(facts: Sequence[_Facts], per_person: dict[int, set[str]], as_of: date, book: RuleBook,
-                  pregnancy_lines: set[str]) -> Iterable[tuple[int, str, EligibilityResult | None]]:
+                  pregnancy_lines: set[str], probes: dict) -> Iterable[tuple[int, str, EligibilityResult | None, tuple]]:
     """Answers on ``as_of`` for each (person, line) asked, the way target selection evaluates: the
     active records without products, conditions by date, pregnancies only for pregnancy lines and only
-    those not yet delivered on as_of (pregnancy.facts.load_resident_pregnancies)."""
+    those not yet delivered on as_of (pregnancy.facts.load_resident_pregnancies) — and, for the other
+    lines, the *probes* target selection asks first (ledger.targets._probe_birth_groups and
+    _condition_holders): the line for an empty history with no conditions, and with the conditions held
+    on as_of. A person is listed only when a probe is open too (see docs/eligibility.md)."""
     groups: dict[tuple[frozenset[str], bool], list[int]] = defaultdict(list)
     for i, lines in per_person.items():
         plain = frozenset(ln for ln in lines if ln not in pregnancy_lines)
@@ -141,38 +143,71 @@ def _evaluate_day(facts: Sequence[_Facts], per_person: dict[int, set[str]], as_o
             groups[(plain, False)].append(i)
         if preg:
             groups[(preg, True)].append(i)
+    rules = book.at(as_of)
     for (lines, preg), idx in groups.items():
         people = [(facts[i].birth, facts[i].sex, facts[i].rows, facts[i].spans,
                    tuple(d for d in facts[i].pregnancies if d > as_of) if preg else ()) for i in idx]
         results = evaluate_people(people, as_of, lines, book=book)
         for i, r in zip(idx, results):
             got = {e.vaccine: e for e in r.eligibility}
+            f = facts[i]
+            if preg:
+                probe: tuple = ()
+            else:
+                held = conditions_on(f.spans, as_of)
+                probe = (_probe(probes, f.birth, f.sex, frozenset(), as_of, rules, lines),
+                         _probe(probes, f.birth, f.sex, held, as_of, rules, lines) if held else {})
             for line in lines:
-                yield i, line, got.get(line)
+                yield i, line, got.get(line), tuple(p.get(line) for p in probe)
 
 
-def _spans_of(f: _Facts, line: str, by_day: dict[int, EligibilityResult | None], book: RuleBook,
-              hi: int) -> list[dict]:
+def _probe(cache: dict, birth: date, sex: str, held: frozenset[str], as_of: date, rules, lines) -> dict:
+    key = (birth, sex, held, as_of, lines)
+    hit = cache.get(key)
+    if hit is None:
+        ev = evaluate(PersonFacts(birth_date=birth, sex=sex, conditions=held), [], as_of, rules, lines=lines)
+        hit = cache[key] = {e.vaccine: e for e in ev.eligibility}
+    return hit
+
+
+def _opens(e: EligibilityResult | None, day: date) -> date | None:
+    """The first day the answer is open from ``day`` on: that day when eligible, earliest when not yet."""
+    if e is None or e.status not in OPEN:
+        return None
+    return day if e.status == "eligible" else e.earliest
+
+
+def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi: int) -> list[dict]:
     days = sorted(by_day)
     out: list[dict] = []
     for k, day in enumerate(days):
-        e = by_day[day]
+        e, probe = by_day[day]
         end = days[k + 1] - 1 if k + 1 < len(days) else hi
-        if e is None or e.status not in OPEN:
-            continue
         as_of = date.fromordinal(day)
+        opens = _opens(e, as_of)
+        if opens is None:
+            continue
+        if probe:
+            # the earliest day a probe opens (none open: target selection never reaches this person)
+            probe_opens = min((d for d in (_opens(p, as_of) for p in probe) if d is not None), default=None)
+            if probe_opens is None:
+                continue
+        else:
+            probe_opens = as_of  # pregnancy lines: every resident with a 妊娠届 is evaluated
         rules = book.at(as_of)
         group = group_of(book, rules, line, f.birth, f.sex, conditions_on(f.spans, as_of), e.earliest or as_of)
         version = rules.version_of(line) or next(
             (rules.version_of(v) for en in rules.entries if en.code == line for v in en.vaccines), "")
         row = {"atena_no": f.atena_no, "line": line, "valid_from": as_of, "valid_to": date.fromordinal(end),
-               "opens_on": as_of if e.status == "eligible" else e.earliest, "status": e.status,
+               "opens_on": max(opens, probe_opens), "status": e.status,
                "next_dose": e.next_dose, "earliest": e.earliest, "standard_from": e.standard_from,
                "standard_until": e.standard_until, "legal_until": e.legal_until, "priority_group": group,
                "rule_version": version}
         prev = out[-1] if out else None
         if prev is not None and prev["valid_to"] == as_of - timedelta(days=1) and all(
-                prev[c] == row[c] for c in row if c not in ("valid_from", "valid_to")):
+                prev[c] == row[c] for c in row if c not in ("valid_from", "valid_to", "opens_on")) and (
+                prev["opens_on"] == row["opens_on"] or (prev["opens_on"] <= prev["valid_from"]
+                                                       and row["opens_on"] <= row["valid_from"])):
             prev["valid_to"] = row["valid_to"]  # the same answer on the next day: one span
         else:
             out.append(row)

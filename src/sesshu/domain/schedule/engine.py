@@ -1113,8 +1113,7 @@ def _after_live(r, e, live, today):
             bound = o + _LIVE_GAP
             if r[2] is not None and bound > r[2]:
                 n, _status, _earliest, sf, su, b = r
-                # as in _forecast: a bound past the legal end leaves the line expired, never "not yet"
-                status = EXPIRED if today > b or bound > b else (NOT_YET if today < bound else ELIGIBLE)
+                status = NOT_YET if today < bound else (EXPIRED if today > b or bound > b else ELIGIBLE)
                 return n, status, bound, sf, su, b
             break
     return r
