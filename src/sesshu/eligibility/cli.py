@@ -13,8 +13,8 @@ def register(app: typer.Typer) -> None:
 
 
 @eligibility_app.command("rebuild")
-def rebuild_cmd(first: Optional[str] = typer.Option(None, "--from", help="期間の始まり（省略時は今日の62日前）"),
-                last: Optional[str] = typer.Option(None, "--to", help="期間の終わり（省略時は今日の428日後）")) -> None:
+def rebuild_cmd(first: Optional[str] = typer.Option(None, "--from", help="期間の始まり（省略時は今日の31日前）"),
+                last: Optional[str] = typer.Option(None, "--to", help="期間の終わり（省略時は今日の214日後）")) -> None:
     """住民・住登外者全員の接種可能範囲を期間について作り直します（アップグレード後・毎月の実行を想定）。"""
     import time
 

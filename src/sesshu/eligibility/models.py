@@ -55,8 +55,10 @@ class EligibilityState(Base):
 
 class EligibilityDirty(Base):
     """Persons whose records or facts changed in the open transaction (written by triggers, read and
-    emptied by the session's before-commit refresh). "*" means the rules changed: rebuild all."""
+    emptied by the session's before-commit refresh), with the vaccine of a changed record ("*": a
+    registry fact, condition or 妊娠届 changed — every line). atena_no "*": the rules changed: rebuild all."""
 
     __tablename__ = "eligibility_dirty"
 
     atena_no: Mapped[str] = mapped_column(String(15), primary_key=True)
+    vaccine_code: Mapped[str] = mapped_column(String(20), primary_key=True, default="*")

@@ -22,7 +22,7 @@ from sesshu.conditions.facts import ConditionSpan, conditions_on, load_spans
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, evaluate
 from sesshu.domain.schedule.book import RuleBook, group_of
 from sesshu.domain.schedule.rules import RULES_DIR
-from sesshu.domain.schedule.timeline import answer_points, fact_points, line_points
+from sesshu.domain.schedule.timeline import answer_points, fact_points, points_by_line, relevant_vaccines
 from sesshu.eligibility.models import EligibilityDirty, EligibilitySpan, EligibilityState
 from sesshu.ledger.evaluation import evaluate_people
 from sesshu.ledger.models import VaccinationRecord
@@ -38,8 +38,10 @@ LISTED = ("resident", "non_resident")
 OPEN = ("eligible", "not_yet")
 REBUILD_ALL = "*"
 _BATCH = 2000
-DEFAULT_BEFORE_DAYS = 62
-DEFAULT_AFTER_DAYS = 428
+# The default period of as_of dates the table answers for: a month back, about seven months ahead
+# (this and next month's notices, a campaign's waves); `sesshu eligibility rebuild` each month moves it.
+DEFAULT_BEFORE_DAYS = 31
+DEFAULT_AFTER_DAYS = 214
 
 _SHIPPED_KEY: list[str] = []
 
@@ -82,30 +84,57 @@ def _lines(book: RuleBook, first: date, last: date) -> tuple[list, list[str], se
     return sets, lines, pregnancy
 
 
-def _samples(f: _Facts, book: RuleBook, sets: list, line: str, first: date, last: date) -> set[int]:
+def _samples(f: _Facts, book: RuleBook, sets: list, lines: list[str], first: date, last: date) -> dict[str, set[int]]:
+    """Per line, the days to evaluate: the period's first day and every point where the answer may change."""
     lo, hi = first.toordinal(), last.toordinal()
     facts = PersonFacts(birth_date=f.birth, sex=f.sex, pregnancies=f.pregnancies)
-    out = {lo}
+    edges = [(sp.valid_from, sp.valid_until) for sp in f.spans]
+    common = fact_points((r.vaccinated_on for r in f.rows), edges, book.starts, lo, hi) | {lo}
+    out = {line: set(common) for line in lines}
     for rs in sets:
-        out |= line_points(facts, rs, line, lo, hi)
-    edges = [d for sp in f.spans for d in (sp.valid_from, sp.valid_until)]
-    out |= fact_points((r.vaccinated_on for r in f.rows), edges, book.starts, lo, hi)
+        for line, pts in points_by_line(facts, rs, lines, lo, hi).items():
+            out[line] |= pts
     return out
 
 
-def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: date, last: date) -> list[dict]:
-    """The open spans (rows of eligibility_span) of these persons over [first, last]."""
+def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: date, last: date,
+                   only: dict[str, frozenset[str]] | None = None) -> list[dict]:
+    """The open spans (rows of eligibility_span) of these persons over [first, last] — for each person
+    only the lines in ``only[atena_no]`` when given.
+
+    A person with no record, condition or 妊娠届 has the answers of everyone born the same day with the
+    same sex: such persons are evaluated once per (birth date, sex) and their spans copied."""
+    only = only or {}
+    plain: dict[tuple, list[_Facts]] = defaultdict(list)
+    own: list[_Facts] = []
+    for f in facts:
+        if f.rows or f.spans or f.pregnancies:
+            own.append(f)
+        else:
+            plain[(f.birth, f.sex, only.get(f.atena_no))].append(f)
+    out = _evaluate_spans(s, own + [group[0] for group in plain.values()], book, first, last, only)
+    by_person: dict[str, list[dict]] = defaultdict(list)
+    for r in out:
+        by_person[r["atena_no"]].append(r)
+    for group in plain.values():
+        out.extend({**r, "atena_no": f.atena_no} for f in group[1:] for r in by_person.get(group[0].atena_no, ()))
+    return out
+
+
+def _evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: date, last: date,
+                    only: dict[str, frozenset[str]]) -> list[dict]:
     sets, lines, pregnancy_lines = _lines(book, first, last)
     lo, hi = first.toordinal(), last.toordinal()
     # (person index, line) → {sample ordinal: answer or None}
     answers: dict[tuple[int, str], dict[int, tuple]] = {}
     todo: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # day → person → lines
     for i, f in enumerate(facts):
-        for line in lines:
-            if line in pregnancy_lines and not (f.sex == "F" and f.pregnancies):
-                continue  # no 妊娠届: the line is never open (targets read only pregnant residents)
+        # no 妊娠届: a pregnancy line is never open (targets read only pregnant residents)
+        mine = [ln for ln in lines if (ln not in pregnancy_lines or (f.sex == "F" and f.pregnancies))
+                and (f.atena_no not in only or ln in only[f.atena_no])]
+        for line, days in _samples(f, book, sets, mine, first, last).items():
             answers[(i, line)] = {}
-            for d in _samples(f, book, sets, line, first, last):
+            for d in days:
                 todo[d][i].add(line)
     probes: dict = {}  # shared by persons of the same birth date, sex and conditions
     while todo:
@@ -250,19 +279,55 @@ def state(s: Session) -> EligibilityState | None:
     return s.get(EligibilityState, 1)
 
 
-def refresh_persons(s: Session, atena_nos: Iterable[str], *, book: RuleBook | None = None) -> int:
+def lines_changed_by(book: RuleBook, first: date, last: date, vaccines: Iterable[str]) -> frozenset[str]:
+    """The lines whose answers doses of these vaccines can change, under any rule set of the period."""
+    sets, lines, _preg = _lines(book, first, last)
+    wanted = set(vaccines)
+    return frozenset(ln for rs in sets for ln in lines if wanted & _relevant(rs, ln))
+
+
+_RELEVANT: dict[tuple[int, str], frozenset[str]] = {}
+
+
+def _relevant(rs, line: str) -> frozenset[str]:
+    key = (id(rs), line)
+    hit = _RELEVANT.get(key)
+    if hit is None:
+        if len(_RELEVANT) > 10_000:
+            _RELEVANT.clear()
+        hit = _RELEVANT[key] = relevant_vaccines(rs, line)
+    return hit
+
+
+def refresh_persons(s: Session, atena_nos: Iterable[str], *, book: RuleBook | None = None,
+                    vaccines: dict[str, set[str]] | None = None) -> int:
     """Replace these persons' spans with a fresh evaluation (persons no longer listed, or erased, lose
-    theirs). Does nothing while the table is not built. Returns the spans written."""
+    theirs). ``vaccines``: for a person whose only change is records of these vaccine codes, just the
+    lines those doses can change are refreshed (timeline.relevant_vaccines); absent or "*": every line.
+    Does nothing while the table is not built. Returns the spans written."""
     st = state(s)
     nos = sorted(set(atena_nos) - {REBUILD_ALL})
     if st is None or not nos:
         return 0
     book = book or rule_book(s)
+    vaccines = vaccines or {}
+    only = {a: lines_changed_by(book, st.horizon_from, st.horizon_to, vaccines[a])
+            for a in nos if a in vaccines and "*" not in vaccines[a]}
+    nos = [a for a in nos if a not in only or only[a]]
     written = 0
     for i in range(0, len(nos), _BATCH):
         part = nos[i:i + _BATCH]
-        rows = evaluate_spans(s, _load_facts(s, part), book, st.horizon_from, st.horizon_to)
-        s.execute(delete(EligibilitySpan).where(EligibilitySpan.atena_no.in_(part)))
+        rows = evaluate_spans(s, _load_facts(s, part), book, st.horizon_from, st.horizon_to, only)
+        whole = [a for a in part if a not in only]
+        if whole:
+            s.execute(delete(EligibilitySpan).where(EligibilitySpan.atena_no.in_(whole)))
+        by_lines: dict[frozenset[str], list[str]] = defaultdict(list)
+        for a in part:
+            if a in only:
+                by_lines[only[a]].append(a)
+        for lines, who in by_lines.items():
+            s.execute(delete(EligibilitySpan).where(EligibilitySpan.atena_no.in_(who),
+                                                    EligibilitySpan.line.in_(sorted(lines))))
         if rows:
             s.execute(insert(EligibilitySpan), rows)
         written += len(rows)
@@ -310,14 +375,17 @@ def default_period(today: date) -> tuple[date, date]:
 def settle(s: Session) -> int:
     """Bring the table up to date with every write of this transaction so far: the persons the
     triggers marked are refreshed once each (a rule change rebuilds all), and the marks removed."""
-    marked = list(s.execute(select(EligibilityDirty.atena_no)).scalars())
+    marked = s.execute(select(EligibilityDirty.atena_no, EligibilityDirty.vaccine_code)).all()
     if not marked:
         return 0
     s.execute(delete(EligibilityDirty))
     st = state(s)
     if st is None:
         return 0
-    if REBUILD_ALL in marked:
+    vaccines: dict[str, set[str]] = defaultdict(set)
+    for a, v in marked:
+        vaccines[a].add(v)
+    if REBUILD_ALL in vaccines:
         return rebuild(s, first=st.horizon_from, last=st.horizon_to)[0]
-    refresh_persons(s, marked)
-    return len(marked)
+    refresh_persons(s, list(vaccines), vaccines=vaccines)
+    return len(vaccines)

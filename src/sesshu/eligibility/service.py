@@ -21,7 +21,7 @@ class RebuildSummary:
 
 def rebuild(db: Database, *, actor: Actor, today: date, first: date | None = None,
             last: date | None = None) -> RebuildSummary:
-    """Evaluate every resident and 住登外者 over [first, last] (default: 62 days before today to 428 after)
+    """Evaluate every resident and 住登外者 over [first, last] (default: 31 days before today to 214 after)
     and mark the table built with the active rules; audited. One transaction: until it commits, the
     selections keep using the previous table (or the full evaluation)."""
     d_first, d_last = refresh.default_period(today)

@@ -34,14 +34,15 @@ BUILT = "EXISTS (SELECT 1 FROM eligibility_state)"
 def _sqlite_triggers() -> list[str]:
     out = []
     for table, cols in WATCHED.items():
-        mark = "INSERT OR IGNORE INTO eligibility_dirty (atena_no) VALUES ({}.atena_no);"
+        what = "{0}.vaccine_code" if table == "vaccination_record" else "'*'"
+        mark = "INSERT OR IGNORE INTO eligibility_dirty (atena_no, vaccine_code) VALUES ({0}.atena_no, " + what + ");"
         out.append(f"CREATE TRIGGER eligibility_{table}_ins AFTER INSERT ON {table} WHEN {BUILT} "
                    f"BEGIN {mark.format('NEW')} END")
         out.append(f"CREATE TRIGGER eligibility_{table}_upd AFTER UPDATE OF {', '.join(cols)} ON {table} WHEN {BUILT} "
                    f"BEGIN {mark.format('OLD')} {mark.format('NEW')} END")
         out.append(f"CREATE TRIGGER eligibility_{table}_del AFTER DELETE ON {table} WHEN {BUILT} "
                    f"BEGIN {mark.format('OLD')} END")
-    all_ = "INSERT OR IGNORE INTO eligibility_dirty (atena_no) VALUES ('*');"
+    all_ = "INSERT OR IGNORE INTO eligibility_dirty (atena_no, vaccine_code) VALUES ('*', '*');"
     out.append(f"CREATE TRIGGER eligibility_rule_set_ins AFTER INSERT ON rule_set "
                f"WHEN NEW.status = 'active' AND {BUILT} BEGIN {all_} END")
     out.append(f"CREATE TRIGGER eligibility_rule_set_upd AFTER UPDATE OF {', '.join(RULES)} ON rule_set "
@@ -56,10 +57,24 @@ def _pg_triggers() -> list[str]:
 BEGIN
   IF EXISTS (SELECT 1 FROM eligibility_state) THEN
     IF TG_OP <> 'INSERT' THEN
-      INSERT INTO eligibility_dirty (atena_no) VALUES (OLD.atena_no) ON CONFLICT DO NOTHING;
+      INSERT INTO eligibility_dirty (atena_no, vaccine_code) VALUES (OLD.atena_no, '*') ON CONFLICT DO NOTHING;
     END IF;
     IF TG_OP <> 'DELETE' THEN
-      INSERT INTO eligibility_dirty (atena_no) VALUES (NEW.atena_no) ON CONFLICT DO NOTHING;
+      INSERT INTO eligibility_dirty (atena_no, vaccine_code) VALUES (NEW.atena_no, '*') ON CONFLICT DO NOTHING;
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$""",
+           """CREATE FUNCTION eligibility_mark_record() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM eligibility_state) THEN
+    IF TG_OP <> 'INSERT' THEN
+      INSERT INTO eligibility_dirty (atena_no, vaccine_code) VALUES (OLD.atena_no, OLD.vaccine_code)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+      INSERT INTO eligibility_dirty (atena_no, vaccine_code) VALUES (NEW.atena_no, NEW.vaccine_code)
+        ON CONFLICT DO NOTHING;
     END IF;
   END IF;
   RETURN NULL;
@@ -67,18 +82,19 @@ END $$""",
            """CREATE FUNCTION eligibility_mark_rules() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM eligibility_state) THEN
-    INSERT INTO eligibility_dirty (atena_no) VALUES ('*') ON CONFLICT DO NOTHING;
+    INSERT INTO eligibility_dirty (atena_no, vaccine_code) VALUES ('*', '*') ON CONFLICT DO NOTHING;
   END IF;
   RETURN NULL;
 END $$"""]
     for table, cols in WATCHED.items():
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in cols)
+        fn = "eligibility_mark_record" if table == "vaccination_record" else "eligibility_mark"
         out.append(f"CREATE TRIGGER eligibility_{table}_ins AFTER INSERT ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION eligibility_mark()")
+                   f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
         out.append(f"CREATE TRIGGER eligibility_{table}_upd AFTER UPDATE OF {', '.join(cols)} ON {table} "
-                   f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION eligibility_mark()")
+                   f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {fn}()")
         out.append(f"CREATE TRIGGER eligibility_{table}_del AFTER DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION eligibility_mark()")
+                   f"FOR EACH ROW EXECUTE FUNCTION {fn}()")
     changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in RULES)
     out.append("CREATE TRIGGER eligibility_rule_set_ins AFTER INSERT ON rule_set FOR EACH ROW "
                "WHEN (NEW.status = 'active') EXECUTE FUNCTION eligibility_mark_rules()")
@@ -123,7 +139,8 @@ def upgrade() -> None:
     op.create_table(
         "eligibility_dirty",
         sa.Column("atena_no", sa.String(15), nullable=False),
-        sa.PrimaryKeyConstraint("atena_no", name="pk_eligibility_dirty"),
+        sa.Column("vaccine_code", sa.String(20), nullable=False),
+        sa.PrimaryKeyConstraint("atena_no", "vaccine_code", name="pk_eligibility_dirty"),
     )
     bind = op.get_bind()
     for ddl in (_pg_triggers() if bind.dialect.name == "postgresql" else _sqlite_triggers()):
@@ -138,6 +155,7 @@ def downgrade() -> None:
                        + (f" ON {table}" if bind.dialect.name == "postgresql" else ""))
     if bind.dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS eligibility_mark()")
+        op.execute("DROP FUNCTION IF EXISTS eligibility_mark_record()")
         op.execute("DROP FUNCTION IF EXISTS eligibility_mark_rules()")
     op.drop_table("eligibility_dirty")
     op.drop_table("eligibility_state")
