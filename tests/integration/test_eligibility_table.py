@@ -247,3 +247,24 @@ def test_the_table_stays_silent_where_it_cannot_answer(built, settings, operator
         assert open_on(s, book, "MR", TODAY, TODAY, ("resident",)) is not None
         s.execute(text("DELETE FROM eligibility_state"))
         assert open_on(s, book, "MR", TODAY, TODAY, ("resident",)) is None
+
+
+def test_the_rebuild_command_builds_the_table_and_is_audited(db, settings, operator, tmp_path):
+    from sesshu.audit.models import AuditEntry
+    from tests.integration.test_cli import run
+
+    write(tmp_path / "reg.csv", _registry_csv(PEOPLE[:30]))
+    import_registry(db, settings, path=tmp_path / "reg.csv", actor=operator)
+    with db.transaction() as s:
+        assert refresh.state(s) is None  # not built: selections run the full evaluation
+    out = run(settings, "eligibility", "rebuild", "--from", FIRST.isoformat(), "--to", LAST.isoformat())
+    assert out.returncode == 0, out.stderr
+    assert "30 人" in out.stdout
+    with db.transaction() as s:
+        st = refresh.state(s)
+        assert (st.horizon_from, st.horizon_to) == (FIRST, LAST)
+        e = s.execute(select(AuditEntry).where(AuditEntry.action == "eligibility.rebuild")).scalar_one()
+        assert '"persons": 30' in e.detail
+    assert_table_equals_full(db, [(line, TODAY, 30) for line in LINES])
+    bad = run(settings, "eligibility", "rebuild", "--from", LAST.isoformat(), "--to", FIRST.isoformat())
+    assert bad.returncode == 2 and "期間の終わりが始まりより前です" in bad.stderr

@@ -41,6 +41,7 @@ def open_on(s: Session, book: RuleBook, line: str, as_of: date, until: date,
     is eligible on as_of or not yet but open by ``until``; None when the table cannot answer."""
     if not answers(s, book, as_of):
         return None
-    return list(s.execute(select(*_COLS).join(Person, Person.atena_no == S.atena_no)
-                          .where(S.line == line, S.opens_on <= until, S.valid_from <= as_of, S.valid_to >= as_of,
-                                 Person.registry_status.in_(list(statuses)))))
+    # Core rows (not ORM-enabled execution): a city-wide line is hundreds of thousands of rows
+    return list(s.connection().execute(select(*_COLS).join(Person, Person.atena_no == S.atena_no)
+                                       .where(S.line == line, S.opens_on <= until, S.valid_from <= as_of,
+                                              S.valid_to >= as_of, Person.registry_status.in_(list(statuses)))))

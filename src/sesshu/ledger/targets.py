@@ -19,6 +19,7 @@ from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, RuleSet, evaluate
 from sesshu.domain.schedule.book import RuleBook, group_of, is_tokutei
+from sesshu.domain.schedule.engine import _new_line as new_line  # EligibilityResult, built fast
 from sesshu.eligibility.query import open_on
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
@@ -194,11 +195,11 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
     found = open_on(s, book, line, as_of, until, _statuses(book.at(as_of), line))
     if found is None:
         return full_collect(s, book, line, as_of, until)
-    rows = [TargetRow(r.atena_no, r.name, r.name_kana, r.sex, r.birth_date, r.postal_code, r.address,
-                      r.household_no,
-                      EligibilityResult(line, r.next_dose, r.status, r.earliest, r.standard_from, r.standard_until,
-                                        r.legal_until), r.priority_group)
-            for r in found]
+    # rows unpacked as tuples (query._COLS order): attribute access per column costs more than the query
+    rows = [TargetRow(a, name, kana, sex, birth, postal, address, household,
+                      new_line(line, next_dose, status, earliest, sf, su, legal), group)
+            for (a, name, kana, sex, birth, postal, address, household, status, next_dose, earliest, sf, su, legal,
+                 group) in found]
     rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
     return rows
 

@@ -38,15 +38,18 @@ def _sqlite_triggers() -> list[str]:
         mark = "INSERT OR IGNORE INTO eligibility_dirty (atena_no, vaccine_code) VALUES ({0}.atena_no, " + what + ");"
         out.append(f"CREATE TRIGGER eligibility_{table}_ins AFTER INSERT ON {table} WHEN {BUILT} "
                    f"BEGIN {mark.format('NEW')} END")
-        out.append(f"CREATE TRIGGER eligibility_{table}_upd AFTER UPDATE OF {', '.join(cols)} ON {table} WHEN {BUILT} "
-                   f"BEGIN {mark.format('OLD')} {mark.format('NEW')} END")
+        # SQLite fires UPDATE OF whenever a column is SET, changed or not (a registry feed sets them all)
+        changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in cols)
+        out.append(f"CREATE TRIGGER eligibility_{table}_upd AFTER UPDATE OF {', '.join(cols)} ON {table} "
+                   f"WHEN ({changed}) AND {BUILT} BEGIN {mark.format('OLD')} {mark.format('NEW')} END")
         out.append(f"CREATE TRIGGER eligibility_{table}_del AFTER DELETE ON {table} WHEN {BUILT} "
                    f"BEGIN {mark.format('OLD')} END")
     all_ = "INSERT OR IGNORE INTO eligibility_dirty (atena_no, vaccine_code) VALUES ('*', '*');"
     out.append(f"CREATE TRIGGER eligibility_rule_set_ins AFTER INSERT ON rule_set "
                f"WHEN NEW.status = 'active' AND {BUILT} BEGIN {all_} END")
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in RULES)
     out.append(f"CREATE TRIGGER eligibility_rule_set_upd AFTER UPDATE OF {', '.join(RULES)} ON rule_set "
-               f"WHEN (OLD.status = 'active' OR NEW.status = 'active') AND {BUILT} BEGIN {all_} END")
+               f"WHEN (OLD.status = 'active' OR NEW.status = 'active') AND ({changed}) AND {BUILT} BEGIN {all_} END")
     out.append(f"CREATE TRIGGER eligibility_rule_set_del AFTER DELETE ON rule_set "
                f"WHEN OLD.status = 'active' AND {BUILT} BEGIN {all_} END")
     return out
