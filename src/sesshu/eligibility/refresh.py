@@ -286,16 +286,12 @@ def lines_changed_by(book: RuleBook, first: date, last: date, vaccines: Iterable
     return frozenset(ln for rs in sets for ln in lines if wanted & _relevant(rs, ln))
 
 
-_RELEVANT: dict[tuple[int, str], frozenset[str]] = {}
-
-
 def _relevant(rs, line: str) -> frozenset[str]:
-    key = (id(rs), line)
-    hit = _RELEVANT.get(key)
+    # kept on the rule set itself (like its person_cache): an id() key could outlive a replaced set
+    cache = rs.__dict__.setdefault("_eligibility_relevant", {})
+    hit = cache.get(line)
     if hit is None:
-        if len(_RELEVANT) > 10_000:
-            _RELEVANT.clear()
-        hit = _RELEVANT[key] = relevant_vaccines(rs, line)
+        hit = cache[line] = relevant_vaccines(rs, line)
     return hit
 
 
