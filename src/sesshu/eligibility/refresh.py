@@ -180,7 +180,8 @@ def _evaluate_day(facts: Sequence[_Facts], per_person: dict[int, set[str]], as_o
         for i, r in zip(idx, results):
             got = {e.vaccine: e for e in r.eligibility}
             f = facts[i]
-            if preg:
+            if preg or not any(e.status in OPEN for e in r.eligibility):
+                # a probe only matters where the person's own answer is open (a span starts there)
                 probe: tuple = ()
             else:
                 held = conditions_on(f.spans, as_of)
@@ -225,8 +226,7 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
             probe_opens = as_of  # pregnancy lines: every resident with a 妊娠届 is evaluated
         rules = book.at(as_of)
         group = group_of(book, rules, line, f.birth, f.sex, conditions_on(f.spans, as_of), e.earliest or as_of)
-        version = rules.version_of(line) or next(
-            (rules.version_of(v) for en in rules.entries if en.code == line for v in en.vaccines), "")
+        version = _version(rules, line)
         row = {"atena_no": f.atena_no, "line": line, "valid_from": as_of, "valid_to": date.fromordinal(end),
                "opens_on": max(opens, probe_opens), "status": e.status,
                "next_dose": e.next_dose, "earliest": e.earliest, "standard_from": e.standard_from,
@@ -241,6 +241,16 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
         else:
             out.append(row)
     return out
+
+
+def _version(rules, line: str) -> str:
+    """The rule file version behind a line (its own code's file, else its first vaccine's)."""
+    cache = rules.__dict__.setdefault("_eligibility_versions", {})
+    hit = cache.get(line)
+    if hit is None:
+        hit = cache[line] = rules.version_of(line) or next(
+            (rules.version_of(v) for en in rules.entries if en.code == line for v in en.vaccines), "")
+    return hit
 
 
 def _load_facts(s: Session, atena_nos: Sequence[str]) -> list[_Facts]:
