@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
