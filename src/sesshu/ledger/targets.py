@@ -200,8 +200,7 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
                       new_line(line, next_dose, status, earliest, sf, su, legal), group)
             for (a, name, kana, sex, birth, postal, address, household, status, next_dose, earliest, sf, su, legal,
                  group) in found]
-    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
-    return rows
+    return rows  # already in the order below (eligibility.query sorts in SQL)
 
 
 def full_collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
