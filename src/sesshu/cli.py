@@ -39,6 +39,7 @@ from sesshu.retention import cli as retention_cli
 from sesshu.disclosure import cli as disclosure_cli
 from sesshu.relief import cli as relief_cli
 from sesshu.rulesets import cli as rulesets_cli
+from sesshu.eligibility import cli as eligibility_cli
 from sesshu.tokutei import cli as tokutei_cli
 
 app = typer.Typer(help="sesshu（接種）予防接種台帳システム", no_args_is_help=True, add_completion=False)
@@ -73,6 +74,7 @@ retention_cli.register(app)
 disclosure_cli.register(app)
 relief_cli.register(app)
 rulesets_cli.register(app)  # campaign check|propose|list|show
+eligibility_cli.register(app)  # eligibility rebuild
 conditions_cli.register(person_app)  # person condition
 pregnancy_cli.register(person_app, import_app)  # person pregnancy, import pregnancies
 fhir_cli.register(app)  # fhir export|import, shc issue|verify|rotate-key|keys

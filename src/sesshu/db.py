@@ -104,5 +104,15 @@ def make_database(settings: Settings) -> Database:
     from sesshu.keys import load_audit_key
 
     engine = make_engine(url)
-    return Database(engine=engine, session_factory=sessionmaker(engine, expire_on_commit=False),
-                    audit_key=load_audit_key(settings))
+    factory = sessionmaker(engine, expire_on_commit=False)
+    _install_write_rules(factory)
+    return Database(engine=engine, session_factory=factory, audit_key=load_audit_key(settings))
+
+
+def _install_write_rules(factory: sessionmaker) -> None:
+    """Rules every write must follow, on every session of every Database (no path can skip them):
+    the eligibility table is refreshed before each commit (sesshu.eligibility.hook). Imported here,
+    where sessions are built, so that no feature has to remember to call it."""
+    from sesshu.eligibility.hook import install
+
+    install(factory)

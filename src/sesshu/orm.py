@@ -28,6 +28,7 @@ def load_all_models() -> MetaData:
     from sesshu.billing import models as _billing  # noqa: F401
     from sesshu.conditions import models as _conditions  # noqa: F401
     from sesshu.dashboard import models as _dashboard  # noqa: F401
+    from sesshu.eligibility import models as _eligibility  # noqa: F401
     from sesshu.hub import models as _hub  # noqa: F401
     from sesshu.disclosure import models as _disclosure  # noqa: F401
     from sesshu.jobs import models as _jobs  # noqa: F401

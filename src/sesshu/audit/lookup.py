@@ -58,6 +58,7 @@ ACTION_LABELS = {
     "records.evaluate": "接種記録の判定",
     "registry.import": "住基ファイルの取込",
     "targets.select": "対象者選定",
+    "eligibility.rebuild": "接種可能範囲の表の再作成",
     "user.create": "職員アカウントの登録",
     "audit.verify": "操作記録の検証",
     "audit.checkpoint": "チェックポイントの作成",

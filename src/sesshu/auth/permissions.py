@@ -81,6 +81,7 @@ CLI_COMMANDS: dict[str, str] = {
     "demo load": "system.operate",
     "demo totp": "system.operate",
     "record evaluate": "system.operate",
+    "eligibility rebuild": "system.operate",
     "jobs list": "system.operate",
     "jobs show": "system.operate",
     "backup create": "system.operate",

@@ -20,6 +20,9 @@ PURPOSE = "利用停止中の方の利用の拒否"
 
 def suspended_among(s: Session, atena_nos: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(atena_nos))
+    if len(wanted) > 5000:
+        # a city-wide list (targets, a wave): the suspensions are few, read them all once
+        return set(s.execute(select(UseSuspension.atena_no).distinct()).scalars()) & set(wanted)
     found: set[str] = set()
     for i in range(0, len(wanted), 500):
         found |= set(s.execute(select(UseSuspension.atena_no)

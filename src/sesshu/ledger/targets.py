@@ -18,7 +18,9 @@ from sesshu.db import Database
 from sesshu.disclosure.suspension import drop_suspended
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.schedule import EligibilityResult, PersonFacts, RuleSet, evaluate
-from sesshu.domain.schedule.book import RuleBook, is_tokutei
+from sesshu.domain.schedule.book import RuleBook, group_of, is_tokutei
+from sesshu.domain.schedule.engine import _new_line as new_line  # EligibilityResult, built fast
+from sesshu.eligibility.query import open_on
 from sesshu.exports import service as exports
 from sesshu.exports.service import ExportedFile
 from sesshu.ledger.evaluation import evaluate_rows
@@ -131,31 +133,6 @@ def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int =
     return line, _collect(s, book, line, as_of, until)
 
 
-def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
-             on: date) -> str:
-    """The 接種順位 of a campaign line that applies to this person on ``on``: the first window of the line (in
-    file order) that is open that day and whose condition, birth cohort and sex fit — its ``group`` label,
-    or the priority group's name. "" for lines with no groups (定期)."""
-    entry = next((e for e in rules.entries if e.code == line), None)
-    if entry is None:
-        return ""
-    b, d = birth.toordinal(), on.toordinal()
-    for s in entry.series:
-        for term in s.terms or ():
-            for w in term.windows or ():
-                if not (w.group or w.condition in book.groups):
-                    continue
-                if w.condition is not None and w.condition not in held:
-                    continue
-                if (w.born_from is not None and b < w.born_from) or (w.born_to is not None and b > w.born_to):
-                    continue
-                if (w.sex is not None and w.sex != sex) or (w.not_before is not None and d < w.not_before) \
-                        or (w.not_after is not None and d > w.not_after):
-                    continue
-                return w.group or book.groups[w.condition]["name"]
-    return ""
-
-
 def collect_with_book(s: Session, book: RuleBook, line: str, as_of: date) -> list[TargetRow]:
     """Residents for whom ``line`` is open on as_of under ``book`` (a rule file's preview, before it is active)."""
     return _collect(s, book, line, as_of, as_of)
@@ -207,11 +184,30 @@ def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, 
                                        .where(Person.atena_no.in_(list(pregnancies))))}
 
 
+def _statuses(rules: RuleSet, line: str) -> tuple[str, ...]:
+    # 特定接種 is for the listed staff wherever they live: 住登外者 (registered through the two-person check) too.
+    return ("resident", "non_resident") if is_tokutei(rules, line) else ("resident",)
+
+
 def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
+    """The list from the eligibility table (sesshu.eligibility: a range query), or — where the table
+    cannot answer (not built, other rules, as_of outside its period) — from the full evaluation."""
+    found = open_on(s, book, line, as_of, until, _statuses(book.at(as_of), line))
+    if found is None:
+        return full_collect(s, book, line, as_of, until)
+    # rows unpacked as tuples (query._COLS order): attribute access per column costs more than the query
+    rows = [TargetRow(a, name, kana, sex, birth, postal, address, household,
+                      new_line(line, next_dose, status, earliest, sf, su, legal), group)
+            for (a, name, kana, sex, birth, postal, address, household, status, next_dose, earliest, sf, su, legal,
+                 group) in found]
+    return rows  # already in the order below (eligibility.query sorts in SQL)
+
+
+def full_collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
+    """The list by evaluating every candidate's history (the reference the table must equal)."""
     rows: list[TargetRow] = []
     rules = book.at(as_of)
-    # 特定接種 is for the listed staff wherever they live: 住登外者 (registered through the two-person check) too.
-    statuses = ("resident", "non_resident") if is_tokutei(rules, line) else ("resident",)
+    statuses = _statuses(rules, line)
     spans = load_resident_spans(s, statuses)  # one query: residents with a condition on record
     if _pregnancy_line(rules, line):
         # the window ends 22 days before the expected delivery: earlier deliveries cannot be open

@@ -157,6 +157,11 @@ class RuleBook:
     def sets(self) -> list[RuleSet]:
         return list(self._sets)
 
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """The first day (ordinal) of each period; the first is date.min."""
+        return tuple(self._starts)
+
 
 def compile_book(uploads: Iterable[Upload]) -> RuleBook:
     uploads = tuple(sorted(uploads, key=lambda u: (u.effective_from, u.id)))
@@ -202,3 +207,28 @@ def _campaign_fees(uploads: tuple[Upload, ...]) -> tuple[FeeEntry, ...]:
             if key not in best or best[key][0] < u.version:
                 best[key] = (u.version, e)
     return tuple(e for _v, e in best.values())
+
+
+def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
+             on: date) -> str:
+    """The 接種順位 of a campaign line that applies to this person on ``on``: the first window of the line (in
+    file order) that is open that day and whose condition, birth cohort and sex fit — its ``group`` label,
+    or the priority group's name. "" for lines with no groups (定期)."""
+    entry = next((e for e in rules.entries if e.code == line), None)
+    if entry is None:
+        return ""
+    b, d = birth.toordinal(), on.toordinal()
+    for s in entry.series:
+        for term in s.terms or ():
+            for w in term.windows or ():
+                if not (w.group or w.condition in book.groups):
+                    continue
+                if w.condition is not None and w.condition not in held:
+                    continue
+                if (w.born_from is not None and b < w.born_from) or (w.born_to is not None and b > w.born_to):
+                    continue
+                if (w.sex is not None and w.sex != sex) or (w.not_before is not None and d < w.not_before) \
+                        or (w.not_after is not None and d > w.not_after):
+                    continue
+                return w.group or book.groups[w.condition]["name"]
+    return ""
