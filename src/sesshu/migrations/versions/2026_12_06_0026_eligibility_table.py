@@ -1,7 +1,7 @@
 """eligibility_table: 接種可能範囲 kept per person and line, refreshed by every write (issue 23)
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-06 06:30:00
 
 eligibility_span holds, per person and line, the spans of as_of dates with the same open answer
@@ -15,8 +15,8 @@ is built (`sesshu eligibility rebuild`).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
-down_revision = "0024"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

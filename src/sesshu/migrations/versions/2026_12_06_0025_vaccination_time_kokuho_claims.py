@@ -1,7 +1,7 @@
 """vaccination_record.vaccination_time (接種時刻); kokuho_claim (国保連 route); away_notice 取下げ/終了;
 person_condition.job_category (特定接種 職種区分)
 
-Revision ID: 0026
+Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-06 06:00:00
 
@@ -18,7 +18,7 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0026"
+revision = "0025"
 down_revision = "0024"
 branch_labels = None
 depends_on = None
