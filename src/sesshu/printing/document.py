@@ -11,6 +11,7 @@ and renamed when complete, so a file with the final name is never half written.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
@@ -23,6 +24,7 @@ from reportlab.graphics.barcode import common, qrencoder
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
+from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen import canvas
 
 from sesshu.exports.service import open_private, private_dir
@@ -80,14 +82,27 @@ class PdfDocument:
         """One line of text with its baseline at (x, y). align: left / right / center (x is that edge)."""
         self._ensure_page()
         c = self.canvas
-        c.setFont(font, size)
+        if c._fontname != font or c._fontsize != size:
+            c.setFont(font, size)
         px, py = self._xy(x, y)
-        if align == "right":
-            c.drawRightString(px, py, value)
-        elif align == "center":
-            c.drawCentredString(px, py, value)
-        else:
-            c.drawString(px, py, value)
+        if align != "left":
+            width = pdfmetrics.stringWidth(value, font, size)
+            px -= width if align == "right" else width / 2
+        # The text object canvas.drawString would build, written straight into the page: a batch of
+        # notices draws a quarter of a million strings, and reportlab's general text object (shaping,
+        # rise, cursor state) was a third of a page's time. Same operators: font subset, Tm, Tj.
+        f = pdfmetrics.getFont(font)
+        doc = c._doc
+        code = [f"BT 1 0 0 1 {fp_str(px, py)} Tm"]
+        subset_font = f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
+        last = None
+        for subset, t in f.splitString(value, doc):
+            if subset != last:
+                code.append(f"{f.getSubsetInternalName(subset, doc)} {subset_font}")
+                last = subset
+            code.append(f"({c._escape(t)}) Tj")
+        code.append("ET")
+        c._code.append(" ".join(code))
 
     def lines(self, x: float, y: float, values: list[str], *, size: float = 10.5, font: str = GOTHIC,
               leading: float | None = None) -> float:
@@ -119,9 +134,11 @@ class PdfDocument:
         self._ensure_page()
         c = self.canvas
         c.setLineWidth(width)
-        c.setDash(*dash) if dash else c.setDash()
+        if dash:  # a dashed line resets the dash after itself, so a solid one needs no reset
+            c.setDash(*dash)
         c.line(*self._xy(x1, y1), *self._xy(x2, y2))
-        c.setDash()
+        if dash:
+            c.setDash()
 
     def box(self, x: float, y: float, w: float, h: float, *, width: float = 0.5, fill_gray: float | None = None) -> None:
         """A rectangle whose top-left corner is (x, y)."""
@@ -176,7 +193,7 @@ class PdfDocument:
         Some formats fix the segments: a SMART Health Card is "shc:/" in byte mode followed by its digits
         in numeric mode (one segment per mode keeps the code small enough for a 40 mm print)."""
         self._ensure_page()
-        code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
+        code = (qrencoder.QRCode if mask is None else _FixedMaskQR)(None, getattr(qrencoder.QRErrorCorrectLevel, level))
         for mode, text in segments:
             code.addData(_QR_MODES[mode](text) if mode != "auto" else text)
         if mask is None:
@@ -208,7 +225,23 @@ class PdfDocument:
         self._ensure_page()
         bars = common.Codabar(value=f"A{data}A", barHeight=height * mm, barWidth=bar_width * mm,
                               checksum=0, quiet=0, humanReadable=0)
-        bars.drawOn(self.canvas, *self._xy(x, y + height))
+        bars.validate()
+        bars.encode()
+        bars.decompose()
+        # The bars as Codabar.draw places them (narrow b, wide B, spaces s/S, gap i), in units of the narrow
+        # bar, in one literal instead of a canvas call each (a batch prints tens of thousands). Each bar stays
+        # a fill of its own: rasterisers snap a single-rectangle fill to whole pixels, so bars stay crisp.
+        unit = bars.barWidth
+        widths = {"b": 1.0, "B": bars.ratio, "s": 1.0, "S": bars.ratio,
+                  "i": (bars.gap if bars.gap is not None else unit) / unit}
+        left, rects = 0.0, []
+        for ch in bars.decomposed:
+            if ch in "bB":
+                rects.append(f"{left:g} 0 {widths[ch]:g} 1 re f")
+            left += widths[ch]
+        px, py = self._xy(x, y + height)
+        self.canvas.setFillGray(0)
+        self.canvas.addLiteral(f"q {fp_str(unit)} 0 0 {fp_str(bars.barHeight)} {fp_str(px, py)} cm {' '.join(rects)} Q")
 
     # --- output --------------------------------------------------------------------------------------
     def finish(self) -> PrintedPdf:
@@ -219,6 +252,50 @@ class PdfDocument:
             raise TypeError("finish() returns bytes only for in-memory documents; use SplitPdfWriter for files")
         content = self._buffer.getvalue()
         return PrintedPdf(content=content, sha256=hashlib.sha256(content).hexdigest(), pages=self.pages)
+
+
+# Reed–Solomon generator polynomials depend on the block length alone; reportlab builds one per code
+# (a third of a code's time). Cached process-wide: the function is pure and its result never mutated.
+qrencoder.QRUtil.getErrorCorrectPolynomial = staticmethod(functools.cache(qrencoder.QRUtil.getErrorCorrectPolynomial))
+
+
+class _FixedMaskQR(qrencoder.QRCode):
+    """reportlab's QR code with a mask chosen by the caller, for batch prints: what every code of one
+    version, level and mask shares — the finder, timing and alignment patterns, format information,
+    the order of the data modules and the mask over them — is laid out once per process and copied.
+    Module for module the code `QRCode.makeImpl(False, mask)` draws (tests/unit/test_printing.py)."""
+
+    _layouts: dict[tuple[int, int, int], tuple[list[list[bool]], list[tuple[int, int, bool]]]] = {}
+
+    def makeImpl(self, test, maskPattern):
+        key = (self.version, self.errorCorrectLevel, maskPattern)
+        layout = None if test else self._layouts.get(key)
+        if layout is None:
+            if test:
+                return super().makeImpl(test, maskPattern)
+            self.moduleCount = self.version * 4 + 17
+            self.modules = [[False] * self.moduleCount for _ in range(self.moduleCount)]
+            self.setupPositionProbePattern(0, 0)
+            self.setupPositionProbePattern(self.moduleCount - 7, 0)
+            self.setupPositionProbePattern(0, self.moduleCount - 7)
+            self.setupPositionAdjustPattern()
+            self.setupTimingPattern()
+            self.setupTypeInfo(False, maskPattern)
+            if self.version >= 7:
+                self.setupTypeNumber(False)
+            mask = qrencoder.QRUtil.getMask(maskPattern)
+            layout = self._layouts[key] = ([row[:] for row in self.modules],
+                                           [(col, row, bool(mask(row, col))) for col, row in self.dataPosIterator()])
+        template, positions = layout
+        self.moduleCount = len(template)
+        self.modules = [row[:] for row in template]
+        if self.dataCache is None:
+            self.dataCache = qrencoder.QRCode.createData(self.version, self.errorCorrectLevel, self.dataList)
+        bits = list(self.dataBitIterator(self.dataCache))
+        bits += [False] * (len(positions) - len(bits))
+        modules = self.modules
+        for (col, row, masked), dark in zip(positions, bits):
+            modules[row][col] = dark ^ masked
 
 
 def fit_text(value: str, font: str, size: float, width_mm: float) -> str:
