@@ -110,6 +110,17 @@ class Facts:
 def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
     """The verdict on one record (pure given the facts). paid_in: the month that already paid it."""
     payee = payee_of(r)
+    on = r.vaccinated_on
+    key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", on,
+           (r.atena_no, on.year if on.month >= 4 else on.year - 1) in facts.exempt, r.product)  # fiscal_year
+    fee = facts.prices.get(key, False)
+    if fee is False:
+        fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
+                                                    exempt=key[4], product=key[5])
+    # Most records of a month are payable: one test for all the reasons not to pay before listing them.
+    if (fee is not None and payee is not None and not r.error_code and not paid_in and facts.institutions.get(payee)
+            and r.category in BILLABLE_CATEGORIES and r.atena_no not in facts.queued and payee in facts.accounts):
+        return Verdict(payee=payee, fee=fee)
     v = Verdict(payee=payee)
     if payee is None:
         v.codes.append(("R_NO_INSTITUTION", ""))
@@ -123,12 +134,6 @@ def judge(r, facts: Facts, *, paid_in: str | None = None) -> Verdict:
         v.codes.append((code, ""))
     if paid_in:
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
-    key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
-           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product)
-    fee = facts.prices.get(key, False)
-    if fee is False:
-        fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
-                                                    exempt=key[4], product=key[5])
     if fee is None:
         v.codes.append(("R_NO_FEE", ""))
     if payee is not None and payee not in facts.accounts:
@@ -287,7 +292,7 @@ class BillingJob:
                          started_by=ctx.actor.label))
         units = set(s.execute(select(PAYEE).where(R.billing_month == month, R.status == "active")
                               .distinct()).scalars())
-        changed = _changed_paid_records(s, month)
+        changed = self._changed = _changed_paid_records(s, month)  # the run's first chunk starts from it
         for paid in changed.values():
             units.update(paid.amounts)
         units.update(payee_of(r) for r in _records(s, sorted(changed)))
@@ -324,7 +329,7 @@ class BillingJob:
         for r in rows:
             v = judge(r, facts, paid_in=r.paid_in)
             if v.fee is not None:
-                lines.append(_line(r, v, "fee", v.fee.amount, ""))
+                lines.append(_fee_line(r, v.payee, v.fee))
             else:
                 returns.append({"institution_code": v.payee or "", "record_id": r.id, "atena_no": r.atena_no,
                                 "vaccine_code": r.vaccine_code, "term": r.term or "", "vaccinated_on": r.vaccinated_on,
@@ -377,6 +382,15 @@ _LINE_COLS = ("kind", "institution_code", "record_id", "atena_no", "vaccine_code
               "category", "vaccinated_on", "unit_fee", "copay", "copay_exempt", "amount", "record_version",
               "record_error_code", "record_status", "note")
 _RETURN_COLS = ("institution_code", "record_id", "atena_no", "vaccine_code", "term", "vaccinated_on", "codes", "reasons")
+
+
+def _fee_line(r, payee: str, fee) -> dict:
+    """_line(r, v, "fee", fee.amount, "") for a payable record: the month's tens of thousands of lines."""
+    return {"kind": "fee", "institution_code": payee, "record_id": r.id, "atena_no": r.atena_no,
+            "vaccine_code": r.vaccine_code, "term": r.term or "", "screening_result": r.screening_result or "vaccinated",
+            "category": r.category, "vaccinated_on": r.vaccinated_on, "unit_fee": fee.unit_fee,
+            "copay": fee.copay_charged, "copay_exempt": bool(fee.exempt), "amount": fee.amount,
+            "record_version": r.version, "record_error_code": r.error_code or "", "record_status": r.status, "note": ""}
 
 
 def _line(r, v: Verdict, kind: str, amount: int, note: str, *, institution: str | None = None) -> dict:
