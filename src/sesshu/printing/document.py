@@ -60,6 +60,8 @@ class PdfDocument:
         self.canvas.setCreator("sesshu")
         self.pages = 0
         self._page_open = False
+        # Text operators by (position, value, size, font, align), valid within this document (its font subsets)
+        self._texts: dict[tuple, str] = {}
 
     # --- pages ---------------------------------------------------------------------------------------
     def new_page(self) -> None:
@@ -84,6 +86,11 @@ class PdfDocument:
         c = self.canvas
         if c._fontname != font or c._fontsize != size:
             c.setFont(font, size)
+        key = (x, y, value, size, font, align)
+        code = self._texts.get(key)
+        if code is not None:  # the same field with the same value (a batch's date, line, municipality)
+            c._code.append(code)
+            return
         px, py = self._xy(x, y)
         if align != "left":
             width = pdfmetrics.stringWidth(value, font, size)
@@ -102,7 +109,8 @@ class PdfDocument:
                 last = subset
             code.append(f"({c._escape(t)}) Tj")
         code.append("ET")
-        c._code.append(" ".join(code))
+        self._texts[key] = code = " ".join(code)
+        c._code.append(code)
 
     def lines(self, x: float, y: float, values: list[str], *, size: float = 10.5, font: str = GOTHIC,
               leading: float | None = None) -> float:
@@ -254,9 +262,26 @@ class PdfDocument:
         return PrintedPdf(content=content, sha256=hashlib.sha256(content).hexdigest(), pages=self.pages)
 
 
-# Reed–Solomon generator polynomials depend on the block length alone; reportlab builds one per code
-# (a third of a code's time). Cached process-wide: the function is pure and its result never mutated.
-qrencoder.QRUtil.getErrorCorrectPolynomial = staticmethod(functools.cache(qrencoder.QRUtil.getErrorCorrectPolynomial))
+@functools.cache
+def _rs_generator_logs(ec_count: int) -> tuple[int, ...]:
+    """The Reed–Solomon generator polynomial of a block with ec_count error-correction codewords (reportlab's),
+    as the logarithms of its coefficients after the leading 1."""
+    return tuple(qrencoder.LOG_TABLE[c] for c in qrencoder.QRUtil.getErrorCorrectPolynomial(ec_count).num[1:])
+
+
+def _rs_remainder(data: list[int], ec_count: int) -> list[int]:
+    """The error-correction codewords of a block: data·x^ec mod the generator, by the shift-register division
+    every QR encoder uses (reportlab divides polynomial objects recursively: most of a ticket's QR time)."""
+    gen, exp, log = _rs_generator_logs(ec_count), qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
+    rem = [0] * ec_count
+    for d in data:
+        factor = d ^ rem[0]
+        rem = rem[1:]
+        rem.append(0)
+        if factor:
+            lf = log[factor]
+            rem = [r ^ exp[(lf + g) % 255] for r, g in zip(rem, gen)]
+    return rem
 
 
 class _FixedMaskQR(qrencoder.QRCode):
@@ -290,12 +315,39 @@ class _FixedMaskQR(qrencoder.QRCode):
         self.moduleCount = len(template)
         self.modules = [row[:] for row in template]
         if self.dataCache is None:
-            self.dataCache = qrencoder.QRCode.createData(self.version, self.errorCorrectLevel, self.dataList)
+            self.dataCache = self._codewords()
         bits = list(self.dataBitIterator(self.dataCache))
         bits += [False] * (len(positions) - len(bits))
         modules = self.modules
         for (col, row, masked), dark in zip(positions, bits):
             modules[row][col] = dark ^ masked
+
+
+    def _codewords(self) -> list[int]:
+        """QRCode.createData: the segments, terminator and padding, then each block's data and error-correction
+        codewords interleaved — with the error correction computed by _rs_remainder."""
+        blocks = qrencoder.QRRSBlock.getRSBlocks(self.version, self.errorCorrectLevel)
+        buffer = qrencoder.QRBitBuffer()
+        for data in self.dataList:
+            data.write(buffer, self.version)
+        capacity = sum(b.dataCount for b in blocks) * 8
+        if buffer.getLengthInBits() > capacity:
+            raise ValueError(f"code length overflow. ({buffer.getLengthInBits()} > {capacity})")
+        if buffer.getLengthInBits() + 4 <= capacity:
+            buffer.put(0, 4)
+        while buffer.getLengthInBits() % 8:
+            buffer.putBit(False)
+        codewords = buffer.buffer
+        pads = itertools.cycle((qrencoder.QRCode.PAD0, qrencoder.QRCode.PAD1))
+        while len(codewords) * 8 < capacity:
+            codewords.append(next(pads))
+        dc, ec, offset = [], [], 0
+        for b in blocks:
+            dc.append(codewords[offset:offset + b.dataCount])
+            offset += b.dataCount
+            ec.append(_rs_remainder(dc[-1], b.totalCount - b.dataCount))
+        return [d for group in itertools.chain(itertools.zip_longest(*dc), itertools.zip_longest(*ec))
+                for d in group if d is not None]
 
 
 def fit_text(value: str, font: str, size: float, width_mm: float) -> str:
