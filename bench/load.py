@@ -8,8 +8,9 @@ the error count, and verifies the audit chain afterwards.
 The city is built in its own database (`sesshu_load_<residents>` on 127.0.0.1:5432) and kept for
 the next run with the same size (`--rebuild` to start again). Staff are demo accounts (is_demo,
 signed in with password + TOTP exactly like a person at the keyboard); each works on its own share
-of persons, so their corrections do not collide. Record entry is the 職権修正 form (POST
-/records/{id}/correct), the write path on main today.
+of persons, so their corrections do not collide. Record entry is the 職権修正 form: the record's own
+page (GET /records/{id}/edit, linked from the person page, timed as "edit") and its POST
+/records/{id}/correct, the write path on main today.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ PASSWORD = "kumagaya-Load-2026"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 RECORD_FORM = re.compile(r'action="/records/(\d+)/correct".*?name="expected_version" value="(\d+)"', re.S)
 PERSON_LINK = re.compile(r'href="/persons/(\d+)"')
+EDIT_LINK = re.compile(r'href="/records/(\d+)/edit"')
 
 
 @dataclass
@@ -212,12 +214,23 @@ def staff_loop(base: str, login: str, items: list[tuple[str, str]], csrf: str, c
                 if r.status_code != 200:
                     stats.error(f"person {r.status_code}", r.text)
                     continue
+                # The person page links each record to its own 職権修正 page (the forms left the person page).
+                records = EDIT_LINK.findall(r.text)
+                if not records:
+                    stats.error("person page without a record")
+                    continue
+                pause()
+                t = time.perf_counter()
+                r = client.get(f"/records/{rng.choice(records)}/edit")
+                stats.add("edit", time.perf_counter() - t)
+                if r.status_code != 200:
+                    stats.error(f"edit {r.status_code}", r.text)
+                    continue
                 forms = RECORD_FORM.findall(r.text)
                 if not forms:
-                    stats.error("person page without a record form")
+                    stats.error("record page without its correction form")
                     continue
-                record_id, version = rng.choice(forms)
-                pause()
+                record_id, version = forms[0]
                 t = time.perf_counter()
                 r = client.post(f"/records/{record_id}/correct", data={
                     "csrf_token": csrf, "atena_no": atena, "expected_version": version,
