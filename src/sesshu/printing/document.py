@@ -16,6 +16,7 @@ import hashlib
 import io
 import itertools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +31,7 @@ from reportlab.pdfgen import canvas
 from sesshu.exports.service import open_private, private_dir
 from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
 
+_DARK_RUNS = re.compile(rb"\x01+")  # a run of dark modules in a row of a QR code (bools as bytes)
 _QR_MODES = {"byte": qrencoder.QR8bitByte, "numeric": qrencoder.QRNumber}
 PAGE_WIDTH_MM = A4[0] / mm   # 210
 PAGE_HEIGHT_MM = A4[1] / mm  # 297
@@ -214,14 +216,8 @@ class PdfDocument:
         cell = size / (count + 8)
         # One filled path in module units: a transformation maps module (col, row) to the page, so each run
         # of dark modules is a short integer "re" — a batch prints tens of thousands of codes.
-        runs = []
-        for r, row in enumerate(code.modules):
-            col = 0
-            for dark, run in itertools.groupby(row):
-                n = len(list(run))
-                if dark:
-                    runs.append(f"{col} {r} {n} 1 re")
-                col += n
+        runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
+                for r, row in enumerate(code.modules) for m in _DARK_RUNS.finditer(bytes(row))]
         x0, y0 = self._xy(x + 4 * cell, y + 4 * cell)
         c = self.canvas
         c.setFillGray(0)
@@ -244,9 +240,10 @@ class PdfDocument:
                   "i": (bars.gap if bars.gap is not None else unit) / unit}
         left, rects = 0.0, []
         for ch in bars.decomposed:
+            w = widths[ch]
             if ch in "bB":
-                rects.append(f"{left:g} 0 {widths[ch]:g} 1 re f")
-            left += widths[ch]
+                rects.append("%s 0 %s 1 re f" % (left, w) if left % 1 or w % 1 else "%d 0 %d 1 re f" % (left, w))
+            left += w
         px, py = self._xy(x, y + height)
         self.canvas.setFillGray(0)
         self.canvas.addLiteral(f"q {fp_str(unit)} 0 0 {fp_str(bars.barHeight)} {fp_str(px, py)} cm {' '.join(rects)} Q")
