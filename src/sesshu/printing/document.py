@@ -23,9 +23,9 @@ from typing import Callable
 
 from reportlab.graphics.barcode import common, qrencoder
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen import canvas
 
 from sesshu.exports.service import open_private, private_dir
@@ -318,7 +318,6 @@ class _FixedMaskQR(qrencoder.QRCode):
         modules = self.modules
         for (col, row, masked), dark in zip(positions, bits):
             modules[row][col] = dark ^ masked
-
 
     def _codewords(self) -> list[int]:
         """QRCode.createData: the segments, terminator and padding, then each block's data and error-correction
