@@ -19,7 +19,8 @@ Stages (each timed; figures to stdout and bench/out/scale-<N>.json):
  4. schedule evaluation of every queued person (`sesshu record evaluate`).
  5. 対象者選定 for every vaccine line (`select_targets`, +30 days), rows and seconds each.
  6. kana-prefix search and the person page: the service calls, and the whole page through the
-    web application (FastAPI TestClient, signed in through the real login forms), p50/p95.
+    web application (FastAPI TestClient, signed in through the real login forms), p50/p95 — beside
+    the baseline measured in the same run: the same persons' rows and records fetched raw.
  7. table and index sizes and the PostgreSQL settings in force.
 
 The database `sesshu_scale_<N>` on 127.0.0.1:5432 is dropped and created anew (--keep-after to keep it).
@@ -243,6 +244,17 @@ def lookups(settings, db, n: int) -> dict:
 
         out["search_page"] = timed(lambda p: page(f"/search?kana={p}"), prefixes)
         out["person_page"] = timed(lambda a: page(f"/persons/{a}"), atenas)
+
+    def raw(a: str) -> None:  # the baseline: the person's row and records through the driver, nothing else
+        with db.engine.connect() as c:
+            cur = c.connection.driver_connection.cursor()
+            cur.execute("SELECT * FROM person WHERE atena_no = %s", (a,))
+            cur.fetchall()
+            cur.execute("SELECT * FROM vaccination_record WHERE atena_no = %s", (a,))
+            cur.fetchall()
+
+    out["person_raw_fetch_baseline"] = timed(raw, atenas)
+    out["person_page_over_raw_p95"] = round(out["person_page"]["p95_ms"] / out["person_raw_fetch_baseline"]["p95_ms"], 1)
     return out
 
 

@@ -119,3 +119,48 @@ def test_the_same_content_gives_the_same_bytes_in_two_processes():
     digests = {subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
                for _ in range(2)}
     assert len(digests) == 1
+
+
+def test_batch_qr_draws_the_same_modules_as_reportlabs_encoder():
+    """The fixed-mask encoder lays out what codes share once per process; every module must still be
+    the one reportlab's own QRCode.makeImpl gives, for every mask, level and size of code."""
+    from reportlab.graphics.barcode import qrencoder
+
+    from sesshu.printing.document import _FixedMaskQR
+
+    samples = ["111120200000012345", "999999999999999999", "0", "shc:/" + "7" * 300, "熊谷市 予防接種" * 20]
+    for data in samples:
+        for level in ("L", "M", "Q", "H"):
+            for mask in range(8):
+                codes = []
+                for cls in (qrencoder.QRCode, _FixedMaskQR, _FixedMaskQR):  # the second one copies the layout
+                    code = cls(None, getattr(qrencoder.QRErrorCorrectLevel, level))
+                    code.addData(data)
+                    code.version = code.calculate_version()
+                    code.makeImpl(False, mask)
+                    codes.append(code.modules)
+                assert codes[0] == codes[1] == codes[2], (data[:20], level, mask)
+
+
+def test_nw7_bars_are_where_reportlabs_codabar_puts_them(tmp_path):
+    """The ticket's NW-7 bars, drawn as one path, cover the same rectangles as reportlab's Codabar."""
+    from reportlab.graphics.barcode import common
+    from reportlab.lib.units import mm
+
+    doc = PdfDocument(title="NW-7", author="熊谷市")
+    doc.nw7(115, 25.5, "112020112345678901", height=7, bar_width=0.19)
+    literal = doc.canvas._code[-1]
+    unit, _b, _c, height = (float(v) for v in literal.split()[1:5])
+    ours = [tuple(float(v) for v in part.split()[:4]) for part in literal.split(" cm ")[1].split(" re f")[:-1]]
+    ours = [(x * unit, y * height, w * unit, h * height) for x, y, w, h in ours]
+
+    class Recorder:
+        rects: list = []
+
+    bars = common.Codabar(value="A112020112345678901A", barHeight=7 * mm, barWidth=0.19 * mm, checksum=0, quiet=0,
+                          humanReadable=0)
+    bars.rect = lambda x, y, w, h: Recorder.rects.append((x, y, w, h))
+    bars.draw()
+    assert len(ours) == len(Recorder.rects) > 40
+    # the page writes coordinates to 1/100 pt, as reportlab's own rect operations do
+    assert all(abs(a - b) < 0.01 for o, r in zip(ours, Recorder.rects) for a, b in zip(o, r))

@@ -73,26 +73,58 @@ def _context(s: Session, month: str) -> tuple[BillingRun, str]:
 
 # --- statement ------------------------------------------------------------------------------------------
 
-def statement_pdf(s: Session, month: str, institution_code: str, *, municipality: str) -> Output:
-    run, status = _context(s, month)
-    inst = s.get(Institution, institution_code)
-    if inst is None:
-        raise NotFound(f"医療機関コード {institution_code} は登録されていません")
-    # Aggregated in the database: a clinic's month can hold thousands of fee lines.
+@dataclass
+class _StatementFacts:
+    """What one institution's statement prints, read for many institutions at once (a month's files
+    print 150 statements: a handful of grouped queries instead of six per statement)."""
+
+    institution: Institution
+    groups: dict[tuple, list[int]]  # (vaccine, term, screening, unit fee, copay, exempt, note) → [count, amount]
+    adjustments: list
+    returns: int
+    account: InstitutionBankAccount | None
+
+
+def _statement_facts(s: Session, month: str, codes: list[str]) -> dict[str, _StatementFacts]:
     L = PaymentLine
-    mine = (L.month == month, L.institution_code == institution_code)
+    where = (L.month == month, L.institution_code.in_(codes))
+    out = {inst.code: _StatementFacts(institution=inst, groups={}, adjustments=[], returns=0, account=None)
+           for inst in s.execute(select(Institution).where(Institution.code.in_(codes))).scalars()}
+    # Aggregated in the database: a clinic's month can hold thousands of fee lines.
     # A campaign's 休日加算 / 時間外加算 (or its absence for want of a 接種時刻) is the fee line's note: a group of its own.
-    groups: dict[tuple, list[int]] = {
-        (vac, term, scr, unit, copay, bool(exempt), note): [int(n), int(amount)]
-        for vac, term, scr, unit, copay, exempt, note, n, amount
-        in s.execute(select(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, L.note,
-                            func.count(), func.sum(L.amount)).where(*mine, L.kind == "fee")
-                     .group_by(L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt, L.note))}
-    adjustments = s.execute(select(L.record_id, L.vaccine_code, L.vaccinated_on, L.note, L.amount)
-                            .where(*mine, L.kind == "adjustment").order_by(L.vaccine_code, L.term, L.id)).all()
-    returns = s.execute(select(func.count()).select_from(BillingReturn).where(
-        BillingReturn.month == month, BillingReturn.institution_code == institution_code)).scalar_one()
-    account = s.get(InstitutionBankAccount, institution_code)
+    for inst, vac, term, scr, unit, copay, exempt, note, n, amount in s.execute(
+            select(L.institution_code, L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay, L.copay_exempt,
+                   L.note, func.count(), func.sum(L.amount)).where(*where, L.kind == "fee")
+            .group_by(L.institution_code, L.vaccine_code, L.term, L.screening_result, L.unit_fee, L.copay,
+                      L.copay_exempt, L.note)):
+        if inst in out:
+            out[inst].groups[(vac, term, scr, unit, copay, bool(exempt), note)] = [int(n), int(amount)]
+    for a in s.execute(select(L.institution_code, L.record_id, L.vaccine_code, L.vaccinated_on, L.note, L.amount)
+                       .where(*where, L.kind == "adjustment").order_by(L.institution_code, L.vaccine_code, L.term, L.id)):
+        if a.institution_code in out:
+            out[a.institution_code].adjustments.append(a)
+    for inst, n in s.execute(select(BillingReturn.institution_code, func.count()).where(
+            BillingReturn.month == month, BillingReturn.institution_code.in_(codes)).group_by(BillingReturn.institution_code)):
+        if inst in out:
+            out[inst].returns = int(n)
+    for account in s.execute(select(InstitutionBankAccount)
+                             .where(InstitutionBankAccount.institution_code.in_(codes))).scalars():
+        if account.institution_code in out:
+            out[account.institution_code].account = account
+    return out
+
+
+def statement_pdf(s: Session, month: str, institution_code: str, *, municipality: str,
+                  context: tuple[BillingRun, str] | None = None, facts: _StatementFacts | None = None) -> Output:
+    """One institution's statement. `context` and `facts`: read once for all the month's statements by
+    write_month_files; read here for a single print."""
+    run, status = context or _context(s, month)
+    if facts is None:
+        facts = _statement_facts(s, month, [institution_code]).get(institution_code)
+        if facts is None:
+            raise NotFound(f"医療機関コード {institution_code} は登録されていません")
+    inst, groups, adjustments, returns, account = (facts.institution, facts.groups, facts.adjustments, facts.returns,
+                                                   facts.account)
     vaccines = _vaccine_names(s)
     fee_total = sum(v[1] for v in groups.values())
     adj_total = sum(a.amount for a in adjustments)
@@ -286,17 +318,19 @@ def summary_rows(s: Session, month: str) -> list[list]:
     for category in BILLABLE_CATEGORIES:
         b = table.budget_of(category)
         acc.setdefault(b.label, [b.label, b.account, 0, 0, 0, 0, 0, 0])
-    for ln in s.execute(select(PaymentLine.kind, PaymentLine.category, PaymentLine.unit_fee, PaymentLine.copay,
-                               PaymentLine.amount).where(PaymentLine.month == month)):
-        row = acc[table.budget_of(ln.category).label]
-        if ln.kind == "fee":
-            row[2] += 1
-            row[3] += ln.unit_fee
-            row[4] += ln.copay
-            row[5] += ln.amount
+    L = PaymentLine
+    for kind, category, n, unit_fee, copay, amount in s.execute(
+            select(L.kind, L.category, func.count(), func.sum(L.unit_fee), func.sum(L.copay), func.sum(L.amount))
+            .where(L.month == month).group_by(L.kind, L.category)):
+        row = acc[table.budget_of(category).label]
+        if kind == "fee":
+            row[2] += int(n)
+            row[3] += int(unit_fee)
+            row[4] += int(copay)
+            row[5] += int(amount)
         else:
-            row[6] += 1
-            row[7] += ln.amount
+            row[6] += int(n)
+            row[7] += int(amount)
     out = [r + [r[5] + r[7]] for r in acc.values()]
     total = ["合計", ""] + [sum(r[i] for r in out) for i in range(2, 9)]
     return out + [total]
@@ -349,12 +383,19 @@ def write_month_files(db: Database, *, actor: Actor, month: str, out_dir: Path, 
     with db.transaction() as s:
         run, status = _context(s, month)
         written = {}
-        for t in institution_totals(s, month):
-            out = statement_pdf(s, month, t.code, municipality=municipality)
+        totals = institution_totals(s, month)
+        facts = _statement_facts(s, month, [t.code for t in totals])
+        printed = []
+        for t in totals:
+            if t.code not in facts:
+                raise NotFound(f"医療機関コード {t.code} は登録されていません")
+            out = statement_pdf(s, month, t.code, municipality=municipality, context=(run, status), facts=facts[t.code])
             _write(out_dir, out.name, out.content)
-            exports.log_print(s, actor, document="委託料支払明細書", purpose=PURPOSE, rows=t.fee_count, sha256=out.sha256,
-                              detail={"month": month, "institution_code": t.code, "file": out.name})
+            printed.append(exports.print_event(document="委託料支払明細書", purpose=PURPOSE, rows=t.fee_count,
+                                               sha256=out.sha256,
+                                               detail={"month": month, "institution_code": t.code, "file": out.name}))
             written[out.name] = out.sha256
+        audit.record_many(s, actor, printed)  # one append for the statements, in their order
         rows = return_rows(s, month)
         pdf = Output("returns.pdf", returns_pdf(month, rows, municipality=municipality))
         _write(out_dir, pdf.name, pdf.content)

@@ -43,7 +43,7 @@ from sesshu.clock import utcnow
 from sesshu.db import Database
 from sesshu.domain.wareki import DateParseError, parse_month
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
-from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable, fiscal_year
+from sesshu.domain.fees import BILLABLE_CATEGORIES, FeeTable
 from sesshu.domain.subsidy import EXEMPT
 from sesshu.jobs import JobContext, JobOutcome, job_outcome, run_job
 from sesshu.jobs.models import BatchJob
@@ -113,6 +113,19 @@ def judge(r, facts: Facts, *, paid_in: str | None = None, kokuho_in: str | None 
     """The verdict on one record (pure given the facts). paid_in: the month that already paid it;
     kokuho_in: the month of a 国保連 claim that paid it (billing/kokuho.py) — never paid twice."""
     payee = payee_of(r)
+    on = r.vaccinated_on
+    key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", on,
+           (r.atena_no, on.year if on.month >= 4 else on.year - 1) in facts.exempt, r.product,  # fiscal_year
+           r.vaccination_time)
+    fee = facts.prices.get(key, False)
+    if fee is False:
+        fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
+                                                    exempt=key[4], product=key[5], at=key[6])
+    # Most records of a month are payable: one test for all the reasons not to pay before listing them.
+    if (fee is not None and payee is not None and not r.error_code and not paid_in and not kokuho_in
+            and facts.institutions.get(payee)
+            and r.category in BILLABLE_CATEGORIES and r.atena_no not in facts.queued and payee in facts.accounts):
+        return Verdict(payee=payee, fee=fee)
     v = Verdict(payee=payee)
     if payee is None:
         v.codes.append(("R_NO_INSTITUTION", ""))
@@ -128,12 +141,6 @@ def judge(r, facts: Facts, *, paid_in: str | None = None, kokuho_in: str | None 
         v.codes.append(("R_ALREADY_PAID", f"{paid_in[:4]}年{int(paid_in[5:])}月分"))
     if kokuho_in:
         v.codes.append(("R_PAID_VIA_KOKUHO", f"{kokuho_in[:4]}年{int(kokuho_in[5:])}月分"))
-    key = (r.vaccine_code, r.term or "", r.screening_result or "vaccinated", r.vaccinated_on,
-           (r.atena_no, fiscal_year(r.vaccinated_on)) in facts.exempt, r.product, r.vaccination_time)
-    fee = facts.prices.get(key, False)
-    if fee is False:
-        fee = facts.prices[key] = facts.table.price(vaccine=key[0], term=key[1], screening=key[2], on=key[3],
-                                                    exempt=key[4], product=key[5], at=key[6])
     if fee is None:
         v.codes.append(("R_NO_FEE", ""))
     if payee is not None and payee not in facts.accounts:
@@ -294,7 +301,7 @@ class BillingJob:
                          started_by=ctx.actor.label))
         units = set(s.execute(select(PAYEE).where(R.billing_month == month, R.status == "active")
                               .distinct()).scalars())
-        changed = _changed_paid_records(s, month)
+        changed = self._changed = _changed_paid_records(s, month)  # the run's first chunk starts from it
         for paid in changed.values():
             units.update(paid.amounts)
         units.update(payee_of(r) for r in _records(s, sorted(changed)))
@@ -331,7 +338,7 @@ class BillingJob:
         for r in rows:
             v = judge(r, facts, paid_in=r.paid_in, kokuho_in=r.kokuho_in)
             if v.fee is not None:
-                lines.append(_line(r, v, "fee", v.fee.amount, v.fee.note))
+                lines.append(_fee_line(r, v.payee, v.fee))
             else:
                 returns.append({"institution_code": v.payee or "", "record_id": r.id, "atena_no": r.atena_no,
                                 "vaccine_code": r.vaccine_code, "term": r.term or "", "vaccinated_on": r.vaccinated_on,
@@ -384,6 +391,16 @@ _LINE_COLS = ("kind", "institution_code", "record_id", "atena_no", "vaccine_code
               "category", "vaccinated_on", "unit_fee", "copay", "copay_exempt", "amount", "record_version",
               "record_error_code", "record_status", "note")
 _RETURN_COLS = ("institution_code", "record_id", "atena_no", "vaccine_code", "term", "vaccinated_on", "codes", "reasons")
+
+
+def _fee_line(r, payee: str, fee) -> dict:
+    """_line(r, v, "fee", fee.amount, fee.note) for a payable record: the month's tens of thousands of lines."""
+    return {"kind": "fee", "institution_code": payee, "record_id": r.id, "atena_no": r.atena_no,
+            "vaccine_code": r.vaccine_code, "term": r.term or "", "screening_result": r.screening_result or "vaccinated",
+            "category": r.category, "vaccinated_on": r.vaccinated_on, "unit_fee": fee.unit_fee,
+            "copay": fee.copay_charged, "copay_exempt": bool(fee.exempt), "amount": fee.amount,
+            "record_version": r.version, "record_error_code": r.error_code or "", "record_status": r.status,
+            "note": fee.note}
 
 
 def _line(r, v: Verdict, kind: str, amount: int, note: str, *, institution: str | None = None) -> dict:

@@ -171,11 +171,18 @@ def log_print(session: Session, actor: Actor, *, document: str, purpose: str, ro
 
     Who may print is the printing route's own permission (a clerk re-issues a 予診票); this only logs.
     """
+    return audit.record_many(session, actor, [print_event(document=document, purpose=purpose, rows=rows, sha256=sha256,
+                                                         atena_no=atena_no, detail=detail)])[-1]
+
+
+def print_event(*, document: str, purpose: str, rows: int, sha256: str, atena_no: str | None = None,
+                detail: dict | None = None) -> audit.AuditEvent:
+    """The audit entry of log_print, for a run that logs many prints at once (audit.record_many)."""
     purpose = check_purpose(purpose)
     if len(sha256) != 64:
         raise ValueError("sha256 must be a hex digest")
-    return audit.record(session, actor, "print", atena_no=atena_no, purpose=purpose,
-                        detail={**(detail or {}), "document": document, "rows": rows, "sha256": sha256})
+    return audit.AuditEvent("print", atena_no=atena_no, purpose=purpose,
+                            detail={**(detail or {}), "document": document, "rows": rows, "sha256": sha256})
 
 
 def log_export(session: Session, actor: Actor, *, document: str, purpose: str, rows: int, sha256: str,

@@ -11,16 +11,19 @@ and renamed when complete, so a file with the final name is never half written.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import itertools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from reportlab.graphics.barcode import common, qrencoder
 from reportlab.lib.pagesizes import A4
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
@@ -28,6 +31,7 @@ from reportlab.pdfgen import canvas
 from sesshu.exports.service import open_private, private_dir
 from sesshu.printing.fonts import GOTHIC, OCRB, register_fonts
 
+_DARK_RUNS = re.compile(rb"\x01+")  # a run of dark modules in a row of a QR code (bools as bytes)
 _QR_MODES = {"byte": qrencoder.QR8bitByte, "numeric": qrencoder.QRNumber}
 PAGE_WIDTH_MM = A4[0] / mm   # 210
 PAGE_HEIGHT_MM = A4[1] / mm  # 297
@@ -58,6 +62,8 @@ class PdfDocument:
         self.canvas.setCreator("sesshu")
         self.pages = 0
         self._page_open = False
+        # Text operators by (position, value, size, font, align), valid within this document (its font subsets)
+        self._texts: dict[tuple, str] = {}
 
     # --- pages ---------------------------------------------------------------------------------------
     def new_page(self) -> None:
@@ -80,14 +86,33 @@ class PdfDocument:
         """One line of text with its baseline at (x, y). align: left / right / center (x is that edge)."""
         self._ensure_page()
         c = self.canvas
-        c.setFont(font, size)
+        if c._fontname != font or c._fontsize != size:
+            c.setFont(font, size)
+        key = (x, y, value, size, font, align)
+        code = self._texts.get(key)
+        if code is not None:  # the same field with the same value (a batch's date, line, municipality)
+            c._code.append(code)
+            return
         px, py = self._xy(x, y)
-        if align == "right":
-            c.drawRightString(px, py, value)
-        elif align == "center":
-            c.drawCentredString(px, py, value)
-        else:
-            c.drawString(px, py, value)
+        if align != "left":
+            width = pdfmetrics.stringWidth(value, font, size)
+            px -= width if align == "right" else width / 2
+        # The text object canvas.drawString would build, written straight into the page: a batch of
+        # notices draws a quarter of a million strings, and reportlab's general text object (shaping,
+        # rise, cursor state) was a third of a page's time. Same operators: font subset, Tm, Tj.
+        f = pdfmetrics.getFont(font)
+        doc = c._doc
+        code = [f"BT 1 0 0 1 {fp_str(px, py)} Tm"]
+        subset_font = f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
+        last = None
+        for subset, t in f.splitString(value, doc):
+            if subset != last:
+                code.append(f"{f.getSubsetInternalName(subset, doc)} {subset_font}")
+                last = subset
+            code.append(f"({c._escape(t)}) Tj")
+        code.append("ET")
+        self._texts[key] = code = " ".join(code)
+        c._code.append(code)
 
     def lines(self, x: float, y: float, values: list[str], *, size: float = 10.5, font: str = GOTHIC,
               leading: float | None = None) -> float:
@@ -119,9 +144,11 @@ class PdfDocument:
         self._ensure_page()
         c = self.canvas
         c.setLineWidth(width)
-        c.setDash(*dash) if dash else c.setDash()
+        if dash:  # a dashed line resets the dash after itself, so a solid one needs no reset
+            c.setDash(*dash)
         c.line(*self._xy(x1, y1), *self._xy(x2, y2))
-        c.setDash()
+        if dash:
+            c.setDash()
 
     def box(self, x: float, y: float, w: float, h: float, *, width: float = 0.5, fill_gray: float | None = None) -> None:
         """A rectangle whose top-left corner is (x, y)."""
@@ -176,7 +203,7 @@ class PdfDocument:
         Some formats fix the segments: a SMART Health Card is "shc:/" in byte mode followed by its digits
         in numeric mode (one segment per mode keeps the code small enough for a 40 mm print)."""
         self._ensure_page()
-        code = qrencoder.QRCode(None, getattr(qrencoder.QRErrorCorrectLevel, level))
+        code = (qrencoder.QRCode if mask is None else _FixedMaskQR)(None, getattr(qrencoder.QRErrorCorrectLevel, level))
         for mode, text in segments:
             code.addData(_QR_MODES[mode](text) if mode != "auto" else text)
         if mask is None:
@@ -189,14 +216,8 @@ class PdfDocument:
         cell = size / (count + 8)
         # One filled path in module units: a transformation maps module (col, row) to the page, so each run
         # of dark modules is a short integer "re" — a batch prints tens of thousands of codes.
-        runs = []
-        for r, row in enumerate(code.modules):
-            col = 0
-            for dark, run in itertools.groupby(row):
-                n = len(list(run))
-                if dark:
-                    runs.append(f"{col} {r} {n} 1 re")
-                col += n
+        runs = [f"{m.start()} {r} {m.end() - m.start()} 1 re"
+                for r, row in enumerate(code.modules) for m in _DARK_RUNS.finditer(bytes(row))]
         x0, y0 = self._xy(x + 4 * cell, y + 4 * cell)
         c = self.canvas
         c.setFillGray(0)
@@ -208,7 +229,24 @@ class PdfDocument:
         self._ensure_page()
         bars = common.Codabar(value=f"A{data}A", barHeight=height * mm, barWidth=bar_width * mm,
                               checksum=0, quiet=0, humanReadable=0)
-        bars.drawOn(self.canvas, *self._xy(x, y + height))
+        bars.validate()
+        bars.encode()
+        bars.decompose()
+        # The bars as Codabar.draw places them (narrow b, wide B, spaces s/S, gap i), in units of the narrow
+        # bar, in one literal instead of a canvas call each (a batch prints tens of thousands). Each bar stays
+        # a fill of its own: rasterisers snap a single-rectangle fill to whole pixels, so bars stay crisp.
+        unit = bars.barWidth
+        widths = {"b": 1.0, "B": bars.ratio, "s": 1.0, "S": bars.ratio,
+                  "i": (bars.gap if bars.gap is not None else unit) / unit}
+        left, rects = 0.0, []
+        for ch in bars.decomposed:
+            w = widths[ch]
+            if ch in "bB":
+                rects.append("%s 0 %s 1 re f" % (left, w) if left % 1 or w % 1 else "%d 0 %d 1 re f" % (left, w))
+            left += w
+        px, py = self._xy(x, y + height)
+        self.canvas.setFillGray(0)
+        self.canvas.addLiteral(f"q {fp_str(unit)} 0 0 {fp_str(bars.barHeight)} {fp_str(px, py)} cm {' '.join(rects)} Q")
 
     # --- output --------------------------------------------------------------------------------------
     def finish(self) -> PrintedPdf:
@@ -219,6 +257,93 @@ class PdfDocument:
             raise TypeError("finish() returns bytes only for in-memory documents; use SplitPdfWriter for files")
         content = self._buffer.getvalue()
         return PrintedPdf(content=content, sha256=hashlib.sha256(content).hexdigest(), pages=self.pages)
+
+
+@functools.cache
+def _rs_generator_logs(ec_count: int) -> tuple[int, ...]:
+    """The Reed–Solomon generator polynomial of a block with ec_count error-correction codewords (reportlab's),
+    as the logarithms of its coefficients after the leading 1."""
+    return tuple(qrencoder.LOG_TABLE[c] for c in qrencoder.QRUtil.getErrorCorrectPolynomial(ec_count).num[1:])
+
+
+def _rs_remainder(data: list[int], ec_count: int) -> list[int]:
+    """The error-correction codewords of a block: data·x^ec mod the generator, by the shift-register division
+    every QR encoder uses (reportlab divides polynomial objects recursively: most of a ticket's QR time)."""
+    gen, exp, log = _rs_generator_logs(ec_count), qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
+    rem = [0] * ec_count
+    for d in data:
+        factor = d ^ rem[0]
+        rem = rem[1:]
+        rem.append(0)
+        if factor:
+            lf = log[factor]
+            rem = [r ^ exp[(lf + g) % 255] for r, g in zip(rem, gen)]
+    return rem
+
+
+class _FixedMaskQR(qrencoder.QRCode):
+    """reportlab's QR code with a mask chosen by the caller, for batch prints: what every code of one
+    version, level and mask shares — the finder, timing and alignment patterns, format information,
+    the order of the data modules and the mask over them — is laid out once per process and copied.
+    Module for module the code `QRCode.makeImpl(False, mask)` draws (tests/unit/test_printing.py)."""
+
+    _layouts: dict[tuple[int, int, int], tuple[list[list[bool]], list[tuple[int, int, bool]]]] = {}
+
+    def makeImpl(self, test, maskPattern):
+        key = (self.version, self.errorCorrectLevel, maskPattern)
+        layout = None if test else self._layouts.get(key)
+        if layout is None:
+            if test:
+                return super().makeImpl(test, maskPattern)
+            self.moduleCount = self.version * 4 + 17
+            self.modules = [[False] * self.moduleCount for _ in range(self.moduleCount)]
+            self.setupPositionProbePattern(0, 0)
+            self.setupPositionProbePattern(self.moduleCount - 7, 0)
+            self.setupPositionProbePattern(0, self.moduleCount - 7)
+            self.setupPositionAdjustPattern()
+            self.setupTimingPattern()
+            self.setupTypeInfo(False, maskPattern)
+            if self.version >= 7:
+                self.setupTypeNumber(False)
+            mask = qrencoder.QRUtil.getMask(maskPattern)
+            layout = self._layouts[key] = ([row[:] for row in self.modules],
+                                           [(col, row, bool(mask(row, col))) for col, row in self.dataPosIterator()])
+        template, positions = layout
+        self.moduleCount = len(template)
+        self.modules = [row[:] for row in template]
+        if self.dataCache is None:
+            self.dataCache = self._codewords()
+        bits = list(self.dataBitIterator(self.dataCache))
+        bits += [False] * (len(positions) - len(bits))
+        modules = self.modules
+        for (col, row, masked), dark in zip(positions, bits):
+            modules[row][col] = dark ^ masked
+
+    def _codewords(self) -> list[int]:
+        """QRCode.createData: the segments, terminator and padding, then each block's data and error-correction
+        codewords interleaved — with the error correction computed by _rs_remainder."""
+        blocks = qrencoder.QRRSBlock.getRSBlocks(self.version, self.errorCorrectLevel)
+        buffer = qrencoder.QRBitBuffer()
+        for data in self.dataList:
+            data.write(buffer, self.version)
+        capacity = sum(b.dataCount for b in blocks) * 8
+        if buffer.getLengthInBits() > capacity:
+            raise ValueError(f"code length overflow. ({buffer.getLengthInBits()} > {capacity})")
+        if buffer.getLengthInBits() + 4 <= capacity:
+            buffer.put(0, 4)
+        while buffer.getLengthInBits() % 8:
+            buffer.putBit(False)
+        codewords = buffer.buffer
+        pads = itertools.cycle((qrencoder.QRCode.PAD0, qrencoder.QRCode.PAD1))
+        while len(codewords) * 8 < capacity:
+            codewords.append(next(pads))
+        dc, ec, offset = [], [], 0
+        for b in blocks:
+            dc.append(codewords[offset:offset + b.dataCount])
+            offset += b.dataCount
+            ec.append(_rs_remainder(dc[-1], b.totalCount - b.dataCount))
+        return [d for group in itertools.chain(itertools.zip_longest(*dc), itertools.zip_longest(*ec))
+                for d in group if d is not None]
 
 
 def fit_text(value: str, font: str, size: float, width_mm: float) -> str:

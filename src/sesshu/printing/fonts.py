@@ -10,6 +10,7 @@ one font unit), which keeps the real glyph shapes and extractable text.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 import threading
@@ -99,7 +100,25 @@ def register_fonts() -> None:
     with _lock:
         if _registered:
             return
-        pdfmetrics.registerFont(TTFont(GOTHIC, str(font_path(GOTHIC))))
-        pdfmetrics.registerFont(TTFont(MINCHO, str(font_path(MINCHO))))
-        pdfmetrics.registerFont(TTFont(OCRB, _cff_to_truetype(font_path(OCRB))))
+        for font in (TTFont(GOTHIC, str(font_path(GOTHIC))), TTFont(MINCHO, str(font_path(MINCHO))),
+                     TTFont(OCRB, _cff_to_truetype(font_path(OCRB)))):
+            _reuse_subsets(font.face)
+            pdfmetrics.registerFont(font)
         _registered = True
+
+
+def _reuse_subsets(face) -> None:
+    """Every PDF embeds a subset of each font it uses, and reportlab builds it from a copy of each table of
+    the font file — IPAex's glyph table is megabytes — for every document: most of the cost of a small PDF
+    (a month's files are 150 statements). The tables are read once per process instead, and a subset
+    asked for again (the same title on every statement) is made once; both are pure functions of the font."""
+    face.get_table = functools.cache(face.get_table)
+    face.makeSubset = _cached_subset(face.makeSubset)
+
+
+def _cached_subset(make_subset):
+    @functools.lru_cache(maxsize=64)
+    def by_key(key: tuple[int, ...]) -> bytes:
+        return make_subset(list(key))
+
+    return lambda subset: by_key(tuple(subset))

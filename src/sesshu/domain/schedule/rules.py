@@ -824,7 +824,9 @@ def _load_file(path: Path, interned: dict) -> dict:
 def _load_text(name: str, text: str, interned: dict) -> dict:
     c = _Ctx(name, interned)
     try:
-        doc = yaml.safe_load(text)
+        # libyaml's safe loader where PyYAML was built with it: the same documents, several times faster
+        # (every process that prints or pays reads the 17 rule files first).
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise RuleError(f"{name}: not valid YAML: {e}", file=name, detail=f"not valid YAML: {e}") from e
     c.keys("<top>", doc, {"schema", "name", "category", "source", "vaccines", "series",
