@@ -769,7 +769,7 @@ def _records_and_product(s: Session, atena_no: str, lot_no: str) -> tuple[list[R
     return out, products.get(lot_no)
 
 
-def _judge_dose(s: Session, p: Person, values: dict, existing: list, product: str | None) -> _Judged:
+def _judge_dose(s: Session, p: Person, values: dict, existing: list, product: str | None, book) -> _Judged:
     """The engine's verdict on the new dose among the person's active records (id 0 = the new one), and
     the error code every record then has — what reevaluate_persons would store, from the same evaluation."""
     probe = type("Probe", (), {"id": 0, "vaccine_code": values["vaccine_code"],
@@ -778,7 +778,6 @@ def _judge_dose(s: Session, p: Person, values: dict, existing: list, product: st
     as_of = today_jst()
     spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
     pregnancies = load_pregnancies(s, [p.atena_no]).get(p.atena_no, ()) if p.sex == "F" else ()
-    book = rule_book(s)
     # Only the verdicts of this evaluation are used: no forecast (lines=∅), as the evaluation queue does.
     result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, lines=frozenset(), spans=spans,
                            pregnancies=pregnancies, book=book)
@@ -792,24 +791,24 @@ def _judge_dose(s: Session, p: Person, values: dict, existing: list, product: st
                    {rid: verdict.error_code for rid, verdict in result.verdicts.items()})
 
 
-def _visible_person(s: Session, actor: Actor, keys, atena_no: str) -> tuple[Person, PersonOut]:
+def _visible_person(s: Session, actor: Actor, atena_no: str) -> tuple[Person, PersonOut]:
+    """The person of an entry. Their 個人番号 is not decrypted: neither the form nor a station shows it."""
     p = s.get(Person, atena_no) if atena_no.isascii() and atena_no.isdigit() else None
     if p is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     access.check_visible(s, actor, atena_no)
-    return p, PersonOut.from_row(p, reveal_last4(keys, p))
+    return p, PersonOut.from_row(p)
 
 
 def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
                 purpose: str = "予診票の入力") -> EntryCheck:
     """The verdict shown while a 予診票 is being typed (or a ticket scanned at a venue, `purpose`):
     nothing is stored, the look-up is audited."""
-    keys = load_keyring(settings)
     with db.transaction() as s:
-        return check_entry_in(s, settings, keys, actor=actor, raw=raw, purpose=purpose)
+        return check_entry_in(s, settings, actor=actor, raw=raw, purpose=purpose)
 
 
-def check_entry_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: dict[str, str],
+def check_entry_in(s: Session, settings: Settings, *, actor: Actor, raw: dict[str, str],
                    purpose: str) -> EntryCheck:
     """check_entry in the caller's transaction (a venue scan reads the ticket in the same one)."""
     atena_no = entry_atena_no(raw)
@@ -819,7 +818,7 @@ def check_entry_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: d
     if not atena_no or (values is None and out.error_field == "atena_no"):
         return out
     try:
-        p, out.person = _visible_person(s, actor, keys, atena_no)
+        p, out.person = _visible_person(s, actor, atena_no)
     except access.OutOfScope:
         raise  # put on record by the caller, answered like a missing person
     except NotFound as e:
@@ -841,9 +840,10 @@ def _judge_entry(s: Session, settings: Settings, p: Person, atena_no: str, value
     if values["vaccinated_on"] < p.birth_date:
         out.error, out.error_field = f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です", "vaccinated_on"
         return
+    book = rule_book(s)  # once for the use case: the ticket's line and the verdict
     if values.get("ticket_no"):  # the 券番号 as the save (and an import) will check it
         checked = ticket_links.check_chunk(s, [{**values, "atena_no": atena_no}], line_nos=[1],
-                                           municipality=settings.municipality_code)
+                                           municipality=settings.municipality_code, book=book)
         if checked.reasons:
             out.error, out.error_field = checked.reasons[0], "ticket_no"
             return
@@ -851,7 +851,7 @@ def _judge_entry(s: Session, settings: Settings, p: Person, atena_no: str, value
     out.records = existing
     out.duplicate = any(r.vaccine_code == values["vaccine_code"] and r.vaccinated_on == values["vaccinated_on"]
                         for r in existing)
-    out.verdict = _judge_dose(s, p, values, existing, product).verdict
+    out.verdict = _judge_dose(s, p, values, existing, product, book).verdict
 
 
 def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
@@ -861,13 +861,12 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
     vaccine and date twice is refused (as an import skips it). A dose the engine judges invalid is stored
     only when confirm_invalid says the clerk saw the reasons (InvalidDoseUnconfirmed otherwise, nothing
     stored)."""
-    keys = load_keyring(settings)
     with db.transaction() as s:
-        return enter_record_in(s, settings, keys, actor=actor, raw=raw, purpose=purpose,
+        return enter_record_in(s, settings, actor=actor, raw=raw, purpose=purpose,
                                confirm_invalid=confirm_invalid)
 
 
-def enter_record_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: dict[str, str], purpose: str,
+def enter_record_in(s: Session, settings: Settings, *, actor: Actor, raw: dict[str, str], purpose: str,
                     confirm_invalid: bool = False) -> EnteredRecord:
     """enter_record in the caller's transaction (a venue station reads the ticket in the same one)."""
     atena_no = entry_atena_no(raw)
@@ -875,7 +874,7 @@ def enter_record_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: 
     values, error, _field = _entry_values(raw, masters)
     if values is None:
         raise InvalidInput(error)
-    p, person = _visible_person(s, actor, keys, atena_no)
+    p, person = _visible_person(s, actor, atena_no)
     if values["vaccinated_on"] < p.birth_date:
         raise InvalidInput(f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です")
     existing, product = _records_and_product(s, atena_no, values.get("lot_no") or "")
@@ -885,7 +884,8 @@ def enter_record_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: 
         raise Conflict(f"{DUPLICATE_REASON}（記録 {clash.id}）")
     # One evaluation of the person with the new dose gives its verdict (shown, and the confirmation asked
     # for an invalid one) and the error codes of the other records, which the new dose may change.
-    judged = _judge_dose(s, p, values, existing, product)
+    book = rule_book(s)  # once for the use case: the verdict and the ticket's line
+    judged = _judge_dose(s, p, values, existing, product, book)
     if not confirm_invalid and judged.verdict.status == "invalid":
         raise InvalidDoseUnconfirmed(judged.verdict)
     now = utcnow()
@@ -898,7 +898,7 @@ def enter_record_in(s: Session, settings: Settings, keys, *, actor: Actor, raw: 
         raise Conflict(DUPLICATE_REASON) from None
     # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
     tickets = ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
-                                       purpose=purpose, why="record.enter")
+                                       purpose=purpose, why="record.enter", book=book)
     changed = [{"rid": x.id, "code": judged.codes[x.id]} for x in existing if judged.codes[x.id] != (x.error_code or "")]
     if changed:  # error codes are the engine's verdict, not a clerk's change: no version bump
         s.connection().execute(update(VaccinationRecord.__table__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -131,6 +132,15 @@ def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int =
     return line, _collect(s, book, line, as_of, until)
 
 
+def collect_target_batches(s: Session, *, vaccine: str, as_of: date, within_days: int = 0,
+                           births_per_batch: int = 100) -> tuple[str, Iterator[list[TargetRow]]]:
+    """The same list, oldest first, a few birth dates at a time — for a caller that must not hold a whole
+    city's list (a wave of 1,000,000 tickets): each batch is sorted by (birth date, 宛名番号)."""
+    book = rule_book(s)
+    line, until = _window(book, vaccine, as_of, within_days)
+    return line, _collect_batches(s, book, line, as_of, until, births_per_batch)
+
+
 def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
              on: date) -> str:
     """The 接種順位 of a campaign line that applies to this person on ``on``: the first window of the line (in
@@ -208,7 +218,14 @@ def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, 
 
 
 def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
-    rows: list[TargetRow] = []
+    rows = [r for batch in _collect_batches(s, book, line, as_of, until, _BATCH) for r in batch]
+    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
+    return rows
+
+
+def _collect_batches(s: Session, book: RuleBook, line: str, as_of: date, until: date,
+                     births_per_batch: int) -> Iterator[list[TargetRow]]:
+    """The line's targets, `births_per_batch` birth dates at a time, oldest first (by birth date, 宛名番号)."""
     rules = book.at(as_of)
     # 特定接種 is for the listed staff wherever they live: 住登外者 (registered through the two-person check) too.
     statuses = ("resident", "non_resident") if is_tokutei(rules, line) else ("resident",)
@@ -224,8 +241,9 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
         holders = _condition_holders(s, rules, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
-    for i in range(0, len(births), _BATCH):
-        part = births[i:i + _BATCH]
+    for i in range(0, len(births), births_per_batch):
+        part = births[i:i + births_per_batch]
+        rows: list[TargetRow] = []
         persons = [p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
                    Person.postal_code, Person.address, Person.household_no)
@@ -251,8 +269,8 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
                                           p.address, p.household_no, e,
                                           group_of(book, rules, line, p.birth_date, p.sex, held,
                                                    e.earliest or as_of)))
-    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
-    return rows
+        rows.sort(key=lambda r: (r.birth_date, r.atena_no))
+        yield rows
 
 
 CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "世帯番号", "接種種別", "次回",

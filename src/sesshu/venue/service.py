@@ -27,7 +27,6 @@ from sesshu.disclosure.suspension import suspended_among
 from sesshu.domain.errors import Conflict, InvalidInput, NotFound
 from sesshu.domain.text import clean
 from sesshu.domain.tickets import OcrLine, parse_ocr_line
-from sesshu.keys import load_keyring
 from sesshu.ledger.masters import master_names
 from sesshu.ledger.models import VaccinationRecord, Vaccine
 from sesshu.ledger.service import DUPLICATE_REASON, EntryCheck, check_entry_in, enter_record_in, void_record
@@ -147,12 +146,11 @@ def look_up(db: Database, settings: Settings, *, actor: Actor, station: Station,
     transaction: the ticket, its holder, the warnings' facts and the verdict."""
     on = on or today_jst()
     line = read_scan(scan, municipality=settings.municipality_code)
-    keys = load_keyring(settings)
     with db.transaction() as s:
         t = _ticket_holder(s, actor, line)
         if t is not None:
             suspended = bool(suspended_among(s, [t.atena_no]))
-            check = check_entry_in(s, settings, keys, actor=actor, purpose=PURPOSE,
+            check = check_entry_in(s, settings, actor=actor, purpose=PURPOSE,
                                    raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
                                                      dose_no=t.dose_no))
             facts = None
@@ -197,13 +195,12 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
     if on > today_jst():
         raise InvalidInput("接種年月日が未来の日付です")
     line = read_scan(scan, municipality=settings.municipality_code)
-    keys = load_keyring(settings)
     try:
         with db.transaction() as s:  # one transaction: the ticket, the record, its ticket used, the audit rows
             t = _ticket_holder(s, actor, line)
             if t is not None:
                 s.expunge(t)  # kept as read, also when the record is refused and rolled back
-                saved = enter_record_in(s, settings, keys, actor=actor, purpose=PURPOSE,
+                saved = enter_record_in(s, settings, actor=actor, purpose=PURPOSE,
                                         confirm_invalid=confirm_invalid,
                                         raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
                                                           dose_no=t.dose_no))
