@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
@@ -162,6 +162,17 @@ def _post_order(s: Session, job_id: int) -> None:
     as for any notice batch, and the job's units written from them — in the database, not in memory."""
     n, p = NoticeItem.__table__, Person.__table__
     staged = n.c.job_id == job_id
+    on_sqlite = s.get_bind().dialect.name == "sqlite"
+    if on_sqlite:  # sesshu keeps SQLite's temporary storage in memory: the sort of a 1,000,000-person wave
+        s.execute(text("PRAGMA temp_store=FILE"))  # goes to a deleted-on-open file instead (PostgreSQL: work_mem)
+    try:
+        _renumber(s, n, p, staged)
+    finally:
+        if on_sqlite:
+            s.execute(text("PRAGMA temp_store=MEMORY"))
+
+
+def _renumber(s: Session, n, p, staged) -> None:
     order = func.row_number().over(order_by=(p.c.postal_code, p.c.address, n.c.atena_no)) - 1
     copy = ("atena_no", "vaccine", "next_dose", "status", "earliest", "standard_from", "standard_until",
             "legal_until", "printed")
