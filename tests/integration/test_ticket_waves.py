@@ -59,7 +59,7 @@ def test_waves_take_the_oldest_first_and_the_next_wave_the_next_persons(db, sett
 def test_the_plan_streams_birth_date_by_birth_date_and_still_takes_the_oldest_in_post_order(
         db, settings, tmp_path, monkeypatch):
     children = load_city(db, settings, tmp_path)  # eight birth dates: eight steps of one date each
-    monkeypatch.setattr(waves, "BIRTHS_PER_BATCH", 1)
+    monkeypatch.setattr(waves, "PERSONS_PER_BATCH", 1)
     done = run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path / "w", per_file=2,
                     wave=Wave(vaccine="MR", as_of=AS_OF, number=1, size=5))
     assert done.result["persons"] == 5
@@ -81,7 +81,7 @@ def test_the_plan_streams_birth_date_by_birth_date_and_still_takes_the_oldest_in
 
 def test_a_wave_killed_while_planning_leaves_nothing_and_plans_again(db, settings, tmp_path, monkeypatch):
     children = load_city(db, settings, tmp_path)
-    monkeypatch.setattr(waves, "BIRTHS_PER_BATCH", 2)
+    monkeypatch.setattr(waves, "PERSONS_PER_BATCH", 2)
     wave = Wave(vaccine="MR", as_of=AS_OF, number=1, size=6)
 
     def killed(name, session=None):

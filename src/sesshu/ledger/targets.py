@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
@@ -133,12 +133,13 @@ def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int =
 
 
 def collect_target_batches(s: Session, *, vaccine: str, as_of: date, within_days: int = 0,
-                           births_per_batch: int = 100) -> tuple[str, Iterator[list[TargetRow]]]:
-    """The same list, oldest first, a few birth dates at a time — for a caller that must not hold a whole
-    city's list (a wave of 1,000,000 tickets): each batch is sorted by (birth date, 宛名番号)."""
+                           persons_per_batch: int = 2000) -> tuple[str, Iterator[list[TargetRow]]]:
+    """The same list, oldest first, whole birth dates at a time of about `persons_per_batch` residents — for
+    a caller that must not hold a whole city's list (a wave of 1,000,000 tickets): each batch is sorted by
+    (birth date, 宛名番号), and its size does not grow with the city."""
     book = rule_book(s)
     line, until = _window(book, vaccine, as_of, within_days)
-    return line, _collect_batches(s, book, line, as_of, until, births_per_batch)
+    return line, _collect_batches(s, book, line, as_of, until, persons_per_batch=persons_per_batch)
 
 
 def group_of(book: RuleBook, rules: RuleSet, line: str, birth: date, sex: str, held: frozenset[str],
@@ -218,14 +219,36 @@ def _pregnant_residents(s: Session, pregnancies: dict[str, tuple]) -> dict[str, 
 
 
 def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
-    rows = [r for batch in _collect_batches(s, book, line, as_of, until, _BATCH) for r in batch]
+    rows = [r for batch in _collect_batches(s, book, line, as_of, until) for r in batch]
     rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
     return rows
 
 
+def _birth_batches(s: Session, statuses: tuple[str, ...], births: list[date],
+                   persons_per_batch: int | None) -> Iterator[list[date]]:
+    """The birth dates in order, _BATCH at a time — or, with persons_per_batch, as many whole birth dates as
+    hold about that many residents (one count per birth date of the city, one query)."""
+    if persons_per_batch is None:
+        for i in range(0, len(births), _BATCH):
+            yield births[i:i + _BATCH]
+        return
+    per_birth = dict(s.execute(select(Person.birth_date, func.count()).where(Person.registry_status.in_(statuses))
+                               .group_by(Person.birth_date)).all())
+    part: list[date] = []
+    persons = 0
+    for b in births:
+        if part and (persons + per_birth.get(b, 0) > persons_per_batch or len(part) >= _BATCH):
+            yield part
+            part, persons = [], 0
+        part.append(b)
+        persons += per_birth.get(b, 0)
+    if part:
+        yield part
+
+
 def _collect_batches(s: Session, book: RuleBook, line: str, as_of: date, until: date,
-                     births_per_batch: int) -> Iterator[list[TargetRow]]:
-    """The line's targets, `births_per_batch` birth dates at a time, oldest first (by birth date, 宛名番号)."""
+                     persons_per_batch: int | None = None) -> Iterator[list[TargetRow]]:
+    """The line's targets a few birth dates at a time (_birth_batches), oldest first (by birth date, 宛名番号)."""
     rules = book.at(as_of)
     # 特定接種 is for the listed staff wherever they live: 住登外者 (registered through the two-person check) too.
     statuses = ("resident", "non_resident") if is_tokutei(rules, line) else ("resident",)
@@ -241,8 +264,7 @@ def _collect_batches(s: Session, book: RuleBook, line: str, as_of: date, until: 
         holders = _condition_holders(s, rules, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
-    for i in range(0, len(births), births_per_batch):
-        part = births[i:i + births_per_batch]
+    for part in _birth_batches(s, statuses, births, persons_per_batch):
         rows: list[TargetRow] = []
         persons = [p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,

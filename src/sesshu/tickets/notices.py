@@ -112,12 +112,12 @@ class MailableBatch:
 
 
 def mailable_batches(s: Session, actor: Actor, *, vaccine: str, as_of: date, within_days: int,
-                     births_per_batch: int = 100) -> tuple[str, Iterator[MailableBatch]]:
-    """mailable_targets a few birth dates at a time, oldest first, for a plan that must not hold a whole
+                     persons_per_batch: int = 2000) -> tuple[str, Iterator[MailableBatch]]:
+    """mailable_targets a few birth dates (about `persons_per_batch` residents) at a time, oldest first, for a plan that must not hold a whole
     city's list (ticket waves). The same scope and 利用停止 rules; the skipped persons come back with each
     batch so the caller logs them once, at the end (the audit chain's head is not held while it evaluates)."""
     line, batches = collect_target_batches(s, vaccine=vaccine, as_of=as_of, within_days=within_days,
-                                           births_per_batch=births_per_batch)
+                                           persons_per_batch=persons_per_batch)
     scoped = access.scoped(s, actor, tasks=VACCINATION_TASKS)
 
     def mailable() -> Iterator[MailableBatch]:

@@ -38,9 +38,9 @@ from sesshu.tickets.notices import PURPOSE, NoticeJob, mailable_batches
 
 KIND = "ticket_waves"
 MAX_WAVE_SIZE = 5_000_000
-# Birth dates per step of the plan: about 30 persons each at 1,000,000 residents, so a step holds a few
-# thousand persons whatever the size of the wave or the city.
-BIRTHS_PER_BATCH = 100
+# Residents per step of the plan (whole birth dates): a step holds about this many persons, whatever the
+# size of the wave or of the city.
+PERSONS_PER_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class WaveJob(NoticeJob):
         as_of = date.fromisoformat(p["as_of"])
         lo, hi, size = p["age_from"], p["age_to"], p["size"]
         line, batches = mailable_batches(s, ctx.actor, vaccine=p["vaccine"], as_of=as_of, within_days=0,
-                                         births_per_batch=BIRTHS_PER_BATCH)
+                                         persons_per_batch=PERSONS_PER_BATCH)
         n = {"in_selection": 0, "holding": 0, "chosen": 0, "outside_scope": 0}
         suspended: set[str] = set()
         for batch in batches:  # oldest first
