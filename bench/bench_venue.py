@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import build_city, ensure_staff, pct, serving, sign_in_all  # noqa: E402  (the load test's city, server, sign-in)
@@ -51,8 +51,10 @@ VACCINE = "FLU_ELDER"
 class Stats(LoadStats):
     """The load test's figures, for a station's two calls and the dose from scan to recorded."""
 
-    times: dict[str, list[float]] = field(default_factory=lambda: {"scan": [], "record": [], "scan_to_recorded": []})
+    times: dict[str, list[float]] = field(default_factory=lambda: {"scan": [], "record": [], "scan_to_recorded": [],
+                                                                    "baseline_get": [], "baseline_get_idle": []})
     refused: int = 0
+    confirmed_invalid: int = 0  # doses judged invalid (e.g. a second flu dose in the season): recorded on a second F2
 
 
 def ensure_tickets(settings, wanted: int) -> tuple[list[str], float]:
@@ -107,6 +109,12 @@ def station_loop(base: str, csrf: str, cookies, scans: list[str], station: dict,
                     continue
                 r = client.post("/venue/record", json={"scan": scan, "station": station, "vaccinated_on": day},
                                 headers=headers)
+                if r.status_code == 400 and r.json().get("code") == "E_CONFIRM_INVALID":
+                    # The verdict was shown as a warning; the staff member confirms with a second F2, as the page does.
+                    with stats.lock:
+                        stats.confirmed_invalid += 1
+                    r = client.post("/venue/record", json={"scan": scan, "station": station, "vaccinated_on": day,
+                                                           "confirm_invalid": True}, headers=headers)
                 t2 = time.perf_counter()
                 stats.add("record", t2 - t1)
                 if r.status_code != 200:
@@ -117,6 +125,43 @@ def station_loop(base: str, csrf: str, cookies, scans: list[str], station: dict,
                 stats.error(type(e).__name__)
             if think > 0:
                 time.sleep(min(rng.expovariate(1 / think), 4 * think, max(0.0, deadline - time.monotonic())))
+
+
+def baseline_loop(base: str, cookies, deadline: float, stats: Stats, every: float) -> None:
+    """The same run's yardstick: a trivial signed-in page (GET /account/settings: the session check, one
+    query, a small template) every `every` seconds, timed like the stations' calls. On a shared machine
+    the p95 of the venue calls is read beside this one."""
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=30, cookies=cookies) as client:
+        while time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            r = client.get("/account/settings")
+            if r.status_code == 200:
+                stats.add("baseline_get", time.perf_counter() - t0)
+            else:
+                stats.error(f"baseline {r.status_code}")
+            time.sleep(every)
+
+
+def lock_sampler(url: str, deadline: float, out: dict) -> None:
+    """Every 100 ms: how many of the city's backends wait on a lock (PostgreSQL's pg_stat_activity), and
+    how many of those wait for the audit chain's head row (the transaction holding it appends last)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    name = url.rsplit("/", 1)[1]
+    samples = waiting = audit_waiting = peak = 0
+    with engine.connect() as c:
+        while time.monotonic() < deadline:
+            n, on_audit = c.execute(text(
+                "SELECT count(*), count(*) FILTER (WHERE query ILIKE '%audit_head%') FROM pg_stat_activity "
+                "WHERE datname = :n AND wait_event_type = 'Lock'"), {"n": name}).one()
+            samples += 1
+            waiting += n > 0
+            audit_waiting += on_audit > 0
+            peak = max(peak, n)
+            time.sleep(0.1)
+    engine.dispose()
+    out.update({"samples": samples, "with_lock_waiters_pct": round(100 * waiting / max(samples, 1), 1),
+                "with_audit_head_waiters_pct": round(100 * audit_waiting / max(samples, 1), 1),
+                "max_waiting_backends": peak})
 
 
 def main() -> None:
@@ -131,13 +176,15 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--database", help="PostgreSQL database of the city (default sesshu_load_<residents>)")
     args = ap.parse_args()
 
     load_all_models()  # every table's mapper, whichever the tickets service touches
     load_before = [round(x, 2) for x in os.getloadavg()]
-    var_dir = Path(f"/tmp/sesshu-load-{args.residents}")
+    name = args.database or f"sesshu_load_{args.residents}"
+    var_dir = Path(f"/tmp/{name.replace('_', '-')}")
     var_dir.mkdir(parents=True, exist_ok=True)
-    url = f"postgresql://postgres@127.0.0.1:5432/sesshu_load_{args.residents}"
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     settings, build_seconds = build_city(url, var_dir, args.residents, args.rebuild)
     logins = ensure_staff(settings, args.stations, prefix="venue", role="clerk", label="会場")
     scans, issue_seconds = ensure_tickets(settings, args.tickets)
@@ -153,11 +200,21 @@ def main() -> None:
     with serving(url, var_dir, args.port, args.workers) as base:
         sessions = [(csrf, cookies) for _login, csrf, cookies in sign_in_all(base, db, settings, logins)]
         shares = [scans[i::args.stations] for i in range(args.stations)]
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=30, cookies=sessions[0][1]) as client:
+            for i in range(40):  # the yardstick with nothing else running (the first ones warm the worker)
+                t0 = time.perf_counter()
+                client.get("/account/settings")
+                if i >= 10:
+                    stats.add("baseline_get_idle", time.perf_counter() - t0)
         started = time.monotonic()
         deadline = started + args.seconds
+        locks: dict = {}
         threads = [threading.Thread(target=station_loop, daemon=True, args=(
             base, csrf, cookies, shares[i], station, deadline, stats, random.Random(args.seed * 1000 + i), args.think))
             for i, (csrf, cookies) in enumerate(sessions)]
+        threads.append(threading.Thread(target=baseline_loop, daemon=True,
+                                        args=(base, sessions[0][1], deadline, stats, 0.5)))
+        threads.append(threading.Thread(target=lock_sampler, daemon=True, args=(url, deadline, locks)))
         for t in threads:
             t.start()
         for t in threads:
@@ -177,9 +234,9 @@ def main() -> None:
               "load_average_before": load_before, "load_average_after": load_after, "cpu_count": os.cpu_count(),
               "city_build_seconds": round(build_seconds, 1), "ticket_issue_seconds": round(issue_seconds, 1),
               "doses_recorded": doses, "doses_per_hour": round(doses / elapsed * 3600),
-              "calls": calls, "refused_scans": stats.refused, "errors": sum(stats.errors.values()),
+              "calls": calls, "refused_scans": stats.refused, "confirmed_invalid_doses": stats.confirmed_invalid, "errors": sum(stats.errors.values()),
               "error_kinds": stats.errors, "error_samples": stats.samples,
-              "audit_chain_ok": chain.ok, "audit_entries": chain.entries}
+              "lock_waits": locks, "audit_chain_ok": chain.ok, "audit_entries": chain.entries}
     print(json.dumps(report, ensure_ascii=False, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2))

@@ -6,13 +6,16 @@ import io
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sesshu.audit.models import AuditEntry
 from sesshu.conditions.schemas import ConditionEntry
 from sesshu.conditions.service import record_condition
 from sesshu.domain.errors import InvalidInput
-from sesshu.tickets.models import Ticket
+from sesshu.jobs.models import BatchJob, BatchJobUnit
+from sesshu.registry.models import Person
+from sesshu.tickets import waves
+from sesshu.tickets.models import NoticeItem, Ticket
 from sesshu.tickets.waves import Wave, in_band, run_wave
 from tests.integration.notices_city import AS_OF, OPERATOR, load_city
 from tests.helpers import REGISTRY_HEADER, write
@@ -51,6 +54,49 @@ def test_waves_take_the_oldest_first_and_the_next_wave_the_next_persons(db, sett
         plan = s.execute(select(AuditEntry).where(AuditEntry.action == "ticket_waves.plan")
                          .order_by(AuditEntry.seq)).scalars().all()
     assert len(plan) == 2 and '"left_for_later_waves": 2' in plan[1].detail
+
+
+def test_the_plan_streams_birth_date_by_birth_date_and_still_takes_the_oldest_in_post_order(
+        db, settings, tmp_path, monkeypatch):
+    children = load_city(db, settings, tmp_path)  # eight birth dates: eight steps of one date each
+    monkeypatch.setattr(waves, "PERSONS_PER_BATCH", 1)
+    done = run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path / "w", per_file=2,
+                    wave=Wave(vaccine="MR", as_of=AS_OF, number=1, size=5))
+    assert done.result["persons"] == 5
+    with db.transaction() as s:
+        items = s.execute(select(NoticeItem.seq, NoticeItem.atena_no, Person.postal_code)
+                          .join(Person, Person.atena_no == NoticeItem.atena_no)
+                          .where(NoticeItem.job_id == done.job_id).order_by(NoticeItem.seq)).all()
+        units = s.execute(select(BatchJobUnit.seq, BatchJobUnit.unit_key).where(BatchJobUnit.job_id == done.job_id)
+                          .order_by(BatchJobUnit.seq)).all()
+        plan = s.execute(select(AuditEntry.detail).where(AuditEntry.action == "ticket_waves.plan")).scalar_one()
+        selects = s.execute(select(AuditEntry.atena_no).where(AuditEntry.action == "notice.select")
+                            .order_by(AuditEntry.seq)).scalars().all()
+    assert sorted(a for _seq, a, _pc in items) == children[:5]  # the five oldest of the whole line
+    assert [seq for seq, _a, _pc in items] == list(range(5))  # renumbered 0…4, no staged row left
+    assert [pc for _seq, _a, pc in items] == sorted(pc for _seq, _a, pc in items)  # post order
+    assert units == [(seq, a) for seq, a, _pc in items] and selects == [a for _seq, a, _pc in items]
+    assert '"in_selection": 8' in plan and '"left_for_later_waves": 3' in plan
+
+
+def test_a_wave_killed_while_planning_leaves_nothing_and_plans_again(db, settings, tmp_path, monkeypatch):
+    children = load_city(db, settings, tmp_path)
+    monkeypatch.setattr(waves, "PERSONS_PER_BATCH", 2)
+    wave = Wave(vaccine="MR", as_of=AS_OF, number=1, size=6)
+
+    def killed(name, session=None):
+        if name == "plan":
+            session.flush()  # the first step's persons are in the database, uncommitted
+            raise KeyboardInterrupt  # in-process stand-in for the SIGKILL of the subprocess tests
+    monkeypatch.setattr(waves, "crash_point", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path / "w", per_file=4, wave=wave)
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(NoticeItem)).scalar_one() == 0
+        assert s.execute(select(func.count()).select_from(BatchJob)).scalar_one() == 0
+    monkeypatch.setattr(waves, "crash_point", lambda name, session=None: None)
+    done = run_wave(db, settings, actor=OPERATOR, out_dir=tmp_path / "w", per_file=4, wave=wave)
+    assert done.status == "done" and [a for a, _ in _tickets(db)] == children[:6]
 
 
 def test_an_interrupted_wave_resumes_without_a_second_ticket(db, settings, tmp_path):

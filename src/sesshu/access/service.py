@@ -176,7 +176,18 @@ def is_visible(s: Session, scope: Scope, atena_no: str) -> bool:
 def check_visible(s: Session, actor: Actor, atena_no: str, *, message: str | None = None,
                   record_id: int | None = None) -> None:
     """Raise OutOfScope unless the actor's tasks use this person's 特定個人情報."""
-    Scoped(s=s, actor=actor, scope=scope_of(s, actor)).check(atena_no, message=message, record_id=record_id)
+    Scoped(s=s, actor=actor, scope=_use_case_scope(s, actor)).check(atena_no, message=message, record_id=record_id)
+
+
+def _use_case_scope(s: Session, actor: Actor) -> Scope:
+    """scope_of, read once per transaction for the checks of one use case (a venue scan checks the ticket's
+    holder, then the person of the entry: one query, not two). Assignments are changed by use cases of
+    their own, never between two checks of the same transaction."""
+    memo = s.info.setdefault("access_scopes", {})
+    key = (actor.kind, actor.user_id, today_jst())
+    if key not in memo:
+        memo[key] = scope_of(s, actor)
+    return memo[key]
 
 
 def visible_person(s: Session, actor: Actor, atena_no: str, *, lock: bool = False) -> Person:

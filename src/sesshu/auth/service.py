@@ -350,10 +350,12 @@ def current_session(db: Database, settings: Settings, *, token: str) -> SessionI
         return None
     now = utcnow()
     with db.transaction() as s:
-        ws = s.get(WebSession, _hash_token(token))
-        if ws is None or ws.revoked:
+        # The session and its user in one round trip: every request of every station pays for this.
+        found = s.execute(select(WebSession, StaffUser).outerjoin(StaffUser, StaffUser.id == WebSession.user_id)
+                          .where(WebSession.token_hash == _hash_token(token))).first()
+        if found is None or found[0].revoked:
             return None
-        user = s.get(StaffUser, ws.user_id)
+        ws, user = found
         if now - ws.last_seen_at > timedelta(minutes=settings.session_idle_minutes) or user is None or _refusal(user, now):
             ws.revoked = True
             return None

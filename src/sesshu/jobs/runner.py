@@ -51,8 +51,10 @@ class JobDefinition(Protocol):
     kind: str
     label: str  # Japanese name for the audit log and the job list
 
-    def plan(self, s: Session, ctx: JobContext) -> list[str]:
-        """The ordered unit keys, computed once when the job is created (same transaction)."""
+    def plan(self, s: Session, ctx: JobContext) -> list[str] | int:
+        """The ordered unit keys, computed once when the job is created (same transaction). A plan too
+        large to hold in memory writes its (unique) units itself — batch_job_unit rows with seq 0…n-1 of
+        ctx.job_id — and returns their count n."""
 
     def process(self, s: Session, ctx: JobContext, chunk_no: int, units: list[str]) -> None:
         """The database work for one chunk, in the chunk's transaction (never commits)."""
@@ -107,13 +109,17 @@ def _open(db: Database, definition: JobDefinition, *, actor: Actor, key: str, pa
         s.flush()
         ctx = _context(job, actor)
         units = definition.plan(s, ctx)
-        if len(set(units)) != len(units):
-            raise ValueError("a job's unit keys must be unique")
-        bulk_insert(s, BatchJobUnit.__table__, [{"seq": i, "unit_key": u} for i, u in enumerate(units)],
-                    ("seq", "unit_key"), constants={"job_id": job.id})
-        job.total_units = len(units)
+        if isinstance(units, int):  # written by the plan itself, streamed
+            count = units
+        else:
+            if len(set(units)) != len(units):
+                raise ValueError("a job's unit keys must be unique")
+            bulk_insert(s, BatchJobUnit.__table__, [{"seq": i, "unit_key": u} for i, u in enumerate(units)],
+                        ("seq", "unit_key"), constants={"job_id": job.id})
+            count = len(units)
+        job.total_units = count
         audit.record(s, actor, "job.start", purpose=definition.label,
-                     detail={"job_id": job.id, "kind": job.kind, "key": key, "params": params, "units": len(units)})
+                     detail={"job_id": job.id, "kind": job.kind, "key": key, "params": params, "units": count})
         return ctx, False, False
 
 

@@ -8,7 +8,7 @@ from itertools import count
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, null, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -68,15 +68,23 @@ DUPLICATE_REASON = "重複: 同じ方・同じ接種種別・同じ接種年月�
 
 
 def load_masters(s: Session) -> Masters:
-    return Masters(
-        vaccines=dict(s.execute(select(Vaccine.code, Vaccine.default_category).where(Vaccine.active)).all()),
-        institutions=frozenset(s.execute(select(Institution.code)).scalars()),
-        doctors=frozenset(s.execute(select(Doctor.code)).scalars()),
-        venues=frozenset(s.execute(select(Venue.code)).scalars()),
-        manufacturers=frozenset(s.execute(select(Manufacturer.code)).scalars()),
-        vaccine_names={vaccine_name_key(name): code
-                       for code, name in s.execute(select(Vaccine.code, Vaccine.name).where(Vaccine.active))},
-    )
+    """The codes a 予診票 may name, in one round trip (a venue station reads them with every dose)."""
+    kinds = {"vaccine": Vaccine, "institution": Institution, "doctor": Doctor, "venue": Venue,
+             "manufacturer": Manufacturer}
+    parts = [select(literal("vaccine").label("kind"), Vaccine.code, Vaccine.default_category.label("category"),
+                    Vaccine.name).where(Vaccine.active)]
+    parts += [select(literal(kind), model.code, null(), null()) for kind, model in kinds.items() if kind != "vaccine"]
+    codes: dict[str, set[str]] = {kind: set() for kind in kinds}
+    vaccines, names = {}, {}
+    for kind, code, category, name in s.execute(union_all(*parts)):
+        if kind == "vaccine":
+            vaccines[code] = category
+            names[vaccine_name_key(name)] = code
+        else:
+            codes[kind].add(code)
+    return Masters(vaccines=vaccines, institutions=frozenset(codes["institution"]),
+                   doctors=frozenset(codes["doctor"]), venues=frozenset(codes["venue"]),
+                   manufacturers=frozenset(codes["manufacturer"]), vaccine_names=names)
 
 
 def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor,
@@ -683,6 +691,7 @@ class EntryCheck:
     duplicate: bool = False
     verdict: EntryVerdict | None = None
     values: dict | None = None
+    records: list = field(default_factory=list)  # the person's active records before this dose
 
 
 class InvalidDoseUnconfirmed(InvalidInput):
@@ -742,72 +751,108 @@ def _entry_values(raw: dict[str, str], masters) -> tuple[dict | None, str, str]:
     return values, "", ""
 
 
-def _dose_verdict(s: Session, p: Person, values: dict, existing: list) -> EntryVerdict:
-    """The engine's verdict on the new dose among the person's active records (id 0 = the new one)."""
+@dataclass
+class _Judged:
+    verdict: EntryVerdict
+    codes: dict[int, str]  # the エラーコード of each active record under today's rules (0 = the new dose)
+
+
+def _records_and_product(s: Session, atena_no: str, lot_no: str) -> tuple[list[RecordOut], str | None]:
+    """The person's active records (each with its lot's product) and the product of the lot being entered:
+    the engine judges the new dose as the ledger will store it (a product with its own rule)."""
+    rows = s.execute(select(VaccinationRecord).where(VaccinationRecord.atena_no == atena_no,
+                                                     VaccinationRecord.status == "active")
+                     .order_by(VaccinationRecord.vaccinated_on, VaccinationRecord.id)).scalars().all()
+    products = lot_products(s, [*(r.lot_no for r in rows), lot_no])
+    out = [RecordOut.model_validate(r, from_attributes=True) for r in rows]
+    for r in out:
+        r.product = products.get(r.lot_no)
+    return out, products.get(lot_no)
+
+
+def _judge_dose(s: Session, p: Person, values: dict, existing: list, product: str | None, book) -> _Judged:
+    """The engine's verdict on the new dose among the person's active records (id 0 = the new one), and
+    the error code every record then has — what reevaluate_persons would store, from the same evaluation."""
     probe = type("Probe", (), {"id": 0, "vaccine_code": values["vaccine_code"],
                                "vaccinated_on": values["vaccinated_on"],
-                               "screening_result": values["screening_result"]})()
+                               "screening_result": values["screening_result"], "product": product})()
     as_of = today_jst()
     spans = load_spans(s, [p.atena_no]).get(p.atena_no, ())
     pregnancies = load_pregnancies(s, [p.atena_no]).get(p.atena_no, ()) if p.sex == "F" else ()
-    book = rule_book(s)
-    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, spans=spans, pregnancies=pregnancies,
-                           book=book)
+    # Only the verdicts of this evaluation are used: no forecast (lines=∅), as the evaluation queue does.
+    result = evaluate_rows(p.birth_date, p.sex, [*existing, probe], as_of, lines=frozenset(), spans=spans,
+                           pregnancies=pregnancies, book=book)
     before = evaluate_rows(p.birth_date, p.sex, existing, values["vaccinated_on"],
                            lines=frozenset({values["vaccine_code"]}), spans=spans, pregnancies=pregnancies,
                            book=book)
     line = next((e for e in before.eligibility if e.vaccine == values["vaccine_code"]), None)
     v = result.verdicts[0]
-    return EntryVerdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons,
-                        eligibility=line)
+    return _Judged(EntryVerdict(status=v.status, dose_number=v.dose_number, codes=v.codes, reasons=v.reasons,
+                                eligibility=line),
+                   {rid: verdict.error_code for rid, verdict in result.verdicts.items()})
 
 
-def _visible_person(s: Session, actor: Actor, keys, atena_no: str) -> tuple[Person, PersonOut]:
+def _visible_person(s: Session, actor: Actor, atena_no: str) -> tuple[Person, PersonOut]:
+    """The person of an entry. Their 個人番号 is not decrypted: neither the form nor a station shows it."""
     p = s.get(Person, atena_no) if atena_no.isascii() and atena_no.isdigit() else None
     if p is None:
         raise NotFound(f"宛名番号 {atena_no} の方は登録されていません")
     access.check_visible(s, actor, atena_no)
-    return p, PersonOut.from_row(p, reveal_last4(keys, p))
+    return p, PersonOut.from_row(p)
 
 
 def check_entry(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
                 purpose: str = "予診票の入力") -> EntryCheck:
     """The verdict shown while a 予診票 is being typed (or a ticket scanned at a venue, `purpose`):
     nothing is stored, the look-up is audited."""
-    keys = load_keyring(settings)
+    with db.transaction() as s:
+        return check_entry_in(s, settings, actor=actor, raw=raw, purpose=purpose)
+
+
+def check_entry_in(s: Session, settings: Settings, *, actor: Actor, raw: dict[str, str],
+                   purpose: str) -> EntryCheck:
+    """check_entry in the caller's transaction (a venue scan reads the ticket in the same one)."""
     atena_no = entry_atena_no(raw)
     out = EntryCheck()
-    with db.transaction() as s:
-        masters = load_masters(s)
-        values, out.error, out.error_field = _entry_values(raw, masters)
-        if not atena_no or (values is None and out.error_field == "atena_no"):
-            return out
-        try:
-            p, out.person = _visible_person(s, actor, keys, atena_no)
-        except access.OutOfScope:
-            raise  # put on record by the caller, answered like a missing person
-        except NotFound as e:
-            audit.record(s, actor, "person.view_missing", atena_no=atena_no[:15], purpose=f"{purpose}（対象者の確認）")
-            return EntryCheck(error=e.message, error_field="atena_no")
-        audit.record(s, actor, "record.entry_check", atena_no=atena_no, purpose=f"{purpose}（接種の判定）",
-                     detail={"vaccine": values["vaccine_code"] if values else ""})
-        if values is None:
-            return out
-        out.values = values
-        if values["vaccinated_on"] < p.birth_date:
-            out.error, out.error_field = f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です", "vaccinated_on"
-            return out
-        if values.get("ticket_no"):  # the 券番号 as the save (and an import) will check it
-            checked = ticket_links.check_chunk(s, [{**values, "atena_no": atena_no}], line_nos=[1],
-                                               municipality=settings.municipality_code)
-            if checked.reasons:
-                out.error, out.error_field = checked.reasons[0], "ticket_no"
-                return out
-        existing = person_records(s, atena_no)
-        out.duplicate = any(r.vaccine_code == values["vaccine_code"] and r.vaccinated_on == values["vaccinated_on"]
-                            for r in existing)
-        out.verdict = _dose_verdict(s, p, values, existing)
+    masters = load_masters(s)
+    values, out.error, out.error_field = _entry_values(raw, masters)
+    if not atena_no or (values is None and out.error_field == "atena_no"):
+        return out
+    try:
+        p, out.person = _visible_person(s, actor, atena_no)
+    except access.OutOfScope:
+        raise  # put on record by the caller, answered like a missing person
+    except NotFound as e:
+        audit.record(s, actor, "person.view_missing", atena_no=atena_no[:15], purpose=f"{purpose}（対象者の確認）")
+        return EntryCheck(error=e.message, error_field="atena_no")
+    _judge_entry(s, settings, p, atena_no, values, out)
+    # On record last: the audit chain's head stays locked from the entry to the commit, so the judging
+    # above does not hold up the other stations (same transaction: no look-up without its entry).
+    audit.record(s, actor, "record.entry_check", atena_no=atena_no, purpose=f"{purpose}（接種の判定）",
+                 detail={"vaccine": values["vaccine_code"] if values else ""})
     return out
+
+
+def _judge_entry(s: Session, settings: Settings, p: Person, atena_no: str, values: dict | None,
+                 out: EntryCheck) -> None:
+    if values is None:
+        return
+    out.values = values
+    if values["vaccinated_on"] < p.birth_date:
+        out.error, out.error_field = f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です", "vaccinated_on"
+        return
+    book = rule_book(s)  # once for the use case: the ticket's line and the verdict
+    if values.get("ticket_no"):  # the 券番号 as the save (and an import) will check it
+        checked = ticket_links.check_chunk(s, [{**values, "atena_no": atena_no}], line_nos=[1],
+                                           municipality=settings.municipality_code, book=book)
+        if checked.reasons:
+            out.error, out.error_field = checked.reasons[0], "ticket_no"
+            return
+    existing, product = _records_and_product(s, atena_no, values.get("lot_no") or "")
+    out.records = existing
+    out.duplicate = any(r.vaccine_code == values["vaccine_code"] and r.vaccinated_on == values["vaccinated_on"]
+                        for r in existing)
+    out.verdict = _judge_dose(s, p, values, existing, product, book).verdict
 
 
 def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[str, str],
@@ -817,42 +862,52 @@ def enter_record(db: Database, settings: Settings, *, actor: Actor, raw: dict[st
     vaccine and date twice is refused (as an import skips it). A dose the engine judges invalid is stored
     only when confirm_invalid says the clerk saw the reasons (InvalidDoseUnconfirmed otherwise, nothing
     stored)."""
-    keys = load_keyring(settings)
-    atena_no = entry_atena_no(raw)
     with db.transaction() as s:
-        masters = load_masters(s)
-        values, error, _field = _entry_values(raw, masters)
-        if values is None:
-            raise InvalidInput(error)
-        p, person = _visible_person(s, actor, keys, atena_no)
-        if values["vaccinated_on"] < p.birth_date:
-            raise InvalidInput(f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です")
-        clash = s.execute(select(VaccinationRecord.id).where(
-            VaccinationRecord.atena_no == atena_no, VaccinationRecord.vaccine_code == values["vaccine_code"],
-            VaccinationRecord.vaccinated_on == values["vaccinated_on"], VaccinationRecord.status == "active")).first()
-        if clash:
-            raise Conflict(f"{DUPLICATE_REASON}（記録 {clash[0]}）")
-        if not confirm_invalid:
-            ahead = _dose_verdict(s, p, values, person_records(s, atena_no))
-            if ahead.status == "invalid":
-                raise InvalidDoseUnconfirmed(ahead)
-        now = utcnow()
-        r = VaccinationRecord(**values, status="active", created_at=now, updated_at=now, created_by=actor.label,
-                              error_code="")
-        s.add(r)
-        try:
-            s.flush()
-        except IntegrityError:  # another clerk saved the same 予診票 a moment ago
-            raise Conflict(DUPLICATE_REASON) from None
-        # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
-        tickets = ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
-                                           purpose=purpose, why="record.enter")
-        reevaluate_persons(s, [atena_no], today_jst())
-        s.refresh(r)
-        existing = [x for x in person_records(s, atena_no) if x.id != r.id]
-        verdict = _dose_verdict(s, p, values, existing)
-        audit.record(s, actor, "record.enter", atena_no=atena_no, purpose=purpose,
-                     detail={"record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on,
-                             "error_code": r.error_code, "confirmed_invalid": confirm_invalid})
-        audit.record_many(s, actor, tickets)
-        return EnteredRecord(record=RecordOut.model_validate(r, from_attributes=True), verdict=verdict, person=person)
+        return enter_record_in(s, settings, actor=actor, raw=raw, purpose=purpose,
+                               confirm_invalid=confirm_invalid)
+
+
+def enter_record_in(s: Session, settings: Settings, *, actor: Actor, raw: dict[str, str], purpose: str,
+                    confirm_invalid: bool = False) -> EnteredRecord:
+    """enter_record in the caller's transaction (a venue station reads the ticket in the same one)."""
+    atena_no = entry_atena_no(raw)
+    masters = load_masters(s)
+    values, error, _field = _entry_values(raw, masters)
+    if values is None:
+        raise InvalidInput(error)
+    p, person = _visible_person(s, actor, atena_no)
+    if values["vaccinated_on"] < p.birth_date:
+        raise InvalidInput(f"接種年月日が生年月日（{p.birth_date.isoformat()}）より前です")
+    existing, product = _records_and_product(s, atena_no, values.get("lot_no") or "")
+    clash = next((r for r in existing if r.vaccine_code == values["vaccine_code"]
+                  and r.vaccinated_on == values["vaccinated_on"]), None)
+    if clash:
+        raise Conflict(f"{DUPLICATE_REASON}（記録 {clash.id}）")
+    # One evaluation of the person with the new dose gives its verdict (shown, and the confirmation asked
+    # for an invalid one) and the error codes of the other records, which the new dose may change.
+    book = rule_book(s)  # once for the use case: the verdict and the ticket's line
+    judged = _judge_dose(s, p, values, existing, product, book)
+    if not confirm_invalid and judged.verdict.status == "invalid":
+        raise InvalidDoseUnconfirmed(judged.verdict)
+    now = utcnow()
+    r = VaccinationRecord(**values, status="active", created_at=now, updated_at=now, created_by=actor.label,
+                          error_code=judged.codes[0])
+    s.add(r)
+    try:
+        s.flush()
+    except IntegrityError:  # another clerk saved the same 予診票 a moment ago
+        raise Conflict(DUPLICATE_REASON) from None
+    # The 券番号 is checked and its ticket marked used as an import's row would be (refused: nothing is stored).
+    tickets = ticket_links.link_ticket(s, actor, r, municipality=settings.municipality_code,
+                                       purpose=purpose, why="record.enter", book=book)
+    changed = [{"rid": x.id, "code": judged.codes[x.id]} for x in existing if judged.codes[x.id] != (x.error_code or "")]
+    if changed:  # error codes are the engine's verdict, not a clerk's change: no version bump
+        s.connection().execute(update(VaccinationRecord.__table__)
+                               .where(VaccinationRecord.__table__.c.id == bindparam("rid"))
+                               .values(error_code=bindparam("code")), changed)
+    out = RecordOut.model_validate(r, from_attributes=True)
+    # On record last, in one append: the audit chain's head stays locked only until the commit.
+    audit.record_many(s, actor, [audit.AuditEvent("record.enter", atena_no=atena_no, purpose=purpose, detail={
+        "record_id": r.id, "vaccine": r.vaccine_code, "vaccinated_on": r.vaccinated_on, "error_code": r.error_code,
+        "confirmed_invalid": confirm_invalid}), *tickets])
+    return EnteredRecord(record=out, verdict=judged.verdict, person=person)

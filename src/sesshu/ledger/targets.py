@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sesshu.access import service as access
@@ -133,6 +134,17 @@ def collect_targets(s: Session, *, vaccine: str, as_of: date, within_days: int =
     return line, _collect(s, book, line, as_of, until)
 
 
+def collect_target_batches(s: Session, *, vaccine: str, as_of: date, within_days: int = 0,
+                           persons_per_batch: int = 2000) -> tuple[str, Iterator[list[TargetRow]]]:
+    """The same list, oldest first, whole birth dates at a time of about `persons_per_batch` residents — for
+    a caller that must not hold a whole city's list (a wave of 1,000,000 tickets): each batch is sorted by
+    (birth date, 宛名番号), and its size does not grow with the city. Always the full evaluation, batch by
+    batch: the eligibility table's query returns a whole line at once (see docs/eligibility.md)."""
+    book = rule_book(s)
+    line, until = _window(book, vaccine, as_of, within_days)
+    return line, _collect_batches(s, book, line, as_of, until, persons_per_batch=persons_per_batch)
+
+
 def collect_with_book(s: Session, book: RuleBook, line: str, as_of: date) -> list[TargetRow]:
     """Residents for whom ``line`` is open on as_of under ``book`` (a rule file's preview, before it is active)."""
     return _collect(s, book, line, as_of, as_of)
@@ -205,7 +217,36 @@ def _collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) ->
 
 def full_collect(s: Session, book: RuleBook, line: str, as_of: date, until: date) -> list[TargetRow]:
     """The list by evaluating every candidate's history (the reference the table must equal)."""
-    rows: list[TargetRow] = []
+    rows = [r for batch in _collect_batches(s, book, line, as_of, until) for r in batch]
+    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
+    return rows
+
+
+def _birth_batches(s: Session, statuses: tuple[str, ...], births: list[date],
+                   persons_per_batch: int | None) -> Iterator[list[date]]:
+    """The birth dates in order, _BATCH at a time — or, with persons_per_batch, as many whole birth dates as
+    hold about that many residents (one count per birth date of the city, one query)."""
+    if persons_per_batch is None:
+        for i in range(0, len(births), _BATCH):
+            yield births[i:i + _BATCH]
+        return
+    per_birth = dict(s.execute(select(Person.birth_date, func.count()).where(Person.registry_status.in_(statuses))
+                               .group_by(Person.birth_date)).all())
+    part: list[date] = []
+    persons = 0
+    for b in births:
+        if part and (persons + per_birth.get(b, 0) > persons_per_batch or len(part) >= _BATCH):
+            yield part
+            part, persons = [], 0
+        part.append(b)
+        persons += per_birth.get(b, 0)
+    if part:
+        yield part
+
+
+def _collect_batches(s: Session, book: RuleBook, line: str, as_of: date, until: date,
+                     persons_per_batch: int | None = None) -> Iterator[list[TargetRow]]:
+    """The line's targets a few birth dates at a time (_birth_batches), oldest first (by birth date, 宛名番号)."""
     rules = book.at(as_of)
     statuses = _statuses(rules, line)
     spans = load_resident_spans(s, statuses)  # one query: residents with a condition on record
@@ -220,8 +261,8 @@ def full_collect(s: Session, book: RuleBook, line: str, as_of: date, until: date
         holders = _condition_holders(s, rules, spans, line, as_of, until)
     births = sorted({b for b, _ in wanted} | set(holders.values()))
     only = frozenset((line,))
-    for i in range(0, len(births), _BATCH):
-        part = births[i:i + _BATCH]
+    for part in _birth_batches(s, statuses, births, persons_per_batch):
+        rows: list[TargetRow] = []
         persons = [p for p in s.execute(
             select(Person.atena_no, Person.name, Person.name_kana, Person.sex, Person.birth_date,
                    Person.postal_code, Person.address, Person.household_no)
@@ -247,8 +288,8 @@ def full_collect(s: Session, book: RuleBook, line: str, as_of: date, until: date
                                           p.address, p.household_no, e,
                                           group_of(book, rules, line, p.birth_date, p.sex, held,
                                                    e.earliest or as_of)))
-    rows.sort(key=lambda r: (r.line.earliest or as_of, r.atena_no))
-    return rows
+        rows.sort(key=lambda r: (r.birth_date, r.atena_no))
+        yield rows
 
 
 CSV_HEADER = ["宛名番号", "氏名", "氏名カナ", "性別", "生年月日", "郵便番号", "住所", "世帯番号", "接種種別", "次回",

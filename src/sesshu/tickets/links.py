@@ -22,6 +22,7 @@ from sesshu.actor import Actor
 from sesshu.audit.service import AuditEvent
 from sesshu.clock import today_jst, utcnow
 from sesshu.domain.errors import InvalidInput
+from sesshu.domain.schedule.book import RuleBook
 from sesshu.domain.tickets import ticket_number_of
 from sesshu.registry.models import Person
 from sesshu.rulesets.active import rule_book
@@ -50,7 +51,8 @@ def _iso(d) -> str:
     return d.isoformat() if isinstance(d, date) else str(d)[:10]
 
 
-def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipality: str) -> ChunkTickets:
+def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipality: str,
+                book: RuleBook | None = None) -> ChunkTickets:
     """rows: parsed record fields (atena_no, vaccine_code, vaccinated_on, ticket_no); line_nos: their lines."""
     numbers: list[str | None] = []
     reasons: dict[int, str] = {}
@@ -81,7 +83,7 @@ def check_chunk(s: Session, rows: list[dict], *, line_nos: list[int], municipali
                 f"WHERE t.ticket_no IN ({','.join([mark] * len(part))})", tuple(part)).all():
             found[row[1]] = row
     seen: dict[str, int] = {}
-    rules = rule_book(s).at(today_jst())  # a campaign's tickets (住民接種, 特定接種) are lines too
+    rules = (book or rule_book(s)).at(today_jst())  # a campaign's tickets (住民接種, 特定接種) are lines too
     for i, (f, n) in enumerate(zip(rows, numbers)):
         if n is None or n not in found:
             continue
@@ -149,7 +151,7 @@ def release_ticket(s: Session, actor: Actor, record_id: int, *, purpose: str, wh
 
 
 def link_ticket(s: Session, actor: Actor, record, *, municipality: str, purpose: str,
-                why: str) -> list[AuditEvent]:
+                why: str, book: RuleBook | None = None) -> list[AuditEvent]:
     """After a 職権修正 of the 券番号 or 接種種別 (record flushed with its new values): the 券番号 is checked
     as an import checks it — refused (InvalidInput, Japanese reason) when it is another person's, for
     another vaccine, invalidated or used by another vaccination; otherwise the old ticket is released and
@@ -157,7 +159,7 @@ def link_ticket(s: Session, actor: Actor, record, *, municipality: str, purpose:
     has no old ticket: its 券番号 is checked and linked as an import's row would be."""
     fields = {"atena_no": record.atena_no, "vaccine_code": record.vaccine_code,
               "vaccinated_on": record.vaccinated_on, "ticket_no": record.ticket_no or ""}
-    checked = check_chunk(s, [fields], line_nos=[1], municipality=municipality)
+    checked = check_chunk(s, [fields], line_nos=[1], municipality=municipality, book=book)
     if checked.reasons:
         raise InvalidInput(checked.reasons[0])
     old = _used_by(s, record.id)

@@ -28,6 +28,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,12 +40,12 @@ from sesshu.audit import service as audit
 from sesshu.bulk import bulk_insert
 from sesshu.config import Settings
 from sesshu.db import Database
-from sesshu.disclosure.suspension import drop_suspended
+from sesshu.disclosure.suspension import drop_suspended, suspended_among
 from sesshu.domain.errors import InvalidInput
 from sesshu.exports.service import CsvWriter, log_print, open_private, private_dir
 from sesshu.jobs import JobContext, JobOutcome, continue_job, open_job, run_job
 from sesshu.jobs.models import BatchJob
-from sesshu.ledger.targets import collect_targets
+from sesshu.ledger.targets import collect_target_batches, collect_targets
 from sesshu.printing import SplitPdfWriter
 from sesshu.registry.models import Person
 from sesshu.tickets.catalog import line_info
@@ -101,6 +102,31 @@ def mailable_targets(s: Session, actor: Actor, *, vaccine: str, as_of: date, wit
     in_scope = access.scoped(s, actor, tasks=VACCINATION_TASKS).keep(found)
     rows = drop_suspended(s, actor, in_scope, use="notices.select", detail={"vaccine": line})
     return Mailable(line, rows, len(found) - len(in_scope), len(in_scope) - len(rows))
+
+
+@dataclass(frozen=True)
+class MailableBatch:
+    rows: list  # TargetRow, by (birth date, 宛名番号)
+    outside_scope: int
+    suspended: frozenset[str]  # skipped for 利用停止: the caller puts them on record (log_refusals)
+
+
+def mailable_batches(s: Session, actor: Actor, *, vaccine: str, as_of: date, within_days: int,
+                     persons_per_batch: int = 2000) -> tuple[str, Iterator[MailableBatch]]:
+    """mailable_targets a few birth dates (about `persons_per_batch` residents) at a time, oldest first, for a plan that must not hold a whole
+    city's list (ticket waves). The same scope and 利用停止 rules; the skipped persons come back with each
+    batch so the caller logs them once, at the end (the audit chain's head is not held while it evaluates)."""
+    line, batches = collect_target_batches(s, vaccine=vaccine, as_of=as_of, within_days=within_days,
+                                           persons_per_batch=persons_per_batch)
+    scoped = access.scoped(s, actor, tasks=VACCINATION_TASKS)
+
+    def mailable() -> Iterator[MailableBatch]:
+        for found in batches:
+            in_scope = scoped.keep(found)
+            stopped = frozenset(suspended_among(s, (r.atena_no for r in in_scope)))
+            yield MailableBatch([r for r in in_scope if r.atena_no not in stopped], len(found) - len(in_scope),
+                                stopped)
+    return line, mailable()
 
 
 class NoticeJob:

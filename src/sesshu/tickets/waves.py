@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from sesshu.actor import Actor
@@ -25,15 +25,22 @@ from sesshu.bulk import bulk_insert
 from sesshu.conditions.facts import conditions_on, load_spans
 from sesshu.config import Settings
 from sesshu.db import Database
+from sesshu.disclosure.suspension import log_refusals
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.jdates import reach_age
 from sesshu.jobs import JobContext, JobOutcome, run_job
+from sesshu.jobs.crash import crash_point
+from sesshu.jobs.models import BatchJobUnit
+from sesshu.registry.models import Person
 from sesshu.tickets.catalog import line_info
 from sesshu.tickets.models import NoticeItem, Ticket
-from sesshu.tickets.notices import PURPOSE, NoticeJob, mailable_targets
+from sesshu.tickets.notices import PURPOSE, NoticeJob, mailable_batches
 
 KIND = "ticket_waves"
 MAX_WAVE_SIZE = 5_000_000
+# Residents per step of the plan (whole birth dates): a step holds about this many persons, whatever the
+# size of the wave or of the city.
+PERSONS_PER_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -77,44 +84,106 @@ class WaveJob(NoticeJob):
     kind = KIND
     label = "接種券の段階発送"
 
-    def plan(self, s: Session, ctx: JobContext) -> list[str]:
+    def plan(self, s: Session, ctx: JobContext) -> int:
+        """The wave's persons, streamed: the line's targets a few birth dates at a time, oldest first, each
+        batch filtered (age band, group, ticket already held) and its chosen persons written at once; then, in
+        SQL, the wave put in post order and its units and `notice.select` entries written chunk by chunk.
+        Memory stays flat whatever the wave's size (no list of the wave or of the city is held); the plan is
+        one transaction, so a kill leaves nothing and the same command plans it again."""
         p = ctx.params
         as_of = date.fromisoformat(p["as_of"])
-        m = mailable_targets(s, ctx.actor, vaccine=p["vaccine"], as_of=as_of, within_days=0)
-        line, rows = m.line, m.rows
-        lo, hi = p["age_from"], p["age_to"]
-        rows = [r for r in rows if in_band(r.birth_date, as_of, lo, hi)]
-        if p["group"]:
-            held = set()
+        lo, hi, size = p["age_from"], p["age_to"], p["size"]
+        line, batches = mailable_batches(s, ctx.actor, vaccine=p["vaccine"], as_of=as_of, within_days=0,
+                                         persons_per_batch=PERSONS_PER_BATCH)
+        n = {"in_selection": 0, "holding": 0, "chosen": 0, "outside_scope": 0}
+        suspended: set[str] = set()
+        for batch in batches:  # oldest first
+            n["outside_scope"] += batch.outside_scope
+            suspended |= batch.suspended
+            rows = [r for r in batch.rows if in_band(r.birth_date, as_of, lo, hi)]
+            if p["group"] and rows:
+                spans = load_spans(s, [r.atena_no for r in rows])
+                rows = [r for r in rows if p["group"] in conditions_on(spans.get(r.atena_no, ()), as_of)]
+            if not rows:
+                continue
             ids = [r.atena_no for r in rows]
-            for i in range(0, len(ids), 5000):
-                spans = load_spans(s, ids[i:i + 5000])
-                held |= {a for a, sp in spans.items() if p["group"] in conditions_on(sp, as_of)}
-            rows = [r for r in rows if r.atena_no in held]
-        holding = {(a, n) for a, n in s.execute(select(Ticket.atena_no, Ticket.dose_no).where(
-            Ticket.vaccine == line, Ticket.state.in_(("issued", "used"))))}
-        waiting = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
-        waiting.sort(key=lambda r: (r.birth_date, r.atena_no))  # oldest first
-        chosen = waiting[:p["size"]]
-        # Within the wave, post order (postal code, address) as for any notice batch.
-        chosen.sort(key=lambda r: (r.postal_code, r.address, r.atena_no))
-        items = [{"seq": i, "atena_no": r.atena_no, "vaccine": line, "next_dose": r.line.next_dose or 1,
-                  "status": r.line.status, "earliest": r.line.earliest, "standard_from": r.line.standard_from,
-                  "standard_until": r.line.standard_until, "legal_until": r.line.legal_until, "ticket_id": None,
-                  "printed": ""} for i, r in enumerate(chosen)]
-        if items:
-            bulk_insert(s, NoticeItem.__table__, items, tuple(items[0]), constants={"job_id": ctx.job_id})
+            holding = {(a, d) for i in range(0, len(ids), 5000) for a, d in s.execute(
+                select(Ticket.atena_no, Ticket.dose_no).where(Ticket.vaccine == line, Ticket.atena_no.in_(ids[i:i + 5000]),
+                                                              Ticket.state.in_(("issued", "used"))))}
+            waiting = [r for r in rows if (r.atena_no, r.line.next_dose or 1) not in holding]
+            n["in_selection"] += len(rows)
+            n["holding"] += len(rows) - len(waiting)
+            take = waiting[:max(0, size - n["chosen"])]
+            if take:  # staged under negative numbers in the order chosen; renumbered below
+                bulk_insert(s, NoticeItem.__table__, [_item(-1 - n["chosen"] - i, line, r) for i, r in enumerate(take)],
+                            _ITEM_COLUMNS, constants={"job_id": ctx.job_id})
+                n["chosen"] += len(take)
+                crash_point("plan", s)  # a kill here: the plan's transaction is lost whole, the next run plans anew
+        _post_order(s, ctx.job_id)
         selection = {"job_id": ctx.job_id, "vaccine": line, "as_of": p["as_of"], "wave": p["wave"],
                      "age_from": lo, "age_to": hi, "group": p["group"]}
-        audit.record_many(s, ctx.actor, [audit.AuditEvent(
-            "notice.select", atena_no=it["atena_no"], purpose=PURPOSE,
-            detail={**selection, "next_dose": it["next_dose"], "status": it["status"]}) for it in items])
+        # On record last (same transaction): the audit chain's head is not held while the line is evaluated.
+        last = -1
+        while True:
+            chunk = s.execute(select(NoticeItem.seq, NoticeItem.atena_no, NoticeItem.next_dose, NoticeItem.status)
+                              .where(NoticeItem.job_id == ctx.job_id, NoticeItem.seq > last)
+                              .order_by(NoticeItem.seq).limit(5000)).all()
+            if not chunk:
+                break
+            audit.record_many(s, ctx.actor, [audit.AuditEvent(
+                "notice.select", atena_no=atena_no, purpose=PURPOSE,
+                detail={**selection, "next_dose": next_dose, "status": status})
+                for _seq, atena_no, next_dose, status in chunk])
+            last = chunk[-1][0]
+        if suspended:  # 利用停止: each skip on record, as for any notice batch
+            log_refusals(s, ctx.actor, sorted(suspended), use="notices.select", detail={"vaccine": line})
+        waiting = n["in_selection"] - n["holding"]
         audit.record(s, ctx.actor, "ticket_waves.plan", purpose=PURPOSE,
-                     detail={**selection, "size": p["size"], "in_selection": len(rows),
-                             "already_holding_ticket": len(rows) - len(waiting), "persons": len(items),
-                             "outside_scope": m.outside_scope, "suspended_skipped": m.suspended,
-                             "left_for_later_waves": len(waiting) - len(items)})
-        return [it["atena_no"] for it in items]
+                     detail={**selection, "size": size, "in_selection": n["in_selection"],
+                             "already_holding_ticket": n["holding"], "persons": n["chosen"],
+                             "outside_scope": n["outside_scope"], "suspended_skipped": len(suspended),
+                             "left_for_later_waves": waiting - n["chosen"]})
+        return n["chosen"]
+
+
+_ITEM_COLUMNS = ("seq", "atena_no", "vaccine", "next_dose", "status", "earliest", "standard_from", "standard_until",
+                 "legal_until", "ticket_id", "printed")
+
+
+def _item(seq: int, line: str, r) -> dict:
+    return {"seq": seq, "atena_no": r.atena_no, "vaccine": line, "next_dose": r.line.next_dose or 1,
+            "status": r.line.status, "earliest": r.line.earliest, "standard_from": r.line.standard_from,
+            "standard_until": r.line.standard_until, "legal_until": r.line.legal_until, "ticket_id": None,
+            "printed": ""}
+
+
+def _post_order(s: Session, job_id: int) -> None:
+    """The staged persons (negative numbers) renumbered 0… in post order (postal code, address, 宛名番号),
+    as for any notice batch, and the job's units written from them — in the database, not in memory."""
+    n, p = NoticeItem.__table__, Person.__table__
+    staged = n.c.job_id == job_id
+    on_sqlite = s.get_bind().dialect.name == "sqlite"
+    if on_sqlite:  # sesshu keeps SQLite's temporary storage in memory: the sort of a 1,000,000-person wave
+        s.execute(text("PRAGMA temp_store=FILE"))  # goes to a deleted-on-open file instead (PostgreSQL: work_mem)
+    try:
+        _renumber(s, n, p, staged)
+    finally:
+        if on_sqlite:
+            s.execute(text("PRAGMA temp_store=MEMORY"))
+
+
+def _renumber(s: Session, n, p, staged) -> None:
+    order = func.row_number().over(order_by=(p.c.postal_code, p.c.address, n.c.atena_no)) - 1
+    copy = ("atena_no", "vaccine", "next_dose", "status", "earliest", "standard_from", "standard_until",
+            "legal_until", "printed")
+    s.execute(n.insert().from_select(
+        ("job_id", "seq", *copy),
+        select(n.c.job_id, order, *(n.c[c] for c in copy)).join(p, p.c.atena_no == n.c.atena_no)
+        .where(staged, n.c.seq < 0)))
+    s.execute(delete(n).where(staged, n.c.seq < 0))
+    u = BatchJobUnit.__table__
+    s.execute(u.insert().from_select(("job_id", "seq", "unit_key"),
+                                     select(n.c.job_id, n.c.seq, n.c.atena_no).where(staged)))
 
 
 def run_wave(db: Database, settings: Settings, *, actor: Actor, wave: Wave, out_dir: Path,

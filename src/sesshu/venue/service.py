@@ -30,8 +30,7 @@ from sesshu.domain.text import clean
 from sesshu.domain.tickets import OcrLine, parse_ocr_line
 from sesshu.ledger.masters import master_names
 from sesshu.ledger.models import VaccinationRecord, Vaccine
-from sesshu.ledger.service import DUPLICATE_REASON, EntryCheck, check_entry, enter_record, void_record
-from sesshu.registry.models import Person
+from sesshu.ledger.service import DUPLICATE_REASON, EntryCheck, check_entry_in, enter_record_in, void_record
 from sesshu.tickets.catalog import line_info
 from sesshu.tickets.models import Ticket
 
@@ -97,32 +96,16 @@ def read_scan(raw: str, *, municipality: str) -> OcrLine:
     return line
 
 
-def _ticket_holder(db: Database, actor: Actor, line: OcrLine, *, facts_for: tuple[str, date] | None = None):
-    """The ticket a scan names, if the actor may see its holder (an unknown number is on record too); with
-    `facts_for` (station vaccine, day), in the same transaction, what the warnings need: the holder's other
-    doses that day, a 利用停止, the registry status."""
-    facts = None
-    with db.transaction() as s:
-        t = s.execute(select(Ticket).where(Ticket.ticket_no == line.ticket_no)).scalar_one_or_none()
-        if t is None:  # probing for numbers is on record (the refusal below rolls nothing back)
-            audit.record(s, actor, "ticket.view_missing", purpose=f"{PURPOSE}（接種券の確認）",
-                         detail={"ticket_no": line.ticket_no})
-        else:
-            access.check_visible(s, actor, t.atena_no, message=NOT_ISSUED.format(no=line.ticket_no))
-            s.expunge(t)
-            if facts_for is not None:
-                vaccine, on = facts_for
-                facts = HolderFacts(
-                    other_doses=sorted(set(s.execute(select(VaccinationRecord.vaccine_code).where(
-                        VaccinationRecord.atena_no == t.atena_no, VaccinationRecord.vaccinated_on == on,
-                        VaccinationRecord.status == "active", VaccinationRecord.vaccine_code != vaccine)).scalars())),
-                    suspended=bool(suspended_among(s, [t.atena_no])),
-                    registry_status=s.execute(select(Person.registry_status)
-                                              .where(Person.atena_no == t.atena_no)).scalar_one(),
-                    away_in_force=notice_in_force(s, t.atena_no, t.vaccine, on))
-    if t is None:
-        raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
-    return t, facts
+def _ticket_holder(s, actor: Actor, line: OcrLine) -> Ticket | None:
+    """The ticket a scan names, if the actor may see its holder (OutOfScope answered as not issued); an
+    unknown number is on record (the caller commits the entry before refusing)."""
+    t = s.execute(select(Ticket).where(Ticket.ticket_no == line.ticket_no)).scalar_one_or_none()
+    if t is None:  # probing for numbers is on record
+        audit.record(s, actor, "ticket.view_missing", purpose=f"{PURPOSE}（接種券の確認）",
+                     detail={"ticket_no": line.ticket_no})
+        return None
+    access.check_visible(s, actor, t.atena_no, message=NOT_ISSUED.format(no=line.ticket_no))
+    return t
 
 
 @dataclass(frozen=True)
@@ -166,18 +149,33 @@ def _warnings(t: Ticket, facts: HolderFacts, check: EntryCheck) -> list[str]:
 
 def look_up(db: Database, settings: Settings, *, actor: Actor, station: Station, scan: str,
             on: date | None = None) -> ScanResult:
-    """A scan at a station: nothing is stored; the view of the person is audited (check_entry)."""
+    """A scan at a station: nothing is stored; the view of the person is audited (check_entry). One
+    transaction: the ticket, its holder, the warnings' facts and the verdict."""
     on = on or today_jst()
     line = read_scan(scan, municipality=settings.municipality_code)
-    t, facts = _ticket_holder(db, actor, line, facts_for=(station.vaccine_code, on))
-    check = check_entry(db, settings, actor=actor, purpose=PURPOSE,
-                        raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
-                                          dose_no=t.dose_no))
+    with db.transaction() as s:
+        t = _ticket_holder(s, actor, line)
+        if t is not None:
+            suspended = bool(suspended_among(s, [t.atena_no]))
+            check = check_entry_in(s, settings, actor=actor, purpose=PURPOSE,
+                                   raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
+                                                     dose_no=t.dose_no))
+            facts = None
+            if check.person is not None:
+                facts = HolderFacts(
+                    other_doses=sorted({r.vaccine_code for r in check.records
+                                        if r.vaccinated_on == on and r.vaccine_code != station.vaccine_code}),
+                    suspended=suspended,
+                    registry_status=check.person.registry_status,
+                    away_in_force=notice_in_force(s, t.atena_no, t.vaccine, on))
+            s.expunge(t)
+    if t is None:
+        raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
     refusal = check.error
     if not refusal and check.duplicate:
         refusal = "この方にはこの日すでに同じ接種の記録があります（二重登録はできません）"
     return ScanResult(scan=str(line), vaccinated_on=on, ticket=t, check=check, refusal=refusal,
-                      warnings=_warnings(t, facts, check) if check.person is not None else [])
+                      warnings=_warnings(t, facts, check) if facts is not None else [])
 
 
 @dataclass
@@ -209,11 +207,15 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
     # 再送 kept overnight) gets no time: the server does not know when it was given.
     at = now.strftime("%H:%M") if on == now.date() else ""
     line = read_scan(scan, municipality=settings.municipality_code)
-    t, _facts = _ticket_holder(db, actor, line)
     try:
-        saved = enter_record(db, settings, actor=actor, purpose=PURPOSE, confirm_invalid=confirm_invalid,
-                             raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
-                                               dose_no=t.dose_no, at=at))
+        with db.transaction() as s:  # one transaction: the ticket, the record, its ticket used, the audit rows
+            t = _ticket_holder(s, actor, line)
+            if t is not None:
+                s.expunge(t)  # kept as read, also when the record is refused and rolled back
+                saved = enter_record_in(s, settings, actor=actor, purpose=PURPOSE,
+                                        confirm_invalid=confirm_invalid,
+                                        raw=station.entry(atena_no=t.atena_no, vaccinated_on=on, scan=str(line),
+                                                          dose_no=t.dose_no, at=at))
     except Conflict as e:
         if not e.message.startswith(DUPLICATE_REASON):
             raise
@@ -221,6 +223,8 @@ def record_scan(db: Database, settings: Settings, *, actor: Actor, station: Stat
         if replay is None:
             raise
         return replay
+    if t is None:
+        raise NotFound(NOT_ISSUED.format(no=line.ticket_no))
     r = saved.record
     return Recorded(record_id=r.id, version=r.version, atena_no=r.atena_no, vaccine_code=r.vaccine_code,
                     vaccinated_on=r.vaccinated_on, error_code=r.error_code or "", verdict=saved.verdict,
