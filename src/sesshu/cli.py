@@ -143,7 +143,9 @@ def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, 
 
     db, settings = _db()
     actor = os_actor()
-    summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects)
+    # With --evaluate the file's persons are judged inside the import's transaction; the queue left by
+    # other writes follows, as before.
+    summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects, evaluate=evaluate)
     extra = {}
     if evaluate:
         from sesshu.ledger.listing import batch_verdicts
@@ -151,7 +153,8 @@ def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, 
         ev = evaluate_pending(db, actor=actor)
         with db.transaction() as s:  # counts only, as on the web's job page
             verdicts = batch_verdicts(s, summary.batch_id)
-        extra = {"evaluated_persons": ev.persons, "error_codes_changed": ev.records_changed,
+        extra = {"evaluated_persons": summary.evaluated + ev.persons,
+                 "error_codes_changed": summary.error_codes_changed + ev.records_changed,
                  "verdicts": verdicts.as_dict()}
     if as_json:
         _echo_json(summary.as_dict() | extra)
