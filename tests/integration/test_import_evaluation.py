@@ -4,7 +4,11 @@ inside the import's transaction, and the dashboard's running counts stay equal t
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,6 +18,7 @@ from sqlalchemy import func, select, text
 from sesshu.audit.models import AuditEntry
 from sesshu.clock import today_jst
 from sesshu.dashboard.service import recount, running_counts
+from sesshu.jobs.crash import ENV as KILL_ENV
 from sesshu.ledger import service as ledger
 from sesshu.ledger.counts import INSERT_TRIGGER
 from sesshu.ledger.evaluation import queue_persons
@@ -150,4 +155,24 @@ def test_a_failed_import_leaves_the_trigger_and_the_counts_as_they_were(db, sett
         assert s.execute(select(func.count()).select_from(VaccinationRecord)).scalar() == 0
     monkeypatch.setattr(ledger, "_store_chunk", real)
     ledger.import_records(db, small, path=tmp_path / "a.csv", actor=operator, evaluate=True)
+    _counts_agree(db)
+
+
+def test_killed_while_judging_the_file_leaves_the_database_as_it_was(db, settings, operator, town, tmp_path):
+    """kill -9 in the engine's pass (after every row is stored): nothing of the file is on the ledger."""
+    path = _records_file(tmp_path / "a.csv", town, 9, 200)
+    env = dict(os.environ, SESSHU_DATABASE_URL=settings.resolved_database_url, SESSHU_VAR_DIR=str(settings.var_dir),
+               SESSHU_IMPORT_CHUNK_ROWS="50", **{KILL_ENV: "import-evaluate:0"})
+    r = subprocess.run([sys.executable, "-m", "sesshu", "import", "records", str(path), "--json"], env=env,
+                       capture_output=True, timeout=300)
+    assert r.returncode == -signal.SIGKILL, r.stderr.decode()
+    db.dispose()
+    with db.transaction() as s:
+        assert s.execute(select(func.count()).select_from(VaccinationRecord)).scalar() == 0
+        assert s.execute(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action.in_(("records.import", "records.evaluate")))).scalar() == 0
+    _counts_agree(db)
+    assert _trigger_exists(db)
+    summary = ledger.import_records(db, settings, path=path, actor=operator, evaluate=True)
+    assert summary.accepted > 0 and summary.evaluated > 0
     _counts_agree(db)

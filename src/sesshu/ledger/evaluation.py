@@ -221,11 +221,13 @@ def verdict_changes(s: Session, atena_nos: list[str], as_of: date, book: RuleBoo
     """The stored verdicts of these persons' records that the engine under ``book`` would change."""
     if not atena_nos:
         return []
-    persons = {p.atena_no: p for p in s.execute(
+    s.flush()  # as Session.execute would; the rows are read through the connection (no ORM loading per row)
+    conn = s.connection()
+    persons = {p.atena_no: p for p in conn.execute(
         select(Person.atena_no, Person.birth_date, Person.sex).where(Person.atena_no.in_(atena_nos)))}
     by_person: dict[str, list] = {}
     # the lot's product (outer joins: most records have none) decides where a product has its own rule
-    for r in s.execute(select(*_RECORD_COLS)
+    for r in conn.execute(select(*_RECORD_COLS)
                        .outerjoin(Lot, Lot.lot_no == VaccinationRecord.lot_no)
                        .outerjoin(Product, Product.code == Lot.product_code)
                        .where(VaccinationRecord.atena_no.in_(atena_nos), VaccinationRecord.status == "active")):

@@ -169,6 +169,7 @@ def _evaluate_written(s: Session, actor: Actor, persons: list[str], as_of: date,
         part = persons[i:i + EVALUATE_BATCH]
         changed += reevaluate_persons(s, part, as_of)
         clear_queue(s, part)
+        crash_point(f"import-evaluate:{i // EVALUATE_BATCH}", s)
     summary.evaluated = len(persons)
     summary.error_codes_changed = changed
     if persons:
