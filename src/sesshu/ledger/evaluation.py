@@ -248,11 +248,20 @@ def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:
     """Re-run the engine for these persons and store changed error codes. Returns records changed."""
     changes = [{"rid": c.record_id, "code": c.after.error_code}
                for c in verdict_changes(s, atena_nos, as_of, rule_book(s))]
-    if changes:
-        # Error codes are the engine's verdict, not a clerk's change: no version bump.
-        s.connection().execute(
-            update(VaccinationRecord.__table__).where(VaccinationRecord.__table__.c.id == bindparam("rid"))
-            .values(error_code=bindparam("code")), changes)
+    if not changes:
+        return 0
+    # Error codes are the engine's verdict, not a clerk's change: no version bump.
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        # One statement, not one per record: each UPDATE statement also runs the dashboard's statement
+        # trigger (migration 0016), which made a large import's engine pass cost a query per record.
+        conn.exec_driver_sql(
+            "UPDATE vaccination_record r SET error_code = v.code "
+            "FROM unnest(%s::integer[], %s::varchar[]) AS v(id, code) WHERE r.id = v.id",
+            ([c["rid"] for c in changes], [c["code"] for c in changes]))
+    else:
+        conn.execute(update(VaccinationRecord.__table__).where(VaccinationRecord.__table__.c.id == bindparam("rid"))
+                     .values(error_code=bindparam("code")), changes)
     return len(changes)
 
 
