@@ -1,8 +1,8 @@
 """予診票 files uploaded on the web: kept in a private directory, imported in a background thread.
 
 The import itself is `sesshu.ledger.service.import_records` (one transaction per file, the file's
-persons judged by the schedule engine inside it) followed by `evaluate_pending` for whoever else is
-queued, exactly as `sesshu import records` runs them. The job — who uploaded what, its
+persons judged by the schedule engine inside it, as `sesshu import records` runs it) followed by
+`evaluate_pending` for whoever else is queued. The job — who uploaded what, its
 state, rows read, the summary — is a `batch_job` row (kind `records_upload`), so the page shows it
 after a reload or a restart. Killed mid-import (restart, crash), the file's transaction is rolled
 back by the database: the next look at the job finds its server process gone and says so (the ledger
