@@ -4,6 +4,8 @@
     .venv/bin/python bench/bench_scale.py --residents 1000000
     .venv/bin/python bench/bench_scale.py --residents 3700000
     .venv/bin/python bench/bench_scale.py --residents 20000 --file-rows 20000   # a quick try
+    .venv/bin/python bench/bench_scale.py --residents 950000 --stages import --import-files 1 --file-rows 200000
+                                         # stage 3 again on the kept database (another --import-seed: other rows)
 
 Stages (each timed; figures to stdout and bench/out/scale-<N>.json):
  1. registry: the demo generator writes a CP932 住基 file with My Numbers; `sesshu import registry`
@@ -15,7 +17,9 @@ Stages (each timed; figures to stdout and bench/out/scale-<N>.json):
     keeps the ledger free of duplicates), every person is queued for evaluation and one audit
     entry `bench.bulk_history` records the load.
  3. monthly 予診票 import: --import-files CP932 files of --file-rows rows each through
-    `sesshu import records` (the real path) into the full table — what a month costs at this size.
+    `sesshu import records` (the real path: parse, validate, store, judge every person written, audit)
+    into the full table — what a month costs at this size — each beside the raw COPY + INSERT of the same
+    rows into the same ledger (rolled back), measured just before it.
  4. schedule evaluation of every queued person (`sesshu record evaluate`).
  5. 対象者選定 for every vaccine line (`select_targets`, +30 days), rows and seconds each.
  6. kana-prefix search and the person page: the service calls, and the whole page through the
@@ -200,6 +204,64 @@ def bulk_history(db, persons: list[dict], rows: int, masters, seed: int) -> dict
             "index_build_s": round(index_s), "foreign_keys_checked": list(orphans)}
 
 
+def raw_copy(db, path: Path) -> dict:
+    """The same rows as the import, no validation, into the same ledger, the fastest way PostgreSQL takes
+    them with the ledger's unique key: COPY into a temporary table, one INSERT … ON CONFLICT DO NOTHING;
+    then rolled back. The baseline the import is measured against, in the same run."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_foundation import RAW_COLUMNS, RAW_STAMP_COLUMNS, raw_rows  # noqa: E402
+
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = raw_rows(path, ("", "", "", "active", 1, now, BENCH.label, now))
+    cols = ", ".join(RAW_COLUMNS + RAW_STAMP_COLUMNS)
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        t = time.perf_counter()
+        cur.execute(f"CREATE TEMP TABLE bench_raw_stage AS SELECT {cols} FROM vaccination_record WITH NO DATA")
+        with cur.copy(f"COPY bench_raw_stage ({cols}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(r)
+        cur.execute(f"INSERT INTO vaccination_record ({cols}) SELECT {cols} FROM bench_raw_stage "
+                    "ON CONFLICT DO NOTHING")
+        stored = cur.rowcount
+        secs = time.perf_counter() - t
+        raw.rollback()
+    finally:
+        raw.close()
+    log(f"  raw COPY + INSERT of the same rows (rolled back): {len(rows):,} rows ({stored:,} new) in {secs:.1f}s "
+        f"= {len(rows) / secs:,.0f} rows/s")
+    return {"raw_rows": len(rows), "raw_stored": stored, "raw_s": round(secs, 1),
+            "raw_rows_per_s": round(len(rows) / secs)}
+
+
+def monthly_imports(db, env: dict, persons: list[dict], masters, args, figures: dict, work: Path) -> None:
+    """Stage 3: --import-files 予診票 files through `sesshu import records` (parse, validate, store, the
+    schedule engine for every person written, audit: one transaction), each beside the raw insert of the
+    same rows into the same ledger, measured just before it."""
+    with db.engine.connect() as c:
+        before = c.execute(text("SELECT count(*) FROM vaccination_record")).scalar()
+    for k in range(args.import_files):
+        path = work / f"records-{k + 1}.csv"
+        write_records_csv(path, generate_record_rows(persons, seed=10 + k + args.import_seed, as_of=AS_OF,
+                                                     masters=masters, limit=args.file_rows), encoding="cp932")
+        raw = raw_copy(db, path)
+        with Stage(figures, f"3.{k + 1} 予診票 import {args.file_rows:,} rows (sesshu import records)") as st:
+            out, peak = sesshu_cli(["import", "records", str(path), "--json",
+                                    "--rejects", str(work / f"rejects-{k + 1}.csv")], env)
+        s = json.loads(out)
+        rate = s["read"] / figures[st.name]["wall_s"]
+        figures[st.name] |= {"ledger_before": before, "read": s["read"], "accepted": s["accepted"],
+                             "rejected": s["rejected"], "duplicates": s["duplicates"],
+                             "evaluated_persons": s["evaluated_persons"], "peak_rss_mb": round(peak),
+                             "rows_per_s": round(rate), "raw": raw,
+                             "raw_over_import": round(raw["raw_rows_per_s"] / rate, 2)}
+        log(f"  import {rate:,.0f} rows/s beside raw {raw['raw_rows_per_s']:,} rows/s "
+            f"(raw is {figures[st.name]['raw_over_import']}x) into a ledger of {before:,} records")
+        before += s["accepted"]
+        path.unlink()
+
+
 def percentiles(times: list[float]) -> dict:
     times = sorted(times)
     return {"n": len(times), "p50_ms": round(statistics.median(times) * 1000, 1),
@@ -287,7 +349,8 @@ def main() -> None:
     ap.add_argument("--file-rows", type=int, default=1_000_000)
     ap.add_argument("--samples", type=int, default=200, help="searches and person pages timed")
     ap.add_argument("--stages", default="all", help="all; 'history' to start at stage 2 on the kept database (its registry import done); "
-                         "'lookups' to time stage 5–7 on a kept database")
+                         "'import' to run stage 3 alone on a kept database; 'lookups' to time stage 5–7 on a kept database")
+    ap.add_argument("--import-seed", type=int, default=0, help="another seed draws other 予診票 rows (stage 3 again)")
     ap.add_argument("--skip-evaluate", action="store_true",
                     help="leave out stage 4 (its cost is per person: see the 1M run's persons/s)")
     ap.add_argument("--lines", default="", help="comma-separated vaccine lines for stage 5 (default: every line; 'none' skips it)")
@@ -337,18 +400,7 @@ def main() -> None:
                 c.execute(text("VACUUM ANALYZE"))
         figures[st.name] |= got
 
-        for k in range(args.import_files):
-            path = work / f"records-{k + 1}.csv"
-            write_records_csv(path, generate_record_rows(persons, seed=10 + k, as_of=AS_OF, masters=masters,
-                                                         limit=args.file_rows), encoding="cp932")
-            with Stage(figures, f"3.{k + 1} 予診票 import {args.file_rows:,} rows (sesshu import records)") as st:
-                out, peak = sesshu_cli(["import", "records", str(path), "--json", "--no-evaluate",
-                                        "--rejects", str(work / f"rejects-{k + 1}.csv")], env)
-            s = json.loads(out)
-            figures[st.name] |= {"read": s["read"], "accepted": s["accepted"], "rejected": s["rejected"],
-                                 "duplicates": s["duplicates"], "peak_rss_mb": round(peak),
-                                 "rows_per_s": round(s["read"] / figures[st.name]["wall_s"])}
-            path.unlink()
+        monthly_imports(db, env, persons, masters, args, figures, work)
         with db.engine.connect() as c:
             figures["records_total"] = c.execute(text("SELECT count(*) FROM vaccination_record")).scalar()
         log(f"records in the ledger: {figures['records_total']:,}")
@@ -362,6 +414,16 @@ def main() -> None:
             c.execute(text("VACUUM ANALYZE"))
         db.dispose()
 
+    if args.stages == "import":
+        env = dict(os.environ, SESSHU_DATABASE_URL=url, SESSHU_VAR_DIR=str(work))
+        db = make_database(settings)
+        with db.engine.connect() as c:
+            persons = [dict(r._mapping) for r in c.execute(select(Person.atena_no, Person.birth_date, Person.sex))]
+        random.Random(7).shuffle(persons)
+        monthly_imports(db, env, persons, generate_masters(1), args, figures, work)
+        db.dispose()
+        result_file.write_text(json.dumps(figures, ensure_ascii=False, indent=2, default=str))
+        return
     db = make_database(settings)
     if args.lines != "none":
         targets = {}

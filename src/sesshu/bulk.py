@@ -88,6 +88,39 @@ def bulk_insert(session: Session, table: Table, rows: list[dict], columns: tuple
     return conn.exec_driver_sql(sql, params).rowcount
 
 
+def bulk_copy_skipping_conflicts(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
+                                  constants: dict | None = None, order: list[int] | None = None) -> int:
+    """bulk_insert(..., skip_conflicts=True) through COPY on PostgreSQL: the rows go by COPY into a
+    temporary table of this transaction and from there in one `INSERT … SELECT … ON CONFLICT DO NOTHING`
+    (COPY itself cannot skip a row that breaks a unique index). Rows enter the table in `order` (indexes
+    into rows; default: as given), so among rows with the same key the first in that order is stored.
+    Elsewhere, bulk_insert with the rows in that order. Returns the rows inserted."""
+    if not rows:
+        return 0
+    ordered = rows if order is None else [rows[i] for i in order]
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return bulk_insert(session, table, ordered, columns, constants=constants, skip_conflicts=True)
+    stage = f"_stage_{table.name}"
+    names = ", ".join(columns)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
+                         f"SELECT 0 AS seq, {names} FROM {table.name} WITH NO DATA")
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    getter = itemgetter(*columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {stage} (seq, {names}) FROM STDIN") as copy:
+        for i, r in enumerate(ordered):
+            values = getter(r)
+            copy.write_row((i, *values) if isinstance(values, tuple) else (i, values))
+    consts = constants or {}
+    literals = {k: _literal(v) for k, v in consts.items()}
+    bound = [consts[k] for k, lit in literals.items() if lit is None]
+    select_consts = [lit if lit is not None else "%s" for lit in literals.values()]
+    sql = (f"INSERT INTO {table.name} ({', '.join([*columns, *consts])}) "
+           f"SELECT {', '.join([*columns, *select_consts])} FROM {stage} ORDER BY seq ON CONFLICT DO NOTHING")
+    return conn.exec_driver_sql(sql, tuple(bound)).rowcount
+
+
 def bulk_copy(session: Session, table: Table, rows: list[dict], columns: tuple[str, ...], *,
               constants: dict | None = None) -> int:
     """bulk_insert for large batches with no conflict to skip: PostgreSQL's COPY (several times faster

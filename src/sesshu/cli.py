@@ -139,22 +139,27 @@ def import_registry_cmd(file: Path, rejects: Optional[Path] = typer.Option(None,
 def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, help="不備のある行の出力先"),
                        as_json: bool = typer.Option(False, "--json"),
                        evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
-                                                     help="取込後にスケジュール判定（エラーコード）を行う")) -> None:
+                                                     help="取り込んだ方のスケジュール判定（エラーコード）を取込と同じトランザクションで行う")) -> None:
     """医療機関から返送された予診票のCSVを取り込み、接種スケジュールを判定します。"""
-    from sesshu.ledger.service import evaluate_pending, import_records
+    from sesshu.ledger.service import import_records
 
     db, settings = _db()
     actor = os_actor()
-    summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects)
+    # With --evaluate the file's persons are judged inside the import's transaction. Persons queued by
+    # other writes wait for `sesshu record evaluate` (the nightly run): a month's file need not pay for them.
+    summary = import_records(db, settings, path=file, actor=actor, rejects_path=rejects, evaluate=evaluate)
     extra = {}
     if evaluate:
-        from sesshu.ledger.listing import batch_verdicts
+        from sqlalchemy import func, select
 
-        ev = evaluate_pending(db, actor=actor)
+        from sesshu.ledger.listing import batch_verdicts
+        from sesshu.ledger.models import EvaluationQueue
+
         with db.transaction() as s:  # counts only, as on the web's job page
             verdicts = batch_verdicts(s, summary.batch_id)
-        extra = {"evaluated_persons": ev.persons, "error_codes_changed": ev.records_changed,
-                 "verdicts": verdicts.as_dict()}
+            queued = s.execute(select(func.count()).select_from(EvaluationQueue)).scalar_one()
+        extra = {"evaluated_persons": summary.evaluated, "error_codes_changed": summary.error_codes_changed,
+                 "verdicts": verdicts.as_dict(), "queued_others": queued}
     if as_json:
         _echo_json(summary.as_dict() | extra)
         return
@@ -165,6 +170,8 @@ def import_records_cmd(file: Path, rejects: Optional[Path] = typer.Option(None, 
                    f"委託料の対象外の接種区分 {verdicts.not_billable} 件")
         for c in verdicts.codes:
             typer.echo(f"  {c['code']} {c['count']} 件: {c['reason']}")
+        if queued:
+            typer.echo(f"ほかの変更で判定待ちの方が {queued} 人います（sesshu record evaluate で判定します）")
 
 
 @import_app.command("masters")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from sesshu.audit.models import AuditEntry
 from sesshu.ledger import service as ledger
-from sesshu.ledger.models import Institution, VaccinationRecord
+from sesshu.ledger.models import EvaluationQueue, Institution, VaccinationRecord
 from sesshu.registry.service import import_registry
 from tests.helpers import RECORD_HEADER, REGISTRY_HEADER, write
 
@@ -150,7 +150,8 @@ def test_a_failure_part_way_leaves_no_half_batch(city, settings, operator, tmp_p
     assert summary.accepted == 6 and _count(city) == 6
 
 
-def test_killed_import_process_leaves_database_as_it_was(city, settings, operator, tmp_path):
+@pytest.mark.parametrize("evaluate", ["--no-evaluate", "--evaluate"])
+def test_killed_import_process_leaves_database_as_it_was(city, settings, operator, tmp_path, evaluate):
     path = tmp_path / "big.csv"
     with path.open("w", encoding="cp932", newline="") as f:
         f.write(RECORD_HEADER + "\r\n")
@@ -160,7 +161,7 @@ def test_killed_import_process_leaves_database_as_it_was(city, settings, operato
     rejects = tmp_path / "rejects.csv"
     env = dict(os.environ, SESSHU_DATABASE_URL=settings.resolved_database_url, SESSHU_VAR_DIR=str(settings.var_dir),
                SESSHU_IMPORT_CHUNK_ROWS="500")
-    proc = subprocess.Popen([sys.executable, "-m", "sesshu", "import", "records", str(path), "--no-evaluate",
+    proc = subprocess.Popen([sys.executable, "-m", "sesshu", "import", "records", str(path), evaluate,
                              "--rejects", str(rejects)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Kill it once it is inside the transaction: the first chunk has been stored (uncommitted).
     deadline = time.time() + 60
@@ -175,7 +176,10 @@ def test_killed_import_process_leaves_database_as_it_was(city, settings, operato
     assert _count(city) == 0
     with city.transaction() as s:
         assert s.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "records.import")).scalar() == 0
-    summary = ledger.import_records(city, settings, path=path, actor=operator)
+    with city.transaction() as s:
+        assert s.execute(select(func.count()).select_from(EvaluationQueue)).scalar() == 0
+        assert s.execute(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "records.evaluate")).scalar() == 0
+    summary = ledger.import_records(city, settings, path=path, actor=operator, evaluate=evaluate == "--evaluate")
     assert summary.rejected == 1 and summary.accepted == 504 and summary.accepted + summary.duplicates == 60000
 
 

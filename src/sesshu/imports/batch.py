@@ -23,6 +23,8 @@ class ImportSummary:
     duplicates: int = 0
     unchanged: int = 0
     pending_approval: int = 0  # rows that became requests for a second person's approval (住登外)
+    evaluated: int = 0  # persons the schedule engine judged inside the import (import_records(evaluate=True))
+    error_codes_changed: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,13 +1,14 @@
 """予診票 files uploaded on the web: kept in a private directory, imported in a background thread.
 
-The import itself is `sesshu.ledger.service.import_records` (one transaction per file) followed by
-`evaluate_pending`, exactly as `sesshu import records` runs them. The job — who uploaded what, its
+The import itself is `sesshu.ledger.service.import_records` (one transaction per file, the file's
+persons judged by the schedule engine inside it, as `sesshu import records` runs it) followed by
+`evaluate_pending` for whoever else is queued. The job — who uploaded what, its
 state, rows read, the summary — is a `batch_job` row (kind `records_upload`), so the page shows it
 after a reload or a restart. Killed mid-import (restart, crash), the file's transaction is rolled
 back by the database: the next look at the job finds its server process gone and says so (the ledger
 has none of the file's rows; the upload is removed, to be uploaded again). Killed while the schedule
-engine ran, the records are stored and the queue keeps the persons still to judge: the job is done
-and the next import or `sesshu record evaluate` continues the judgement.
+engine ran for the rest of the queue, the file's records are stored and judged and the queue keeps
+the persons still to judge: the job is done and the next import or `sesshu record evaluate` continues.
 
 The uploaded file is removed once the import has finished, whatever the outcome; the rejects file
 stays in the same private directory for a day and leaves it only as sesshu.imports.rejects says:
@@ -198,9 +199,9 @@ class ImportJobs:
         try:
             _update(db, job_id, status="importing")
             summary = import_records(db, settings, path=path, actor=actor, rejects_path=path.parent / "rejects.csv",
-                                     progress=progress)
+                                     progress=progress, evaluate=True)
             _update(db, job_id, status="evaluating", done_units=summary.read, result={"summary": summary.as_dict()})
-            evaluated = evaluate_pending(db, actor=actor).persons
+            evaluated = summary.evaluated + evaluate_pending(db, actor=actor).persons
             with db.transaction() as s:  # counts only: what the engine made of the stored rows
                 verdicts = batch_verdicts(s, summary.batch_id).as_dict()
             _update(db, job_id, status="done", result={"evaluated_persons": evaluated, "verdicts": verdicts})

@@ -221,11 +221,13 @@ def verdict_changes(s: Session, atena_nos: list[str], as_of: date, book: RuleBoo
     """The stored verdicts of these persons' records that the engine under ``book`` would change."""
     if not atena_nos:
         return []
-    persons = {p.atena_no: p for p in s.execute(
+    s.flush()  # as Session.execute would; the rows are read through the connection (no ORM loading per row)
+    conn = s.connection()
+    persons = {p.atena_no: p for p in conn.execute(
         select(Person.atena_no, Person.birth_date, Person.sex).where(Person.atena_no.in_(atena_nos)))}
     by_person: dict[str, list] = {}
     # the lot's product (outer joins: most records have none) decides where a product has its own rule
-    for r in s.execute(select(*_RECORD_COLS)
+    for r in conn.execute(select(*_RECORD_COLS)
                        .outerjoin(Lot, Lot.lot_no == VaccinationRecord.lot_no)
                        .outerjoin(Product, Product.code == Lot.product_code)
                        .where(VaccinationRecord.atena_no.in_(atena_nos), VaccinationRecord.status == "active")):
@@ -246,11 +248,20 @@ def reevaluate_persons(s: Session, atena_nos: list[str], as_of: date) -> int:
     """Re-run the engine for these persons and store changed error codes. Returns records changed."""
     changes = [{"rid": c.record_id, "code": c.after.error_code}
                for c in verdict_changes(s, atena_nos, as_of, rule_book(s))]
-    if changes:
-        # Error codes are the engine's verdict, not a clerk's change: no version bump.
-        s.connection().execute(
-            update(VaccinationRecord.__table__).where(VaccinationRecord.__table__.c.id == bindparam("rid"))
-            .values(error_code=bindparam("code")), changes)
+    if not changes:
+        return 0
+    # Error codes are the engine's verdict, not a clerk's change: no version bump.
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        # One statement, not one per record: each UPDATE statement also runs the dashboard's statement
+        # trigger (migration 0016), which made a large import's engine pass cost a query per record.
+        conn.exec_driver_sql(
+            "UPDATE vaccination_record r SET error_code = v.code "
+            "FROM unnest(%s::integer[], %s::varchar[]) AS v(id, code) WHERE r.id = v.id",
+            ([c["rid"] for c in changes], [c["code"] for c in changes]))
+    else:
+        conn.execute(update(VaccinationRecord.__table__).where(VaccinationRecord.__table__.c.id == bindparam("rid"))
+                     .values(error_code=bindparam("code")), changes)
     return len(changes)
 
 

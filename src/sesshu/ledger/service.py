@@ -16,7 +16,7 @@ from sesshu.access import service as access
 from sesshu.access.tasks import VACCINATION_TASKS
 from sesshu.actor import Actor
 from sesshu.audit import service as audit
-from sesshu.bulk import bulk_insert
+from sesshu.bulk import bulk_copy_skipping_conflicts
 from sesshu.clock import JST, today_jst, utcnow
 from sesshu.conditions.facts import load_spans
 from sesshu.conditions.service import person_conditions, record_self_declared, self_declared_group
@@ -27,6 +27,7 @@ from sesshu.domain.text import clean
 from sesshu.imports.batch import ImportSummary, close_batch, open_batch
 from sesshu.imports.csvfile import CsvSource, RejectWriter, inspect_file
 from sesshu.jobs.crash import crash_point
+from sesshu.ledger.counts import InsertCounts
 from sesshu.ledger.evaluation import (
     PersonEvaluation,
     RecordVerdict,
@@ -89,13 +90,15 @@ def load_masters(s: Session) -> Masters:
 
 def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor,
                    rejects_path: Path | None = None,
-                   progress: Callable[[int], None] | None = None) -> ImportSummary:
+                   progress: Callable[[int], None] | None = None, evaluate: bool = False) -> ImportSummary:
     """Import a batch of 予診票 rows returned by clinics.
 
     Good rows are stored, bad rows go to the rejects file with their line number and a Japanese
     reason, rows already on the ledger are counted as duplicates. The file is one transaction: a
     crash or kill part-way leaves no half batch, and importing the same file again stores nothing.
-    Stored persons are queued for the schedule engine (evaluate_pending).
+    evaluate: the schedule engine judges every person the file wrote, once each, after the last chunk
+    and in the same transaction (their records' エラーコード, a `records.evaluate` entry); otherwise
+    they are queued for it (evaluate_pending), as the other imports queue theirs.
     progress, if given, is called with the rows read so far after each chunk (the web's progress bar).
     """
     facts = inspect_file(path)
@@ -114,6 +117,7 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                      "error_code": "", "tuberculin_result": "", "tuberculin_state": "",
                      "tuberculin_size_v": None, "tuberculin_size_h": None}  # + created_at/updated_at per chunk
 
+            counts = InsertCounts(s)
             chunk: list = []
             queued: set[str] = set()
             written: set[str] = set()
@@ -132,7 +136,8 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
                     rejects.write(row.line_no, "エラー", str(e), row.raw)
                 if len(chunk) >= settings.import_chunk_rows:
                     _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written,
-                                 actor=actor, source=path.name, declared_recorded=declared)
+                                 actor=actor, source=path.name, declared_recorded=declared, counts=counts,
+                                 queue=not evaluate)
                     rejects.flush()
                     chunk = []
                     if progress is not None:
@@ -140,7 +145,11 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
             rejects.header = source.header
             if chunk:
                 _store_chunk(s, chunk, stamp, summary, rejects, queued, settings.municipality_code, scoped, written,
-                             actor=actor, source=path.name, declared_recorded=declared)
+                             actor=actor, source=path.name, declared_recorded=declared, counts=counts,
+                             queue=not evaluate)
+            counts.close()
+            if evaluate:
+                _evaluate_written(s, actor, sorted(written), today, summary)
             close_batch(batch, summary)
             audit.record(s, actor, "records.import", purpose="予診票の取込",
                          detail={"batch_id": batch.id, "file": path.name, "sha256": facts.sha256,
@@ -154,6 +163,27 @@ def import_records(db: Database, settings: Settings, *, path: Path, actor: Actor
     finally:
         rejects.close()
     return summary
+
+
+EVALUATE_BATCH = 2000  # persons per history query, as evaluate_pending takes them
+
+
+def _evaluate_written(s: Session, actor: Actor, persons: list[str], as_of: date, summary: ImportSummary) -> None:
+    """The schedule engine for every person the import wrote, once each, with all their records (the file's
+    and the ledger's): what evaluate_pending would store, inside the import's transaction. A person who
+    was on the queue for another reason leaves it, judged now on everything they have."""
+    changed = 0
+    for i in range(0, len(persons), EVALUATE_BATCH):
+        part = persons[i:i + EVALUATE_BATCH]
+        changed += reevaluate_persons(s, part, as_of)
+        clear_queue(s, part)
+        crash_point(f"import-evaluate:{i // EVALUATE_BATCH}", s)
+    summary.evaluated = len(persons)
+    summary.error_codes_changed = changed
+    if persons:
+        audit.record(s, actor, "records.evaluate", purpose="接種記録の判定（エラーコード）",
+                     detail={"persons": len(persons), "records_changed": changed, "as_of": as_of,
+                             "batch_id": summary.batch_id})
 
 
 def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, summary: ImportSummary,
@@ -174,7 +204,8 @@ def store_parsed_rows(s: Session, rows: list, *, batch_id: int, actor: Actor, su
 
 def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, rejects: RejectWriter,
                  queued: set[str], municipality: str, scoped: access.Scoped, written: set[str], *, actor: Actor,
-                 source: str, declared_recorded: list[str]) -> None:
+                 source: str, declared_recorded: list[str], counts: InsertCounts | None = None,
+                 queue: bool = True) -> None:
     conn = s.connection()
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     atena_nos = list({f["atena_no"] for _, f in chunk})
@@ -223,8 +254,13 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
     last_id = conn.exec_driver_sql("SELECT max(id) FROM vaccination_record").scalar() or 0
     # The partial unique index (person, vaccine, date among active records) decides duplicates,
     # against the ledger and within the file alike; only when it skipped rows do we ask which.
-    stored = bulk_insert(s, VaccinationRecord.__table__, inserts, _ROW_COLUMNS,
-                         constants={**stamp, "created_at": now, "updated_at": now}, skip_conflicts=True)
+    # In 宛名番号 order (the ledger's indexes lead with it); stable, so of two rows with the same key the
+    # one earlier in the file is still the one stored.
+    order = sorted(range(len(inserts)), key=lambda i: (inserts[i]["atena_no"], inserts[i]["vaccinated_on"]))
+    stored = bulk_copy_skipping_conflicts(s, VaccinationRecord.__table__, inserts, _ROW_COLUMNS,
+                                          constants={**stamp, "created_at": now, "updated_at": now}, order=order)
+    if counts is not None:
+        counts.added(now, stored)
     if stored < len(inserts):
         fresh = {(a, v, date.fromisoformat(d) if isinstance(d, str) else d) for a, v, d in conn.exec_driver_sql(
             "SELECT atena_no, vaccine_code, vaccinated_on FROM vaccination_record "
@@ -265,6 +301,8 @@ def _store_chunk(s: Session, chunk: list, stamp: dict, summary: ImportSummary, r
                     declared.append((f["atena_no"], f["underlying"]))
         declared_recorded.extend(record_self_declared(
             s, actor, declared, group=group, source=source, confirmed_on=today_jst()))
+    if not queue:
+        return  # judged once each at the end of the import (_evaluate_written)
     # Each person once per import (bounded by the city's size, not the file's).
     fresh_persons = [a for a in dict.fromkeys(f["atena_no"] for f in inserts) if a not in queued]
     queued.update(fresh_persons)
