@@ -75,3 +75,45 @@ def test_two_worker_processes_share_sessions_through_the_database(db, settings):
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)
+
+
+def test_kept_alive_connections_have_nagle_off_on_a_listener_bound_as_the_workers_bind_it(settings):
+    """--workers binds the listener with proto 0 (uvicorn's Config.bind_socket); asyncio then leaves
+    TCP_NODELAY off and each kept-alive response waits for a delayed ACK. Our protocol sets it itself."""
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    from sesshu.web.server import server_options
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn binds it for --workers
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    assert listener.proto == 0
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", **server_options(settings)))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[listener])), daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 10
+        while not server.started:
+            assert time.time() < deadline, "the server did not start"
+            time.sleep(0.05)
+        with socket.create_connection(listener.getsockname(), timeout=5) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(1024).startswith(b"HTTP/1.1 200")
+            [protocol] = list(server.server_state.connections)
+            accepted = protocol.transport.get_extra_info("socket")
+            assert accepted.proto == 0  # inherited from the listener: asyncio did not set the option
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        listener.close()

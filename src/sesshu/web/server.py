@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sesshu.config import load_settings
 from sesshu.web.app import create_app
@@ -21,6 +23,22 @@ class _DropQueryString(logging.Filter):
             args[2] = args[2].split("?", 1)[0]
             record.args = tuple(args)
         return True
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on every connection.
+
+    With --workers > 1 uvicorn binds the listening socket itself with proto 0; accepted sockets inherit it
+    and asyncio only sets TCP_NODELAY when proto is IPPROTO_TCP, so every response on a kept-alive
+    connection waited ~40 ms for the client's delayed ACK (Kludex/uvicorn#3149, open for 0.54). A venue
+    station's browser keeps its connection alive: a dose (scan + F2) paid ~80 ms for nothing.
+    """
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 def app_factory():
@@ -50,4 +68,4 @@ def server_options(settings) -> dict:
     audit log see the real client and nobody else can claim an address."""
     trusted = settings.trusted_proxies.strip()
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None, "server_header": False,
-            "date_header": True}
+            "date_header": True, "http": NoDelayH11Protocol}
