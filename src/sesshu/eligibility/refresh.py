@@ -264,6 +264,7 @@ def _opens(e: EligibilityResult | None, day: date) -> date | None:
 def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi: int) -> list[dict]:
     days = sorted(by_day)
     out: list[dict] = []
+    prev_same: tuple = ()  # the answer of out[-1], every column but the days (atena_no and line are fixed)
     for k, day in enumerate(days):
         e, probe = by_day[day]
         end = days[k + 1] - 1 if k + 1 < len(days) else hi
@@ -271,7 +272,9 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
         opens = _opens(e, as_of)
         if opens is None:
             continue
-        if probe:
+        if len(probe) == 1 and probe[0] is e:
+            probe_opens = opens  # the probe is the own answer (_evaluate_day)
+        elif probe:
             # the earliest day a probe opens (none open: target selection never reaches this person)
             probe_opens = min((d for d in (_opens(p, as_of) for p in probe) if d is not None), default=None)
             if probe_opens is None:
@@ -286,14 +289,14 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
                "next_dose": e.next_dose, "earliest": e.earliest, "standard_from": e.standard_from,
                "standard_until": e.standard_until, "legal_until": e.legal_until, "priority_group": group,
                "rule_version": version}
-        prev = out[-1] if out else None
-        if prev is not None and prev["valid_to"] == as_of - timedelta(days=1) and all(
-                prev[c] == row[c] for c in row if c not in ("valid_from", "valid_to", "opens_on")) and (
-                prev["opens_on"] == row["opens_on"] or (prev["opens_on"] <= prev["valid_from"]
-                                                       and row["opens_on"] <= row["valid_from"])):
-            prev["valid_to"] = row["valid_to"]  # the same answer on the next day: one span
+        same = (e.status, e.next_dose, e.earliest, e.standard_from, e.standard_until, e.legal_until, group, version)
+        if out and prev_same == same and out[-1]["valid_to"] == as_of - timedelta(days=1) and (
+                out[-1]["opens_on"] == row["opens_on"] or (out[-1]["opens_on"] <= out[-1]["valid_from"]
+                                                           and row["opens_on"] <= row["valid_from"])):
+            out[-1]["valid_to"] = row["valid_to"]  # the same answer on the next day: one span
         else:
             out.append(row)
+            prev_same = same
     return out
 
 
