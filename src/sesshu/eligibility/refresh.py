@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterable, Sequence
 
@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from sesshu.clock import utcnow
 from sesshu.conditions.facts import ConditionSpan, conditions_on, load_spans
-from sesshu.domain.schedule import EligibilityResult, PersonFacts, evaluate
+from sesshu.domain.schedule import DoseFacts, EligibilityResult, PersonFacts, evaluate, evaluate_many
 from sesshu.domain.schedule.book import RuleBook, group_of
 from sesshu.domain.schedule.rules import RULES_DIR
 from sesshu.domain.schedule.timeline import answer_points, fact_points, points_by_line, relevant_vaccines
 from sesshu.eligibility.models import EligibilityDirty, EligibilitySpan, EligibilityState
-from sesshu.ledger.evaluation import evaluate_people
+from sesshu.ledger.evaluation import SCREENED_ONLY
 from sesshu.ledger.models import VaccinationRecord
 from sesshu.pregnancy.facts import load_pregnancies
 from sesshu.registry.models import Person
@@ -73,6 +73,15 @@ class _Facts:
     rows: list
     spans: tuple[ConditionSpan, ...]
     pregnancies: tuple[date, ...]
+    doses: list = field(default_factory=list)  # the rows that are doses (not 予診のみ), as DoseFacts
+    vaccines: frozenset[str] = frozenset()  # their vaccine codes
+
+    def __post_init__(self) -> None:
+        # as ledger.evaluation.evaluate_people reads rows: 予診のみ visits are not doses and never
+        # change a forecast (they only get a verdict); records carry no product here
+        self.doses = [DoseFacts(vaccine=r.vaccine_code, date=r.vaccinated_on) for r in self.rows
+                      if r.screening_result != SCREENED_ONLY]
+        self.vaccines = frozenset(d.vaccine for d in self.doses)
 
 
 def _lines(book: RuleBook, first: date, last: date) -> tuple[list, list[str], set[str]]:
@@ -84,17 +93,43 @@ def _lines(book: RuleBook, first: date, last: date) -> tuple[list, list[str], se
     return sets, lines, pregnancy
 
 
-def _samples(f: _Facts, book: RuleBook, sets: list, lines: list[str], first: date, last: date) -> dict[str, set[int]]:
-    """Per line, the days to evaluate: the period's first day and every point where the answer may change."""
+def _samples(f: _Facts, book: RuleBook, sets: list, lines: list[str], first: date, last: date,
+             cache: dict) -> dict[str, set[int]]:
+    """Per line, the days to evaluate: the period's first day and every point where the answer may change.
+
+    A dose's date is a point only of the lines its vaccine can change (timeline.relevant_vaccines
+    under any rule set of the period): for the others the dose changes nothing, on its day or later.
+    The rules' points depend only on birth date, sex and 妊娠届: ``cache`` keeps them per batch."""
     lo, hi = first.toordinal(), last.toordinal()
-    facts = PersonFacts(birth_date=f.birth, sex=f.sex, pregnancies=f.pregnancies)
     edges = [(sp.valid_from, sp.valid_until) for sp in f.spans]
-    common = fact_points((r.vaccinated_on for r in f.rows), edges, book.starts, lo, hi) | {lo}
-    out = {line: set(common) for line in lines}
-    for rs in sets:
-        for line, pts in points_by_line(facts, rs, lines, lo, hi).items():
-            out[line] |= pts
+    common = fact_points((), edges, book.starts, lo, hi) | {lo}
+    key = (f.birth, f.sex, f.pregnancies, tuple(lines))
+    rule_points = cache.get(key)
+    if rule_points is None:
+        facts = PersonFacts(birth_date=f.birth, sex=f.sex, pregnancies=f.pregnancies)
+        rule_points = {line: set() for line in lines}
+        for rs in sets:
+            for line, pts in points_by_line(facts, rs, lines, lo, hi).items():
+                rule_points[line] |= pts
+        cache[key] = rule_points
+    out = {line: common | pts for line, pts in rule_points.items()}
+    by_vaccine: dict[str, set[int]] = defaultdict(set)
+    for d in f.doses:
+        x = d.date.toordinal()
+        if lo < x <= hi:
+            by_vaccine[d.vaccine].add(x)
+    if by_vaccine:
+        for line in lines:
+            for v in _relevant_in(sets, line) & by_vaccine.keys():
+                out[line] |= by_vaccine[v]
     return out
+
+
+def _relevant_in(sets: list, line: str) -> frozenset[str]:
+    """The vaccines whose doses can change ``line`` under any of these rule sets."""
+    if len(sets) == 1:
+        return _relevant(sets[0], line)
+    return frozenset().union(*(_relevant(rs, line) for rs in sets))
 
 
 def evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: date, last: date,
@@ -128,11 +163,12 @@ def _evaluate_spans(s: Session, facts: Sequence[_Facts], book: RuleBook, first: 
     # (person index, line) → {sample ordinal: answer or None}
     answers: dict[tuple[int, str], dict[int, tuple]] = {}
     todo: dict[int, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # day → person → lines
+    point_cache: dict = {}
     for i, f in enumerate(facts):
         # no 妊娠届: a pregnancy line is never open (targets read only pregnant residents)
         mine = [ln for ln in lines if (ln not in pregnancy_lines or (f.sex == "F" and f.pregnancies))
                 and (f.atena_no not in only or ln in only[f.atena_no])]
-        for line, days in _samples(f, book, sets, mine, first, last).items():
+        for line, days in _samples(f, book, sets, mine, first, last, point_cache).items():
             answers[(i, line)] = {}
             for d in days:
                 todo[d][i].add(line)
@@ -174,21 +210,39 @@ def _evaluate_day(facts: Sequence[_Facts], per_person: dict[int, set[str]], as_o
             groups[(preg, True)].append(i)
     rules = book.at(as_of)
     for (lines, preg), idx in groups.items():
-        people = [(facts[i].birth, facts[i].sex, facts[i].rows, facts[i].spans,
-                   tuple(d for d in facts[i].pregnancies if d > as_of) if preg else ()) for i in idx]
-        results = evaluate_people(people, as_of, lines, book=book)
-        for i, r in zip(idx, results):
+        # The forecast ledger.evaluation.evaluate_people gives (its PersonEvaluation.eligibility): the
+        # doses judged by the rules and conditions of as_of (the other keys it evaluates only judge
+        # doses, whose verdicts the table does not keep); 予診のみ visits are not doses.
+        held_of = [conditions_on(facts[i].spans, as_of) for i in idx]
+        items = [(PersonFacts(birth_date=facts[i].birth, sex=facts[i].sex, conditions=held,
+                              pregnancies=tuple(d for d in facts[i].pregnancies if d > as_of) if preg else ()),
+                  facts[i].doses) for i, held in zip(idx, held_of)]
+        results = evaluate_many(items, as_of, rules, lines=lines)
+        for i, held, r in zip(idx, held_of, results):
             got = {e.vaccine: e for e in r.eligibility}
             f = facts[i]
-            if preg or not any(e.status in OPEN for e in r.eligibility):
-                # a probe only matters where the person's own answer is open (a span starts there)
-                probe: tuple = ()
-            else:
-                held = conditions_on(f.spans, as_of)
-                probe = (_probe(probes, f.birth, f.sex, frozenset(), as_of, rules, lines),
-                         _probe(probes, f.birth, f.sex, held, as_of, rules, lines) if held else {})
+            if preg:
+                for line in lines:
+                    yield i, line, got.get(line), ()
+                continue
+            # A probe only matters where the person's own answer is open (a span starts there). For a
+            # line none of the person's doses can change (timeline.relevant_vaccines), the own answer
+            # *is* the probe with the conditions held on as_of (no doses, same facts), and that probe
+            # opens no later than the others: the probe is the own answer, not evaluated again.
+            need = frozenset(ln for ln in lines if (e := got.get(ln)) is not None and e.status in OPEN
+                             and f.vaccines & _relevant(rules, ln))
+            probe: tuple = ()
+            if need:
+                probe = (_probe(probes, f.birth, f.sex, frozenset(), as_of, rules, need),
+                         _probe(probes, f.birth, f.sex, held, as_of, rules, need) if held else {})
             for line in lines:
-                yield i, line, got.get(line), tuple(p.get(line) for p in probe)
+                e = got.get(line)
+                if e is None or e.status not in OPEN:
+                    yield i, line, e, ()
+                elif line in need:
+                    yield i, line, e, tuple(p.get(line) for p in probe)
+                else:
+                    yield i, line, e, (e,)
 
 
 def _probe(cache: dict, birth: date, sex: str, held: frozenset[str], as_of: date, rules, lines) -> dict:
@@ -210,6 +264,7 @@ def _opens(e: EligibilityResult | None, day: date) -> date | None:
 def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi: int) -> list[dict]:
     days = sorted(by_day)
     out: list[dict] = []
+    prev_same: tuple = ()  # the answer of out[-1], every column but the days (atena_no and line are fixed)
     for k, day in enumerate(days):
         e, probe = by_day[day]
         end = days[k + 1] - 1 if k + 1 < len(days) else hi
@@ -217,7 +272,9 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
         opens = _opens(e, as_of)
         if opens is None:
             continue
-        if probe:
+        if len(probe) == 1 and probe[0] is e:
+            probe_opens = opens  # the probe is the own answer (_evaluate_day)
+        elif probe:
             # the earliest day a probe opens (none open: target selection never reaches this person)
             probe_opens = min((d for d in (_opens(p, as_of) for p in probe) if d is not None), default=None)
             if probe_opens is None:
@@ -232,14 +289,14 @@ def _spans_of(f: _Facts, line: str, by_day: dict[int, tuple], book: RuleBook, hi
                "next_dose": e.next_dose, "earliest": e.earliest, "standard_from": e.standard_from,
                "standard_until": e.standard_until, "legal_until": e.legal_until, "priority_group": group,
                "rule_version": version}
-        prev = out[-1] if out else None
-        if prev is not None and prev["valid_to"] == as_of - timedelta(days=1) and all(
-                prev[c] == row[c] for c in row if c not in ("valid_from", "valid_to", "opens_on")) and (
-                prev["opens_on"] == row["opens_on"] or (prev["opens_on"] <= prev["valid_from"]
-                                                       and row["opens_on"] <= row["valid_from"])):
-            prev["valid_to"] = row["valid_to"]  # the same answer on the next day: one span
+        same = (e.status, e.next_dose, e.earliest, e.standard_from, e.standard_until, e.legal_until, group, version)
+        if out and prev_same == same and out[-1]["valid_to"] == as_of - timedelta(days=1) and (
+                out[-1]["opens_on"] == row["opens_on"] or (out[-1]["opens_on"] <= out[-1]["valid_from"]
+                                                           and row["opens_on"] <= row["valid_from"])):
+            out[-1]["valid_to"] = row["valid_to"]  # the same answer on the next day: one span
         else:
             out.append(row)
+            prev_same = same
     return out
 
 
@@ -335,7 +392,7 @@ def refresh_persons(s: Session, atena_nos: Iterable[str], *, book: RuleBook | No
             s.execute(delete(EligibilitySpan).where(EligibilitySpan.atena_no.in_(who),
                                                     EligibilitySpan.line.in_(sorted(lines))))
         if rows:
-            s.execute(insert(EligibilitySpan), rows)
+            _insert(s, rows)
         written += len(rows)
     if st.book_key != (key := book_key(book)):
         # a person refreshed under other rules than the rest: the table no longer answers
@@ -357,21 +414,41 @@ def rebuild(s: Session, *, first: date, last: date, book: RuleBook | None = None
     st.book_key, st.horizon_from, st.horizon_to, st.built_at = book_key(book), first, last, utcnow()
     s.flush()
     persons = spans = 0
-    last_no = ""
-    while True:
-        part = list(s.execute(select(Person.atena_no).where(Person.registry_status.in_(LISTED),
-                                                              Person.atena_no > last_no)
-                              .order_by(Person.atena_no).limit(_BATCH)).scalars())
-        if not part:
-            break
-        last_no = part[-1]
+    for part in _by_birth_date(s):
         rows = evaluate_spans(s, _load_facts(s, part), book, first, last)
         if rows:
-            s.execute(insert(EligibilitySpan), rows)
+            _insert(s, rows)
         persons += len(part)
         spans += len(rows)
     s.execute(delete(EligibilityDirty))
     return persons, spans
+
+
+def _insert(s: Session, rows: list[dict]) -> None:
+    """The rows in one executemany of a Core insert (no ORM bulk bookkeeping)."""
+    s.connection().execute(insert(EligibilitySpan.__table__), rows)
+
+
+def _by_birth_date(s: Session) -> Iterable[list[str]]:
+    """Every listed person, in batches of about _BATCH of consecutive birth dates (every person of a
+    birth date in the same batch): persons born the same day share their evaluations within a batch
+    (the plain persons' spans in evaluate_spans, the probes, the rule points, the engine's evaluate_many
+    groups), which batches in 宛名番号 order would scatter over the whole city."""
+    listed = Person.registry_status.in_(LISTED)
+    after: date | None = None
+    while True:
+        cond = [listed] if after is None else [listed, Person.birth_date > after]
+        upto = s.execute(select(Person.birth_date).where(*cond).order_by(Person.birth_date)
+                         .offset(_BATCH - 1).limit(1)).scalar()
+        if upto is not None:
+            cond.append(Person.birth_date <= upto)
+        part = list(s.execute(select(Person.atena_no).where(*cond).order_by(Person.birth_date, Person.atena_no))
+                    .scalars())
+        if part:
+            yield part
+        if upto is None:
+            return
+        after = upto
 
 
 def default_period(today: date) -> tuple[date, date]:

@@ -39,7 +39,104 @@ def line_points(person: PersonFacts, rules: RuleSet, line: str, first: int, last
 
 
 def points_by_line(person: PersonFacts, rules: RuleSet, lines, first: int, last: int) -> dict[str, set[int]]:
-    """``line_points`` for several lines at once (the person's dates are derived once)."""
+    """``line_points`` for several lines at once (the person's dates are derived once).
+
+    The same points as ``_entry_points`` (kept as the reference: tests/unit/test_eligibility_timeline.py
+    compares both), from a per-rule-set digest of each entry (``_digest``): the points that do not
+    depend on the person once per period, the age points once per distinct (kind, age)."""
+    P = _Person(person, rules, cache={})
+    wanted = set(lines)
+    out: dict[str, set[int]] = {}
+    for e in rules.entries:
+        if e.code not in wanted:
+            continue
+        fixed, on_pt, after_pt, on_point, after_point, pregnancy = _digest(rules, e, first, last)
+        pts = set(fixed)
+        pt, point = P.pt, P.point
+        for sc, sa in on_pt:
+            _on(pts, pt(sc, sa))
+        for sc, sa in after_pt:
+            _after(pts, pt(sc, sa))
+        for p in on_point:
+            _on(pts, point(p, None))
+        for p in after_point:
+            _after(pts, point(p, None))
+        for s in pregnancy:
+            for edd in person.pregnancies:
+                x = edd.toordinal()
+                a, b = s.pregnancy_window(x)
+                _on(pts, a)
+                _after(pts, b)
+                _on(pts, x)
+        out[e.code] = {x for x in pts if first < x <= last}
+    return out
+
+
+def _digest(rules: RuleSet, entry, first: int, last: int) -> tuple:
+    """An entry's points split by what they depend on: (points of the rules alone, compiled window
+    points reached on / after, age points reached on / after, pregnancy series). Kept on the rule set
+    (like its person_cache), per entry and period."""
+    cache = rules.__dict__.setdefault("_timeline_digest", {})
+    key = (entry.code, first, last)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    fixed: set[int] = set()
+    on_pt: dict = {}
+    after_pt: dict = {}
+    on_point: dict = {}
+    after_point: dict = {}
+    pregnancy = []
+
+    def pt_on(sc, sa):
+        if sc == 2:  # PT_DATE: the same for everyone
+            _on(fixed, sa)
+        else:
+            on_pt[(sc, sa)] = None
+
+    if entry.clip is not None:
+        _on(fixed, entry.clip[0])
+        _after(fixed, entry.clip[1])
+    for s in entry.series:
+        lists = [s.population] if s.population is not None else []
+        for path in s.paths or ():
+            lists.extend(w for w in path.windows if w is not None)
+            for t in path.targets:
+                if t.min_age is not None and t.min_age[0] != "after":
+                    on_point[t.min_age] = None
+                for p in (t.max_age, t.skip_if[1] if t.skip_if is not None else None):
+                    if p is not None and p[0] != "after":
+                        after_point[p] = None
+        for ws in lists:
+            for (sc, sa, ec, ea, _sex, _cond, _bf, _bt, fy_lo, fy_hi, not_before, not_after,
+                 _started) in ws.compiled:
+                pt_on(sc, sa)
+                if ec is not None:
+                    if ec == 2:
+                        _after(fixed, ea)
+                    else:
+                        after_pt[(ec, ea)] = None
+                _on(fixed, fy_lo)
+                _after(fixed, fy_hi)
+                _on(fixed, not_before)
+                _after(fixed, not_after)
+        if s.seasonal and s.season is not None:
+            for fy in range(_fy_of(first) - 1, _fy_of(last) + 2):
+                _on(fixed, _fy_start(fy))
+                a, b = _season(s, fy)
+                _on(fixed, a)
+                _after(fixed, b)
+        if s.pregnancy:
+            pregnancy.append(s)
+        if s.not_before is not None:
+            _on(fixed, s.not_before if isinstance(s.not_before, int) else s.not_before.toordinal())
+    hit = cache[key] = (frozenset(x for x in fixed if first < x <= last), tuple(on_pt), tuple(after_pt),
+                        tuple(on_point), tuple(after_point), tuple(pregnancy))
+    return hit
+
+
+def reference_points(person: PersonFacts, rules: RuleSet, lines, first: int, last: int) -> dict[str, set[int]]:
+    """``points_by_line`` the plain way, walking every entry for every person (the reference)."""
     P = _Person(person, rules, cache={})
     wanted = set(lines)
     return {e.code: {x for x in _entry_points(e, P, person, first, last) if first < x <= last}
