@@ -104,7 +104,7 @@ def test_an_upload_with_a_bad_row_imports_nothing_and_lists_each_bad_row_with_it
         assert s.get(InstitutionBankAccount, C1).bank_code == "0009"
     assert _audit(db, "billing.accounts_import")[-1] | {"sha256": ""} == {
         "file": "口座.csv", "sha256": "", "batch_id": 0, "read": 3, "accepted": 0, "rejected": 2, "duplicates": 0,
-        "pending_approval": 0,
+        "pending_approval": 0, "evaluated": 0, "error_codes_changed": 0,
         "unchanged": 0, "refused": True}
 
 

@@ -29,6 +29,23 @@ class RowError(ValueError):
     pass
 
 
+# What the person table holds (registry/models.py Person): a longer value is refused with its field's
+# name instead of failing the whole batch in the database (PostgreSQL enforces varchar lengths).
+_FIELD_LIMITS = (("name", "氏名", 100), ("name_kana", "氏名カナ", 100), ("postal_code", "郵便番号", 8),
+                 ("address", "住所", 200), ("phone", "電話番号", 20), ("household_no", "世帯番号", 15),
+                 ("relationship", "続柄", 20), ("householder_name", "世帯主氏名", 100),
+                 ("change_reason", "異動事由", 20))
+
+
+def _check_fields(fields: dict) -> None:
+    for key, label, limit in _FIELD_LIMITS:
+        value = fields[key]
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise RowError(f"{label}に制御文字が含まれています")
+        if len(value) > limit:
+            raise RowError(f"{label}が長すぎます（{len(value)}文字。{limit}文字まで）")
+
+
 def parse_atena_no(raw: str) -> str:
     v = clean(raw).replace(" ", "")
     if not v:
@@ -101,6 +118,7 @@ def parse_registry_row(v: dict[str, str], *, today: date) -> dict:
         "changed_on": changed_on,
         "_my_number": mn,
     }
+    _check_fields(fields)
     # Event dates are kept from the event that set them; a later 転居 must not erase a 転入 date.
     if "転入" in reason_text and changed_on:
         fields["moved_in_on"] = changed_on
