@@ -14,6 +14,8 @@ def test_counts_page_shows_the_days_and_the_csv_is_for_exporting_roles(client, m
     page = client.get("/counts", params={"vaccine": "JE"})
     assert page.status_code == 200 and "日別の接種件数" in page.text and "<svg" in page.text
     assert "接種率" in page.text and "未使用の接種券" in page.text and "報告用CSV" not in page.text
+    # staff read the vaccine's name, the code beside it
+    assert '<th scope="row">日本脳炎<span class="code">JE</span></th>' in page.text
     assert client.get("/counts", params={"from": "R8.13.1"}).status_code == 400
     home = client.get("/")
     assert "日別の接種件数（直近14日" in home.text and 'href="/counts"' in home.text

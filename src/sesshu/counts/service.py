@@ -29,7 +29,7 @@ from sesshu.db import Database
 from sesshu.domain.errors import InvalidInput
 from sesshu.domain.jdates import reach_age
 from sesshu.exports.service import log_export
-from sesshu.ledger.models import VaccinationRecord
+from sesshu.ledger.models import VaccinationRecord, Vaccine, Venue
 from sesshu.ledger.reference import CATEGORIES
 from sesshu.registry.models import Person
 from sesshu.tokutei.service import NO_LIST, staff_jobs
@@ -44,6 +44,14 @@ NO_GROUP = ""
 CSV_HEADER = ["接種日", "接種種別", "年齢階級", "実施場所コード", "区分（対象者の状態）", "回数", "接種回数", "接種区分",
               "職種区分"]
 DESIGNATED = "designated"
+
+
+def code_names(db: Database) -> dict[int, dict[str, str]]:
+    """The names staff read beside the codes the report groups by: {report column: {code: name}} for the
+    vaccine (1) and the venue (3) columns (masters only, no personal data)."""
+    with db.transaction() as s:
+        return {1: dict(s.execute(select(Vaccine.code, Vaccine.name)).all()),
+                3: dict(s.execute(select(Venue.code, Venue.name)).all())}
 
 
 @lru_cache(maxsize=1)

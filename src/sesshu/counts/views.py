@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from sesshu.clock import today_jst
-from sesshu.counts.service import bands, daily_report, export_daily_csv
+from sesshu.counts.service import bands, code_names, daily_report, export_daily_csv
 from sesshu.domain.errors import DomainError, InvalidInput
 from sesshu.domain.wareki import parse_optional_date
 from sesshu.tickets.catalog import lines
@@ -37,7 +37,7 @@ def _page(request: Request, session, *, raw_from: str, raw_to: str, vaccine: str
     except DomainError as e:
         ctx["error"] = error or e.message
         return render(request, "counts.html", ctx, status_code=400)
-    ctx.update(report=report, chart=charts.bar_chart([(f"{d.month}/{d.day}", n) for d, n in report.per_day()],
+    ctx.update(report=report, names=code_names(get_db(request)), chart=charts.bar_chart([(f"{d.month}/{d.day}", n) for d, n in report.per_day()],
                                                      title="日別の接種件数"))
     return render(request, "counts.html", ctx, status_code=status_code)
 
